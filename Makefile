@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine: `make serve` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+ARCHIVE := $(VENV)/bin/archive
+HOST ?= 127.0.0.1
+PORT ?= 8000
+INDEX_DIR ?= index
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := chromium
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install system-packages serve test bench clean
+
+# Idempotent: re-runs pip only when pyproject.toml changed.
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -e ".[test,fast]"
+	touch $(STAMP)
+
+# Debian packages the browser tests need (headless Chromium).
+system-packages:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	fi
+
+serve: install
+	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) seed seeds/
+	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) serve --host $(HOST) --port $(PORT)
+
+test: install system-packages
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,213 @@
+"""Command line: `archive ingest | search | related | stats | delete | reindex | serve`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from archive.config import Settings
+from archive.errors import ArchiveError
+
+
+def _fail_cleanly(fn: Callable) -> Callable:
+    """Turn archive errors into one clear line and a non-zero exit, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ArchiveError as exc:
+            raise click.ClickException(exc.message) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    return wrapper
+
+
+def _archive(ctx: click.Context, *, verify: bool = True):
+    from archive.core import open_archive
+
+    return open_archive(ctx.obj["settings"], verify=verify)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), envvar="ARCHIVE_INDEX_DIR",
+              help="Data directory (default: ./index).")
+@click.pass_context
+def main(ctx: click.Context, index_dir: Path | None) -> None:
+    """A searchable news-article archive with keyword, semantic and hybrid search."""
+    ctx.obj = {"settings": Settings.from_env(index_dir=index_dir)}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--source", help="Outlet name for articles that do not name one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+@_fail_cleanly
+def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_json: bool) -> None:
+    """Add articles from files or folders (.txt .md .html .json .jsonl .csv), recursively."""
+    from tqdm import tqdm
+
+    from archive.indexer import ingest as run_ingest
+    from archive.readers import read_paths
+
+    archive = _archive(ctx)
+    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json or None, dynamic_ncols=True,
+               file=sys.stderr)
+
+    def on_progress(p) -> None:
+        bar.total = p.chunks_total
+        bar.n = p.chunks_embedded
+        bar.set_postfix(articles=p.articles_seen, refresh=False)
+        bar.refresh()
+
+    try:
+        report = run_ingest(archive, read_paths(paths, source=source), source=source, on_progress=on_progress)
+    finally:
+        bar.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    click.echo(f"added {report.added}, duplicates {report.duplicates}, updated {report.updated}, "
+               f"failed {len(report.failed)}; {report.chunks} chunks in {report.seconds:.1f}s")
+    shown = report.failed[:50]
+    for failure in shown:
+        click.echo(f"  skipped {failure.origin}: {failure.reason}")
+    if len(report.failed) > len(shown):
+        click.echo(f"  ... and {len(report.failed) - len(shown)} more (use --json for all)")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance", show_default=True)
+@click.option("--source")
+@click.option("--author")
+@click.option("--after", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (inclusive)")
+@click.option("--before", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (exclusive)")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON result objects.")
+@click.pass_context
+@_fail_cleanly
+def search(ctx: click.Context, query: str, mode: str, limit: int, offset: int, sort: str, source: str | None,
+           author: str | None, after, before, as_json: bool) -> None:
+    """Search the archive (query language: words, "phrases", -exclude, source:, author:, after:, before:)."""
+    from archive.search import SearchRequest, Searcher
+
+    response = Searcher(_archive(ctx)).search(SearchRequest(
+        q=query, mode=mode, limit=limit, offset=offset, sort=sort, source=source, author=author,
+        after=after.date() if after else None, before=before.date() if before else None))
+    if as_json:
+        click.echo(json.dumps({"ok": True, **response.as_dict()}, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{response.total} articles match ({mode})")
+    for n, r in enumerate(response.results, start=offset + 1):
+        when = (r.published_at or "")[:10]
+        click.echo(f"{n:3}. {r.title}  [{r.source or '-'} {when}] uid={r.uid} score={r.score:.4f}")
+        click.echo("     " + " ".join(r.passage.split())[:240])
+
+
+@main.command()
+@click.argument("uid")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_cleanly
+def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
+    """Articles nearest to article UID (related coverage)."""
+    from archive.search import Searcher
+
+    items = Searcher(_archive(ctx)).related(uid, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "results": items}, indent=2, ensure_ascii=False))
+        return
+    for n, item in enumerate(items, start=1):
+        click.echo(f"{n:3}. {item['title']}  [{(item.get('published_at') or '')[:10]}] uid={item['uid']} "
+                   f"similarity={item['score']:.3f}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_cleanly
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Articles, chunks, vectors, model, index type and disk size."""
+    info = _archive(ctx).stats().as_dict()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        if key == "disk_bytes":
+            value = f"{value / 1e6:.1f} MB"
+        click.echo(f"{key:>11}: {value}")
+
+
+@main.command()
+@click.argument("uid")
+@click.pass_context
+@_fail_cleanly
+def delete(ctx: click.Context, uid: str) -> None:
+    """Delete an article (by uid or numeric id) with its chunks and vectors."""
+    from archive.indexer import delete_article
+
+    click.echo(f"deleted {delete_article(_archive(ctx), uid)}")
+
+
+@main.command()
+@click.pass_context
+@_fail_cleanly
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the vector index from SQL with the configured model."""
+    from tqdm import tqdm
+
+    from archive.indexer import reindex as run_reindex
+
+    archive = _archive(ctx, verify=False)
+    with tqdm(total=0, unit="chunk", desc="re-embedding", file=sys.stderr) as bar:
+        def on_progress(p) -> None:
+            bar.total, bar.n = p.chunks_total, p.chunks_embedded
+            bar.refresh()
+
+        count = run_reindex(archive, on_progress)
+    click.echo(f"re-embedded {count} chunks")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.pass_context
+@_fail_cleanly
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the site and JSON API with the waitress WSGI server."""
+    from waitress import serve as waitress_serve
+
+    from archive.web import create_app
+
+    app = create_app(ctx.obj["settings"])
+    click.echo(f"serving {ctx.obj['settings'].index_dir} on http://{host}:{port}/", err=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="archive")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@_fail_cleanly
+def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Ingest PATHS only when the archive is empty (used by `make serve`)."""
+    archive = _archive(ctx)
+    if not archive.is_empty():
+        click.echo("archive not empty: seeding skipped", err=True)
+        return
+    ctx.invoke(ingest, paths=paths, source=None, as_json=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

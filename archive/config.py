@@ -1,0 +1,82 @@
+"""Every setting declared once: name, default, environment variable and help.
+
+Only this module reads the environment. Everything else receives a `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_INDEX_DIR = "index"
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Archive configuration; build with `Settings.from_env()` or `Settings(...)`."""
+
+    index_dir: Path = _setting(Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest).")
+    database_url: str | None = _setting(None, "ARCHIVE_DATABASE_URL", "SQLAlchemy URL; default: SQLite file archive.db in the index directory.")
+    model: str | None = _setting(None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2.")
+    encoder: str = _setting("torch", "ARCHIVE_ENCODER", "Encoder backend: 'torch' (sentence-transformers) or 'onnx-int8'.")
+    batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
+    chunk_tokens: int = _setting(200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).")
+    chunk_overlap_sentences: int = _setting(1, "ARCHIVE_CHUNK_OVERLAP", "Sentences shared by consecutive chunks.")
+    rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.")
+    keyword_weight: float = _setting(1.0, "ARCHIVE_KEYWORD_WEIGHT", "Weight of the keyword ranking in hybrid fusion.")
+    semantic_weight: float = _setting(1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion.")
+    candidates: int = _setting(300, "ARCHIVE_CANDIDATES", "Chunks taken from each side before fusion.")
+    api_key: str | None = _setting(None, "ARCHIVE_API_KEY", "Bearer key for write endpoints; writes are refused when unset.")
+    rate_limit: str = _setting("120/minute", "ARCHIVE_RATE_LIMIT", "API requests per client address, e.g. '120/minute'; 'off' disables.")
+    max_body_bytes: int = _setting(10 * 1024 * 1024, "ARCHIVE_MAX_BODY_BYTES", "Largest accepted request body.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Settings from environment variables, then explicit overrides (None values ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.default, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "index_dir" in values:
+            values["index_dir"] = Path(values["index_dir"])
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL actually used."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.index_dir / 'archive.db').resolve()}"
+
+    @staticmethod
+    def describe() -> list[dict[str, str]]:
+        """Name, environment variable, default and help of every setting (for docs and CLI)."""
+        return [
+            {"name": f.name, "env": f.metadata["env"], "default": str(f.default), "help": f.metadata["help"]}
+            for f in fields(Settings)
+        ]
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,231 @@
+"""The `Archive`: one handle on the SQL store, the vector index and the encoder of a data directory."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from filelock import FileLock, Timeout
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive.config import Settings
+from archive.embedding import Encoder, resolve_model
+from archive.errors import ArchiveError, IndexMismatch
+from archive.store.db import create_schema, make_engine, session_factory
+from archive.store.keyword import keyword_index_for
+from archive.store.models import ArticleRow, ChunkRow
+from archive.vectors import INDEX_FILE, MANIFEST_FILE, Manifest, VectorIndex, read_manifest
+
+LOCK_FILE = ".write.lock"
+
+
+def utc_naive(value: datetime | None) -> datetime | None:
+    """A datetime as naive UTC, the form stored in SQL."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def utc_aware(value: datetime | None) -> datetime | None:
+    """A stored naive-UTC datetime as an aware UTC datetime."""
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts and sizes of an archive, for `archive stats` and /api/health."""
+
+    articles: int
+    chunks: int
+    vectors: int
+    model: str
+    encoder: str
+    index_type: str
+    dim: int
+    disk_bytes: int
+    index_dir: str
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+class Archive:
+    """A data directory: SQL (source of truth) + FAISS vectors + the encoder that made them."""
+
+    def __init__(self, settings: Settings, *, verify: bool = True) -> None:
+        self.settings = settings
+        self.index_dir = Path(settings.index_dir)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.sqlalchemy_url)
+        create_schema(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.keyword = keyword_index_for(self.engine.dialect.name)
+        self._encoder: Encoder | None = None
+        self._vectors: VectorIndex | None = None
+        self._vectors_stamp: tuple[int, int] | None = None
+        self._file_lock = FileLock(str(self.index_dir / LOCK_FILE))
+        self._mutex = threading.RLock()  # guards the in-memory FAISS index inside one process
+        self._model_identity = resolve_model(settings.model)  # (name, path, sha256): cheap, no model load
+        self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
+        self._check_manifest(read_manifest(self.index_dir))
+
+    # -- components -------------------------------------------------------------------------
+
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder, loaded on first use (once per process)."""
+        if self._encoder is None:
+            with self._mutex:
+                if self._encoder is None:
+                    self._encoder = Encoder(self.settings.model, batch_size=self.settings.batch_size)
+                    self._check_manifest(read_manifest(self.index_dir))
+        return self._encoder
+
+    @property
+    def model_name(self) -> str:
+        """Name of the configured model."""
+        return self._model_identity[0]
+
+    @property
+    def encoder_name(self) -> str:
+        """The encoder backend recorded in the manifest."""
+        return self.settings.encoder
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The vector index, reloaded when another process has saved a newer one."""
+        with self._mutex:
+            stamp = self._disk_stamp()
+            if self._vectors is None or (stamp != self._vectors_stamp and not self._file_lock.is_locked):
+                self._check_manifest(read_manifest(self.index_dir))
+                self._vectors = VectorIndex.load(self.index_dir, self._dim())
+                self._vectors_stamp = stamp
+            return self._vectors
+
+    def session(self) -> Session:
+        """A new SQL session."""
+        return self.sessions()
+
+    def _dim(self) -> int:
+        manifest = read_manifest(self.index_dir)
+        return manifest.dim if manifest else self.encoder.dim
+
+    def _disk_stamp(self) -> tuple[int, int] | None:
+        path = self.index_dir / MANIFEST_FILE
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _check_manifest(self, manifest: Manifest | None) -> None:
+        if manifest is None or not self._verify:
+            return
+        name, _, digest = self._model_identity
+        dim = self._encoder.dim if self._encoder else manifest.dim
+        manifest.check_compatible(name, digest, dim, self.settings.encoder)
+
+    def new_manifest(self) -> Manifest:
+        """A manifest describing the current encoder (keeps the high-water mark on disk)."""
+        old = read_manifest(self.index_dir)
+        return Manifest(model=self.model_name, model_sha256=self._model_identity[2], dim=self.vectors.dim,
+                        encoder=self.settings.encoder,
+                        high_water_chunk_id=old.high_water_chunk_id if old else 0)
+
+    def reset_vectors(self) -> None:
+        """Start from an empty vector index for the current encoder (used by reindex)."""
+        with self._mutex:
+            self._vectors = VectorIndex(self.encoder.dim)
+            self._vectors_stamp = self._disk_stamp()
+            self._verify = True
+
+    def save_vectors(self, high_water_chunk_id: int | None = None) -> None:
+        """Persist the vector index and manifest atomically."""
+        with self._mutex:
+            manifest = self.new_manifest()
+            if high_water_chunk_id is not None:
+                manifest.high_water_chunk_id = max(manifest.high_water_chunk_id, high_water_chunk_id)
+            self.vectors.save(self.index_dir, manifest)
+            self._vectors_stamp = self._disk_stamp()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, timeout: float = 10.0, recover: bool = True) -> Iterator["Archive"]:
+        """Hold the single-writer lock; the index is reconciled with SQL before any write."""
+        try:
+            self._file_lock.acquire(timeout=timeout)
+        except Timeout as exc:
+            raise ArchiveError(f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends",
+                               status=503) from exc
+        try:
+            with self._mutex:
+                # Another writer may have saved since we loaded: start from what is on disk.
+                if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
+                    self._vectors = None
+                if recover:
+                    from archive.indexer import recover as reconcile  # the write path lives in indexer.py
+
+                    reconcile(self)
+                yield self
+        finally:
+            self._file_lock.release()
+
+    def try_recover(self) -> bool:
+        """Reconcile SQL and vectors if no other writer is active; False when one is."""
+        try:
+            with self.writing(timeout=0):
+                return True
+        except ArchiveError:
+            return False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        """True when no article is stored."""
+        with self.session() as s:
+            return s.scalar(select(ArticleRow.id).limit(1)) is None
+
+    def stats(self) -> Stats:
+        """Counts, model and disk size."""
+        with self.session() as s:
+            articles = s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+            chunks = s.scalar(select(func.count()).select_from(ChunkRow)) or 0
+        manifest = read_manifest(self.index_dir)
+        disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
+        return Stats(
+            articles=articles, chunks=chunks,
+            vectors=manifest.count if manifest else 0,
+            model=self.model_name, encoder=self.settings.encoder,
+            index_type=manifest.index_type if manifest else "flat",
+            dim=manifest.dim if manifest else 0, disk_bytes=disk, index_dir=str(self.index_dir.resolve()),
+        )
+
+    def chunk_ids(self) -> np.ndarray:
+        """All chunk ids in SQL (int64)."""
+        with self.session() as s:
+            return np.fromiter(s.scalars(select(ChunkRow.id)), dtype=np.int64)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def open_archive(settings: Settings | None = None, *, recover: bool = False, verify: bool = True) -> Archive:
+    """Open (creating if needed) the archive described by `settings`."""
+    archive = Archive(settings or Settings.from_env(), verify=verify)
+    if recover:
+        archive.try_recover()
+    return archive
+
+
+__all__ = ["Archive", "Stats", "open_archive", "utc_aware", "utc_naive", "IndexMismatch", "INDEX_FILE"]

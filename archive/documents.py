@@ -1,0 +1,41 @@
+"""Plain data passed between layers: articles, chunks, hits and search results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Article:
+    """One news article as read from a source, before it is stored."""
+
+    title: str
+    body: str
+    uid: str | None = None          # the source's own id (JSONL `_id`), else set from URL/hash
+    source: str | None = None       # outlet, e.g. "Reuters"
+    author: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None  # timezone-aware UTC
+    language: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None       # where it was read from, e.g. "file.jsonl:12"
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """A file or record that could not be read, with the reason, for the ingest summary."""
+
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A sentence-aligned slice of an article body; offsets index into `Article.body`."""
+
+    seq: int
+    text: str
+    char_start: int
+    char_end: int

@@ -1,0 +1,52 @@
+"""Errors the archive raises; each carries the HTTP status it maps to."""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base class: a clear, user-facing message and an HTTP status."""
+
+    status: int = 500
+
+    def __init__(self, message: str, *, status: int | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if status is not None:
+            self.status = status
+
+
+class BadQuery(ArchiveError):
+    """The request or query is malformed (HTTP 400); `param` names the culprit."""
+
+    status = 400
+
+
+class NotFound(ArchiveError):
+    """An article or resource does not exist (HTTP 404)."""
+
+    status = 404
+
+
+class IndexMismatch(ArchiveError):
+    """The on-disk index was built with another model, dimension or encoder."""
+
+    status = 500
+
+
+class ModelError(ArchiveError):
+    """The embedding model is missing, corrupt, or does not match its pinned checksum."""
+
+    status = 500
+
+
+class ReadError(ArchiveError):
+    """A source file or record could not be turned into an article."""
+
+    status = 400
+
+
+class Unauthorized(ArchiveError):
+    """A write was attempted without a valid API key (HTTP 401/403)."""
+
+    status = 401

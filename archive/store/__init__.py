@@ -1,0 +1,1 @@
+"""SQL storage: schema, engine, repository queries and the keyword index."""

@@ -1,0 +1,54 @@
+"""SQLAlchemy 2.x models: articles and their chunks (SQL is the source of truth)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the archive schema."""
+
+
+class ArticleRow(Base):
+    """A stored article."""
+
+    __tablename__ = "articles"
+    # AUTOINCREMENT: ids are never reused, so a stale vector can never point at a new row.
+    __table_args__ = (Index("ix_articles_published_at", "published_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(512), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(256), index=True)
+    author: Mapped[str | None] = mapped_column(String(512), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime())  # naive UTC
+    language: Mapped[str | None] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime())
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    chunks: Mapped[list["ChunkRow"]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="ChunkRow.seq"
+    )
+
+
+class ChunkRow(Base):
+    """A passage of an article; its id is its FAISS id."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (Index("ix_chunks_article_seq", "article_id", "seq", unique=True), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+
+    article: Mapped[ArticleRow] = relationship(back_populates="chunks")
