@@ -58,7 +58,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
     from archive.readers import read_paths
 
     archive = _archive(ctx)
-    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json or None, dynamic_ncols=True,
+    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json, dynamic_ncols=True, mininterval=1.0,
                file=sys.stderr)
 
     def on_progress(p) -> None:

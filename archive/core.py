@@ -61,7 +61,7 @@ class Stats:
 class Archive:
     """A data directory: SQL (source of truth) + FAISS vectors + the encoder that made them."""
 
-    def __init__(self, settings: Settings, *, verify: bool = True) -> None:
+    def __init__(self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None) -> None:
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ class Archive:
         create_schema(self.engine)
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
-        self._encoder: Encoder | None = None
+        self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None
         self._vectors_stamp: tuple[int, int] | None = None
         self._file_lock = FileLock(str(self.index_dir / LOCK_FILE))
@@ -220,9 +220,10 @@ class Archive:
         self.engine.dispose()
 
 
-def open_archive(settings: Settings | None = None, *, recover: bool = False, verify: bool = True) -> Archive:
+def open_archive(settings: Settings | None = None, *, recover: bool = False, verify: bool = True,
+                 encoder: Encoder | None = None) -> Archive:
     """Open (creating if needed) the archive described by `settings`."""
-    archive = Archive(settings or Settings.from_env(), verify=verify)
+    archive = Archive(settings or Settings.from_env(), verify=verify, encoder=encoder)
     if recover:
         archive.try_recover()
     return archive

@@ -84,6 +84,7 @@ class Encoder:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # the CLI draws its own progress; keep stderr clean
+        hf_logging.set_verbosity_error()  # count_tokens measures long texts on purpose: no length warnings
 
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
 from archive.config import Settings
 
+if TYPE_CHECKING:
+    from archive.core import Archive
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, archive: "Archive | None" = None) -> Flask:
     """Build the app: open the archive once (model loaded once per process), register blueprints."""
     from archive.core import open_archive
     from archive.search import Searcher
@@ -19,10 +23,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from archive.web.errors import register_error_handlers
     from archive.web.pages import pages
 
-    settings = settings or Settings.from_env()
+    settings = archive.settings if archive is not None else (settings or Settings.from_env())
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static"))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    archive = open_archive(settings, recover=True)
+    if archive is None:
+        archive = open_archive(settings, recover=True)
     app.extensions["archive"] = archive
     app.extensions["searcher"] = Searcher(archive)
     app.register_blueprint(pages)

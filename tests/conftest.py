@@ -1,0 +1,83 @@
+"""Shared fixtures: settings -> archive -> app -> client, with the real model loaded once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+from archive.config import Settings  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SEEDS = PROJECT_ROOT / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SEED_UID = "seed-000-9d4ed8e042963c08"
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test with a clear message when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data set not available: {path} (these checks need ../shared/data beside the project)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    from archive.embedding import Encoder
+
+    return Encoder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a fresh archive in a temporary directory."""
+    return Settings(index_dir=tmp_path / "index", rate_limit="off")
+
+
+@pytest.fixture
+def archive(settings: Settings, encoder):
+    """An empty archive sharing the session's model."""
+    from archive.core import open_archive
+
+    a = open_archive(settings, encoder=encoder)
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder):
+    """An archive holding the seed article plus the small fixture corpus; built once, treat as read-only."""
+    from archive.core import open_archive
+    from archive.indexer import ingest
+    from archive.readers import read_paths
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("seeded") / "index", rate_limit="off")
+    a = open_archive(settings, encoder=encoder)
+    report = ingest(a, read_paths([SEEDS, CORPUS]))
+    assert report.failed == [] and report.added == 13, report.as_dict()
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="session")
+def app(seeded_archive):
+    """The Flask app over the seeded archive."""
+    from archive.web import create_app
+
+    application = create_app(archive=seeded_archive)
+    application.config.update(TESTING=True)
+    return application
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
