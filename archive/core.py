@@ -23,6 +23,17 @@ from archive.store.models import ArticleRow, ChunkRow
 from archive.vectors import INDEX_FILE, MANIFEST_FILE, Manifest, VectorIndex, read_manifest
 
 LOCK_FILE = ".write.lock"
+_ENCODERS: dict[tuple[str | None, str, int], Encoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def shared_encoder(settings: Settings) -> Encoder:
+    """One encoder per (model, backend, batch size) per process: the model is loaded once."""
+    key = (settings.model, settings.encoder, settings.batch_size)
+    with _ENCODERS_LOCK:
+        if key not in _ENCODERS:
+            _ENCODERS[key] = Encoder(settings.model, batch_size=settings.batch_size)
+        return _ENCODERS[key]
 
 
 def utc_naive(value: datetime | None) -> datetime | None:
@@ -86,7 +97,7 @@ class Archive:
         if self._encoder is None:
             with self._mutex:
                 if self._encoder is None:
-                    self._encoder = Encoder(self.settings.model, batch_size=self.settings.batch_size)
+                    self._encoder = shared_encoder(self.settings)
                     self._check_manifest(read_manifest(self.index_dir))
         return self._encoder
 

@@ -30,10 +30,10 @@ def shared_data(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder():
-    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    from archive.embedding import Encoder
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session (shared with CLI invocations)."""
+    from archive.core import shared_encoder
 
-    return Encoder()
+    return shared_encoder(Settings())
 
 
 @pytest.fixture
