@@ -795,3 +795,8 @@ def _dateparser_date(text: str) -> datetime | None:
     except Exception:  # noqa: BLE001 - dateparser raises assorted errors on odd input; None means "unknown"
         return None
     return _as_utc(parsed) if parsed is not None else None
+
+
+def article_from_record(record: Mapping[str, Any], origin: str) -> Article | ReadFailure:
+    """One JSON-style record (as in .json/.jsonl files, e.g. an API request body) as an Article or ReadFailure."""
+    return _record_article(record, origin, None)
