@@ -163,8 +163,9 @@ class Archive:
         """Persist the vector index and manifest atomically."""
         with self._mutex:
             manifest = self.new_manifest()
-            if high_water_chunk_id is not None:
-                manifest.high_water_chunk_id = max(manifest.high_water_chunk_id, high_water_chunk_id)
+            ids = self.vectors.ids()
+            embedded_max = int(ids.max()) if len(ids) else 0
+            manifest.high_water_chunk_id = max(manifest.high_water_chunk_id, embedded_max, high_water_chunk_id or 0)
             self.vectors.save(self.index_dir, manifest)
             self._vectors_stamp = self._disk_stamp()
 

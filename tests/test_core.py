@@ -1,0 +1,200 @@
+"""The write path with the real model and a real SQLite file: ingest, dedupe, update, delete, reindex, recovery."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from archive.core import open_archive
+from archive.documents import Article, ReadFailure
+from archive.errors import IndexMismatch, ModelError, NotFound
+from archive.indexer import delete_article, ingest, recover, reindex
+from archive.readers import read_paths
+from archive.search import SearchRequest, Searcher
+from archive.vectors import MANIFEST_FILE, read_manifest
+from tests.conftest import SEED_UID, SEEDS
+
+pytestmark = pytest.mark.integration
+
+
+def consistent(archive) -> tuple[int, int]:
+    """Assert SQL, FTS and FAISS agree; return (articles, chunks)."""
+    with archive.engine.connect() as conn:
+        articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+        chunks = conn.execute(text("SELECT count(*) FROM chunks")).scalar_one()
+        fts = conn.execute(text("SELECT count(*) FROM chunk_fts")).scalar_one()
+        orphans = conn.execute(text(
+            "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)")).scalar_one()
+    assert fts == chunks
+    assert orphans == 0
+    assert sorted(archive.vectors.ids().tolist()) == sorted(archive.chunk_ids().tolist())
+    return articles, chunks
+
+
+def article(uid: str, body: str, **kw) -> Article:
+    return Article(title=kw.pop("title", f"Title {uid}"), body=body, uid=uid, **kw)
+
+
+def test_encoder_makes_unit_vectors_and_counts_tokens(encoder):
+    vectors = encoder.encode(["Iran disconnected IAEA cameras.", "Oil prices rose."])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert encoder.max_tokens == 256
+    assert encoder.count_tokens(["disconnection"])[0] >= 1
+    assert encoder.info.sha256 == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    # the query cache returns the same vector object for a repeated query
+    assert encoder.encode_query("camera") is encoder.encode_query("camera")
+
+
+def test_tampered_bundled_weights_are_refused(tmp_path, monkeypatch):
+    from archive import embedding
+
+    copy = tmp_path / "model"
+    shutil.copytree(embedding.bundled_model_path(), copy)
+    with open(copy / "model.safetensors", "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\x00\x01\x02\x03")
+    monkeypatch.setattr(embedding, "bundled_model_path", lambda: copy)
+    with pytest.raises(ModelError, match="sha256"):
+        embedding.resolve_model(None)
+
+
+def test_ingest_seed_then_search_finds_it(archive):
+    report = ingest(archive, read_paths([SEEDS]))
+    assert (report.added, report.duplicates, report.failed) == (1, 0, [])
+    articles, chunks = consistent(archive)
+    assert articles == 1 and chunks >= 3
+    seed = Searcher(archive).search(SearchRequest(q="Iran camera disconnection")).results[0]
+    assert seed.uid == SEED_UID
+    assert seed.title == "Top Iranian officials show defiance after IAEA resolution"
+    assert seed.published_at.startswith("2022-06-09")
+    assert "27 cameras" in seed.passage
+    manifest = read_manifest(archive.index_dir)
+    assert (manifest.count, manifest.dim, manifest.model) == (chunks, 384, "sentence-transformers/all-MiniLM-L6-v2")
+    assert manifest.high_water_chunk_id == max(archive.chunk_ids())
+
+
+def test_chunks_fit_the_model_and_point_into_the_body(archive):
+    body = " ".join(f"Sentence {i} about grain exports and shipping rates in the port of Rotterdam." for i in range(120))
+    ingest(archive, [article("long-1", body, title="A long report on grain")])
+    with archive.engine.connect() as conn:
+        rows = conn.execute(text("SELECT text, char_start, char_end FROM chunks ORDER BY seq")).all()
+    assert len(rows) > 5
+    for chunk, start, end in rows:
+        assert body[start:end] == chunk
+    prefix_tokens = archive.encoder.count_tokens(["A long report on grain"])[0]
+    assert max(archive.encoder.count_tokens([r[0] for r in rows])) + prefix_tokens + 2 <= archive.encoder.max_tokens
+
+
+def test_same_article_twice_is_stored_once(archive):
+    items = [article("a-1", "Copper prices fell on weak demand from smelters."),
+             article("a-2", "Copper prices fell on weak demand from smelters.")]  # same text, other id
+    first = ingest(archive, items)
+    assert (first.added, first.duplicates) == (1, 1)
+    again = ingest(archive, items)
+    assert (again.added, again.duplicates, again.updated) == (0, 2, 0)
+    assert consistent(archive)[0] == 1
+
+
+def test_same_uid_with_new_text_replaces_chunks_and_vectors(archive):
+    ingest(archive, [article("story-1", "The harbour bridge will close for repairs in May.")])
+    old_ids = set(archive.chunk_ids().tolist())
+    report = ingest(archive, [article("story-1", "The harbour bridge reopened to traffic after repairs were finished early.")])
+    assert (report.added, report.updated) == (0, 1)
+    assert consistent(archive) == (1, 1)
+    assert not old_ids & set(archive.chunk_ids().tolist())
+    hits = Searcher(archive).search(SearchRequest(q="reopened", mode="keyword")).results
+    assert [h.uid for h in hits] == ["story-1"]
+    assert Searcher(archive).search(SearchRequest(q="close May", mode="keyword")).total == 0
+
+
+def test_delete_removes_article_chunks_keywords_and_vectors(archive):
+    ingest(archive, [article("d-1", "Wheat futures rallied on drought fears."), article("d-2", "A museum opened a new wing.")])
+    assert delete_article(archive, "d-1") == "d-1"
+    assert consistent(archive) == (1, 1)
+    assert Searcher(archive).search(SearchRequest(q="wheat drought", mode="keyword")).total == 0
+    with pytest.raises(NotFound):
+        delete_article(archive, "d-1")
+
+
+def test_failures_are_reported_and_the_rest_is_stored(archive):
+    items = [ReadFailure("bad.json", "invalid JSON"), article("ok-1", "Gold rose."), article("empty", "   ")]
+    report = ingest(archive, items)
+    assert report.added == 1
+    assert [(f.origin, f.reason) for f in report.failed][0] == ("bad.json", "invalid JSON")
+    assert "no text" in report.failed[1].reason
+
+
+def test_reindex_rebuilds_vectors_from_sql(archive):
+    ingest(archive, read_paths([SEEDS]))
+    before = archive.vectors.vectors(archive.chunk_ids()[:2])
+    (archive.index_dir / "vectors.faiss").unlink()
+    assert reindex(archive) == len(archive.chunk_ids())
+    consistent(archive)
+    assert np.allclose(archive.vectors.vectors(archive.chunk_ids()[:2]), before, atol=1e-5)
+
+
+def test_recovery_embeds_missing_and_drops_orphan_vectors(archive):
+    ingest(archive, [article("r-1", "Shipping rates climbed."), article("r-2", "Rainfall eased the drought.")])
+    ids = archive.chunk_ids()
+    archive.vectors.remove(ids[:1])                                              # a chunk without vector
+    archive.vectors.add([10_000], np.ones((1, 384), dtype=np.float32) / np.sqrt(384))  # a vector without chunk
+    assert recover(archive) == (1, 1)
+    consistent(archive)
+
+
+def test_an_index_built_by_another_model_is_refused(archive, settings, encoder):
+    ingest(archive, [article("m-1", "Coffee exports rose.")])
+    manifest_path = archive.index_dir / MANIFEST_FILE
+    data = json.loads(manifest_path.read_text())
+    data["model"], data["dim"] = "some/other-model", 768
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(IndexMismatch, match="archive reindex"):
+        open_archive(settings, encoder=encoder)
+
+
+def test_stats_report_counts_and_model(archive):
+    ingest(archive, read_paths([SEEDS]))
+    stats = archive.stats()
+    assert stats.articles == 1 and stats.chunks == stats.vectors > 0
+    assert stats.model == "sentence-transformers/all-MiniLM-L6-v2" and stats.index_type == "flat"
+    assert stats.disk_bytes > 0
+
+
+def test_uid_falls_back_to_url_then_content_hash(archive):
+    ingest(archive, [Article(title="t", body="Tin prices slumped.", url="https://x.example/tin"),
+                     Article(title="t", body="Zinc output rose.")])
+    with archive.engine.connect() as conn:
+        uids = sorted(r[0] for r in conn.execute(text("SELECT uid FROM articles")))
+    assert uids[0] == "https://x.example/tin" and uids[1].startswith("sha256:")
+
+
+def test_source_option_fills_only_missing_sources(archive):
+    ingest(archive, [article("s-1", "Rubber prices rose.", source="Own Outlet"), article("s-2", "Tea auctions slowed.")],
+           source="Default Outlet")
+    with archive.engine.connect() as conn:
+        sources = dict(conn.execute(text("SELECT uid, source FROM articles")).all())
+    assert sources == {"s-1": "Own Outlet", "s-2": "Default Outlet"}
+
+
+def test_readers_feed_the_indexer_from_every_format(archive, tmp_path: Path):
+    (tmp_path / "a.md").write_text("---\ntitle: Markdown story\ndate: 2021-05-01\n---\nFerry services resumed today.\n")
+    (tmp_path / "b.csv").write_text("id,headline,body,published_at\nc-1,CSV story,Bus fares will rise in June.,2020-01-02\n")
+    (tmp_path / "c.jsonl").write_text(json.dumps({"_id": "j-1", "title": "JSONL story", "text": "Tram &amp; bus strike."}) + "\n")
+    (tmp_path / "d.html").write_text("<html><head><title>HTML story</title></head><body><nav>Home | World</nav>"
+                                     "<article><h1>HTML story</h1><p>The city library extended its opening hours "
+                                     "to late evenings on weekdays, officials said on Monday.</p><p>Visitors "
+                                     "welcomed the change.</p></article><footer>Copyright</footer></body></html>")
+    report = ingest(archive, read_paths([tmp_path]))
+    assert report.added == 4, report.as_dict()
+    with archive.engine.connect() as conn:
+        rows = {r.uid: r for r in conn.execute(text("SELECT uid, title, body, published_at FROM articles"))}
+    assert rows["j-1"].body == "Tram & bus strike."
+    assert rows["c-1"].title == "CSV story" and str(rows["c-1"].published_at).startswith("2020-01-02")
+    html_row = next(r for r in rows.values() if r.title == "HTML story")
+    assert "library" in html_row.body and "Copyright" not in html_row.body
