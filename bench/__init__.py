@@ -1,0 +1,1 @@
+"""Benchmarks: retrieval quality (retrieval.py)."""

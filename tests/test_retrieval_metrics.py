@@ -1,0 +1,64 @@
+"""The benchmark's metric functions against hand-computed values, and its BEIR readers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from bench.retrieval import (as_plain_words, evaluate, find_split, mrr_at_k, ndcg_at_k, percentile, read_qrels,
+                             read_queries, recall_at_k)
+
+# Ranking d1..d5; relevant: d2 (grade 2), d4 (grade 1), d9 (grade 1, never retrieved).
+RANKED = ["d1", "d2", "d3", "d4", "d5"]
+JUDGED = {"d2": 2, "d4": 1, "d9": 1, "d7": 0}
+
+
+def test_ndcg_hand_computed() -> None:
+    # DCG = 2/log2(3) + 1/log2(5) = 1.26186 + 0.43068 = 1.69254
+    # ideal = 2/log2(2) + 1/log2(3) + 1/log2(4) = 2 + 0.63093 + 0.5 = 3.13093
+    assert ndcg_at_k(RANKED, JUDGED, 10) == pytest.approx(1.69254 / 3.13093, abs=1e-5)
+    assert ndcg_at_k(RANKED, JUDGED, 10) == pytest.approx(0.540587, abs=1e-5)
+    # Cut at 3: only d2 counts; ideal@3 is the same three grades.
+    assert ndcg_at_k(RANKED, JUDGED, 3) == pytest.approx((2 / math.log2(3)) / 3.13093, abs=1e-5)
+    assert ndcg_at_k(["d2", "d4", "d9"], JUDGED, 10) == pytest.approx(1.0)
+    assert ndcg_at_k(RANKED, {}, 10) == 0.0
+    assert ndcg_at_k([], JUDGED, 10) == 0.0
+
+
+def test_recall_and_mrr_hand_computed() -> None:
+    assert recall_at_k(RANKED, JUDGED, 100) == pytest.approx(2 / 3)  # d2, d4 of d2, d4, d9
+    assert recall_at_k(RANKED, JUDGED, 3) == pytest.approx(1 / 3)
+    assert mrr_at_k(RANKED, JUDGED, 10) == pytest.approx(1 / 2)
+    assert mrr_at_k(RANKED, JUDGED, 1) == 0.0
+    assert mrr_at_k(["d7", "d4"], JUDGED, 10) == pytest.approx(1 / 2)  # grade 0 is not relevant
+
+
+def test_evaluate_means_over_judged_queries() -> None:
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"c": 0}}  # q3 has no relevant doc: not counted
+    ndcg, recall, mrr = evaluate({"q1": ["a"], "q2": ["x", "b"]}, qrels)
+    assert ndcg == pytest.approx((1 + 1 / math.log2(3)) / 2)
+    assert recall == pytest.approx(1.0)
+    assert mrr == pytest.approx(0.75)
+    assert evaluate({}, qrels)[0] == 0.0  # a query without results scores zero
+
+
+def test_percentile() -> None:
+    assert percentile([5, 1, 3], 50) == 3
+    assert percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
+    assert percentile([10, 20], 95) == pytest.approx(19.5)
+    assert percentile([], 50) == 0.0
+
+
+def test_beir_readers(tmp_path: Path) -> None:
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n1\t10\t1\n1\t11\t2\n2\t12\t1\n")
+    (tmp_path / "queries.jsonl").write_text('{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b"}\n{"_id": "3", "text": "c"}\n')
+    qrels = read_qrels(find_split(tmp_path, None))
+    assert qrels == {"1": {"10": 1, "11": 2}, "2": {"12": 1}}
+    assert read_queries(tmp_path / "queries.jsonl", qrels) == {"1": "a", "2": "b"}
+
+
+def test_benchmark_queries_are_plain_words() -> None:
+    assert as_plain_words('The "so-called" -dimensional gene: X') == "The so-called dimensional gene X"
