@@ -1,19 +1,28 @@
-"""The read path: keyword, semantic and hybrid search with filters, grouping, passages and related coverage."""
+"""The read path: keyword, semantic and hybrid search with filters, grouping, passages and related coverage.
+
+Ranking unit is the article (docs/search.md has the measurements behind each choice):
+keyword ranks articles by BM25 over title + whole body (`article_fts`); semantic ranks
+articles by their best chunk's cosine (plus a small bonus for further matching chunks);
+hybrid fuses the two article rankings. The chunk level then supplies the passage shown.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timezone
+import math
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, time
 from typing import Any, Literal, Sequence
 
 import numpy as np
 from sqlalchemy import text
 
+from archive.config import Settings
 from archive.core import Archive, utc_aware
 from archive.errors import BadQuery, NotFound
-from archive.fusion import rrf
+from archive.fusion import rrf, score_mix
 from archive.query import Query, parse_query, to_fts5
 from archive.snippets import best_passage, highlight, highlight_spans, highlight_terms
+from archive.vectors import VectorIndex
 
 Mode = Literal["keyword", "semantic", "hybrid"]
 Sort = Literal["relevance", "newest", "oldest"]
@@ -21,6 +30,38 @@ MODES: tuple[str, ...] = ("keyword", "semantic", "hybrid")
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 MAX_LIMIT = 100
 PASSAGE_CHARS = 300
+# Keyword-only searches rank (and count, and facet) every match up to this many articles:
+# BM25 scores all matches anyway, so a large window costs little and makes `total` exact.
+KEYWORD_MODE_WINDOW = 10_000
+BROWSE_WINDOW = 10_000  # filters without words: the newest this many filtered articles
+RELATED_CHUNKS = 400  # nearest chunks examined for related coverage
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The ranking knobs, read from Settings (chosen on SciFact train; see docs/search.md)."""
+
+    candidates: int = 300
+    fusion: str = "rrf"
+    rrf_k: float = 60.0
+    keyword_weight: float = 1.0
+    semantic_weight: float = 1.0
+    title_weight: float = 2.0
+    chunk_bonus: float = 0.0
+    duplicate_cosine: float = 0.97
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Tuning":
+        """Take every knob the Settings define; the dataclass defaults fill the rest."""
+        names = {"candidates": "candidates", "fusion": "fusion", "rrf_k": "rrf_k",
+                 "keyword_weight": "keyword_weight", "semantic_weight": "semantic_weight",
+                 "title_weight": "title_weight", "chunk_bonus": "chunk_bonus",
+                 "duplicate_cosine": "related_duplicate_cosine"}
+        values = {mine: getattr(settings, theirs) for mine, theirs in names.items() if hasattr(settings, theirs)}
+        tuning = cls(**values)
+        if tuning.fusion not in ("rrf", "mix"):
+            raise ValueError(f"fusion must be 'rrf' or 'mix', got {tuning.fusion!r}")
+        return tuning
 
 
 @dataclass(frozen=True)
@@ -47,6 +88,8 @@ class SearchRequest:
             raise BadQuery("limit must be a positive integer", param="limit")
         if self.offset < 0:
             raise BadQuery("offset must be zero or a positive integer", param="offset")
+        if self.offset > 100_000:
+            raise BadQuery("offset must be at most 100000", param="offset")
         if len(self.q) > 10_000:
             raise BadQuery("q is longer than 10,000 characters", param="q")
         return SearchRequest(**{**asdict(self), "limit": min(self.limit, MAX_LIMIT)})
@@ -102,11 +145,11 @@ class SearchResponse:
 @dataclass
 class _Candidate:
     article_id: int
-    chunk_id: int  # best chunk
     keyword_rank: int | None = None
     semantic_rank: int | None = None
     keyword_score: float | None = None
     semantic_score: float | None = None
+    semantic_chunk: int | None = None  # the chunk that made the semantic score
     score: float = 0.0
 
 
@@ -116,7 +159,6 @@ def _merged_query(req: SearchRequest) -> Query:
     changes = {k: v for k, v in {"source": req.source, "author": req.author,
                                  "after": req.after, "before": req.before}.items() if v not in (None, "")}
     if changes:
-        from dataclasses import replace
         query = replace(query, **changes)
     if query.after and query.before and query.after >= query.before:
         raise BadQuery("after must be earlier than before", param="after")
@@ -130,8 +172,9 @@ def _filter_sql(query: Query) -> tuple[str, dict[str, Any]]:
         clauses.append("lower(a.source) = lower(:f_source)")
         params["f_source"] = query.source
     if query.author:
-        clauses.append("lower(a.author) LIKE lower(:f_author)")
-        params["f_author"] = f"%{query.author}%"
+        clauses.append("lower(a.author) LIKE lower(:f_author) ESCAPE '\\'")
+        escaped = query.author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["f_author"] = f"%{escaped}%"
     if query.after:
         clauses.append("a.published_at >= :f_after")
         params["f_after"] = datetime.combine(query.after, time.min)
@@ -141,58 +184,106 @@ def _filter_sql(query: Query) -> tuple[str, dict[str, Any]]:
     return (" AND ".join(clauses) or "1=1"), params
 
 
+def _passage_match(query: Query) -> str | None:
+    """FTS5 expression that finds passages: any query word, phrases loosened to their words."""
+    words = tuple(query.terms) + tuple(w for p in query.phrases for w in p)
+    return to_fts5(Query(terms=words)) if words else None
+
+
+def semantic_article_scores(hits: Sequence[tuple[int, float]], owners: dict[int, int],
+                            chunk_bonus: float) -> list[tuple[int, float, int]]:
+    """Chunk hits -> (article id, score, best chunk id), best first; score = best cosine + bonus per extra matching chunk.
+
+    The bonus is weighted by each further chunk's cosine, so a story that is about the
+    query throughout edges out one with a single matching paragraph, without letting
+    long articles win on length alone.
+    """
+    best: dict[int, tuple[float, int]] = {}
+    extra: dict[int, float] = {}
+    for chunk_id, cosine in hits:  # best first
+        article_id = owners.get(chunk_id)
+        if article_id is None:
+            continue
+        if article_id not in best:
+            best[article_id] = (cosine, chunk_id)
+        elif chunk_bonus:
+            extra[article_id] = extra.get(article_id, 0.0) + max(cosine, 0.0)
+    scored = [(aid, cos + chunk_bonus * extra.get(aid, 0.0), cid) for aid, (cos, cid) in best.items()]
+    scored.sort(key=lambda t: -t[1])  # stable: ties keep FAISS order
+    return scored
+
+
 class Searcher:
     """Runs searches against one `Archive`."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, tuning: Tuning | None = None) -> None:
         self.archive = archive
         self.settings = archive.settings
+        self.tuning = tuning or Tuning.from_settings(archive.settings)
 
     # -- candidates -----------------------------------------------------------------------
 
-    def keyword_chunks(self, query: Query, limit: int) -> list[tuple[int, int, float]]:
-        """(chunk id, article id, bm25 score) best first, filters applied in SQL."""
+    def keyword_articles(self, query: Query, limit: int) -> list[tuple[int, float]]:
+        """(article id, BM25 over title + body) best first; filters, phrases and exclusions applied in SQL."""
         match = to_fts5(query)
         if match is None:
             return []
         where, params = _filter_sql(query)
         kw = self.archive.keyword
         sql = text(
-            f"SELECT f.rowid, c.article_id, {kw.rank_expression()} AS score FROM {kw.table} f "
-            "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id "
-            f"WHERE {kw.table} MATCH :match AND {where} ORDER BY score DESC LIMIT :limit"
+            f"SELECT f.rowid, {kw.article_rank_expression(self.tuning.title_weight)} AS score "
+            f"FROM {kw.article_table} f JOIN articles a ON a.id = f.rowid "
+            f"WHERE {kw.article_table} MATCH :match AND {where} ORDER BY score DESC, f.rowid LIMIT :limit"
         )
         with self.archive.engine.connect() as conn:
-            return [(int(r[0]), int(r[1]), float(r[2])) for r in conn.execute(sql, {"match": match, "limit": limit, **params})]
+            return [(int(r[0]), float(r[1])) for r in conn.execute(sql, {"match": match, "limit": limit, **params})]
 
     def allowed_chunk_ids(self, query: Query) -> np.ndarray | None:
-        """Chunk ids passing the field filters and required phrases/exclusions, or None for all."""
+        """Chunk ids of articles passing the filters, required phrases and exclusions; None for all."""
         constrained = bool(query.phrases or query.excluded or query.excluded_phrases)
         if not query.has_filters and not constrained:
             return None
         where, params = _filter_sql(query)
         sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
         if constrained:
-            # Quoted phrases and exclusions bind the semantic side too: a quote means "must contain".
-            match = to_fts5(Query(phrases=query.phrases))
-            if match:
-                sql += f" AND c.id IN (SELECT rowid FROM {self.archive.keyword.table} WHERE {self.archive.keyword.table} MATCH :match)"
-                params["match"] = match
-            excl = to_fts5(Query(terms=tuple(query.excluded) + tuple(w for p in query.excluded_phrases for w in p)))
-            if excl:
-                sql += (" AND c.article_id NOT IN (SELECT c2.article_id FROM chunks c2 WHERE c2.id IN "
-                        f"(SELECT rowid FROM {self.archive.keyword.table} WHERE {self.archive.keyword.table} MATCH :excl))")
-                params["excl"] = excl
+            # A quote means "must contain" and a minus "must not", on the semantic side too,
+            # judged on the whole article like the keyword side.
+            t = self.archive.keyword.article_table
+            if query.phrases:
+                sql += f" AND a.id IN (SELECT rowid FROM {t} WHERE {t} MATCH :match)"
+                params["match"] = to_fts5(Query(phrases=query.phrases))
+            # Any excluded word or phrase rules the article out.
+            atoms = [to_fts5(Query(terms=(w,))) for w in query.excluded]
+            atoms += [to_fts5(Query(phrases=(p,))) for p in query.excluded_phrases]
+            atoms = [a for a in atoms if a]
+            if atoms:
+                sql += f" AND a.id NOT IN (SELECT rowid FROM {t} WHERE {t} MATCH :excl)"
+                params["excl"] = " OR ".join(atoms)
         with self.archive.engine.connect() as conn:
             return np.fromiter((r[0] for r in conn.execute(text(sql), params)), dtype=np.int64)
 
-    def semantic_chunks(self, query: Query, limit: int) -> list[tuple[int, float]]:
-        """(chunk id, cosine) best first, only among chunks passing the filters."""
+    def semantic_articles(self, query: Query, need: int) -> list[tuple[int, float, int]]:
+        """(article id, score, best chunk id) best first, among articles passing the filters.
+
+        The FAISS search is restricted to allowed chunks before ranking, and widened until
+        it yields `need` distinct articles (or runs out), so a narrow filter fills its page.
+        """
         if not query.text_for_embedding.strip():
             return []
         allowed = self.allowed_chunk_ids(query)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        vectors = self.archive.vectors
         vector = self.archive.encoder.encode_query(query.text_for_embedding)
-        return self.archive.vectors.search(vector, limit, allowed)
+        available = vectors.count if allowed is None else min(len(allowed), vectors.count)
+        k = max(self.tuning.candidates, 2 * need)
+        while True:
+            hits = vectors.search(vector, k, allowed)
+            owners = self._chunk_articles([cid for cid, _ in hits])
+            scored = semantic_article_scores(hits, owners, self.tuning.chunk_bonus)
+            if len(scored) >= need or len(hits) < k or k >= available:
+                return scored
+            k *= 4
 
     # -- search ----------------------------------------------------------------------------
 
@@ -200,60 +291,71 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = _merged_query(req)
-        candidates = self._candidates(query, req.mode)
-        ranked = sorted(candidates.values(), key=lambda c: -c.score)
+        need = req.offset + req.limit
+        if query.is_empty and query.has_filters:
+            candidates = self._browse(query)  # filters alone: list the filtered articles
+        else:
+            candidates = self._candidates(query, req.mode, need)
+        ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
         facets, dates = self._facets_and_dates([c.article_id for c in ranked])
         if req.sort != "relevance":
             oldest = req.sort == "oldest"
-            floor = datetime.min if oldest else datetime.max
-            ranked.sort(key=lambda c: dates.get(c.article_id) or floor, reverse=not oldest)
-        page = ranked[req.offset:req.offset + req.limit]
-        results = self._hydrate(page, highlight_terms(query))
+            missing = datetime.max if oldest else datetime.min  # undated articles go last either way
+            ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
+        page = ranked[req.offset:need]
+        results = self._hydrate(page, query, highlight_terms(query))
         return SearchResponse(query=req.q, mode=req.mode, total=len(ranked), limit=req.limit, offset=req.offset,
                               sort=req.sort, results=results, facets=facets,
                               filters={"source": query.source, "author": query.author,
                                        "after": query.after.isoformat() if query.after else None,
                                        "before": query.before.isoformat() if query.before else None})
 
-    def _candidates(self, query: Query, mode: str) -> dict[int, _Candidate]:
-        """Best chunk per article on each side, fused per article."""
-        window = self.settings.candidates
+    def _candidates(self, query: Query, mode: str, need: int) -> dict[int, _Candidate]:
+        """Article candidates of each side, fused per article."""
+        t = self.tuning
         by_article: dict[int, _Candidate] = {}
-        keyword_order: list[int] = []
-        semantic_order: list[int] = []
+        keyword: list[tuple[int, float]] = []
+        semantic: list[tuple[int, float, int]] = []
         if mode in ("keyword", "hybrid"):
-            for chunk_id, article_id, score in self.keyword_chunks(query, window):
-                if article_id not in by_article:
-                    by_article[article_id] = _Candidate(article_id, chunk_id)
-                c = by_article[article_id]
-                if c.keyword_rank is None:
-                    keyword_order.append(article_id)
-                    c.keyword_rank, c.keyword_score = len(keyword_order), score
+            window = KEYWORD_MODE_WINDOW if mode == "keyword" else t.candidates
+            keyword = self.keyword_articles(query, max(window, need))
+            for rank, (article_id, score) in enumerate(keyword, start=1):
+                by_article[article_id] = _Candidate(article_id, keyword_rank=rank, keyword_score=score)
         if mode in ("semantic", "hybrid"):
-            semantic = self.semantic_chunks(query, window)
-            owners = self._chunk_articles([cid for cid, _ in semantic])
-            for chunk_id, score in semantic:
-                article_id = owners.get(chunk_id)
-                if article_id is None:
-                    continue
-                c = by_article.setdefault(article_id, _Candidate(article_id, chunk_id))
-                if c.semantic_rank is None:
-                    semantic_order.append(article_id)
-                    c.semantic_rank, c.semantic_score = len(semantic_order), score
-                    if c.keyword_rank is None:
-                        c.chunk_id = chunk_id
+            semantic = self.semantic_articles(query, need)
+            for rank, (article_id, score, chunk_id) in enumerate(semantic, start=1):
+                c = by_article.setdefault(article_id, _Candidate(article_id))
+                c.semantic_rank, c.semantic_score, c.semantic_chunk = rank, score, chunk_id
         if mode == "keyword":
             for c in by_article.values():
                 c.score = c.keyword_score or 0.0
-        elif mode == "semantic":
+            return by_article
+        if mode == "semantic":
             for c in by_article.values():
                 c.score = c.semantic_score or 0.0
+            return by_article
+        weights = {"keyword": t.keyword_weight, "semantic": t.semantic_weight}
+        if t.fusion == "mix":
+            fused = score_mix({"keyword": {a: s for a, s in keyword}, "semantic": {a: s for a, s, _ in semantic}},
+                              weights=weights, normalise="minmax")
         else:
-            fused = rrf({"keyword": keyword_order, "semantic": semantic_order}, k=self.settings.rrf_k,
-                        weights={"keyword": self.settings.keyword_weight, "semantic": self.settings.semantic_weight})
-            for article_id, score in fused:
-                by_article[article_id].score = score
-        return by_article
+            fused = rrf({"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _ in semantic]},
+                        k=t.rrf_k, weights=weights)
+        ordered: dict[int, _Candidate] = {}
+        for article_id, score in fused:  # fused order; a zero-weight side's own hits drop out
+            c = by_article[article_id]
+            c.score = score
+            ordered[article_id] = c
+        return ordered
+
+    def _browse(self, query: Query) -> dict[int, _Candidate]:
+        """Filters without words: the filtered articles, newest first."""
+        where, params = _filter_sql(query)
+        sql = text(f"SELECT a.id FROM articles a WHERE {where} "
+                   "ORDER BY a.published_at IS NULL, a.published_at DESC, a.id DESC LIMIT :limit")
+        with self.archive.engine.connect() as conn:
+            ids = [int(r[0]) for r in conn.execute(sql, {**params, "limit": BROWSE_WINDOW})]
+        return {aid: _Candidate(aid, score=-float(n)) for n, aid in enumerate(ids)}
 
     def _chunk_articles(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         if not chunk_ids:
@@ -283,20 +385,47 @@ class Searcher:
         return ({"source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
                  "year": [{"value": k, "count": v} for k, v in sorted(years.items())]}, dates)
 
-    def _hydrate(self, page: list[_Candidate], terms: list[str]) -> list[SearchResult]:
-        """Load the page's articles and best chunks in one query each, in rank order."""
+    def _passage_chunks(self, page: list[_Candidate], query: Query) -> dict[int, int]:
+        """Best chunk per page article: the chunk BM25 likes best, else the semantic best chunk, else the first."""
+        chosen: dict[int, int] = {}
+        match = _passage_match(query)
+        ids = _json_ids(c.article_id for c in page)
+        kw = self.archive.keyword
+        with self.archive.engine.connect() as conn:
+            if match:
+                rows = conn.execute(text(
+                    f"SELECT c.article_id, f.rowid FROM {kw.table} f JOIN chunks c ON c.id = f.rowid "
+                    f"WHERE {kw.table} MATCH :match AND f.rowid IN "
+                    "(SELECT id FROM chunks WHERE article_id IN (SELECT value FROM json_each(:ids))) "
+                    f"ORDER BY {kw.rank_expression(self.tuning.title_weight)} DESC"), {"match": match, "ids": ids})
+                for article_id, chunk_id in rows:
+                    chosen.setdefault(int(article_id), int(chunk_id))
+            for c in page:
+                # Semantic mode shows the passage that carried the meaning; otherwise prefer visible matches.
+                if c.semantic_chunk is not None and (c.keyword_rank is None or c.article_id not in chosen):
+                    chosen[c.article_id] = c.semantic_chunk
+            missing = [c.article_id for c in page if c.article_id not in chosen]
+            if missing:
+                rows = conn.execute(text("SELECT article_id, id FROM chunks WHERE seq = 0 AND article_id IN "
+                                         "(SELECT value FROM json_each(:ids))"), {"ids": _json_ids(missing)})
+                chosen.update({int(a): int(cid) for a, cid in rows})
+        return chosen
+
+    def _hydrate(self, page: list[_Candidate], query: Query, terms: list[str]) -> list[SearchResult]:
+        """Load the page's articles and passages in a few queries, in rank order."""
         if not page:
             return []
+        chunk_of = self._passage_chunks(page, query)
         with self.archive.engine.connect() as conn:
             arts = {r.id: r for r in conn.execute(text(
                 "SELECT id, uid, title, source, author, url, published_at FROM articles "
                 "WHERE id IN (SELECT value FROM json_each(:ids))"), {"ids": _json_ids(c.article_id for c in page)})}
             chunks = {r.id: r for r in conn.execute(text(
                 "SELECT id, seq, text, char_start FROM chunks WHERE id IN (SELECT value FROM json_each(:ids))"),
-                {"ids": _json_ids(c.chunk_id for c in page)})}
+                {"ids": _json_ids(chunk_of.values())})}
         results = []
         for c in page:
-            a, ch = arts.get(c.article_id), chunks.get(c.chunk_id)
+            a, ch = arts.get(c.article_id), chunks.get(chunk_of.get(c.article_id, -1))
             if a is None or ch is None:  # deleted between ranking and hydration
                 continue
             start, end = best_passage(ch.text, terms, PASSAGE_CHARS)
@@ -306,7 +435,7 @@ class Searcher:
                 id=a.id, uid=a.uid, title=a.title, source=a.source, author=a.author, url=a.url,
                 published_at=utc_aware(published).isoformat() if published else None,
                 score=round(c.score, 6), passage=passage, passage_html=highlight(passage, terms),
-                highlights=highlight_spans(passage, terms), chunk_id=c.chunk_id, chunk_seq=ch.seq,
+                highlights=highlight_spans(passage, terms), chunk_id=ch.id, chunk_seq=ch.seq,
                 passage_start=ch.char_start + start, passage_end=ch.char_start + end,
                 explain={"keyword_rank": c.keyword_rank, "semantic_rank": c.semantic_rank,
                          "keyword_score": _round(c.keyword_score), "semantic_score": _round(c.semantic_score),
@@ -318,7 +447,83 @@ class Searcher:
 
     def related(self, key: str | int, limit: int = 10) -> list[dict[str, Any]]:
         """Nearest other articles by mean chunk vector, without the article itself or its near-duplicates."""
-        raise NotFound("related coverage is not implemented yet")
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        with self.archive.engine.connect() as conn:
+            row = conn.execute(text("SELECT id, content_hash FROM articles WHERE uid = :key"), {"key": str(key)}).first()
+            if row is None and str(key).strip().isdigit():
+                row = conn.execute(text("SELECT id, content_hash FROM articles WHERE id = :id"),
+                                   {"id": int(str(key).strip())}).first()
+            if row is None:
+                raise NotFound(f"no article with id or uid {key!r}")
+            article_id = int(row.id)
+            own = [int(r[0]) for r in conn.execute(text("SELECT id FROM chunks WHERE article_id = :id"), {"id": article_id})]
+        vectors = self.archive.vectors
+        mine = _stored_vectors(vectors, own)
+        if mine is None:
+            return []  # no vectors yet (e.g. still being embedded): nothing to compare with
+        target = _unit(mine.mean(axis=0))
+        hits = vectors.search(target, RELATED_CHUNKS + len(own))
+        owners = self._chunk_articles([cid for cid, _ in hits])
+        others = list(dict.fromkeys(owners[cid] for cid, _ in hits if owners.get(cid, article_id) != article_id))
+        if not others:
+            return []
+        with self.archive.engine.connect() as conn:
+            chunk_rows = conn.execute(text("SELECT id, article_id FROM chunks WHERE article_id IN "
+                                           "(SELECT value FROM json_each(:ids))"), {"ids": _json_ids(others)}).all()
+        by_article: dict[int, list[int]] = {}
+        for cid, aid in chunk_rows:
+            by_article.setdefault(int(aid), []).append(int(cid))
+        # Rank by article-vector cosine (mean of chunk vectors), the same measure as the duplicate test.
+        scored = []
+        for aid in others:
+            theirs = _stored_vectors(vectors, by_article.get(aid, []))
+            if theirs is None:
+                continue
+            cosine = float(_unit(theirs.mean(axis=0)) @ target)
+            if cosine < self.tuning.duplicate_cosine:  # near-duplicates (re-sent or corrected copies) are not "related"
+                scored.append((aid, cosine))
+        scored.sort(key=lambda t: -t[1])
+        scored = scored[:limit]
+        return self._related_dicts(scored)
+
+    def _related_dicts(self, scored: list[tuple[int, float]]) -> list[dict[str, Any]]:
+        """Hydrate related articles in one query, in score order."""
+        if not scored:
+            return []
+        with self.archive.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(text(
+                "SELECT id, uid, title, source, author, url, published_at, substr(body, 1, 400) AS lead "
+                "FROM articles WHERE id IN (SELECT value FROM json_each(:ids))"), {"ids": _json_ids(a for a, _ in scored)})}
+        out = []
+        for aid, cosine in scored:
+            r = rows.get(aid)
+            if r is None:
+                continue
+            published = _as_datetime(r.published_at)
+            lead = " ".join(r.lead.split())
+            out.append({"id": r.id, "uid": r.uid, "title": r.title, "source": r.source, "author": r.author,
+                        "url": r.url, "published_at": utc_aware(published).isoformat() if published else None,
+                        "score": round(cosine, 6), "snippet": lead[:240]})
+        return out
+
+
+def _stored_vectors(vectors: VectorIndex, chunk_ids: list[int]) -> np.ndarray | None:
+    """The vectors of those chunks that have one (a chunk may still await embedding); None if none do."""
+    try:
+        return vectors.vectors(chunk_ids) if chunk_ids else None
+    except RuntimeError:  # FAISS: an id not in the index
+        found = []
+        for cid in chunk_ids:
+            try:
+                found.append(vectors.vectors([cid])[0])
+            except RuntimeError:
+                continue
+        return np.stack(found) if found else None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm > 0 and math.isfinite(norm) else vector).astype(np.float32)
 
 
 def _json_ids(ids) -> str:
