@@ -1,17 +1,31 @@
-"""JSON API blueprint: /api/search, /api/health (more endpoints land with the site)."""
+"""JSON API blueprint: search, articles (read, related, add, delete), health and the OpenAPI document."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Blueprint, current_app, jsonify, request
 
-from archive.web.params import search_request
+from archive.documents import Article, ReadFailure
+from archive.errors import ArchiveError, BadQuery
+from archive.web.articles import load_article
+from archive.web.params import related_limit, search_request
+from archive.web.security import require_api_key
 
 api = Blueprint("api", __name__)
+
+MAX_POST_ARTICLES = 1000  # per request; larger batches belong to `archive ingest`
 
 
 def searcher():
     """The process-wide Searcher built by create_app."""
     return current_app.extensions["searcher"]
+
+
+def the_archive():
+    """The process-wide Archive built by create_app."""
+    return current_app.extensions["archive"]
 
 
 def search_json():
@@ -26,9 +40,115 @@ def search():
     return search_json()
 
 
+@api.get("/articles/<path:key>")
+def get_article(key: str):
+    """One article by numeric id or uid: metadata, body and passage boundaries."""
+    return jsonify({"ok": True, "article": load_article(the_archive(), key).as_dict()})
+
+
+@api.get("/articles/<path:key>/related")
+def related(key: str):
+    """Nearest other articles (related coverage) of one article."""
+    article = load_article(the_archive(), key)
+    items = searcher().related(article.id, limit=related_limit(request.args))
+    return jsonify({"ok": True, "article": {"id": article.id, "uid": article.uid, "title": article.title},
+                    "related": items})
+
+
+@api.post("/articles")
+def add_articles():
+    """Ingest one article, a list, or {"articles": [...]} (API key required); answers the ingest summary."""
+    require_api_key()
+    records = _records(_json_body())
+    items = [_to_article(record, f"articles[{i}]") for i, record in enumerate(records)]
+    from archive.indexer import ingest
+
+    report = ingest(the_archive(), items)
+    body = {**report.as_dict(), "items": _item_results(items, report)}
+    if report.added == 0 and report.updated == 0 and report.duplicates == 0:
+        return jsonify({"ok": False, "error": "no article could be stored; see failures", "status": 422, **body}), 422
+    return jsonify({"ok": True, **body}), 201 if report.added else 200
+
+
+@api.delete("/articles/<path:key>")
+def delete(key: str):
+    """Delete an article with its passages and vectors (API key required)."""
+    require_api_key()
+    from archive.indexer import delete_article
+
+    article = load_article(the_archive(), key)  # 404 before taking the write lock
+    uid = delete_article(the_archive(), article.uid)
+    return jsonify({"ok": True, "deleted": {"id": article.id, "uid": uid}})
+
+
 @api.get("/health")
 def health():
     """Liveness plus counts, model and index type."""
-    stats = current_app.extensions["archive"].stats()
+    stats = the_archive().stats()
     return jsonify({"ok": True, "articles": stats.articles, "chunks": stats.chunks, "vectors": stats.vectors,
                     "model": stats.model, "encoder": stats.encoder, "index_type": stats.index_type})
+
+
+@api.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    from archive.web.openapi import openapi_document
+
+    return jsonify(openapi_document())
+
+
+def _json_body() -> Any:
+    """The request body parsed as JSON (400 naming `body` when it is not)."""
+    raw = request.get_data(cache=False)  # past MAX_CONTENT_LENGTH this raises 413
+    if not raw.strip():
+        raise BadQuery("request body is empty: send a JSON article, a list, or {\"articles\": [...]}", param="body")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        detail = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BadQuery(f"request body is not valid JSON{detail}", param="body") from None
+
+
+def _records(data: Any) -> list[Any]:
+    """The list of article records in a body: an object, a list, or {"articles": [...]}."""
+    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    elif isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise BadQuery("request body must be an article object, a list of them, or {\"articles\": [...]}", param="body")
+    if not data:
+        raise BadQuery("no articles in the request body", param="body")
+    if len(data) > MAX_POST_ARTICLES:
+        raise BadQuery(f"at most {MAX_POST_ARTICLES} articles per request (use `archive ingest` for bulk loads)",
+                       param="body")
+    return data
+
+
+def _to_article(record: Any, origin: str) -> Article | ReadFailure:
+    from archive.readers import article_from_record
+
+    if not isinstance(record, dict):
+        return ReadFailure(origin, f"expected a JSON object, got {type(record).__name__}")
+    try:
+        return article_from_record(record, origin)
+    except ArchiveError as exc:
+        return ReadFailure(origin, exc.message)
+
+
+def _item_results(items: list[Article | ReadFailure], report) -> list[dict[str, Any]]:
+    """Per-record outcome, in request order: stored (added or updated), duplicate, or failed with the reason."""
+    from archive.indexer import content_hash, derive_uid
+
+    failed = {f.origin: f.reason for f in report.failed}
+    duplicate = dict(report.duplicate_of)
+    out = []
+    for item in items:
+        if isinstance(item, ReadFailure) or item.origin in failed:
+            reason = item.reason if isinstance(item, ReadFailure) else failed[item.origin]
+            out.append({"origin": item.origin, "result": "failed", "reason": reason})
+        elif item.origin in duplicate:
+            out.append({"origin": item.origin, "result": "duplicate", "duplicate_of": duplicate[item.origin]})
+        else:
+            out.append({"origin": item.origin, "result": "stored", "uid": derive_uid(item, content_hash(item))})
+    return out

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from archive.errors import ArchiveError
 
@@ -16,14 +16,26 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(message: str, status: int, param: str | None = None):
-    """The error envelope as JSON or as a page."""
+def error_response(message: str, status: int, param: str | None = None, headers: dict[str, str] | None = None):
+    """The error envelope `{"ok": false, "error", "status"[, "param"]}` as JSON, or an error page."""
     if wants_json():
         body = {"ok": False, "error": message, "status": status}
         if param:
             body["param"] = param
-        return jsonify(body), status
-    return render_template("error.html", message=message, status=status), status
+        response = jsonify(body)
+    else:
+        response = current_app.make_response(render_template("error.html", message=message, status=status, param=param))
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _archive_error_headers(exc: ArchiveError) -> dict[str, str]:
+    if exc.status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="archive"'}
+    retry_after = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after is not None else {}
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -31,11 +43,19 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ArchiveError)
     def _archive_error(exc: ArchiveError):
-        return error_response(exc.message, exc.status, exc.param)
+        if exc.status >= 500:
+            app.logger.error("archive error: %s", exc.message)
+        return error_response(exc.message, exc.status, exc.param, _archive_error_headers(exc))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return error_response(f"request body is larger than the limit of {limit} bytes", 413)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return error_response(exc.description or exc.name, exc.code or 500)
+        keep = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after", "www-authenticate")}
+        return error_response(exc.description or exc.name, exc.code or 500, headers=keep)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

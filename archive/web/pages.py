@@ -1,14 +1,36 @@
-"""HTML pages blueprint: the search page (minimal until the site issue lands)."""
+"""HTML pages blueprint: the search page and the article page (JSON to API clients on /search)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from typing import Any
 
-from archive.web.api import search_json, searcher
+from flask import Blueprint, render_template, request, url_for
+from markupsafe import Markup
+
+from archive.errors import BadQuery, NotFound
+from archive.query import parse_query
+from archive.search import MODES, SearchResponse
+from archive.snippets import highlight, highlight_terms
+from archive.web.api import search_json, searcher, the_archive
+from archive.web.articles import StoredArticle, archive_overview, load_article
 from archive.web.errors import wants_json
-from archive.web.params import search_request
+from archive.web.params import DEFAULT_LIMIT, search_request
+from archive.web.timeline import year_timeline
 
 pages = Blueprint("pages", __name__)
+
+KEPT_PARAMS = ("q", "mode", "source", "author", "after", "before", "sort", "limit")
+RELATED_ON_PAGE = 8
+PAGE_WINDOW = 2  # page links shown either side of the current page
+
+
+def search_url(**changes: Any) -> str:
+    """/search with the current parameters, some changed (None or "" removes one); offset resets unless given."""
+    params = {k: request.args.get(k) for k in KEPT_PARAMS}
+    params.update(changes)
+    defaults = {"mode": "hybrid", "sort": "relevance", "limit": str(DEFAULT_LIMIT), "offset": "0"}
+    clean = {k: str(v) for k, v in params.items() if v not in (None, "") and str(v) != defaults.get(k)}
+    return url_for("pages.search_page", **clean)
 
 
 @pages.get("/")
@@ -17,6 +39,101 @@ def search_page():
     """Search box and results; answers JSON to API clients (Accept: application/json or ?format=json)."""
     if request.path == "/search" and wants_json():
         return search_json()
+    args = request.args
+    q = args.get("q", "")
+    error, response, req = None, None, None
+    try:
+        req = search_request(args)
+        if q.strip():
+            response = searcher().search(req)
+    except BadQuery as exc:
+        error = exc
+    context = {"q": q, "args": args, "req": req, "response": response, "error": error, "modes": MODES,
+               "overview": archive_overview(the_archive()), "search_url": search_url}
+    if response is not None:
+        context.update(_results_context(response))
+    return render_template("search.html", **context), 400 if error else 200
+
+
+def _results_context(response: SearchResponse) -> dict[str, Any]:
+    """Timeline, pagination, active filters and empty-state suggestions for a result page."""
+    page = response.offset // response.limit + 1
+    pages_total = max(1, -(-response.total // response.limit))
+    window = range(max(1, page - PAGE_WINDOW), min(pages_total, page + PAGE_WINDOW) + 1)
+    filters = {k: v for k, v in response.filters.items() if v}
+    return {
+        "timeline": year_timeline(response.facets.get("year", [])),
+        "page": page, "pages_total": pages_total, "page_window": list(window),
+        "active_filters": filters,
+        "suggestions": _suggestions(response, filters) if not response.results else [],
+    }
+
+
+def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, url) ways out of an empty result page."""
+    out: list[tuple[str, str]] = []
+    if response.total and response.offset >= response.total:
+        out.append(("Go to the first page of results", search_url(offset=None)))
+        return out
+    names = {"source": "source", "author": "author", "after": "start date", "before": "end date"}
+    for key, value in filters.items():
+        if (request.args.get(key) or "").strip():
+            out.append((f"Remove the {names[key]} filter ({value})", search_url(**{key: None})))
+    if len(filters) > 1 and any((request.args.get(k) or "").strip() for k in filters):
+        out.append(("Remove all filters", search_url(source=None, author=None, after=None, before=None)))
+    if response.mode != "semantic":
+        out.append(("Search by meaning instead (semantic mode)", search_url(mode="semantic")))
+    if response.mode == "semantic" or '"' in response.query:
+        out.append(("Try hybrid mode without quotes or exclusions",
+                    search_url(mode=None, q=response.query.replace('"', ""))))
+    return out
+
+
+@pages.get("/articles/<path:key>")
+def article_page(key: str):
+    """Full text split into passages, the matched one anchored and highlighted; metadata; related coverage."""
+    article = load_article(the_archive(), key)
     q = request.args.get("q", "")
-    response = searcher().search(search_request(request.args)) if q.strip() else None
-    return render_template("search.html", q=q, response=response)
+    matched = _int_or_none(request.args.get("p"))
+    terms = _terms(q)
+    passages = [
+        {"seq": p.seq, "matched": p.seq == matched, "runs_on": p.runs_on,
+         "paragraphs": [_mark(article.body[a:b], terms) for a, b in p.paragraphs]}
+        for p in article.passages
+    ]
+    try:
+        related = searcher().related(article.id, limit=RELATED_ON_PAGE)
+    except NotFound:
+        related = None
+    return render_template("article.html", article=article, passages=passages, q=q, matched=matched,
+                           related=related, extra_fields=_extra_fields(article))
+
+
+def _terms(q: str) -> list[str]:
+    if not q.strip():
+        return []
+    try:
+        return highlight_terms(parse_query(q))
+    except BadQuery:
+        return []
+
+
+def _mark(text: str, terms: list[str]) -> Markup:
+    """Escaped text with the query's words in <mark> (archive.snippets.highlight escapes first)."""
+    return Markup(highlight(text, terms))
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 9 else None
+
+
+def _extra_fields(article: StoredArticle) -> list[tuple[str, str]]:
+    """Short scalar extra metadata worth showing (notes, section, tags), as (name, text)."""
+    out = []
+    for name, value in article.extra.items():
+        if isinstance(value, (str, int, float)) and len(str(value)) <= 400:
+            out.append((name.replace("_", " "), str(value)))
+    return out[:12]
+
+
+__all__ = ["pages", "search_url"]

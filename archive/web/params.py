@@ -2,40 +2,74 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Mapping
 
 from archive.errors import BadQuery
-from archive.search import SearchRequest
+from archive.search import MAX_LIMIT, MODES, SORTS, SearchRequest
+
+DEFAULT_LIMIT = 10
+CLAMP_CEILING = 1000  # limit in (MAX_LIMIT, CLAMP_CEILING] is clamped to MAX_LIMIT; above it is an error
+MAX_OFFSET = 100_000
+RELATED_DEFAULT = 10
+RELATED_MAX = 50
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _int(args: Mapping[str, str], name: str, default: int) -> int:
+def integer(args: Mapping[str, str], name: str, default: int, low: int, high: int, hint: str = "") -> int:
+    """An integer parameter in [low, high] (ASCII digits only), else BadQuery naming it."""
     raw = args.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadQuery(f"{name} must be an integer, got {raw[:40]!r}", param=name) from None
+    raw = raw.strip()
+    if not _INTEGER.fullmatch(raw):
+        raise BadQuery(f"{name} must be an integer, got {raw[:40]!r}", param=name)
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadQuery(f"{name} must be between {low} and {high}{hint}, got {value}", param=name)
+    return value
 
 
-def _date(args: Mapping[str, str], name: str) -> date | None:
-    raw = args.get(name)
+def day(args: Mapping[str, str], name: str) -> date | None:
+    """A YYYY-MM-DD parameter, else BadQuery naming it."""
+    raw = (args.get(name) or "").strip()
     if not raw:
         return None
     try:
+        if not _DATE.fullmatch(raw):
+            raise ValueError
         return date.fromisoformat(raw)
     except ValueError:
         raise BadQuery(f"{name} must be a date YYYY-MM-DD, got {raw[:40]!r}", param=name) from None
 
 
+def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default: str) -> str:
+    """One of `options`, else BadQuery naming the parameter."""
+    raw = (args.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in options:
+        raise BadQuery(f"{name} must be one of {', '.join(options)}, got {raw[:40]!r}", param=name)
+    return raw
+
+
 def search_request(args: Mapping[str, str]) -> SearchRequest:
     """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
-    limit = _int(args, "limit", 10)
-    if limit < 1 or limit > 1000:
-        raise BadQuery("limit must be between 1 and 100 (larger values are clamped to 100 up to 1000)", param="limit")
+    limit = integer(args, "limit", DEFAULT_LIMIT, 1, CLAMP_CEILING,
+                    f" (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})")
+    after, before = day(args, "after"), day(args, "before")
+    if after and before and after >= before:
+        raise BadQuery("after must be earlier than before (after is inclusive, before exclusive)", param="after")
     return SearchRequest(
-        q=args.get("q", ""), mode=args.get("mode") or "hybrid", limit=limit, offset=_int(args, "offset", 0),
-        sort=args.get("sort") or "relevance", source=args.get("source") or None, author=args.get("author") or None,
-        after=_date(args, "after"), before=_date(args, "before"),
+        q=args.get("q", ""), mode=choice(args, "mode", MODES, "hybrid"), limit=min(limit, MAX_LIMIT),
+        offset=integer(args, "offset", 0, 0, MAX_OFFSET), sort=choice(args, "sort", SORTS, "relevance"),
+        source=(args.get("source") or "").strip() or None, author=(args.get("author") or "").strip() or None,
+        after=after, before=before,
     ).validated()
+
+
+def related_limit(args: Mapping[str, str]) -> int:
+    """The `limit` of a related-coverage request (1..RELATED_MAX)."""
+    return integer(args, "limit", RELATED_DEFAULT, 1, RELATED_MAX)

@@ -1,0 +1,40 @@
+"""Jinja filters for the templates: dates, numbers and safe links."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask
+
+from archive.web.security import safe_href
+
+
+def nice_date(value: str | date | datetime | None, with_day: bool = True) -> str:
+    """'9 June 2022' from an ISO string or a date; '' when unknown."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value[:10]
+    return f"{value.day} {value:%B %Y}" if with_day else f"{value:%B %Y}"
+
+
+def iso_day(value: str | date | datetime | None) -> str:
+    """YYYY-MM-DD for <time datetime=...>."""
+    if value in (None, ""):
+        return ""
+    return value[:10] if isinstance(value, str) else value.strftime("%Y-%m-%d")
+
+
+def thousands(value: int) -> str:
+    """1234 -> '1,234'."""
+    return f"{int(value):,}"
+
+
+def install_filters(app: Flask) -> None:
+    """Register the filters on the app's Jinja environment."""
+    app.jinja_env.filters.update(nice_date=nice_date, iso_day=iso_day, thousands=thousands, safe_href=safe_href)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
