@@ -1,0 +1,209 @@
+"""Search on the seeded archive (seed + 12 fixture articles, real model): modes, query language, filters, paging, facets, passages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from archive.errors import BadQuery
+from archive.search import MAX_LIMIT, SearchRequest, Searcher, Tuning, semantic_article_scores
+from archive.store.db import create_schema
+from tests.conftest import SEED_UID
+
+pytestmark = pytest.mark.integration
+
+MODES = ("keyword", "semantic", "hybrid")
+
+
+@pytest.fixture(scope="module")
+def searcher(seeded_archive) -> Searcher:
+    return Searcher(seeded_archive)
+
+
+def run(searcher: Searcher, q: str, **kw):
+    return searcher.search(SearchRequest(q=q, **kw))
+
+
+def bodies(searcher: Searcher, uids: list[str]) -> dict[str, str]:
+    with searcher.archive.engine.connect() as conn:
+        rows = conn.execute(text("SELECT uid, title || ' ' || body FROM articles")).all()
+    return {u: t.lower() for u, t in rows if u in uids}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_seed_first_for_iran_camera_disconnection(searcher, mode):
+    response = run(searcher, "Iran camera disconnection", mode=mode)
+    assert response.results[0].uid == SEED_UID
+    top = response.results[0]
+    assert top.explain["fused_score"] == top.score
+    if mode != "semantic":
+        assert top.explain["keyword_rank"] == 1
+        assert "<mark>" in top.passage_html  # the passage shows the matched words
+    if mode != "keyword":
+        assert top.explain["semantic_rank"] == 1
+
+
+def test_explain_block_and_result_shape(searcher):
+    response = run(searcher, "Iran camera disconnection")
+    for r in response.results:
+        assert set(r.explain) == {"keyword_rank", "semantic_rank", "keyword_score", "semantic_score", "fused_score"}
+        assert r.explain["keyword_rank"] is not None or r.explain["semantic_rank"] is not None
+        assert r.passage and r.passage_end > r.passage_start
+    scores = [r.score for r in response.results]
+    assert scores == sorted(scores, reverse=True)
+    d = response.as_dict()
+    assert d["results"][0]["uid"] == SEED_UID and d["total"] == response.total
+
+
+def test_one_result_per_article(searcher):
+    for mode in MODES:
+        uids = [r.uid for r in run(searcher, "Iran nuclear IAEA monitoring cameras", mode=mode, limit=50).results]
+        assert len(uids) == len(set(uids))
+
+
+def test_keyword_stemming_and_or_semantics(searcher):
+    uids = [r.uid for r in run(searcher, "disconnecting", mode="keyword").results]
+    assert uids == [SEED_UID]  # porter: "disconnecting" finds "disconnect"
+    # Bare words are OR-ed: a long question still finds its answer.
+    uids = [r.uid for r in run(searcher, "what did the oil producers cartel decide about output", mode="keyword").results]
+    assert uids[0] == "wire-001"
+
+
+def test_exclusion_removes_whole_articles_in_every_mode(searcher):
+    for mode in MODES:
+        uids = [r.uid for r in run(searcher, "Iran nuclear -cameras", mode=mode, limit=50).results]
+        assert SEED_UID not in uids, mode  # the seed mentions cameras (in one chunk only)
+        assert "wire-003" in uids, mode
+    texts = bodies(searcher, [r.uid for r in run(searcher, "Iran -\"surveillance equipment\"", mode="hybrid").results])
+    assert all("surveillance equipment" not in t for t in texts.values())
+
+
+def test_phrase_is_required_in_every_mode(searcher):
+    for mode in MODES:
+        results = run(searcher, '"surveillance equipment" Iran', mode=mode, limit=50).results
+        assert [r.uid for r in results] == ["wire-003"], mode
+
+
+def test_filters_in_query_and_as_parameters(searcher):
+    for mode in MODES:
+        typed = run(searcher, 'Iran source:"Global Wire" after:2022-06-01 before:2022-07-01', mode=mode)
+        explicit = run(searcher, "Iran", mode=mode, source="global wire", after=date(2022, 6, 1), before=date(2022, 7, 1))
+        assert [r.uid for r in typed.results] == [r.uid for r in explicit.results] == ["wire-003"], mode
+        assert typed.filters == {"source": "Global Wire", "author": None, "after": "2022-06-01", "before": "2022-07-01"}
+    author = run(searcher, "prices author:ruiz", mode="hybrid", limit=50)
+    assert author.results and all(r.author == "Ana Ruiz" for r in author.results)
+    with pytest.raises(BadQuery):
+        run(searcher, "Iran", after=date(2023, 1, 1), before=date(2022, 1, 1))
+
+
+def test_filters_alone_list_the_filtered_articles_newest_first(searcher):
+    response = run(searcher, "source:\"Tech Times\"")
+    assert [r.uid for r in response.results] == ["tech-002", "tech-001", "tech-003"]
+    assert response.total == 3
+    assert run(searcher, "").total == 0
+
+
+def test_sort_newest_and_oldest(searcher):
+    for sort, reverse in (("newest", True), ("oldest", False)):
+        results = run(searcher, "prices rates power sales", sort=sort, limit=50).results
+        dates = [r.published_at for r in results]
+        assert len(dates) > 3 and dates == sorted(dates, reverse=reverse)
+
+
+def test_pagination_is_consistent(searcher):
+    for mode in MODES:
+        full = [r.uid for r in run(searcher, "government officials said", mode=mode, limit=12).results]
+        pages = [r.uid for off in (0, 4, 8) for r in run(searcher, "government officials said", mode=mode, limit=4, offset=off).results]
+        assert pages == full, mode
+    response = run(searcher, "Iran", limit=10_000)
+    assert response.limit == MAX_LIMIT
+    assert run(searcher, "Iran", offset=500).results == []
+    with pytest.raises(BadQuery):
+        run(searcher, "Iran", limit=0)
+    with pytest.raises(BadQuery):
+        run(searcher, "Iran", mode="fuzzy")
+
+
+def test_total_and_facets_cover_the_candidate_set(searcher):
+    response = run(searcher, "Iran nuclear cameras", mode="keyword")
+    assert response.total == 2
+    assert response.facets["source"] == [{"value": "Global Wire", "count": 1}]  # the seed names no outlet
+    assert response.facets["year"] == [{"value": "2022", "count": 2}]
+    hybrid = run(searcher, "Iran nuclear cameras", mode="hybrid", limit=1)
+    assert hybrid.total == 13 and len(hybrid.results) == 1  # semantic side ranks every article
+    assert sum(f["count"] for f in hybrid.facets["year"]) == 13
+
+
+def test_highlighting_escapes_article_html(searcher):
+    response = run(searcher, "harbour festival", mode="keyword")
+    top = response.results[0]
+    assert top.uid == "xss-001"
+    assert "<script" not in top.passage_html and "<img" not in top.passage_html
+    assert "<mark>harbour</mark>" in top.passage_html.lower()
+    assert all(top.passage[s:e].lower().startswith(("harbour", "festival")) for s, e in top.highlights)
+
+
+def test_passage_is_a_slice_of_the_body(searcher):
+    with searcher.archive.engine.connect() as conn:
+        body = conn.execute(text("SELECT body FROM articles WHERE uid = :u"), {"u": SEED_UID}).scalar_one()
+    for mode in MODES:
+        r = run(searcher, "Raisi state television", mode=mode).results[0]
+        assert r.uid == SEED_UID
+        assert body[r.passage_start:r.passage_end] == r.passage
+
+
+def test_semantic_mode_finds_meaning_without_shared_words(searcher):
+    uids = [r.uid for r in run(searcher, "Tehran switches off UN watchdog surveillance equipment", mode="semantic").results]
+    assert SEED_UID in uids[:3]
+
+
+def test_fusion_settings_are_honoured(seeded_archive):
+    keyword_only = Searcher(seeded_archive, Tuning(semantic_weight=0.0))
+    assert [r.uid for r in keyword_only.search(SearchRequest(q="Iran camera disconnection")).results] == [SEED_UID, "wire-003"]
+    mixed = Searcher(seeded_archive, Tuning(fusion="mix"))
+    assert mixed.search(SearchRequest(q="Iran camera disconnection")).results[0].uid == SEED_UID
+    with pytest.raises(ValueError):
+        Tuning.from_settings(seeded_archive.settings.with_(fusion="borda"))
+    assert Tuning.from_settings(seeded_archive.settings.with_(rrf_k=7)).rrf_k == 7
+
+
+def test_semantic_article_score_is_best_chunk_plus_bonus():
+    hits = [(10, 0.9), (20, 0.85), (21, 0.8), (22, 0.7), (11, 0.2)]
+    owners = {10: 1, 11: 1, 20: 2, 21: 2, 22: 2}
+    assert semantic_article_scores(hits, owners, 0.0) == [(1, 0.9, 10), (2, 0.85, 20)]
+    scored = semantic_article_scores(hits, owners, 0.1)
+    assert [a for a, _, _ in scored] == [2, 1]  # three matching chunks beat one slightly better one
+    assert scored[0][1] == pytest.approx(0.85 + 0.1 * (0.8 + 0.7))
+    assert semantic_article_scores([(99, 0.5)], {}, 0.1) == []  # a chunk deleted meanwhile
+
+
+def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    create_schema(engine)
+    insert = text("INSERT INTO articles (uid, title, body, content_hash, ingested_at, extra) "
+                  "VALUES (:u, :t, :b, :u, '2024-01-01', '{}')")
+    with engine.begin() as conn:
+        conn.execute(insert, [{"u": "a", "t": "Harbour", "b": "boats and ferries"}, {"u": "b", "t": "Rail", "b": "trains"}])
+        # Simulate an archive made before article_fts existed.
+        for name in ("article_fts_ai", "article_fts_ad", "article_fts_au"):
+            conn.execute(text(f"DROP TRIGGER {name}"))
+        conn.execute(text("DROP TABLE article_fts"))
+        conn.execute(insert, {"u": "c", "t": "Ferry strike", "b": "no ferries today"})
+
+    def matches(q: str) -> list[str]:
+        with engine.connect() as conn:
+            return [r[0] for r in conn.execute(text(
+                "SELECT a.uid FROM article_fts f JOIN articles a ON a.id = f.rowid WHERE article_fts MATCH :q ORDER BY a.uid"),
+                {"q": q})]
+
+    create_schema(engine)  # reopen: backfill
+    assert matches("ferry") == ["a", "c"]  # porter: ferries ~ ferry
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE articles SET body = 'buses' WHERE uid = 'a'"))
+        conn.execute(text("DELETE FROM articles WHERE uid = 'c'"))
+    assert matches("ferry") == []
+    assert matches("buses") == ["a"]
+    create_schema(engine)  # idempotent
+    assert matches("train") == ["b"]

@@ -1,0 +1,65 @@
+"""Property tests: whatever a user types, the parser and the search raise only BadQuery, and the API never answers 500."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archive.errors import BadQuery
+from archive.query import parse_query
+from archive.search import SearchRequest, Searcher
+
+pytestmark = pytest.mark.integration
+
+_NASTY = st.sampled_from(
+    ['"', "-", "-\"", ":", "*", "^", "(", ")", "NEAR(", "NOT", "OR", "AND", "'; DROP TABLE articles; --", "source:",
+     "after:", "before:2022-01-01", "after:2030-13-45", "author:\"", "-source:x", "\x00", "🙂", "\u0301", "+", "{a b}",
+     "title:", "body:", "rowid", "\\", "%", "_", "''", '""', "\n", "é", "Iran", "camera", "disconnection", "<script>"]
+)
+QUERIES = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.one_of(_NASTY, st.text(max_size=8)), max_size=25).map(" ".join),
+    st.lists(st.one_of(_NASTY, st.text(max_size=6)), max_size=25).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(q=QUERIES)
+def test_parse_query_raises_only_bad_query(q: str) -> None:
+    try:
+        parse_query(q)
+    except BadQuery as exc:
+        assert exc.param == "q" and exc.message
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=QUERIES, mode=st.sampled_from(["keyword", "semantic", "hybrid"]))
+def test_search_raises_only_bad_query(seeded_archive, q: str, mode: str) -> None:
+    try:
+        response = Searcher(seeded_archive).search(SearchRequest(q=q, mode=mode, limit=5))
+    except BadQuery:
+        return
+    assert response.total >= len(response.results)
+    for r in response.results:
+        assert "<script" not in r.passage_html
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=QUERIES,
+       mode=st.sampled_from([None, "keyword", "semantic", "hybrid", "bogus", ""]),
+       extra=st.dictionaries(st.sampled_from(["limit", "offset", "sort", "source", "after", "before", "author"]),
+                             st.one_of(st.sampled_from(["0", "-1", "5", "100", "1000", "x", "newest", "2022-01-01", ""]),
+                                       st.text(max_size=12)), max_size=3))
+def test_api_search_never_answers_500(client, q: str, mode: str | None, extra: dict[str, str]) -> None:
+    params = {"q": q, **extra}
+    if mode is not None:
+        params["mode"] = mode
+    response = client.get("/api/search?" + urlencode(params), headers={"Accept": "application/json"})
+    assert response.status_code in (200, 400), (params, response.get_data(as_text=True)[:300])
+    body = response.get_json()
+    assert body is not None
+    if response.status_code == 200:
+        assert isinstance(body["results"], list)
