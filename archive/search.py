@@ -184,9 +184,19 @@ def _filter_sql(query: Query) -> tuple[str, dict[str, Any]]:
     return (" AND ".join(clauses) or "1=1"), params
 
 
+# Lucene's English stop set. Used only to pick passages: a stopword's huge posting list
+# makes FTS5's per-chunk lookups slow, and it says nothing about which passage matters.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split()
+)
+
+
 def _passage_match(query: Query) -> str | None:
-    """FTS5 expression that finds passages: any query word, phrases loosened to their words."""
+    """FTS5 expression that finds passages: any query word (stopwords only if nothing else), phrases loosened."""
     words = tuple(query.terms) + tuple(w for p in query.phrases for w in p)
+    content = tuple(w for w in words if w.lower() not in STOPWORDS)
+    words = content or words
     return to_fts5(Query(terms=words)) if words else None
 
 
