@@ -50,7 +50,7 @@ def get_article(key: str):
 def related(key: str):
     """Nearest other articles (related coverage) of one article."""
     article = load_article(the_archive(), key)
-    items = searcher().related(article.id, limit=related_limit(request.args))
+    items = searcher().related(article.uid, limit=related_limit(request.args))
     return jsonify({"ok": True, "article": {"id": article.id, "uid": article.uid, "title": article.title},
                     "related": items})
 

@@ -145,8 +145,10 @@ SCHEMAS: dict[str, Any] = {
     "RelatedArticle": {
         "type": "object", "required": ["id", "uid", "title", "published_at", "score"],
         "properties": {"id": {"type": "integer"}, "uid": {"type": "string"}, "title": {"type": "string"},
-                       "source": _nullable("string"), "published_at": _nullable("string", format="date-time"),
-                       "score": {"type": "number", "description": "Similarity (higher is closer)."}},
+                       "source": _nullable("string"), "author": _nullable("string"), "url": _nullable("string"),
+                       "published_at": _nullable("string", format="date-time"),
+                       "score": {"type": "number", "description": "Cosine similarity (higher is closer)."},
+                       "snippet": {"type": "string", "description": "The article's opening words."}},
     },
     "RelatedResponse": {
         "type": "object", "required": ["ok", "article", "related"],
@@ -171,7 +173,7 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "IngestRequest": {
-        "oneOf": [
+        "anyOf": [
             _ref("ArticleInput"),
             {"type": "array", "items": _ref("ArticleInput"), "minItems": 1},
             {"type": "object", "required": ["articles"],

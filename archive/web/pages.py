@@ -102,7 +102,7 @@ def article_page(key: str):
         for p in article.passages
     ]
     try:
-        related = searcher().related(article.id, limit=RELATED_ON_PAGE)
+        related = searcher().related(article.uid, limit=RELATED_ON_PAGE)
     except NotFound:
         related = None
     return render_template("article.html", article=article, passages=passages, q=q, matched=matched,

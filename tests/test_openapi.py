@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 document: valid per a real validator, complete for the app's routes, true to real responses."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conftest import SEED_UID
+
+KEY = "openapi-test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+SPEC_URI = "urn:archive:openapi"
+
+
+@pytest.fixture(scope="module")
+def spec():
+    from archive.web.openapi import openapi_document
+
+    return openapi_document()
+
+
+def conforms(spec: dict, schema_name: str, instance) -> None:
+    """Validate a response body against components/schemas/<schema_name> (JSON Schema 2020-12, refs resolved)."""
+    registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+    validator = Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}, registry=registry)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+
+
+def test_document_is_valid_openapi_3_1(spec):
+    assert spec["openapi"] == "3.1.0"
+    validate(spec, cls=OpenAPIV31SpecValidator)
+
+
+def test_validator_really_rejects_a_broken_document(spec):
+    broken = copy.deepcopy(spec)
+    broken["paths"]["/api/search"]["get"]["responses"] = {"200": {"content": {}}}  # a response needs a description
+    with pytest.raises(Exception):
+        validate(broken, cls=OpenAPIV31SpecValidator)
+
+
+def test_served_document_is_the_same(client, spec):
+    assert client.get("/api/openapi.json").get_json() == spec
+
+
+def test_every_api_route_is_documented_and_nothing_else(app, spec):
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/") or rule.rule == "/search":
+            path = re.sub(r"<(?:\w+:)?key>", "{id}", rule.rule)
+            routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
+    documented = {path: {m for m in item if m in {"get", "post", "put", "delete", "patch"}}
+                  for path, item in spec["paths"].items()}
+    assert documented == routes
+
+
+def test_documented_search_parameters_are_the_ones_read(spec):
+    from archive.web.pages import KEPT_PARAMS
+
+    names = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert names == set(KEPT_PARAMS) | {"offset"}
+
+
+def test_operations_have_ids_and_error_responses(spec):
+    ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+    writes = [spec["paths"]["/api/articles"]["post"], spec["paths"]["/api/articles/{id}"]["delete"]]
+    for op in writes:
+        assert {"401", "403"} <= set(op["responses"]) and op["security"] == [{"bearer": []}]
+    assert "413" in spec["paths"]["/api/articles"]["post"]["responses"]
+    assert "429" in spec["paths"]["/api/search"]["get"]["responses"]
+    assert "400" in spec["paths"]["/api/search"]["get"]["responses"]
+    assert "404" in spec["paths"]["/api/articles/{id}"]["get"]["responses"]
+
+
+@pytest.mark.integration
+def test_read_responses_conform(client, spec):
+    conforms(spec, "SearchResponse", client.get("/api/search?q=Iran+camera+disconnection").get_json())
+    conforms(spec, "SearchResponse", client.get("/search?q=oil&format=json&mode=keyword").get_json())
+    conforms(spec, "ArticleResponse", client.get(f"/api/articles/{SEED_UID}").get_json())
+    conforms(spec, "RelatedResponse", client.get(f"/api/articles/{SEED_UID}/related").get_json())
+    conforms(spec, "Health", client.get("/api/health").get_json())
+    conforms(spec, "Error", client.get("/api/search?limit=-1").get_json())
+    conforms(spec, "Error", client.get("/api/articles/nope").get_json())
+
+
+@pytest.mark.integration
+def test_write_responses_conform(archive, spec):
+    from archive.web import create_app
+
+    client = create_app(settings=archive.settings.with_(api_key=KEY, max_body_bytes=4_000), archive=archive).test_client()
+    added = client.post("/api/articles", json=[{"id": "o-1", "title": "T", "text": "Some words about rivers."}],
+                        headers=AUTH)
+    assert added.status_code == 201
+    conforms(spec, "IngestSummary", added.get_json())
+    conforms(spec, "IngestSummary", client.post("/api/articles", json={"text": " "}, headers=AUTH).get_json())
+    conforms(spec, "Error", client.post("/api/articles", json={"text": "x"}).get_json())
+    conforms(spec, "Error", client.post("/api/articles", data="x" * 5_000, headers=AUTH).get_json())
+    conforms(spec, "DeleteResponse", client.delete("/api/articles/o-1", headers=AUTH).get_json())
+    no_key = create_app(archive=archive).test_client()
+    conforms(spec, "Error", no_key.delete("/api/articles/o-1", headers=AUTH).get_json())
+
+
+def test_request_examples_conform_to_the_input_schema(spec):
+    one = {"id": "x", "title": "t", "text": "body"}
+    for body in (one, [one], {"articles": [one]}):
+        conforms(spec, "IngestRequest", body)

@@ -1,0 +1,339 @@
+"""The HTML site: search page, article page, empty state, escaping, accessibility basics and security headers."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import SEED_UID
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERY = "Iran camera disconnection"
+
+
+class Page(HTMLParser):
+    """Tags with their attributes, plus the text inside chosen elements."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
+        """Attributes of every `tag` whose attributes contain the given values (class matches one class)."""
+        out = []
+        for name, a in self.tags:
+            if name != tag:
+                continue
+            ok = True
+            for key, value in attrs.items():
+                key = key.rstrip("_")
+                if key == "class":
+                    ok &= value in (a.get("class") or "").split()
+                else:
+                    ok &= a.get(key) == value
+            if ok:
+                out.append(a)
+        return out
+
+    @property
+    def all_text(self) -> str:
+        return " ".join(self.text)
+
+
+def get_page(client, url: str, status: int = 200) -> tuple[str, Page]:
+    r = client.get(url)
+    assert r.status_code == status, r.get_data(as_text=True)[:500]
+    assert r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    return html, Page(html)
+
+
+def result_links(page: Page) -> list[str]:
+    return [a["href"] for a in page.find("a") if (a.get("href") or "").startswith("/articles/")]
+
+
+# ------------------------------------------------------------------------------ search page
+
+
+def test_home_page_has_a_labelled_search_box(client):
+    html, page = get_page(client, "/")
+    (box,) = page.find("input", id="q")
+    assert box["name"] == "q" and box["type"] == "search"
+    assert page.find("label", for_="q")
+    assert page.find("form", role="search")
+    assert "13 articles" in page.all_text
+
+
+def test_search_results_keep_query_and_show_the_seed_first(client, seeded_archive):
+    html, page = get_page(client, "/search?q=Iran+camera+disconnection")
+    (box,) = page.find("input", id="q")
+    assert box["value"] == QUERY
+    assert "checked" in page.find("input", id="mode-hybrid")[0]
+    first = result_links(page)[0]
+    parts = urlsplit(first)
+    seed = client.get(f"/api/articles/{SEED_UID}").get_json()["article"]
+    assert parts.path == f"/articles/{seed['id']}"
+    assert parse_qs(parts.query)["q"] == [QUERY]
+    assert re.fullmatch(r"passage-\d+", parts.fragment)
+    assert parse_qs(parts.query)["p"] == [parts.fragment.split("-")[1]]
+    first_passage = html.split('class="passage"', 1)[1].split("</p>", 1)[0]
+    assert "<mark>" in first_passage
+    assert "Why it matched" in page.all_text and "keyword rank 1" in page.all_text
+    assert "13 articles match" in page.all_text
+
+
+def test_mode_and_sort_round_trip(client):
+    html, page = get_page(client, "/search?q=oil&mode=keyword&sort=newest")
+    assert "checked" in page.find("input", id="mode-keyword")[0]
+    assert "selected" in page.find("option", value="newest")[0]
+    assert "BM25" in page.all_text
+
+
+def test_facets_narrow_the_search(client):
+    html, page = get_page(client, "/search?q=Iran+camera+disconnection")
+    source_links = [a["href"] for a in page.find("a") if "source=" in (a.get("href") or "")]
+    wire = next(h for h in source_links if "Global+Wire" in h or "Global%20Wire" in h)
+    assert parse_qs(urlsplit(wire).query)["q"] == [QUERY]
+    narrowed = client.get(wire, headers={"Accept": "application/json"}).get_json()
+    assert narrowed["results"] and {r["source"] for r in narrowed["results"]} == {"Global Wire"}
+    _, narrowed_page = get_page(client, wire)
+    assert narrowed_page.find("a", class_="is-active")  # the chosen facet is marked and un-selectable
+    assert narrowed_page.find("a", class_="chip-remove")
+
+
+def test_timeline_is_inline_svg_with_year_links(client):
+    html, page = get_page(client, "/search?q=Iran+camera+disconnection")
+    assert page.find("svg", class_="timeline-chart")
+    assert page.find("title", id="timeline-title")
+    bars = page.find("rect", class_="bar")
+    assert len(bars) == 3  # 2021, 2022, 2023 in the fixture corpus
+    year_links = [a["href"] for a in page.find("a", class_="timeline-bar")]
+    assert any("after=2022-01-01" in h and "before=2023-01-01" in h for h in year_links)
+    assert "<script" not in html
+
+
+def test_date_filter_and_year_facet(client):
+    html, page = get_page(client, "/search?q=Iran+camera+disconnection&after=2022-01-01&before=2023-01-01")
+    assert page.find("input", id="f-after")[0]["value"] == "2022-01-01"
+    assert "From:" in page.all_text and "Before:" in page.all_text
+    years = re.findall(r'<time datetime="(\d{4})', html)
+    assert years and set(years) == {"2022"}
+
+
+def test_pagination(client):
+    html, page = get_page(client, "/search?q=Iran+camera+disconnection&limit=5")
+    (nav,) = page.find("nav", class_="pagination")
+    (next_link,) = page.find("a", rel="next")
+    assert parse_qs(urlsplit(next_link["href"]).query)["offset"] == ["5"]
+    assert parse_qs(urlsplit(next_link["href"]).query)["limit"] == ["5"]
+    html2, page2 = get_page(client, next_link["href"])
+    assert page2.find("ol", class_="results")[0]["start"] == "6"
+    assert page2.find("span", class_="page-current")[0]["aria-current"] == "page"
+    assert "page 2 of 3" in page2.all_text
+    assert not set(result_links(page)) & set(result_links(page2))
+    assert page2.find("a", rel="prev")
+
+
+def test_empty_state_is_honest_and_helpful(client):
+    html, page = get_page(client, "/search?q=zzqxv+wqqz&mode=keyword&source=Global+Wire")
+    assert "No articles match" in page.all_text
+    hrefs = [a["href"] for a in page.find("a")]
+    assert any("mode=semantic" in h for h in hrefs)
+    assert any("source=" not in h and "q=zzqxv" in h for h in hrefs)  # "remove the source filter"
+    assert not page.find("ol", class_="results")
+
+
+def test_page_past_the_end(client):
+    html, page = get_page(client, "/search?q=Iran&offset=500")
+    assert "past the last result" in page.all_text
+
+
+def test_bad_parameter_on_the_page_is_400_with_the_form_kept(client):
+    html, page = get_page(client, "/search?q=Iran&after=yesterday", status=400)
+    assert page.find("div", role="alert")
+    assert "after" in page.all_text
+    assert page.find("input", id="q")[0]["value"] == "Iran"
+
+
+# ------------------------------------------------------------------------------ article page
+
+
+def test_article_page_anchors_and_highlights_the_matched_passage(client):
+    seed = client.get(f"/api/articles/{SEED_UID}").get_json()["article"]
+    html, page = get_page(client, f"/articles/{seed['id']}?q=Iran+camera+disconnection&p=1")
+    ids = [s["id"] for s in page.find("section", class_="passage-block")]
+    assert ids == [f"passage-{p['seq']}" for p in seed["passages"]]
+    (matched,) = page.find("section", class_="is-match")
+    assert matched["id"] == "passage-1"
+    block = html.split('id="passage-1"', 1)[1].split("</section>", 1)[0]
+    assert "<mark>" in block and "Matched passage" in block
+    assert page.find("h1", id="story-title")
+    assert "9 June 2022" in page.all_text
+
+
+def test_article_page_text_is_the_whole_body(client):
+    seed = client.get(f"/api/articles/{SEED_UID}").get_json()["article"]
+    _, page = get_page(client, f"/articles/{SEED_UID}")
+    shown = " ".join(page.all_text.split())
+    for paragraph in seed["body"].split("\n"):
+        assert " ".join(paragraph.split()) in shown
+    assert not page.find("section", class_="is-match") and not page.find("mark")
+
+
+def test_article_page_lists_related_coverage_with_dates(client):
+    html, page = get_page(client, f"/articles/{SEED_UID}")
+    (related,) = page.find("ol", class_="related-list")
+    section = html.split('class="related-list"', 1)[1].split("</ol>", 1)[0]
+    assert "IAEA chief warns of gaps in Iran monitoring" in section
+    assert "13 June 2022" in section and "<time" in section
+
+
+def test_original_link_is_safe(client):
+    _, page = get_page(client, "/articles/wire-001")
+    (link,) = page.find("a", class_="original-link")
+    assert link["href"] == "https://example.org/oil-opec-cut"
+    assert set(link["rel"].split()) == {"noopener", "noreferrer"}
+
+
+def test_javascript_urls_are_never_links(archive):
+    from archive.documents import Article
+    from archive.indexer import ingest
+    from archive.web import create_app
+
+    ingest(archive, [Article(title="Bad link", body="A story with a hostile link.", uid="js-1", url="javascript:alert(1)")])
+    html = create_app(archive=archive).test_client().get("/articles/js-1").get_data(as_text=True)
+    assert "javascript:" not in html.split("<main", 1)[1].split("Details", 1)[0].replace("javascript:alert(1)</dd>", "")
+    assert not Page(html).find("a", class_="original-link")
+
+
+def test_unknown_article_page_is_404_html(client):
+    html, page = get_page(client, "/articles/does-not-exist", status=404)
+    assert "Not found" in page.all_text
+
+
+# ------------------------------------------------------------------------------ safety
+
+
+def test_xss_payloads_render_as_text(client):
+    for url in ("/search?q=harbour+festival", "/articles/xss-001"):
+        html, page = get_page(client, url)
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b>Bold" not in html
+        assert "&lt;script&gt;alert(&#39;title-xss&#39;)&lt;/script&gt;" in html or \
+               "&lt;script&gt;alert(&#x27;title-xss&#x27;)&lt;/script&gt;" in html
+        assert "<script>alert('title-xss')</script>" in page.all_text  # visible as text
+        assert not page.find("img") and not page.find("script")
+
+
+def test_only_passage_html_is_marked_safe_in_templates():
+    uses = []
+    for path in (ROOT / "templates").glob("*.html"):
+        uses += [(path.name, m) for m in re.findall(r"[\w.\]\)]+\s*\|\s*safe\b", path.read_text())]
+    assert uses == [("search.html", "r.passage_html|safe")]
+
+
+@pytest.mark.parametrize("url", ["/", "/search?q=Iran", f"/articles/{SEED_UID}?q=Iran&p=0", "/articles/nope",
+                                 "/search?q=x&limit=-1"])
+def test_no_inline_script_style_or_handlers(client, url):
+    html = client.get(url).get_data(as_text=True)
+    page = Page(html)
+    assert not page.find("script") and not page.find("style")
+    for tag, attrs in page.tags:
+        assert "style" not in attrs, tag
+        assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
+
+
+@pytest.mark.parametrize("url", ["/", "/search?q=Iran", f"/articles/{SEED_UID}", "/api/health", "/api/search?limit=-1",
+                                 "/static/style.css", "/api/nothing", "/articles/nope"])
+def test_security_headers_everywhere(client, url):
+    r = client.get(url)
+    r.close()
+    csp = r.headers["Content-Security-Policy"]
+    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
+                      "base-uri 'none'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] in ("no-referrer", "strict-origin-when-cross-origin")
+    assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_stylesheet_is_served(client):
+    with client.get("/static/style.css") as r:
+        assert r.status_code == 200 and r.mimetype == "text/css"
+        assert "@media" in r.get_data(as_text=True)  # responsive rules for phones
+
+
+# ------------------------------------------------------------------------------ accessibility basics
+
+
+@pytest.mark.parametrize("url", ["/", "/search?q=Iran+camera+disconnection&limit=5", f"/articles/{SEED_UID}"])
+def test_one_h1_labelled_controls_and_landmarks(client, url):
+    _, page = get_page(client, url)
+    assert len(page.find("h1")) == 1
+    assert len(page.find("main")) == 1
+    labels = {a.get("for") for a in page.find("label")}
+    for tag in ("input", "select"):
+        for control in page.find(tag):
+            if control.get("type") not in ("hidden", "submit"):
+                assert control.get("id") in labels, control
+    assert page.find("a", class_="skip-link")
+    html_tag = page.tags[0]
+    assert html_tag == ("html", {"lang": "en"})
+
+
+# ------------------------------------------------------------------------------ pure helpers
+
+
+def test_split_passages_tiles_the_body_without_repeating_overlap():
+    from archive.web.articles import split_passages
+
+    body = "One. Two.\nThree. Four. Five."
+    # chunk 1 starts at "Three." (offset 10) and overlaps chunk 0 by one sentence
+    passages = split_passages(body, [(0, 0, 16), (1, 10, len(body))])
+    assert [(p.seq, p.start, p.end) for p in passages] == [(0, 0, 10), (1, 10, len(body))]
+    assert [body[a:b] for a, b in passages[0].paragraphs] == ["One. Two."]
+    assert not passages[0].runs_on
+    mid = split_passages("Alpha beta. Gamma delta.", [(0, 0, 12), (1, 12, 24)])
+    assert mid[0].runs_on and not mid[1].runs_on
+
+
+def test_split_passages_without_chunks_is_one_passage():
+    from archive.web.articles import split_passages
+
+    (p,) = split_passages("Just text.\n\nMore.", [])
+    assert (p.seq, p.start, p.end) == (0, 0, 17) and len(p.paragraphs) == 2
+
+
+def test_year_timeline_fills_gaps_and_scales():
+    from archive.web.timeline import HEIGHT, year_timeline
+
+    tl = year_timeline([{"value": "2019", "count": 4}, {"value": "2022", "count": 2}])
+    assert [b.year for b in tl.bars] == [2019, 2020, 2021, 2022]
+    assert [b.count for b in tl.bars] == [4, 0, 0, 2]
+    assert tl.bars[0].height == 2 * tl.bars[3].height and tl.bars[1].height == 0
+    assert all(0 <= b.y <= HEIGHT for b in tl.bars)
+    assert tl.summary == "2019: 4, 2022: 2"
+    assert year_timeline([]) is None
+
+
+def test_safe_href():
+    from archive.web.security import safe_href
+
+    assert safe_href("https://example.org/a?b=1") == "https://example.org/a?b=1"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil.example", "ftp://x", "", None,
+                "http://"):
+        assert safe_href(bad) is None
