@@ -196,6 +196,13 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     waitress_serve(app, host=host, port=port, threads=threads, ident="archive")
 
 
+@main.command("settings")
+def show_settings() -> None:
+    """Every setting: environment variable, default and meaning."""
+    for item in Settings.describe():
+        click.echo(f"{item['env']:<34} {item['default']:<14} {item['help']}")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.pass_context

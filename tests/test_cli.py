@@ -95,3 +95,10 @@ def test_reindex_rebuilds_every_vector(run):
     assert result.exit_code == 0 and result.stdout.startswith("re-embedded ")
     stats = json.loads(run("stats", "--json").stdout)
     assert stats["chunks"] == stats["vectors"]
+
+
+def test_every_setting_is_listed_by_the_cli(run):
+    from archive.config import Settings
+
+    out = run("settings").stdout
+    assert all(item["env"] in out for item in Settings.describe())
