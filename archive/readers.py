@@ -26,18 +26,17 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from frontmatter.default_handlers import YAMLHandler
 from yaml import YAMLError
 
+from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
 
-__all__ = ["SUPPORTED_SUFFIXES", "clean_text", "clean_title", "parse_date", "read_paths", "title_from_body"]
+__all__ = ["SUPPORTED_SUFFIXES", "article_from_record", "clean_text", "clean_title", "read_paths", "title_from_body"]
 
 ReadResult = Article | ReadFailure
 _FileReader = Callable[[Path, str, "str | None"], Iterator[ReadResult]]
@@ -94,29 +93,6 @@ def read_paths(paths: Iterable[str | Path], source: str | None = None) -> Iterat
                 continue
             seen.add(key)
             yield from _read_file(item, source)
-
-
-def parse_date(value: str | int | float | datetime | date | None) -> datetime | None:
-    """Parse any common date shape into a timezone-aware UTC datetime (naive = UTC), else None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, datetime):
-        return _as_utc(value)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if isinstance(value, (int, float)):
-        return _from_epoch(value)
-    if not isinstance(value, str):
-        return None
-    # Reuters dates carry trailers such as "&#9;&#9;&#9;F"; entities and runs of space go first.
-    text = " ".join(_unescape(value).split())
-    if not text or len(text) > 100:  # long strings are prose, not dates; dateparser is slow on them
-        return None
-    for fast_path in (_iso_date, _epoch_string, _reuters_date, _rfc2822_date, _year_only):
-        parsed = fast_path(text)
-        if parsed is not None:
-            return parsed
-    return _dateparser_date(text)
 
 
 def clean_text(text: str, *, unescape: bool = True) -> str:
@@ -700,101 +676,6 @@ def _unescape(text: str) -> str:
     if "&" not in text:  # the common case, and this runs on every field of every record
         return text
     return _ENTITY.sub(lambda match: html.unescape(match.group(0)), text)
-
-
-# --------------------------------------------------------------------------- dates
-
-_UTC = timezone.utc
-_MONTHS = {name: number for number, name in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
-# Some Reuters dates run straight into a desk code ("00:02:59.13RM"): only a digit may not follow.
-_REUTERS = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?!\d)")
-_EPOCH = re.compile(r"-?\d{9,}(?:\.\d+)?")
-_RFC2822 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2} [A-Za-z]{3} \d{2,4} \d{1,2}:\d{2}")
-_YEAR = re.compile(r"\d{4}")
-_DATEPARSER_SETTINGS = {
-    "TIMEZONE": "UTC",
-    "RETURN_AS_TIMEZONE_AWARE": True,
-    "PREFER_DAY_OF_MONTH": "first",
-    # No relative dates: "yesterday" in an archived article must not become the day before ingest.
-    "PARSERS": ["timestamp", "custom-formats", "absolute-time"],
-}
-# Common news languages, English first. Letting dateparser guess among all ~200 locales
-# costs 15-170 ms for a string that is no date at all; this list keeps it near 1-3 ms.
-_DATE_LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl", "sv", "pl", "tr", "ru", "ar", "zh", "ja"]
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=_UTC)
-    return value.astimezone(_UTC)
-
-
-def _from_epoch(seconds: float) -> datetime | None:
-    """Unix time; values too large for seconds (after year 5138) are taken as milliseconds."""
-    if abs(seconds) > 1e11:
-        seconds = seconds / 1000
-    try:
-        return datetime.fromtimestamp(seconds, tz=_UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _iso_date(text: str) -> datetime | None:
-    if not text[:4].isdigit():  # skip the exception cost for strings that cannot be ISO
-        return None
-    try:
-        return _as_utc(datetime.fromisoformat(text.replace("z", "Z")))
-    except ValueError:
-        return None
-
-
-def _epoch_string(text: str) -> datetime | None:
-    return _from_epoch(float(text)) if _EPOCH.fullmatch(text) else None
-
-
-def _reuters_date(text: str) -> datetime | None:
-    """`26-FEB-1987 15:01:01.79`: parsed by hand, 20x faster than dateparser and locale-free."""
-    match = _REUTERS.match(text)
-    if match is None:
-        return None
-    day, month, year, hour, minute, second, fraction = match.groups()
-    number = _MONTHS.get(month.upper())
-    if number is None:
-        return None
-    try:
-        return datetime(
-            int(year), number, int(day), int(hour), int(minute), int(second),
-            int((fraction or "0").ljust(6, "0")), tzinfo=_UTC,
-        )
-    except ValueError:
-        return None
-
-
-def _rfc2822_date(text: str) -> datetime | None:
-    """E-mail/RSS dates such as `Thu, 09 Jun 2022 10:00:00 +0430`."""
-    if not _RFC2822.match(text):
-        return None
-    try:
-        return _as_utc(parsedate_to_datetime(text))
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _year_only(text: str) -> datetime | None:
-    # dateparser would fill in today's month and day; 1 January is the honest reading.
-    return datetime(int(text), 1, 1, tzinfo=_UTC) if _YEAR.fullmatch(text) and text != "0000" else None
-
-
-@lru_cache(maxsize=4096)  # feeds often repeat one odd date shape; each miss costs milliseconds
-def _dateparser_date(text: str) -> datetime | None:
-    import dateparser  # slow to import; only needed for the shapes the fast paths miss
-
-    try:
-        parsed = dateparser.parse(text, languages=_DATE_LANGUAGES, settings=_DATEPARSER_SETTINGS)
-    except Exception:  # noqa: BLE001 - dateparser raises assorted errors on odd input; None means "unknown"
-        return None
-    return _as_utc(parsed) if parsed is not None else None
 
 
 def article_from_record(record: Mapping[str, Any], origin: str) -> Article | ReadFailure:

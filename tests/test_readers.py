@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from archive.documents import Article, ReadFailure
-from archive.readers import clean_text, parse_date, read_paths, title_from_body
+from archive.dates import parse_date
+from archive.readers import clean_text, read_paths, title_from_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readers"
 REUTERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578" / "corpus.jsonl"
