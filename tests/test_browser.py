@@ -1,0 +1,232 @@
+"""Headless Chromium (Debian's, driven by playwright) against `archive serve` (waitress) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+QUERY = "Iran camera disconnection"
+SEED_TITLE = "Top Iranian officials show defiance after IAEA resolution"
+XSS_TITLE = "<script>alert('title-xss')</script>"
+STARTUP_SECONDS = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/api/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def live_server(seeded_archive, tmp_path_factory):
+    """`archive --index-dir <seeded index> serve` in a subprocess; yields its base URL."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ARCHIVE_RATE_LIMIT="600/minute", PYTHONUNBUFFERED="1")
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "archive.cli", "--index-dir", str(seeded_archive.settings.index_dir),
+             "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "4"],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"archive serve did not come up on {url}:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless; skipped only when it is not installed (`make system-packages` installs it)."""
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium: run `make system-packages` "
+                    "(apt-get install chromium) to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
+                              args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Watch:
+    """Dialogs, console errors (CSP violations show up there) and page errors seen by a page."""
+
+    def __init__(self, page) -> None:
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, java_script_enabled=True)
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    pg.watch = Watch(pg)
+    yield pg
+    context.close()
+
+
+def result_titles(page) -> list[str]:
+    return [t.strip() for t in page.locator(".result-title a").all_inner_texts()]
+
+
+def test_search_click_through_to_the_anchored_passage(page, live_server):
+    page.goto(live_server + "/")
+    page.get_by_label("Search words or a question").fill(QUERY)
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_url(re.compile(r"/search\?"))
+    assert page.locator("#q").input_value() == QUERY
+    titles = result_titles(page)
+    assert titles[0] == SEED_TITLE
+    first = page.locator(".result").first
+    assert first.locator(".passage mark").count() >= 2
+    assert page.locator("svg.timeline-chart rect.bar").count() == 3
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "search.png"))
+
+    first.locator(".result-title a").click()
+    page.wait_for_url(re.compile(r"/articles/\d+\?.*#passage-\d+$"))
+    anchor = page.url.rsplit("#", 1)[1]
+    target = page.locator(f"#{anchor}")
+    assert page.evaluate("document.querySelector(':target') && document.querySelector(':target').id") == anchor
+    assert "is-match" in target.get_attribute("class")
+    assert target.locator("mark").count() >= 1
+    background = target.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert target.is_visible()
+    assert page.locator("h1").inner_text().strip() == SEED_TITLE
+    related = page.locator(".related-list li")
+    assert related.count() >= 1
+    assert related.first.locator("time").count() == 1
+    page.evaluate("window.scrollTo(0, 0)")  # the screenshot shows the headline with the matched passage
+    page.screenshot(path=str(SCREENSHOTS / "article.png"))
+
+    related.first.locator("a").click()
+    page.wait_for_url(re.compile(r"/articles/\d+$"))
+    assert page.locator("h1").inner_text().strip() != SEED_TITLE
+    assert page.watch.errors == [] and page.watch.dialogs == []
+
+
+def test_mode_switch_and_date_filter(page, live_server):
+    page.goto(live_server + "/search?q=" + QUERY.replace(" ", "+"))
+    page.locator("label[for=mode-semantic]").click()
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_url(re.compile(r"mode=semantic"))
+    assert page.locator("#mode-semantic").is_checked()
+    assert result_titles(page)[0] == SEED_TITLE
+
+    page.locator("#f-after").fill("2022-01-01")
+    page.locator("#f-before").fill("2023-01-01")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"after=2022-01-01.*before=2023-01-01"))
+    assert "mode=semantic" in page.url  # the filter form keeps the query and the mode
+    dates = page.locator(".result time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+    assert dates and all(d.startswith("2022") for d in dates)
+    assert page.locator(".chip").count() == 2
+    assert result_titles(page)[0] == SEED_TITLE
+
+    page.locator(".chip-remove").first.click()  # remove "From"
+    page.wait_for_load_state()
+    assert "after=" not in page.url and "before=2023-01-01" in page.url
+    assert page.watch.errors == []
+
+
+def test_pagination(page, live_server):
+    page.goto(live_server + "/search?q=Iran+camera+disconnection&limit=5")
+    first_page = result_titles(page)
+    assert len(first_page) == 5
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url(re.compile(r"offset=5"))
+    second_page = result_titles(page)
+    assert len(second_page) == 5 and not set(first_page) & set(second_page)
+    assert page.locator("ol.results").get_attribute("start") == "6"
+    assert page.locator("[aria-current=page]").inner_text().strip() == "2"
+    page.get_by_role("link", name="Page 3").click()
+    page.wait_for_url(re.compile(r"offset=10"))
+    assert len(result_titles(page)) == 3  # 13 articles: 5 + 5 + 3
+    page.get_by_role("link", name="← Previous").click()
+    page.wait_for_url(re.compile(r"offset=5"))
+    assert result_titles(page) == second_page
+
+
+def test_xss_payload_renders_as_text(page, live_server):
+    page.goto(live_server + "/")
+    page.locator("#q").fill("harbour festival crowd")
+    page.locator("#q").press("Enter")
+    page.wait_for_url(re.compile(r"/search\?"))
+    hit = page.locator(".result-title a", has_text="Harbour festival")
+    assert hit.count() == 1
+    assert XSS_TITLE in hit.inner_text()
+    assert page.get_by_text(XSS_TITLE).first.is_visible()
+    assert page.locator(".result img").count() == 0
+    hit.click()
+    page.wait_for_url(re.compile(r"/articles/"))
+    assert XSS_TITLE in page.locator("h1").inner_text()
+    assert "<img src=x" in page.locator(".story-body").inner_text()
+    assert page.locator("script").count() == 0 and page.locator(".story img").count() == 0
+    assert "Gus <b>Bold</b>" in page.locator(".story-meta").inner_text()
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert page.watch.dialogs == []
+    assert page.watch.errors == []
+
+
+def test_works_without_javascript_and_skip_link_first(browser, live_server):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    pg = context.new_page()
+    try:
+        pg.goto(live_server + "/")
+        pg.keyboard.press("Tab")
+        assert pg.evaluate("document.activeElement.className") == "skip-link"
+        pg.locator("#q").fill(QUERY)
+        pg.locator("#q").press("Enter")
+        pg.wait_for_url(re.compile(r"/search\?"))
+        assert result_titles(pg)[0] == SEED_TITLE
+        width = pg.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, "no horizontal scrolling on a phone"
+    finally:
+        context.close()
