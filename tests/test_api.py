@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from urllib.parse import quote
 
 import pytest
-
 from conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
@@ -175,7 +175,7 @@ def test_get_article_by_id_and_by_uid(client):
     # Passages tile the body: contiguous, non-overlapping, first at 0, last at the end.
     passages = a["passages"]
     assert len(passages) > 1 and passages[0]["start"] == 0 and passages[-1]["end"] == len(a["body"])
-    assert all(p["end"] == q["start"] for p, q in zip(passages, passages[1:]))
+    assert all(p["end"] == q["start"] for p, q in itertools.pairwise(passages))
 
 
 def test_search_result_passage_offsets_point_into_the_body(client):
@@ -264,7 +264,7 @@ def test_writes_need_the_right_key(write_client, headers):
 
 
 def test_key_is_compared_in_constant_time(write_client, monkeypatch):
-    import archive.web.security as security
+    from archive.web import security
 
     calls = []
     real = security.hmac.compare_digest
@@ -440,7 +440,7 @@ def test_parse_rate_rejects_nonsense(spec):
 
 
 def test_token_bucket_refills_over_time():
-    from archive.web.ratelimit import RateLimiter, Rate
+    from archive.web.ratelimit import Rate, RateLimiter
 
     now = [1000.0]
     limiter = RateLimiter(Rate(2, 60.0), clock=lambda: now[0])
@@ -452,7 +452,7 @@ def test_token_bucket_refills_over_time():
 
 
 def test_token_bucket_is_thread_safe():
-    from archive.web.ratelimit import RateLimiter, Rate
+    from archive.web.ratelimit import Rate, RateLimiter
 
     limiter = RateLimiter(Rate(100, 3600.0), clock=lambda: 0.0)
     allowed = []

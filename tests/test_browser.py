@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

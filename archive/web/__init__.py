@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def create_app(settings: Settings | None = None, archive: "Archive | None" = None) -> Flask:
+def create_app(settings: Settings | None = None, archive: Archive | None = None) -> Flask:
     """Build the app: open the archive once (model loaded once per process), register blueprints and hooks.
 
     With `archive` given, its settings are used unless `settings` is given too: then `settings` only
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, archive: "Archive | None" = Non
     app.json.sort_keys = False
     if archive is None:
         archive = open_archive(settings, recover=True)
+        _warm_up(archive)
     app.extensions["archive"] = archive
     app.extensions["searcher"] = Searcher(archive)
     app.extensions["settings"] = settings
@@ -48,3 +49,9 @@ def create_app(settings: Settings | None = None, archive: "Archive | None" = Non
     install_rate_limit(app, settings.rate_limit,
                        applies=lambda: request.path.startswith("/api/") or (request.path == "/search" and wants_json()))
     return app
+
+
+def _warm_up(archive: Archive) -> None:
+    """Load the model and the vector index now, so the first search does not pay for it."""
+    _ = archive.encoder
+    _ = archive.vectors

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from archive.search import MAX_LIMIT, MODES, SORTS
-from archive.web.params import CLAMP_CEILING, DEFAULT_LIMIT, MAX_OFFSET, RELATED_DEFAULT, RELATED_MAX
+from archive.web.params import (
+    CLAMP_CEILING,
+    DEFAULT_LIMIT,
+    MAX_OFFSET,
+    RELATED_DEFAULT,
+    RELATED_MAX,
+)
 
 JSON = "application/json"
 
@@ -269,7 +275,7 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "addArticles", "summary": "Add articles", "tags": ["articles"],
                 "description": "Ingest one article, a list, or {\"articles\": [...]}. Duplicates (same text) are "
                                "skipped; a known id with new text is updated. 201 when at least one article was "
-                               f"added, 200 otherwise, 422 when none could be stored. At most 1000 per request.",
+                               "added, 200 otherwise, 422 when none could be stored. At most 1000 per request.",
                 "security": [{"bearer": []}],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("IngestRequest")}}},
                 "responses": {"201": _json(_ref("IngestSummary"), "Something was added."),

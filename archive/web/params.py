@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 
 from archive.errors import BadQuery
 from archive.search import MAX_LIMIT, MODES, SORTS, SearchRequest

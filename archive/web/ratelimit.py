@@ -6,8 +6,8 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from archive.errors import ArchiveError
 
@@ -108,12 +108,12 @@ def install_rate_limit(app, spec: str, applies: Callable[[], bool]) -> RateLimit
     @app.before_request
     def _limit():
         if not applies():
-            return None
+            return
         decision = limiter.hit(request.remote_addr or "unknown")
         g.rate_decision = decision
         if not decision.allowed:
             raise RateLimited(decision.retry_after, rate)
-        return None
+        return
 
     @app.after_request
     def _headers(response):
