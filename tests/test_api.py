@@ -8,6 +8,8 @@ import threading
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
@@ -479,3 +481,28 @@ def test_limiter_forgets_idle_clients(monkeypatch):
     now[0] += 5
     limiter.hit("new")
     assert len(limiter._buckets) == 1
+
+
+# ------------------------------------------------------------------------------ fuzzing the parameters
+
+PARAMS = ("limit", "offset", "mode", "sort", "after", "before", "source", "author")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(PARAMS), value=st.text(max_size=30))
+def test_any_parameter_value_is_200_or_a_400_naming_it(app, name, value):
+    r = app.test_client().get("/api/search", query_string={name: value})
+    body = r.get_json()
+    assert r.status_code in (200, 400), body
+    if r.status_code == 400:
+        assert body == {"ok": False, "error": body["error"], "status": 400, "param": name}
+    else:
+        assert body["ok"] is True
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(q=st.text(max_size=60))
+def test_any_query_text_is_200_or_400(app, q):
+    r = app.test_client().get("/api/search", query_string={"q": q, "mode": "keyword"})
+    assert r.status_code in (200, 400)
+    assert r.get_json()["ok"] is (r.status_code == 200)

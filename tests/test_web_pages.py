@@ -8,6 +8,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
@@ -336,3 +338,15 @@ def test_safe_href():
     for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil.example", "ftp://x", "", None,
                 "http://"):
         assert safe_href(bad) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(q=st.text(max_size=60), source=st.text(max_size=20))
+def test_any_query_renders_escaped(app, q, source):
+    r = app.test_client().get("/search", query_string={"q": q, "mode": "keyword", "source": source})
+    assert r.status_code in (200, 400)
+    html = r.get_data(as_text=True)
+    assert "<script" not in html
+    page = Page(html)
+    if "\x00" not in q and "\r" not in q:  # HTML parsers normalise these; everything else round-trips
+        assert page.find("input", id="q")[0]["value"] == q
