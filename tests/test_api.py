@@ -8,9 +8,9 @@ import threading
 from urllib.parse import quote
 
 import pytest
+from conftest import SEED_UID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
 

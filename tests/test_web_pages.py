@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import SEED_UID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
 
