@@ -1,0 +1,98 @@
+"""VectorIndex: add / remove / filtered search / save / load round trips and the manifest check (flat index)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archive.errors import IndexMismatch
+from archive.vectors import FLAT, HNSW, Manifest, VectorIndex, read_manifest
+
+DIM = 16
+
+
+def unit_rows(n: int, seed: int = 0) -> np.ndarray:
+    """n random unit vectors."""
+    x = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def manifest() -> Manifest:
+    return Manifest(model="m", model_sha256="abc", dim=DIM)
+
+
+@pytest.fixture(params=[FLAT, HNSW])
+def index(request) -> VectorIndex:
+    """An index of each type holding 200 vectors under ids 1000..1199."""
+    v = VectorIndex(DIM, index_type=request.param)
+    v.add(np.arange(1000, 1200), unit_rows(200))
+    return v
+
+
+def test_search_finds_each_vector_first(index: VectorIndex):
+    data = unit_rows(200)
+    for row in (0, 57, 199):
+        (top_id, score), *_ = index.search(data[row], 5)
+        assert top_id == 1000 + row and score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_filtered_search_returns_only_allowed_ids(index: VectorIndex):
+    allowed = np.array([1003, 1010, 1150, 4242])  # 4242 is not in the index
+    hits = index.search(unit_rows(200)[10], 10, allowed)
+    assert [i for i, _ in hits][0] == 1010
+    assert {i for i, _ in hits} <= {1003, 1010, 1150}
+    assert index.search(unit_rows(1, seed=9)[0], 10, np.array([], dtype=np.int64)) == []
+
+
+def test_remove_hides_vectors_everywhere(index: VectorIndex):
+    data = unit_rows(200)
+    assert index.remove([1005, 1006, 9999]) == 2
+    assert index.remove([1005]) == 0  # already gone
+    assert index.count == 198
+    assert 1005 not in index.ids() and len(index.ids()) == 198
+    assert all(i != 1005 for i, _ in index.search(data[5], 20))
+    assert all(i != 1005 for i, _ in index.search(data[5], 20, np.array([1005, 1007])))
+    with pytest.raises(RuntimeError):
+        index.vectors([1005])
+    np.testing.assert_allclose(index.vectors([1007, 1008]), data[7:9], atol=1e-6)
+
+
+def test_save_load_round_trip(index: VectorIndex, tmp_path: Path):
+    index.remove([1001])
+    index.save(tmp_path, manifest())
+    loaded = VectorIndex.load(tmp_path, DIM)
+    m = read_manifest(tmp_path)
+    assert m.count == loaded.count == 199 and m.index_type == loaded.index_type == index.index_type
+    query = unit_rows(200)[42]
+    assert loaded.search(query, 7) == index.search(query, 7)
+    assert 1001 not in loaded.ids()
+    assert oct((tmp_path / "vectors.faiss").stat().st_mode & 0o777) == "0o644"
+
+
+def test_load_without_files_is_empty(tmp_path: Path):
+    assert VectorIndex.load(tmp_path, DIM).count == 0
+
+
+def test_load_with_another_dimension_is_refused(index: VectorIndex, tmp_path: Path):
+    index.save(tmp_path, manifest())
+    with pytest.raises(IndexMismatch, match="reindex"):
+        VectorIndex.load(tmp_path, DIM * 2)
+
+
+def test_manifest_refuses_another_encoder_or_model():
+    m = manifest()
+    m.check_compatible("m", "abc", DIM, "torch")
+    with pytest.raises(IndexMismatch, match="encoder torch vs onnx-int8"):
+        m.check_compatible("m", "abc", DIM, "onnx-int8")
+    with pytest.raises(IndexMismatch, match="model"):
+        m.check_compatible("other", "abc", DIM, "torch")
+
+
+def test_add_checks_shapes():
+    v = VectorIndex(DIM)
+    with pytest.raises(ValueError):
+        v.add([1, 2], unit_rows(3))
+    v.add([], np.zeros((0, DIM), np.float32))
+    assert v.count == 0 and v.search(unit_rows(1)[0], 3) == []
