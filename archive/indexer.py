@@ -10,13 +10,15 @@ gone, so a crash at any point loses nothing committed.
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sized
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -28,6 +30,8 @@ from archive.errors import NotFound
 from archive.store.models import ArticleRow, ChunkRow
 
 ARTICLES_PER_TRANSACTION = 128
+LOOKAHEAD_BATCHES = 6  # committed batches waiting for the embedder (bounds the work a crash leaves to recover)
+POOL_BATCHES = 16  # chunks sorted by length together: batch_size * this (64 * 16 = 1024)
 SAVE_EVERY_SECONDS = 30.0
 TITLE_TOKEN_BUDGET = 48  # title words prefixed to each chunk for embedding, at most this many tokens
 
@@ -40,7 +44,16 @@ class IngestProgress:
 
     articles_seen: int = 0
     chunks_embedded: int = 0
-    chunks_total: int = 0
+    chunks_total: int = 0  # chunks committed so far (the producer runs a few batches ahead)
+    articles_expected: int | None = None  # known when the input is a sized collection
+
+    @property
+    def chunks_expected(self) -> int:
+        """Chunks the whole run will embed: committed so far, extrapolated when the input size is known."""
+        if self.articles_expected and self.articles_seen:
+            estimate = round(self.chunks_total / self.articles_seen * self.articles_expected)
+            return max(self.chunks_total, estimate)
+        return self.chunks_total
 
 
 @dataclass
@@ -133,6 +146,31 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
         yield batch
 
 
+class _Saver:
+    """Saves the vector index from time to time, never spending more than ~5% of the run on it."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.dirty = False
+        self._interval = SAVE_EVERY_SECONDS
+        self._last = time.monotonic()
+
+    def maybe(self) -> None:
+        """Save if the index changed and the interval has passed."""
+        if self.dirty and time.monotonic() - self._last > self._interval:
+            self.now()
+
+    def now(self) -> None:
+        """Save now (choosing the index type for the new size first)."""
+        started = time.monotonic()
+        self.archive.vectors.fit_size(self.archive.settings.ann_threshold)
+        self.archive.save_vectors()
+        took = time.monotonic() - started
+        # A 1M-vector index takes seconds to write: save it less often than a small one.
+        self._interval = max(SAVE_EVERY_SECONDS, 20 * took)
+        self._last, self.dirty = time.monotonic(), False
+
+
 def ingest(
     archive: Archive,
     items: Iterable[Article | ReadFailure],
@@ -141,14 +179,58 @@ def ingest(
     on_progress: ProgressCallback | None = None,
     batch_articles: int = ARTICLES_PER_TRANSACTION,
 ) -> IngestReport:
-    """Store articles (skipping duplicates, updating changed ones) and embed their chunks."""
+    """Store articles (skipping duplicates, updating changed ones) and embed their chunks.
+
+    Two threads overlap the work: a producer reads, chunks and commits batches of articles
+    (SQL first, as ever), while this thread embeds the committed chunks and adds them to
+    FAISS. torch and onnxruntime release the GIL while they compute, so the producer's
+    Python work hides behind the model. The producer runs at most a few batches ahead, so
+    a crash leaves little committed-but-unembedded work for `recover` to redo.
+    """
     report = IngestReport()
-    progress = IngestProgress()
+    progress = IngestProgress(articles_expected=len(items) if isinstance(items, Sized) else None)
     started = time.perf_counter()
     with archive.writing():
-        last_save = time.monotonic()
-        dirty = False
+        archive.encoder  # load the model (and its token counter) before the producer needs it
+        batches: queue.Queue = queue.Queue(maxsize=LOOKAHEAD_BATCHES)
+        stop = threading.Event()
+        producer = threading.Thread(target=_produce, name="ingest-store", daemon=True,
+                                    args=(archive, items, source, batch_articles, report, progress, batches, stop))
+        producer.start()
+        saver = _Saver(archive)
+        try:
+            _consume(archive, batches, progress, on_progress, saver)
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    batches.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            producer.join()
+        if saver.dirty:
+            saver.now()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _produce(archive: Archive, items: Iterable[Article | ReadFailure], source: str | None, batch_articles: int,
+             report: IngestReport, progress: IngestProgress, out: queue.Queue, stop: threading.Event) -> None:
+    """Producer thread: read, prepare and commit batches; hand (new chunks, stale ids) to the embedder."""
+
+    def put(message: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
         for batch in _batched(items, batch_articles):
+            if stop.is_set():
+                return
             prepared: list[_Prepared] = []
             for item in batch:
                 progress.articles_seen += 1
@@ -164,25 +246,51 @@ def ingest(
                     prepared.append(result)
             new_chunks, stale_ids = _store_batch(archive, prepared, report)
             progress.chunks_total += len(new_chunks)
-            if stale_ids:
-                archive.vectors.remove(stale_ids)
-                dirty = True
-            if new_chunks:
-                _embed_and_add(archive, new_chunks, progress, on_progress)
-                dirty = True
-            elif on_progress:
-                on_progress(progress)
-            if dirty and time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                archive.save_vectors(_max_id(new_chunks))
-                last_save, dirty = time.monotonic(), False
-        if dirty:
-            archive.save_vectors()
-    report.seconds = time.perf_counter() - started
-    return report
+            if not put(("batch", new_chunks, stale_ids)):
+                return
+        put(("done",))
+    except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
+        put(("error", exc))
 
 
-def _max_id(chunks: Sequence[tuple[int, str]]) -> int | None:
-    return max((cid for cid, _ in chunks), default=None)
+def _consume(archive: Archive, batches: queue.Queue, progress: IngestProgress,
+             on_progress: ProgressCallback | None, saver: _Saver) -> None:
+    """Embedder (main thread): pool committed chunks, encode them longest first, add to FAISS."""
+    pool_limit = max(archive.settings.batch_size * POOL_BATCHES, 1)
+    pending: dict[int, str] = {}
+    done = False
+
+    def take(message: tuple) -> bool:
+        kind = message[0]
+        if kind == "error":
+            raise message[1]
+        if kind == "done":
+            return True
+        _, new_chunks, stale_ids = message
+        if stale_ids:  # an updated article: its old chunks may still be waiting, or already in FAISS
+            for cid in stale_ids:
+                pending.pop(cid, None)
+            archive.vectors.remove(stale_ids)
+            saver.dirty = True
+        pending.update(new_chunks)
+        if on_progress:
+            on_progress(progress)
+        return False
+
+    while not done or pending:
+        if not pending:
+            done = take(batches.get())
+        # Take whatever else is ready (up to a pool): more texts to sort means less padding.
+        while not done and len(pending) < pool_limit:
+            try:
+                done = take(batches.get_nowait())
+            except queue.Empty:
+                break
+        if pending:
+            _embed_and_add(archive, list(pending.items()), progress, on_progress)
+            pending.clear()
+            saver.dirty = True
+        saver.maybe()
 
 
 def _store_batch(archive: Archive, prepared: list[_Prepared], report: IngestReport) -> tuple[list[tuple[int, str]], list[int]]:
@@ -246,13 +354,12 @@ def _fill_row(row: ArticleRow, p: _Prepared) -> None:
 
 def _embed_and_add(archive: Archive, chunks: list[tuple[int, str]], progress: IngestProgress,
                    on_progress: ProgressCallback | None) -> None:
-    """Encode in model batches and add to FAISS, reporting progress per batch."""
-    step = max(archive.settings.batch_size * 4, 1)
-    for start in range(0, len(chunks), step):
-        part = chunks[start:start + step]
-        vectors = archive.encoder.encode([t for _, t in part])
-        archive.vectors.add(np.array([cid for cid, _ in part], dtype=np.int64), vectors)
-        progress.chunks_embedded += len(part)
+    """Encode longest first in model batches and add each batch to FAISS, reporting progress per batch."""
+    ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
+    texts = [t for _, t in chunks]
+    for rows, vectors in archive.encoder.iter_encode(texts, archive.settings.batch_size):
+        archive.vectors.add(ids[rows], vectors)
+        progress.chunks_embedded += len(rows)
         if on_progress:
             on_progress(progress)
 
@@ -266,14 +373,19 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> tu
     index_ids = archive.vectors.ids()
     missing = np.setdiff1d(sql_ids, index_ids, assume_unique=True)
     orphans = np.setdiff1d(index_ids, sql_ids, assume_unique=True)
+    saver = _Saver(archive)
     if len(orphans):
         archive.vectors.remove(orphans)
+        saver.dirty = True
     if len(missing):
         progress = IngestProgress(chunks_total=len(missing))
-        for start in range(0, len(missing), 4096):
-            _embed_and_add(archive, _chunk_inputs(archive, missing[start:start + 4096].tolist()), progress, on_progress)
-    if len(missing) or len(orphans):
-        archive.save_vectors(int(sql_ids.max()) if len(sql_ids) else 0)
+        step = max(archive.settings.batch_size * POOL_BATCHES, 1)
+        for start in range(0, len(missing), step):
+            _embed_and_add(archive, _chunk_inputs(archive, missing[start:start + step].tolist()), progress, on_progress)
+            saver.dirty = True
+            saver.maybe()  # a long re-embedding (reindex) resumes from here after a crash
+    if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold):
+        saver.now()
     return int(len(missing)), int(len(orphans))
 
 
