@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from archive.chunking import chunk_text
 from archive.core import Archive, utc_naive
 from archive.documents import Article, Chunk, ReadFailure
-from archive.errors import NotFound
+from archive.errors import ModelError, NotFound
 from archive.store.models import ArticleRow, ChunkRow
 
 ARTICLES_PER_TRANSACTION = 128
@@ -191,7 +191,7 @@ def ingest(
     progress = IngestProgress(articles_expected=len(items) if isinstance(items, Sized) else None)
     started = time.perf_counter()
     with archive.writing():
-        archive.encoder  # load the model (and its token counter) before the producer needs it
+        _check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
         batches: queue.Queue = queue.Queue(maxsize=LOOKAHEAD_BATCHES)
         stop = threading.Event()
         producer = threading.Thread(target=_produce, name="ingest-store", daemon=True,
@@ -355,6 +355,7 @@ def _fill_row(row: ArticleRow, p: _Prepared) -> None:
 def _embed_and_add(archive: Archive, chunks: list[tuple[int, str]], progress: IngestProgress,
                    on_progress: ProgressCallback | None) -> None:
     """Encode longest first in model batches and add each batch to FAISS, reporting progress per batch."""
+    _check_backend(archive)
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
     texts = [t for _, t in chunks]
     for rows, vectors in archive.encoder.iter_encode(texts, archive.settings.batch_size):
@@ -387,6 +388,14 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> tu
     if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold):
         saver.now()
     return int(len(missing)), int(len(orphans))
+
+
+def _check_backend(archive: Archive) -> None:
+    """Refuse to write vectors whose manifest would name another encoder than the one that made them."""
+    made_by = getattr(archive.encoder, "backend", "torch")
+    if made_by != archive.settings.encoder:
+        raise ModelError(f"the loaded encoder is '{made_by}' but ARCHIVE_ENCODER is '{archive.settings.encoder}'; "
+                         "load it with archive.embedding.load_encoder(..., backend=settings.encoder)")
 
 
 def _chunk_inputs(archive: Archive, chunk_ids: list[int]) -> list[tuple[int, str]]:
