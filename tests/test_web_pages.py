@@ -130,7 +130,9 @@ def test_timeline_is_inline_svg_with_year_links(client):
 def test_date_filter_and_year_facet(client):
     html, page = get_page(client, "/search?q=Iran+camera+disconnection&after=2022-01-01&before=2023-01-01")
     assert page.find("input", id="f-after")[0]["value"] == "2022-01-01"
-    assert "From:" in page.all_text and "Before:" in page.all_text
+    assert "From: 1 January 2022" in " ".join(page.all_text.split())
+    assert "Before: 1 January 2023" in " ".join(page.all_text.split())
+    assert not page.find("svg", class_="timeline-chart")  # one year: a one-bar chart would say nothing
     years = re.findall(r'<time datetime="(\d{4})', html)
     assert years and set(years) == {"2022"}
 

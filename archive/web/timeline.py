@@ -8,7 +8,7 @@ from typing import Any
 
 WIDTH = 640
 HEIGHT = 150
-TOP = 18      # room for the count above the tallest bar
+TOP = 28      # room for the count above the tallest bar (large labels on phones)
 BOTTOM = 24   # room for the year labels
 SIDE = 8
 MAX_BARS = 60  # a longer span keeps only the most recent years
