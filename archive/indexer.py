@@ -57,6 +57,22 @@ class IngestProgress:
 
 
 @dataclass
+class IngestTimings:
+    """Where an ingest spent its seconds (bench/ingest.py prints them): producer and embedder sides overlap."""
+
+    prepare: float = 0.0  # producer: read, hash, chunk (token counting)
+    store: float = 0.0  # producer: SQL transactions
+    wait: float = 0.0  # embedder idle, waiting for a committed batch
+    encode: float = 0.0  # embedder: the model
+    add: float = 0.0  # embedder: FAISS add / remove
+    save: float = 0.0  # embedder: writing the index
+
+    def as_dict(self) -> dict[str, float]:
+        """Rounded seconds."""
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+@dataclass
 class IngestReport:
     """What an ingest did: counts plus the reason for every skip and failure."""
 
@@ -67,6 +83,7 @@ class IngestReport:
     duplicate_of: list[tuple[str, str]] = field(default_factory=list)  # (origin, existing uid)
     chunks: int = 0
     seconds: float = 0.0
+    timings: IngestTimings = field(default_factory=IngestTimings)
 
     def as_dict(self) -> dict:
         """JSON-ready summary."""
@@ -149,8 +166,9 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
 class _Saver:
     """Saves the vector index from time to time, never spending more than ~5% of the run on it."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, timings: IngestTimings | None = None) -> None:
         self.archive = archive
+        self.timings = timings or IngestTimings()
         self.dirty = False
         self._interval = SAVE_EVERY_SECONDS
         self._last = time.monotonic()
@@ -166,6 +184,7 @@ class _Saver:
         self.archive.vectors.fit_size(self.archive.settings.ann_threshold)
         self.archive.save_vectors()
         took = time.monotonic() - started
+        self.timings.save += took
         # A 1M-vector index takes seconds to write: save it less often than a small one.
         self._interval = max(SAVE_EVERY_SECONDS, 20 * took)
         self._last, self.dirty = time.monotonic(), False
@@ -197,7 +216,7 @@ def ingest(
         producer = threading.Thread(target=_produce, name="ingest-store", daemon=True,
                                     args=(archive, items, source, batch_articles, report, progress, batches, stop))
         producer.start()
-        saver = _Saver(archive)
+        saver = _Saver(archive, report.timings)
         try:
             _consume(archive, batches, progress, on_progress, saver)
         finally:
@@ -231,6 +250,7 @@ def _produce(archive: Archive, items: Iterable[Article | ReadFailure], source: s
         for batch in _batched(items, batch_articles):
             if stop.is_set():
                 return
+            tick = time.perf_counter()
             prepared: list[_Prepared] = []
             for item in batch:
                 progress.articles_seen += 1
@@ -244,7 +264,10 @@ def _produce(archive: Archive, items: Iterable[Article | ReadFailure], source: s
                     report.failed.append(result)
                 else:
                     prepared.append(result)
+            report.timings.prepare += time.perf_counter() - tick
+            tick = time.perf_counter()
             new_chunks, stale_ids = _store_batch(archive, prepared, report)
+            report.timings.store += time.perf_counter() - tick
             progress.chunks_total += len(new_chunks)
             if not put(("batch", new_chunks, stale_ids)):
                 return
@@ -259,6 +282,7 @@ def _consume(archive: Archive, batches: queue.Queue, progress: IngestProgress,
     pool_limit = max(archive.settings.batch_size * POOL_BATCHES, 1)
     pending: dict[int, str] = {}
     done = False
+    timings = saver.timings
 
     def take(message: tuple) -> bool:
         kind = message[0]
@@ -270,7 +294,9 @@ def _consume(archive: Archive, batches: queue.Queue, progress: IngestProgress,
         if stale_ids:  # an updated article: its old chunks may still be waiting, or already in FAISS
             for cid in stale_ids:
                 pending.pop(cid, None)
+            tick = time.perf_counter()
             archive.vectors.remove(stale_ids)
+            timings.add += time.perf_counter() - tick
             saver.dirty = True
         pending.update(new_chunks)
         if on_progress:
@@ -279,7 +305,10 @@ def _consume(archive: Archive, batches: queue.Queue, progress: IngestProgress,
 
     while not done or pending:
         if not pending:
-            done = take(batches.get())
+            tick = time.perf_counter()
+            message = batches.get()
+            timings.wait += time.perf_counter() - tick
+            done = take(message)
         # Take whatever else is ready (up to a pool): more texts to sort means less padding.
         while not done and len(pending) < pool_limit:
             try:
@@ -287,7 +316,7 @@ def _consume(archive: Archive, batches: queue.Queue, progress: IngestProgress,
             except queue.Empty:
                 break
         if pending:
-            _embed_and_add(archive, list(pending.items()), progress, on_progress)
+            _embed_and_add(archive, list(pending.items()), progress, on_progress, timings)
             pending.clear()
             saver.dirty = True
         saver.maybe()
@@ -353,13 +382,23 @@ def _fill_row(row: ArticleRow, p: _Prepared) -> None:
 
 
 def _embed_and_add(archive: Archive, chunks: list[tuple[int, str]], progress: IngestProgress,
-                   on_progress: ProgressCallback | None) -> None:
+                   on_progress: ProgressCallback | None, timings: IngestTimings | None = None) -> None:
     """Encode longest first in model batches and add each batch to FAISS, reporting progress per batch."""
     _check_backend(archive)
+    timings = timings or IngestTimings()
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
     texts = [t for _, t in chunks]
-    for rows, vectors in archive.encoder.iter_encode(texts, archive.settings.batch_size):
+    batches = archive.encoder.iter_encode(texts, archive.settings.batch_size)
+    while True:
+        tick = time.perf_counter()
+        step = next(batches, None)
+        timings.encode += time.perf_counter() - tick
+        if step is None:
+            return
+        rows, vectors = step
+        tick = time.perf_counter()
         archive.vectors.add(ids[rows], vectors)
+        timings.add += time.perf_counter() - tick
         progress.chunks_embedded += len(rows)
         if on_progress:
             on_progress(progress)
