@@ -39,8 +39,10 @@ serve: install
 test: install system-packages
 	$(PY) -m pytest -q
 
+# One table, each figure beside its same-run reference (docs/performance.md); JSON in bench/results/.
+# More: make bench BENCH_ARGS="--ndcg --ann"  (or --all; see .venv/bin/python -m bench.run --help)
 bench: install
-	$(PY) bench/ingest.py
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

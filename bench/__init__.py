@@ -1,1 +1,1 @@
-"""Benchmarks: retrieval quality (retrieval.py)."""
+"""Benchmarks: retrieval quality (retrieval.py); performance (run.py: ingest, latency, encoders, ann)."""

@@ -1,0 +1,120 @@
+"""Ingest throughput of the real write path vs. the model's raw encode of the same texts, same run.
+
+    .venv/bin/python -m bench.ingest --articles 1000
+
+`archive.indexer.ingest` runs on the first N Reuters stories (read by the project's reader)
+into a temporary archive. The reference is `encoder.encode` of exactly the texts that ingest
+embeds (title prefix + chunk), same batch size, same process, same encoder object: half of
+them encoded just before the ingest and half just after, so a change in background load
+during the run hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from bench.common import Results, Skip, log, reuters_articles, stopwatch
+
+
+def embedding_texts(archive, articles) -> list[str]:
+    """The texts ingest will embed for these articles (duplicates by content hash skipped, as ingest does)."""
+    from archive.documents import ReadFailure
+    from archive.indexer import _prepare, embedding_text
+
+    seen: set[str] = set()
+    texts: list[str] = []
+    for item in articles:
+        if isinstance(item, ReadFailure):
+            continue
+        prepared = _prepare(archive, item)
+        if isinstance(prepared, ReadFailure) or prepared.content_hash in seen:
+            continue
+        seen.add(prepared.content_hash)
+        texts.extend(embedding_text(prepared.embed_prefix, c.text) for c in prepared.chunks)
+    return texts
+
+
+def stored_texts(archive) -> list[str]:
+    """What the archive actually embedded: (title prefix + chunk) of every stored chunk."""
+    from archive.indexer import _chunk_inputs
+
+    return [t for _, t in _chunk_inputs(archive, archive.chunk_ids().tolist())]
+
+
+def run(results: Results, articles: int, index_dir: Path, encoder=None) -> dict:
+    """Ingest `articles` Reuters stories into `index_dir` (empty) and compare with raw encode; adds rows."""
+    from archive.config import Settings
+    from archive.core import open_archive
+    from archive.embedding import load_encoder
+    from archive.indexer import ingest
+
+    settings = Settings(index_dir=index_dir, rate_limit="off")
+    encoder = encoder or load_encoder(settings.model, backend=settings.encoder,
+                                      cache_dir=index_dir / "encoders", batch_size=settings.batch_size)
+    archive = open_archive(settings, encoder=encoder)
+    if not archive.is_empty():
+        raise ValueError(f"{index_dir} is not empty: the ingest benchmark needs a fresh archive")
+    encoder.encode(["warm-up: the first call initialises the model's kernels"] * 8)
+
+    texts = embedding_texts(archive, list(reuters_articles(0, articles)))
+    half = len(texts) // 2
+    batch = settings.batch_size
+    log(f"ingest: {articles} stories -> {len(texts)} chunks; reference encode of the first half ...")
+    with stopwatch() as ref_a:
+        encoder.encode(texts[:half], batch_size=batch)
+    log("ingest: archive.indexer.ingest ...")
+    with stopwatch() as wall:
+        report = ingest(archive, reuters_articles(0, articles))
+    log("ingest: reference encode of the second half ...")
+    with stopwatch() as ref_b:
+        encoder.encode(texts[half:], batch_size=batch)
+
+    same = Counter(stored_texts(archive)) == Counter(texts)
+    ingest_seconds = wall[0]
+    ref_seconds = ref_a[0] + ref_b[0]
+    ingest_cps = report.chunks / ingest_seconds
+    ref_cps = len(texts) / ref_seconds
+    ratio = ingest_cps / ref_cps
+    note = "" if same else "WARNING: texts differ from what ingest stored"
+    results.add("ingest", f"articles/s ({report.added} Reuters stories)", report.added / ingest_seconds,
+                f"{report.added / (ref_seconds * report.chunks / max(len(texts), 1)):.3g} at raw-encode speed")
+    results.add("ingest", f"chunks/s ({report.chunks} chunks, batch {batch})", ingest_cps,
+                f"{ref_cps:.3g} raw encoder.encode", ratio, note or "target >= 0.9")
+    t = report.timings
+    share = {k: v / ingest_seconds for k, v in t.as_dict().items()}
+    results.add("ingest", "where the time goes (share of wall time)",
+                f"encode {share['encode']:.0%}, waiting {share['wait']:.0%}, FAISS {share['add']:.0%}, "
+                f"save {share['save']:.0%}", "", "",
+                f"overlapped producer: prepare {share['prepare']:.0%}, SQL {share['store']:.0%}")
+    detail = {"articles": report.added, "failed": len(report.failed), "duplicates": report.duplicates,
+              "chunks": report.chunks, "texts_match": same, "ingest_seconds": ingest_seconds,
+              "reference_seconds": ref_seconds, "reference_chunks": len(texts), "ratio": ratio,
+              "timings": t.as_dict(), "batch_size": batch, "encoder": encoder.backend}
+    results.details["ingest"] = detail
+    archive.close()
+    return detail
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=1000, help="Reuters stories to ingest (default %(default)s)")
+    args = parser.parse_args(argv)
+    results = Results()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            run(results, args.articles, Path(tmp) / "index")
+    except Skip as skip:
+        print(f"skipped: {skip}")
+        return 0
+    print(results.table())
+    log(f"wrote {results.write('ingest')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""`make bench`: every performance figure beside its same-run reference, in one table (and JSON).
+
+    .venv/bin/python -m bench.run                 # ingest, query latency at 3 sizes, cold start, RSS, disk, encoders
+    .venv/bin/python -m bench.run --ndcg --ann    # + int8 nDCG@10 on SciFact, + ANN on 1,000,000 vectors
+    make bench BENCH_ARGS="--all"
+
+Suites skip with a message when ../shared/data (or the Reuters archive) is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import DEFAULT_REUTERS_INDEX, SEEDS, Results, Skip, log, reuters_articles
+
+
+def full_archive_problem(index_dir: Path) -> str | None:
+    """Why the big archive cannot be benchmarked read-only right now, or None."""
+    from filelock import FileLock, Timeout
+
+    if not (index_dir / "archive.db").exists() or not (index_dir / "manifest.json").exists():
+        return f"no archive at {index_dir} (build one with `archive --index-dir {index_dir} ingest ...`)"
+    lock = FileLock(str(index_dir / ".write.lock"))
+    try:
+        lock.acquire(timeout=0)
+        lock.release()
+    except Timeout:
+        return f"an ingest is still writing {index_dir}"
+    from archive.config import Settings
+    from archive.core import open_archive
+
+    archive = open_archive(Settings(index_dir=index_dir), verify=False)
+    try:
+        chunks, vectors = len(archive.chunk_ids()), archive.vectors.count
+    finally:
+        archive.close()
+    if chunks != vectors:  # serving it would run recovery, i.e. write into it
+        return f"{index_dir} has {chunks} chunks but {vectors} vectors (needs recovery: not read-only)"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected suites and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=1000, help="Reuters stories in the timed ingest (default %(default)s)")
+    parser.add_argument("--mid-size", type=int, default=2200,
+                        help="Reuters records in the mid-size archive, ~2,000 stories with text (default %(default)s)")
+    parser.add_argument("--reuters-index", type=Path, default=DEFAULT_REUTERS_INDEX, help="the whole-Reuters archive (read only)")
+    parser.add_argument("--queries", type=int, default=60, help="queries per mode and size (default %(default)s)")
+    parser.add_argument("--skip", default="", help="comma-separated suites to leave out: ingest, latency, encoders")
+    parser.add_argument("--ndcg", action="store_true", help="int8 vs torch nDCG@10 on a SciFact train subset (~15 min)")
+    parser.add_argument("--ann", action="store_true", help="ANN recall/speed-up on 1,000,000 vectors (~30+ min)")
+    parser.add_argument("--ann-vectors", type=int, default=1_000_000)
+    parser.add_argument("--all", action="store_true", help="everything, --ndcg and --ann included")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    results = Results()
+    started = time.perf_counter()
+
+    from archive.embedding import load_encoder
+
+    encoder = load_encoder(backend="torch")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        tmp_path = Path(tmp)
+        mid = tmp_path / "mid"
+        mid_ready = False
+        if "ingest" not in skip:
+            from bench import ingest
+
+            try:
+                ingest.run(results, args.articles, mid, encoder)
+                mid_ready = True
+            except Skip as why:
+                results.add("ingest", "throughput", "skipped", note=str(why))
+        if "latency" not in skip:
+            from bench import latency
+
+            try:
+                queries = latency.query_sets(args.queries)
+                sizes = [("seeds", _seeds_archive(tmp_path / "seeds", encoder))]
+                sizes.append(("~2,000 Reuters", _mid_archive(mid, mid_ready, args.articles, args.mid_size, encoder)))
+                problem = full_archive_problem(args.reuters_index)
+                if problem:
+                    results.add("query", "whole Reuters archive", "skipped", note=problem)
+                else:
+                    sizes.append(("whole Reuters", args.reuters_index))
+                for label, index_dir in sizes:
+                    latency.measure(results, label, index_dir, queries, encoder)
+            except Skip as why:
+                results.add("query", "latency", "skipped", note=str(why))
+        if "encoders" not in skip or args.ndcg or args.all:
+            from bench import encoders
+            from bench.latency import reuters_queries
+
+            try:
+                torch_enc, int8_enc = encoders.load_pair(tmp_path / "encoders", encoder)
+                if "encoders" not in skip:
+                    encoders.speed(results, torch_enc, int8_enc, encoders.reuters_texts(512, torch_enc),
+                                   reuters_queries(40, seed=11))
+                if args.ndcg or args.all:
+                    encoders.ndcg(results, torch_enc, int8_enc)
+            except Skip as why:
+                results.add("encoder", "int8 vs fp32", "skipped", note=str(why))
+    if args.ann or args.all:
+        from bench import ann
+
+        try:
+            ann.run(results, args.ann_vectors, 1000, args.reuters_index, ("hnsw", "ivf"), 80, 4096)
+        except Skip as why:
+            results.add("ann", f"{args.ann_vectors:,} vectors", "skipped", note=str(why))
+    results.details["seconds"] = time.perf_counter() - started
+    print(results.table())
+    log(f"wrote {results.write('bench')} ({results.details['seconds'] / 60:.1f} min)")
+    return 0
+
+
+def _seeds_archive(index_dir: Path, encoder) -> Path:
+    """A fresh archive holding only seeds/."""
+    from archive.config import Settings
+    from archive.core import open_archive
+    from archive.indexer import ingest
+    from archive.readers import read_paths
+
+    archive = open_archive(Settings(index_dir=index_dir), encoder=encoder)
+    ingest(archive, read_paths([SEEDS]))
+    archive.close()
+    return index_dir
+
+
+def _mid_archive(index_dir: Path, has_first: bool, first: int, total: int, encoder) -> Path:
+    """The ingest benchmark's archive grown to `total` Reuters records (or built, if it did not run)."""
+    from archive.config import Settings
+    from archive.core import open_archive
+    from archive.indexer import ingest
+
+    archive = open_archive(Settings(index_dir=index_dir), encoder=encoder)
+    start = first if has_first else 0
+    if total > start:
+        log(f"latency: growing the mid-size archive with Reuters records {start}..{total} ...")
+        ingest(archive, reuters_articles(start, total - start))
+    archive.close()
+    return index_dir
+
+
+if __name__ == "__main__":
+    sys.exit(main())
