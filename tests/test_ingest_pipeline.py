@@ -1,0 +1,49 @@
+"""The overlapped ingest: producer errors surface, updates inside one run stay consistent, progress adds up."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive.documents import Article
+from archive.indexer import IngestProgress, ingest
+from tests.test_core import consistent
+
+pytestmark = pytest.mark.integration
+
+
+def story(uid: str, text: str) -> Article:
+    return Article(title=f"Story {uid}", body=text, uid=uid, source="Test Wire")
+
+
+def test_an_error_in_the_reader_surfaces_and_leaves_the_archive_consistent(archive):
+    def items():
+        for i in range(5):
+            yield story(f"s{i}", f"Grain traders met on day {i}. Prices moved.")
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        ingest(archive, items(), batch_articles=2)
+    archive.try_recover()
+    articles, _ = consistent(archive)
+    assert articles >= 4  # the batches committed before the error are kept
+
+
+def test_an_article_updated_within_one_run_keeps_only_its_new_vectors(archive):
+    items = [story("same", "The first version of the story. It says one thing."),
+             story("other", "An unrelated report about copper mines."),
+             story("same", "The corrected version of the story. It says another thing entirely.")]
+    report = ingest(archive, items, batch_articles=1)
+    assert (report.added, report.updated) == (2, 1)
+    articles, chunks = consistent(archive)
+    assert articles == 2 and archive.vectors.count == chunks
+
+
+def test_progress_reaches_the_total_and_extrapolates_sized_inputs(archive):
+    seen: list[IngestProgress] = []
+    items = [story(f"p{i}", f"Report number {i} on the harbour strike. Talks resume.") for i in range(9)]
+    ingest(archive, items, batch_articles=4, on_progress=lambda p: seen.append(
+        IngestProgress(p.articles_seen, p.chunks_embedded, p.chunks_total, p.articles_expected)))
+    last = seen[-1]
+    assert last.articles_expected == 9 and last.articles_seen == 9
+    assert last.chunks_embedded == last.chunks_total == last.chunks_expected == 9
+    assert all(a.chunks_embedded <= b.chunks_embedded for a, b in zip(seen, seen[1:]))
