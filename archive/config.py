@@ -34,7 +34,7 @@ class Settings:
     semantic_weight: float = _setting(1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion.")
     candidates: int = _setting(300, "ARCHIVE_CANDIDATES", "Chunks taken from each side before fusion.")
     fusion: str = _setting("rrf", "ARCHIVE_FUSION", "Hybrid fusion: 'rrf' (reciprocal rank) or 'mix' (min-max normalised score mix).")
-    title_weight: float = _setting(2.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches.")
+    title_weight: float = _setting(3.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches.")
     chunk_bonus: float = _setting(0.0, "ARCHIVE_CHUNK_BONUS", "Semantic: bonus per further matching chunk of an article (times its cosine).")
     related_duplicate_cosine: float = _setting(0.97, "ARCHIVE_RELATED_DUPLICATE_COSINE", "Related coverage: article-vector cosine at which a story counts as a duplicate.")
     api_key: str | None = _setting(None, "ARCHIVE_API_KEY", "Bearer key for write endpoints; writes are refused when unset.")

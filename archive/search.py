@@ -20,7 +20,7 @@ from archive.config import Settings
 from archive.core import Archive, utc_aware
 from archive.errors import BadQuery, NotFound
 from archive.fusion import rrf, score_mix
-from archive.query import Query, parse_query, to_fts5
+from archive.query import Query, parse_query, to_fts5, word_parts
 from archive.snippets import best_passage, highlight, highlight_spans, highlight_terms
 from archive.vectors import VectorIndex
 
@@ -46,7 +46,7 @@ class Tuning:
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
-    title_weight: float = 2.0
+    title_weight: float = 3.0
     chunk_bonus: float = 0.0
     duplicate_cosine: float = 0.97
 
@@ -192,6 +192,24 @@ STOPWORDS = frozenset(
 )
 
 
+def ranking_terms(query: Query) -> Query:
+    """The query with hyphenated and similar bare words split into their parts (``TNF-alpha`` -> tnf, alpha).
+
+    query.py compiles a punctuated word to an FTS5 phrase, which makes "TNF-alpha"
+    miss "TNF alpha" and "alpha-TNF"; as optional ranking words the parts do better
+    (SciFact train nDCG@10 0.688 -> 0.701). Words with a one-letter part (U.S.,
+    don't, IL-6) stay phrases: a lone letter would match almost everything.
+    """
+    terms: list[str] = []
+    for term in query.terms:
+        parts = word_parts(term)
+        if len(parts) > 1 and all(len(p) > 1 for p in parts):
+            terms.extend(parts)
+        else:
+            terms.append(term)
+    return replace(query, terms=tuple(dict.fromkeys(terms)), text_for_embedding=query.text_for_embedding)
+
+
 def _passage_match(query: Query) -> str | None:
     """FTS5 expression that finds passages: any query word (stopwords only if nothing else), phrases loosened."""
     words = tuple(query.terms) + tuple(w for p in query.phrases for w in p)
@@ -235,7 +253,7 @@ class Searcher:
 
     def keyword_articles(self, query: Query, limit: int) -> list[tuple[int, float]]:
         """(article id, BM25 over title + body) best first; filters, phrases and exclusions applied in SQL."""
-        match = to_fts5(query)
+        match = to_fts5(ranking_terms(query))
         if match is None:
             return []
         where, params = _filter_sql(query)
