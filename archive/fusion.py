@@ -72,8 +72,8 @@ def _normalised(side_scores: Mapping[K, float], how: Normalise) -> tuple[dict[K,
     if how == "zscore":
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-        if std == 0:
-            return {key: 0.0 for key in side_scores}, 0.0
+        if std == 0:  # one score, or all equal: present still beats missing, by one unit as in minmax
+            return {key: 0.0 for key in side_scores}, -1.0
         norm = {key: (v - mean) / std for key, v in side_scores.items()}
         return norm, min(norm.values())
     raise ValueError(f"normalise must be 'minmax' or 'zscore', got {how!r}")

@@ -27,6 +27,7 @@ from archive.vectors import VectorIndex
 Mode = Literal["keyword", "semantic", "hybrid"]
 Sort = Literal["relevance", "newest", "oldest"]
 MODES: tuple[str, ...] = ("keyword", "semantic", "hybrid")
+FUSIONS: tuple[str, ...] = ("zscore", "minmax", "rrf")
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 MAX_LIMIT = 100
 PASSAGE_CHARS = 300
@@ -42,12 +43,12 @@ class Tuning:
     """The ranking knobs, read from Settings (chosen on SciFact train; see docs/search.md)."""
 
     candidates: int = 300
-    fusion: str = "rrf"
+    fusion: str = "zscore"
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
     title_weight: float = 3.0
-    chunk_bonus: float = 0.0
+    chunk_bonus: float = 0.01
     duplicate_cosine: float = 0.97
 
     @classmethod
@@ -59,8 +60,8 @@ class Tuning:
                  "duplicate_cosine": "related_duplicate_cosine"}
         values = {mine: getattr(settings, theirs) for mine, theirs in names.items() if hasattr(settings, theirs)}
         tuning = cls(**values)
-        if tuning.fusion not in ("rrf", "mix"):
-            raise ValueError(f"fusion must be 'rrf' or 'mix', got {tuning.fusion!r}")
+        if tuning.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {tuning.fusion!r}")
         return tuning
 
 
@@ -200,14 +201,14 @@ def ranking_terms(query: Query) -> Query:
     (SciFact train nDCG@10 0.688 -> 0.701). Words with a one-letter part (U.S.,
     don't, IL-6) stay phrases: a lone letter would match almost everything.
     """
-    terms: list[str] = []
+    terms: dict[str, str] = {}  # by normalised form: "melanoma" and "melanoma." are one word, counted once
     for term in query.terms:
         parts = word_parts(term)
         if len(parts) > 1 and all(len(p) > 1 for p in parts):
-            terms.extend(parts)
-        else:
-            terms.append(term)
-    return replace(query, terms=tuple(dict.fromkeys(terms)), text_for_embedding=query.text_for_embedding)
+            terms.update((p, p) for p in parts if p not in terms)
+        elif parts:
+            terms.setdefault(" ".join(parts), term)
+    return replace(query, terms=tuple(terms.values()), text_for_embedding=query.text_for_embedding)
 
 
 def _passage_match(query: Query) -> str | None:
@@ -219,22 +220,24 @@ def _passage_match(query: Query) -> str | None:
 
 
 def semantic_article_scores(hits: Sequence[tuple[int, float]], owners: dict[int, int],
-                            chunk_bonus: float) -> list[tuple[int, float, int]]:
+                            chunk_bonus: float, bonus_window: int | None = None) -> list[tuple[int, float, int]]:
     """Chunk hits -> (article id, score, best chunk id), best first; score = best cosine + bonus per extra matching chunk.
 
-    The bonus is weighted by each further chunk's cosine, so a story that is about the
-    query throughout edges out one with a single matching paragraph, without letting
-    long articles win on length alone.
+    The bonus is each further chunk's cosine times `chunk_bonus`, counted only among the
+    first `bonus_window` hits: a story that is about the query in several paragraphs
+    edges out a one-paragraph brief with a marginally closer sentence, and widening the
+    search for a deep page cannot reorder the articles already ranked.
     """
     best: dict[int, tuple[float, int]] = {}
     extra: dict[int, float] = {}
-    for chunk_id, cosine in hits:  # best first
+    limit = len(hits) if bonus_window is None else bonus_window
+    for position, (chunk_id, cosine) in enumerate(hits):  # best first
         article_id = owners.get(chunk_id)
         if article_id is None:
             continue
         if article_id not in best:
             best[article_id] = (cosine, chunk_id)
-        elif chunk_bonus:
+        elif chunk_bonus and position < limit:
             extra[article_id] = extra.get(article_id, 0.0) + max(cosine, 0.0)
     scored = [(aid, cos + chunk_bonus * extra.get(aid, 0.0), cid) for aid, (cos, cid) in best.items()]
     scored.sort(key=lambda t: -t[1])  # stable: ties keep FAISS order
@@ -308,7 +311,7 @@ class Searcher:
         while True:
             hits = vectors.search(vector, k, allowed)
             owners = self._chunk_articles([cid for cid, _ in hits])
-            scored = semantic_article_scores(hits, owners, self.tuning.chunk_bonus)
+            scored = semantic_article_scores(hits, owners, self.tuning.chunk_bonus, self.tuning.candidates)
             if len(scored) >= need or len(hits) < k or k >= available:
                 return scored
             k *= 4
@@ -363,9 +366,11 @@ class Searcher:
                 c.score = c.semantic_score or 0.0
             return by_article
         weights = {"keyword": t.keyword_weight, "semantic": t.semantic_weight}
-        if t.fusion == "mix":
+        if t.fusion in ("zscore", "minmax"):
+            # Each side's scores standardised over its own candidate window, then a weighted sum;
+            # an article only one side found gets the other side's lowest value.
             fused = score_mix({"keyword": {a: s for a, s in keyword}, "semantic": {a: s for a, s, _ in semantic}},
-                              weights=weights, normalise="minmax")
+                              weights=weights, normalise=t.fusion)
         else:
             fused = rrf({"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _ in semantic]},
                         k=t.rrf_k, weights=weights)

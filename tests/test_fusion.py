@@ -106,6 +106,12 @@ def test_score_mix_constant_side() -> None:
     assert dict(score_mix({"k": {"a": 2.0, "b": 2.0}}, normalise="zscore")) == {"a": 0.0, "b": 0.0}
 
 
+def test_score_mix_zscore_single_hit_beats_missing() -> None:
+    # One keyword hit (std 0) still lifts its article above an equal one only the other side found.
+    out = dict(score_mix({"k": {"x": 7.0}, "s": {"x": 0.2, "y": 0.3, "z": 0.2}}, normalise="zscore"))
+    assert out["x"] - out["z"] == pytest.approx(0.5 * (0.0 - -1.0))
+
+
 def test_score_mix_empty_and_zero_weights() -> None:
     assert score_mix({}) == []
     assert score_mix({"k": {}, "s": {}}) == []

@@ -162,8 +162,9 @@ def test_semantic_mode_finds_meaning_without_shared_words(searcher):
 def test_fusion_settings_are_honoured(seeded_archive):
     keyword_only = Searcher(seeded_archive, Tuning(semantic_weight=0.0))
     assert [r.uid for r in keyword_only.search(SearchRequest(q="Iran camera disconnection")).results] == [SEED_UID, "wire-003"]
-    mixed = Searcher(seeded_archive, Tuning(fusion="mix"))
-    assert mixed.search(SearchRequest(q="Iran camera disconnection")).results[0].uid == SEED_UID
+    for fusion in ("rrf", "minmax", "zscore"):
+        fused = Searcher(seeded_archive, Tuning(fusion=fusion)).search(SearchRequest(q="Iran camera disconnection"))
+        assert fused.results[0].uid == SEED_UID, fusion
     with pytest.raises(ValueError):
         Tuning.from_settings(seeded_archive.settings.with_(fusion="borda"))
     assert Tuning.from_settings(seeded_archive.settings.with_(rrf_k=7)).rrf_k == 7
@@ -177,6 +178,8 @@ def test_semantic_article_score_is_best_chunk_plus_bonus():
     assert [a for a, _, _ in scored] == [2, 1]  # three matching chunks beat one slightly better one
     assert scored[0][1] == pytest.approx(0.85 + 0.1 * (0.8 + 0.7))
     assert semantic_article_scores([(99, 0.5)], {}, 0.1) == []  # a chunk deleted meanwhile
+    # Only the first `bonus_window` hits earn a bonus: widening the search never reorders the top.
+    assert semantic_article_scores(hits, owners, 0.1, bonus_window=2)[0] == (1, 0.9, 10)
 
 
 def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
