@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 
 from archive.query import Query, word_parts
@@ -61,13 +62,21 @@ class _Matcher:
                     for form in (key, key + "s", key + "es"):
                         self.exact.setdefault(form, index)
         self.lengths = sorted(self.prefixes, reverse=True)  # longest stem wins
+        self.heads = {key[:_MIN_STEM] for by_length in self.prefixes.values() for key in by_length}
+        # A regex that finds only words that *could* match (start with a stem head or an exact
+        # form), so Python looks at a handful of words instead of every word of the text. Only
+        # for ASCII terms: there lower() and IGNORECASE agree, so the candidates are a superset.
+        starts = sorted(self.heads | set(self.exact), key=len, reverse=True)
+        self.candidates = (re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")[^\W_]*", re.IGNORECASE)
+                           if starts and all(x.isascii() for x in starts) else None)
 
     def match(self, word: str) -> int | None:
         """Index of the term this word matches, or None."""
         lower = word.lower()
-        for length in self.lengths:
-            if len(lower) >= length and (hit := self.prefixes[length].get(lower[:length])) is not None:
-                return hit
+        if lower[:_MIN_STEM] in self.heads:  # most words match no stem: one set lookup, not one per length
+            for length in self.lengths:
+                if len(lower) >= length and (hit := self.prefixes[length].get(lower[:length])) is not None:
+                    return hit
         return self.exact.get(lower)
 
     def spans(self, text: str) -> list[tuple[int, int, int]]:
@@ -75,11 +84,17 @@ class _Matcher:
         if not self.count:
             return []
         out = []
-        for m in _WORD.finditer(text):
+        for m in (self.candidates or _WORD).finditer(text):
             hit = self.match(m.group())
             if hit is not None:
                 out.append((m.start(), m.end(), hit))
         return out
+
+
+@lru_cache(maxsize=64)
+def _matcher(terms: tuple[str, ...]) -> _Matcher:
+    """A compiled matcher, shared by the calls of one search (a page calls it three times per result)."""
+    return _Matcher(terms)
 
 
 def highlight_terms(query: Query) -> list[str]:
@@ -95,7 +110,7 @@ def highlight_terms(query: Query) -> list[str]:
 
 def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     """Character spans (start, end) of the words in text that match the terms."""
-    return [(s, e) for s, e, _ in _Matcher(terms).spans(text)]
+    return [(s, e) for s, e, _ in _matcher(tuple(terms)).spans(text)]
 
 
 def highlight(text: str, terms: Sequence[str]) -> str:
@@ -142,7 +157,7 @@ def best_passage(text: str, terms: Sequence[str], max_chars: int = 300) -> tuple
         raise ValueError("max_chars must be >= 1")
     if len(text) <= max_chars:
         return 0, len(text)
-    spans = _Matcher(terms).spans(text)
+    spans = _matcher(tuple(terms)).spans(text)
     best: tuple[int, int, int, int] | None = None  # (distinct, total, -first index, last index)
     j = 0
     for i, (start, _, _) in enumerate(spans):

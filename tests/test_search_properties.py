@@ -63,3 +63,18 @@ def test_api_search_never_answers_500(client, q: str, mode: str | None, extra: d
     assert body is not None
     if response.status_code == 200:
         assert isinstance(body["results"], list)
+
+
+_WORDS = st.sampled_from(["camera", "Cameras", "disconnect", "disconnection", "art", "arts", "article", "IAEA", "iran",
+                          "Iran's", "the", "U.S.", "x", "café", "KELVIN", "İstanbul", "_", "-", " ", "\n", "é", "1987"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.one_of(_WORDS, st.text(max_size=5)), max_size=40).map(lambda xs: "".join(xs)),
+       terms=st.lists(st.one_of(_WORDS, st.text(min_size=1, max_size=6)), min_size=1, max_size=5))
+def test_highlight_fast_path_finds_what_the_word_scan_finds(text: str, terms: list[str]) -> None:
+    from archive.snippets import _WORD, _Matcher
+
+    matcher = _Matcher(terms)
+    slow = [(m.start(), m.end(), hit) for m in _WORD.finditer(text) if (hit := matcher.match(m.group())) is not None]
+    assert matcher.spans(text) == slow
