@@ -31,10 +31,6 @@ FUSIONS: tuple[str, ...] = ("zscore", "minmax", "rrf")
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 MAX_LIMIT = 100
 PASSAGE_CHARS = 300
-# Keyword-only searches rank (and count, and facet) every match up to this many articles:
-# BM25 scores all matches anyway, so a large window costs little and makes `total` exact.
-KEYWORD_MODE_WINDOW = 10_000
-BROWSE_WINDOW = 10_000  # filters without words: the newest this many filtered articles
 RELATED_CHUNKS = 400  # nearest chunks examined for related coverage
 
 
@@ -326,19 +322,20 @@ class Searcher:
         req = request.validated()
         query = _merged_query(req)
         need = req.offset + req.limit
-        if query.is_empty and query.has_filters:
-            candidates = self._browse(query)  # filters alone: list the filtered articles
+        browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
+        if browse or req.mode == "keyword":
+            total, facets, page = self._match_set(query, req, keyword=not browse)
         else:
             candidates = self._candidates(query, req.mode, need)
-        ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
-        facets, dates = self._facets_and_dates([c.article_id for c in ranked])
-        if req.sort != "relevance":
-            oldest = req.sort == "oldest"
-            missing = datetime.max if oldest else datetime.min  # undated articles go last either way
-            ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
-        page = ranked[req.offset:need]
+            ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
+            facets, dates = self._facets_and_dates([c.article_id for c in ranked])
+            if req.sort != "relevance":
+                oldest = req.sort == "oldest"
+                missing = datetime.max if oldest else datetime.min  # undated articles go last either way
+                ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
+            total, page = len(ranked), ranked[req.offset:need]
         results = self._hydrate(page, query, highlight_terms(query))
-        return SearchResponse(query=req.q, mode=req.mode, total=len(ranked), limit=req.limit, offset=req.offset,
+        return SearchResponse(query=req.q, mode=req.mode, total=total, limit=req.limit, offset=req.offset,
                               sort=req.sort, results=results, facets=facets,
                               filters={"source": query.source, "author": query.author,
                                        "after": query.after.isoformat() if query.after else None,
@@ -351,8 +348,7 @@ class Searcher:
         keyword: list[tuple[int, float]] = []
         semantic: list[tuple[int, float, int]] = []
         if mode in ("keyword", "hybrid"):
-            window = KEYWORD_MODE_WINDOW if mode == "keyword" else t.candidates
-            keyword = self.keyword_articles(query, max(window, need))
+            keyword = self.keyword_articles(query, max(t.candidates, need))
             for rank, (article_id, score) in enumerate(keyword, start=1):
                 by_article[article_id] = _Candidate(article_id, keyword_rank=rank, keyword_score=score)
         if mode in ("semantic", "hybrid"):
@@ -384,14 +380,47 @@ class Searcher:
             ordered[article_id] = c
         return ordered
 
-    def _browse(self, query: Query) -> dict[int, _Candidate]:
-        """Filters without words: the filtered articles, newest first."""
+    def _match_set(self, query: Query, req: SearchRequest, *, keyword: bool) -> tuple[int, dict[str, list[dict[str, Any]]], list[_Candidate]]:
+        """Keyword mode and filter-only browsing: every matching article is the candidate set.
+
+        Counted, faceted, sorted and paged in SQL (two statements), so totals are exact
+        and a deep page or a date sort costs no more than the first page.
+        """
         where, params = _filter_sql(query)
-        sql = text(f"SELECT a.id FROM articles a WHERE {where} "
-                   "ORDER BY a.published_at IS NULL, a.published_at DESC, a.id DESC LIMIT :limit")
+        kw = self.archive.keyword
+        score = "0.0"
+        source = f"articles a WHERE {where}"
+        if keyword:
+            match = to_fts5(ranking_terms(query))
+            if match is None:
+                return 0, _facets({}), []
+            params["match"] = match
+            score = kw.article_rank_expression(self.tuning.title_weight)
+            source = f"{kw.article_table} f JOIN articles a ON a.id = f.rowid WHERE {kw.article_table} MATCH :match AND {where}"
+        direction = "ASC" if req.sort == "oldest" else "DESC"
+        if keyword and req.sort == "relevance":
+            page_sql = (f"SELECT a.id, {score} AS score, NULL AS rnk FROM {source} "
+                        "ORDER BY score DESC, a.id LIMIT :limit OFFSET :offset")
+        elif keyword:
+            # Date order over all matches; the relevance rank still goes into `explain`.
+            page_sql = ("SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rnk FROM "
+                        f"(SELECT a.id AS id, a.published_at AS published, {score} AS score FROM {source}) "
+                        f"ORDER BY published IS NULL, published {direction}, id {direction} LIMIT :limit OFFSET :offset")
+        else:  # browsing: newest first unless asked for oldest; undated last either way
+            page_sql = (f"SELECT a.id, 0.0 AS score, NULL AS rnk FROM {source} "
+                        f"ORDER BY a.published_at IS NULL, a.published_at {direction}, a.id {direction} "
+                        "LIMIT :limit OFFSET :offset")
+        facet_sql = f"SELECT a.source, substr(a.published_at, 1, 4), count(*) FROM {source} GROUP BY 1, 2"
         with self.archive.engine.connect() as conn:
-            ids = [int(r[0]) for r in conn.execute(sql, {**params, "limit": BROWSE_WINDOW})]
-        return {aid: _Candidate(aid, score=-float(n)) for n, aid in enumerate(ids)}
+            counts = {(src, year): int(n) for src, year, n in conn.execute(text(facet_sql), params)}
+            rows = conn.execute(text(page_sql), {**params, "limit": req.limit, "offset": req.offset}).all()
+        page = []
+        for position, (article_id, value, rank) in enumerate(rows, start=req.offset + 1):
+            c = _Candidate(int(article_id), score=float(value))
+            if keyword:
+                c.keyword_rank, c.keyword_score = int(rank) if rank is not None else position, float(value)
+            page.append(c)
+        return sum(counts.values()), _facets(counts), page
 
     def _chunk_articles(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         if not chunk_ids:
@@ -408,18 +437,14 @@ class Searcher:
         with self.archive.engine.connect() as conn:
             rows = conn.execute(text("SELECT id, source, published_at FROM articles WHERE id IN (SELECT value FROM json_each(:ids))"),
                                 {"ids": _json_ids(article_ids)}).all()
-        sources: dict[str, int] = {}
-        years: dict[str, int] = {}
+        counts: dict[tuple[str | None, str | None], int] = {}
         dates: dict[int, datetime | None] = {}
         for aid, source, published in rows:
             published = _as_datetime(published)
             dates[int(aid)] = published
-            if source:
-                sources[source] = sources.get(source, 0) + 1
-            if published:
-                years[str(published.year)] = years.get(str(published.year), 0) + 1
-        return ({"source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
-                 "year": [{"value": k, "count": v} for k, v in sorted(years.items())]}, dates)
+            key = (source, f"{published.year:04d}" if published else None)
+            counts[key] = counts.get(key, 0) + 1
+        return _facets(counts), dates
 
     def _passage_chunks(self, page: list[_Candidate], query: Query) -> dict[int, int]:
         """Best chunk per page article: the chunk BM25 likes best, else the semantic best chunk, else the first."""
@@ -542,6 +567,19 @@ class Searcher:
                         "url": r.url, "published_at": utc_aware(published).isoformat() if published else None,
                         "score": round(cosine, 6), "snippet": lead[:240]})
         return out
+
+
+def _facets(counts: dict[tuple[str | None, str | None], int]) -> dict[str, list[dict[str, Any]]]:
+    """(source, year) -> count pairs as the response's facets: sources by count, years in order."""
+    sources: dict[str, int] = {}
+    years: dict[str, int] = {}
+    for (source, year), n in counts.items():
+        if source:
+            sources[source] = sources.get(source, 0) + n
+        if year:
+            years[year] = years.get(year, 0) + n
+    return {"source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "year": [{"value": k, "count": v} for k, v in sorted(years.items())]}
 
 
 def _stored_vectors(vectors: VectorIndex, chunk_ids: list[int]) -> np.ndarray | None:

@@ -112,6 +112,20 @@ def test_sort_newest_and_oldest(searcher):
         assert len(dates) > 3 and dates == sorted(dates, reverse=reverse)
 
 
+def test_keyword_mode_counts_sorts_and_pages_every_match_in_sql(searcher):
+    by_relevance = run(searcher, "prices rates power sales Iran", mode="keyword", limit=50)
+    ranks = {r.uid: r.explain["keyword_rank"] for r in by_relevance.results}
+    assert by_relevance.total == len(by_relevance.results) == len(ranks) > 3
+    assert sorted(ranks.values()) == list(range(1, len(ranks) + 1))
+    newest = run(searcher, "prices rates power sales Iran", mode="keyword", sort="newest", limit=50)
+    assert [r.published_at for r in newest.results] == sorted((r.published_at for r in newest.results), reverse=True)
+    assert {r.uid: r.explain["keyword_rank"] for r in newest.results} == ranks  # relevance rank kept in explain
+    oldest = run(searcher, "prices rates power sales Iran", mode="keyword", sort="oldest", limit=2, offset=1)
+    assert [r.uid for r in oldest.results] == [r.uid for r in newest.results][::-1][1:3]
+    assert oldest.total == by_relevance.total
+    assert sum(f["count"] for f in newest.facets["year"]) == newest.total
+
+
 def test_pagination_is_consistent(searcher):
     for mode in MODES:
         full = [r.uid for r in run(searcher, "government officials said", mode=mode, limit=12).results]
