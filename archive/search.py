@@ -342,24 +342,25 @@ class Searcher:
                                        "before": query.before.isoformat() if query.before else None})
 
     def _candidates(self, query: Query, mode: str, need: int) -> dict[int, _Candidate]:
-        """Article candidates of each side, fused per article."""
+        """Semantic or hybrid candidates, fused per article.
+
+        Hybrid windows depend on the query only, never on the page asked for: score
+        normalisation runs over the whole window, so a page-dependent window would let
+        page 2 disagree with page 1; the pages end where the union of the windows ends
+        (`total`). Semantic mode widens with the page instead; that only appends
+        lower-scored articles (see semantic_article_scores), so its pages stay consistent.
+        """
         t = self.tuning
         by_article: dict[int, _Candidate] = {}
         keyword: list[tuple[int, float]] = []
-        semantic: list[tuple[int, float, int]] = []
-        if mode in ("keyword", "hybrid"):
-            keyword = self.keyword_articles(query, max(t.candidates, need))
+        if mode == "hybrid":
+            keyword = self.keyword_articles(query, t.candidates)
             for rank, (article_id, score) in enumerate(keyword, start=1):
                 by_article[article_id] = _Candidate(article_id, keyword_rank=rank, keyword_score=score)
-        if mode in ("semantic", "hybrid"):
-            semantic = self.semantic_articles(query, need)
-            for rank, (article_id, score, chunk_id) in enumerate(semantic, start=1):
-                c = by_article.setdefault(article_id, _Candidate(article_id))
-                c.semantic_rank, c.semantic_score, c.semantic_chunk = rank, score, chunk_id
-        if mode == "keyword":
-            for c in by_article.values():
-                c.score = c.keyword_score or 0.0
-            return by_article
+        semantic = self.semantic_articles(query, 1 if mode == "hybrid" else need)  # hybrid: `candidates` chunks
+        for rank, (article_id, score, chunk_id) in enumerate(semantic, start=1):
+            c = by_article.setdefault(article_id, _Candidate(article_id))
+            c.semantic_rank, c.semantic_score, c.semantic_chunk = rank, score, chunk_id
         if mode == "semantic":
             for c in by_article.values():
                 c.score = c.semantic_score or 0.0

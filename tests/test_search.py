@@ -126,6 +126,13 @@ def test_keyword_mode_counts_sorts_and_pages_every_match_in_sql(searcher):
     assert sum(f["count"] for f in newest.facets["year"]) == newest.total
 
 
+def test_hybrid_pages_agree_with_the_first_page_whatever_the_depth(seeded_archive):
+    searcher = Searcher(seeded_archive, Tuning(candidates=4))  # windows much smaller than the pages
+    full = searcher.search(SearchRequest(q="Iran oil prices strike", limit=20))
+    pages = [r.uid for off in range(0, 20, 3) for r in searcher.search(SearchRequest(q="Iran oil prices strike", limit=3, offset=off)).results]
+    assert pages == [r.uid for r in full.results] and len(pages) == full.total
+
+
 def test_pagination_is_consistent(searcher):
     for mode in MODES:
         full = [r.uid for r in run(searcher, "government officials said", mode=mode, limit=12).results]

@@ -63,11 +63,12 @@ def crowd(tmp_path_factory, encoder):
 QUERY = f'election results source:"{TARGET_SOURCE}" after:2022-01-01'
 
 
-@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
-def test_narrow_filter_returns_all_fifteen(crowd, mode):
+@pytest.mark.parametrize(("mode", "window"), [("semantic", 10), ("hybrid", 30)])
+def test_narrow_filter_returns_all_fifteen(crowd, mode, window):
     archive, targets = crowd
-    # A small window, as a 20,000-article archive would have relative to its size.
-    searcher = Searcher(archive, Tuning(candidates=10))
+    # Small windows, as a 20,000-article archive would have relative to its size; semantic
+    # mode must widen past its window of 10 (hybrid windows are fixed per query, never per page).
+    searcher = Searcher(archive, Tuning(candidates=window))
     response = searcher.search(SearchRequest(q=QUERY, mode=mode, limit=20))
     assert {r.uid for r in response.results} == targets
     assert response.total == 15
