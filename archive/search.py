@@ -512,7 +512,9 @@ class Searcher:
         """Nearest other articles by mean chunk vector, without the article itself or its near-duplicates."""
         limit = max(1, min(int(limit), MAX_LIMIT))
         with self.archive.engine.connect() as conn:
-            row = conn.execute(text("SELECT id, content_hash FROM articles WHERE uid = :key"), {"key": str(key)}).first()
+            row = None
+            if not isinstance(key, int):  # an int is an article id; a string is a uid first (uids may be digits)
+                row = conn.execute(text("SELECT id, content_hash FROM articles WHERE uid = :key"), {"key": key}).first()
             if row is None and str(key).strip().isdigit():
                 row = conn.execute(text("SELECT id, content_hash FROM articles WHERE id = :id"),
                                    {"id": int(str(key).strip())}).first()

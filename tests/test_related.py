@@ -68,6 +68,23 @@ def test_related_by_numeric_id_and_limit(quake_archive):
     assert {item["uid"] for item in by_uid} == {"quake", "quake-corrected"}
 
 
+def test_related_int_key_is_an_id_even_when_a_uid_is_that_number(archive):
+    ingest(archive, [story("1", "Earthquake kills dozens on the coast", QUAKE),  # article id 1, uid "1"
+                     story("rates", "Central bank holds interest rates", "The central bank kept rates unchanged."),
+                     story("football", "Cup final", "The home side won the cup final after extra time.")])
+    searcher = Searcher(archive)
+    with archive.engine.connect() as conn:
+        rates_id = conn.execute(text("SELECT id FROM articles WHERE uid = 'rates'")).scalar_one()
+    by_id = [item["uid"] for item in searcher.related(rates_id)]
+    assert "rates" not in by_id and "1" in by_id
+    with archive.engine.connect() as conn:
+        conn.execute(text("UPDATE articles SET uid = :u WHERE uid = 'football'"), {"u": str(rates_id)})
+        conn.commit()
+    # The string names the uid first (the football story now has uid == rates' id); the int names the id.
+    assert "rates" in [item["uid"] for item in searcher.related(str(rates_id))]
+    assert "rates" not in [item["uid"] for item in searcher.related(rates_id)]
+
+
 def test_related_unknown_article_is_not_found(quake_archive):
     with pytest.raises(NotFound):
         Searcher(quake_archive).related("no-such-story")
