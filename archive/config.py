@@ -26,7 +26,7 @@ class Settings:
     model: str | None = _setting(None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2.")
     encoder: str = _setting("torch", "ARCHIVE_ENCODER", "Encoder backend: 'torch' (sentence-transformers) or 'onnx-int8'.")
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
-    ann_threshold: int = _setting(200_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below.")
+    ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below.")
     chunk_tokens: int = _setting(200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).")
     chunk_overlap_sentences: int = _setting(1, "ARCHIVE_CHUNK_OVERLAP", "Sentences shared by consecutive chunks.")
     rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.")
