@@ -62,3 +62,32 @@ def test_beir_readers(tmp_path: Path) -> None:
 
 def test_benchmark_queries_are_plain_words() -> None:
     assert as_plain_words('The "so-called" -dimensional gene: X') == "The so-called dimensional gene X"
+
+
+def test_benchmark_skips_cleanly_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.retrieval import main
+
+    assert main([str(tmp_path / "missing")]) == 0
+    assert "skipped: BEIR data not found" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_benchmark_end_to_end_on_a_tiny_beir_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], encoder) -> None:
+    import json
+
+    from bench.retrieval import main
+
+    docs = {"d1": ("Iran disconnects cameras", "Iran began to disconnect surveillance cameras at nuclear sites."),
+            "d2": ("Oil prices rise", "Crude oil prices rose after producers agreed to cut output."),
+            "d3": ("Rail line approved", "The council approved a new light rail line for the city.")}
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": t, "text": b}) + "\n" for k, (t, b) in docs.items()))
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "atomic monitoring equipment switched off"}\n'
+                                            '{"_id": "q2", "text": "\\"oil\\" output cut"}\n')
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    assert main([str(tmp_path), "--index-dir", str(tmp_path / "index"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by_mode = {r["mode"]: r for r in out["results"]}
+    assert set(by_mode) == {"keyword", "semantic", "hybrid"} and out["split"] == "test"
+    assert by_mode["semantic"]["ndcg10"] == pytest.approx(1.0) and by_mode["hybrid"]["ndcg10"] == pytest.approx(1.0)
+    assert by_mode["keyword"]["mrr10"] == pytest.approx(0.5)  # q1 shares no word with any document
