@@ -32,7 +32,7 @@ class Settings:
     rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.")
     keyword_weight: float = _setting(1.0, "ARCHIVE_KEYWORD_WEIGHT", "Weight of the keyword ranking in hybrid fusion.")
     semantic_weight: float = _setting(1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion.")
-    candidates: int = _setting(300, "ARCHIVE_CANDIDATES", "Chunks taken from each side before fusion.")
+    candidates: int = _setting(300, "ARCHIVE_CANDIDATES", "Candidates per side before fusion: articles (keyword), chunks (semantic).")
     fusion: str = _setting("zscore", "ARCHIVE_FUSION", "Hybrid fusion: 'zscore' or 'minmax' (normalised score mix, weighted) or 'rrf' (reciprocal rank).")
     title_weight: float = _setting(3.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches.")
     chunk_bonus: float = _setting(0.01, "ARCHIVE_CHUNK_BONUS", "Semantic: bonus per further matching chunk of an article (times its cosine).")
