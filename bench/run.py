@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 mid_ready = True
             except Skip as why:
                 results.add("ingest", "throughput", "skipped", note=str(why))
+            except Exception as exc:  # noqa: BLE001 - report it and go on with the other suites
+                results.add("ingest", "throughput", "error", note=f"{type(exc).__name__}: {exc}")
         if "latency" not in skip:
             from bench import latency
 
@@ -89,9 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     sizes.append(("whole Reuters", args.reuters_index))
                 for label, index_dir in sizes:
-                    latency.measure(results, label, index_dir, queries, encoder)
+                    try:
+                        latency.measure(results, label, index_dir, queries, encoder)
+                    except Exception as exc:  # noqa: BLE001 - one broken size must not lose the other figures
+                        results.add("query", f"latency [{label}]", "error", note=f"{type(exc).__name__}: {exc}")
             except Skip as why:
                 results.add("query", "latency", "skipped", note=str(why))
+            except Exception as exc:  # noqa: BLE001
+                results.add("query", "latency", "error", note=f"{type(exc).__name__}: {exc}")
         if "encoders" not in skip or args.ndcg or args.all:
             from bench import encoders
             from bench.latency import reuters_queries
@@ -105,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                     encoders.ndcg(results, torch_enc, int8_enc)
             except Skip as why:
                 results.add("encoder", "int8 vs fp32", "skipped", note=str(why))
+            except Exception as exc:  # noqa: BLE001
+                results.add("encoder", "int8 vs fp32", "error", note=f"{type(exc).__name__}: {exc}")
     if args.ann or args.all:
         from bench import ann
 
@@ -112,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             ann.run(results, args.ann_vectors, 1000, args.reuters_index, ("hnsw", "ivf"), 80, 4096)
         except Skip as why:
             results.add("ann", f"{args.ann_vectors:,} vectors", "skipped", note=str(why))
+        except Exception as exc:  # noqa: BLE001
+            results.add("ann", f"{args.ann_vectors:,} vectors", "error", note=f"{type(exc).__name__}: {exc}")
     results.details["seconds"] = time.perf_counter() - started
     print(results.table())
     log(f"wrote {results.write('bench')} ({results.details['seconds'] / 60:.1f} min)")
