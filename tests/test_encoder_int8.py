@@ -17,6 +17,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
+def fp32(encoder):
+    """The torch (fp32) reference: the session's encoder, unless the default backend is not torch."""
+    return encoder if encoder.backend == "torch" else load_encoder(backend="torch")
+
+
+@pytest.fixture(scope="session")
 def int8(tmp_path_factory: pytest.TempPathFactory):
     """The int8 encoder, exported and quantised once into a temporary cache."""
     return load_encoder(backend="onnx-int8", cache_dir=tmp_path_factory.mktemp("encoders"))
@@ -30,10 +36,10 @@ def real_sentences(limit: int = 48) -> list[str]:
     return [s for s in sentences if len(s.split()) >= 5][:limit]
 
 
-def test_int8_vectors_match_torch(encoder, int8):
+def test_int8_vectors_match_torch(fp32, int8):
     sentences = real_sentences()
     assert len(sentences) >= 36
-    a, b = encoder.encode(sentences), int8.encode(sentences)
+    a, b = fp32.encode(sentences), int8.encode(sentences)
     assert b.shape == a.shape and b.dtype == np.float32
     assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
     cosines = (a * b).sum(axis=1)
@@ -43,25 +49,25 @@ def test_int8_vectors_match_torch(encoder, int8):
     assert float(int8.encode_query(sentences[3]) @ b[3]) >= 0.98
 
 
-def test_long_inputs_use_the_models_256_tokens_not_the_tokenizer_files_128(encoder, int8):
+def test_long_inputs_use_the_models_256_tokens_not_the_tokenizer_files_128(fp32, int8):
     body = " ".join(real_sentences(200))
     words = body.split()
     # ~240 tokens: the second half only reaches the model when truncation is at 256.
     text = " ".join(words[:180])
     assert 200 < int8.count_tokens([text])[0] + 2 <= 256
     first_half = " ".join(words[:80])
-    full_torch, full_int8, half_int8 = encoder.encode([text])[0], int8.encode([text])[0], int8.encode([first_half])[0]
+    full_torch, full_int8, half_int8 = fp32.encode([text])[0], int8.encode([text])[0], int8.encode([first_half])[0]
     assert float(full_torch @ full_int8) >= 0.97
     assert float(full_int8 @ half_int8) < float(full_torch @ full_int8)
 
 
-def test_token_counting_and_chunking_contract_is_the_same(encoder, int8):
-    assert int8.max_tokens == encoder.max_tokens == 256
-    assert int8.dim == encoder.dim == 384
+def test_token_counting_and_chunking_contract_is_the_same(fp32, int8):
+    assert int8.max_tokens == fp32.max_tokens == 256
+    assert int8.dim == fp32.dim == 384
     texts = real_sentences() + ["", "disconnection", "Café owners said \u201cno\u201d."]
-    assert int8.count_tokens(texts) == encoder.count_tokens(texts)
+    assert int8.count_tokens(texts) == fp32.count_tokens(texts)
     body = (SEEDS / sorted(p.name for p in SEEDS.glob("*.txt"))[0]).read_text()
-    assert chunk_text(body, int8.count_tokens, max_tokens=200) == chunk_text(body, encoder.count_tokens, max_tokens=200)
+    assert chunk_text(body, int8.count_tokens, max_tokens=200) == chunk_text(body, fp32.count_tokens, max_tokens=200)
 
 
 def test_the_quantised_model_is_cached_by_model_sha256(int8):
