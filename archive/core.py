@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
-from archive.embedding import Encoder, resolve_model
+from archive.embedding import Encoder, load_encoder, resolve_model
 from archive.errors import ArchiveError, IndexMismatch
 from archive.store.db import create_schema, make_engine, session_factory
 from archive.store.keyword import keyword_index_for
@@ -23,16 +23,19 @@ from archive.store.models import ArticleRow, ChunkRow
 from archive.vectors import INDEX_FILE, MANIFEST_FILE, Manifest, VectorIndex, read_manifest
 
 LOCK_FILE = ".write.lock"
-_ENCODERS: dict[tuple[str | None, str, int], Encoder] = {}
+_ENCODERS: dict[tuple[str | None, str, int, str], Encoder] = {}
 _ENCODERS_LOCK = threading.Lock()
 
 
 def shared_encoder(settings: Settings) -> Encoder:
     """One encoder per (model, backend, batch size) per process: the model is loaded once."""
-    key = (settings.model, settings.encoder, settings.batch_size)
+    # The int8 model is exported into the index directory, so its cache is part of the key.
+    cache_dir = Path(settings.index_dir) / "encoders" if settings.encoder != "torch" else None
+    key = (settings.model, settings.encoder, settings.batch_size, str(cache_dir))
     with _ENCODERS_LOCK:
         if key not in _ENCODERS:
-            _ENCODERS[key] = Encoder(settings.model, batch_size=settings.batch_size)
+            _ENCODERS[key] = load_encoder(settings.model, backend=settings.encoder, cache_dir=cache_dir,
+                                          batch_size=settings.batch_size)
         return _ENCODERS[key]
 
 
