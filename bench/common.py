@@ -132,6 +132,29 @@ def dir_bytes(path: Path) -> dict[str, int]:
     return {"database": db, "vectors": faiss_bytes, "total": sum(p.stat().st_size for p in files) - encoders}
 
 
+def bench_settings(index_dir: Path):
+    """Settings for an archive the benchmark opens: the environment's (ARCHIVE_ENCODER etc.), this index dir."""
+    from archive.config import Settings
+
+    return Settings.from_env(index_dir=index_dir, rate_limit="off")
+
+
+def share_encoder_cache(encoder, index_dir: Path) -> None:
+    """Give an archive the int8 model file the benchmark already built (a real archive has it from its ingest).
+
+    Without it the first `archive serve` on a fresh benchmark archive would export the model
+    (torch import, export, quantisation) and its cold start would measure that one-time cost.
+    """
+    import shutil
+
+    model_file = getattr(encoder, "model_file", None)
+    if model_file is None:
+        return
+    target = index_dir / "encoders" / model_file.parent.name
+    if not target.exists():
+        shutil.copytree(model_file.parent, target)
+
+
 def reuters_articles(skip: int = 0, count: int | None = None):
     """Reuters stories through the project's own reader (lazily), from story `skip` on."""
     from archive.readers import read_paths

@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.common import Results, Skip, log, reuters_articles, stopwatch
+from bench.common import Results, Skip, bench_settings, log, reuters_articles, stopwatch
 
 
 def embedding_texts(archive, articles, seen: set[str] | None = None) -> list[str]:
@@ -53,12 +53,11 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     load drifting during the run weighs on both sides alike. Every call pays its own
     pipeline fill, so the ingest side is if anything disadvantaged.
     """
-    from archive.config import Settings
     from archive.core import open_archive
     from archive.embedding import load_encoder
     from archive.indexer import IngestReport, ingest
 
-    settings = Settings(index_dir=index_dir, rate_limit="off")
+    settings = bench_settings(index_dir)
     encoder = encoder or load_encoder(settings.model, backend=settings.encoder,
                                       cache_dir=index_dir / "encoders", batch_size=settings.batch_size)
     archive = open_archive(settings, encoder=encoder)

@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench.common import REUTERS, Results, Skip, dir_bytes, log, p50, p95, require, rss_bytes
+from bench.common import REUTERS, Results, Skip, bench_settings, dir_bytes, log, p50, p95, require, rss_bytes
 
 MODES = ("keyword", "semantic", "hybrid")
 PAGE = 10
@@ -121,11 +121,10 @@ class Parts:
     """The unavoidable parts of a search, timed alone in this process on the same archive."""
 
     def __init__(self, index_dir: Path, encoder) -> None:
-        from archive.config import Settings
         from archive.core import open_archive
         from archive.search import Searcher
 
-        self.archive = open_archive(Settings(index_dir=index_dir, rate_limit="off"), encoder=encoder)
+        self.archive = open_archive(bench_settings(index_dir), encoder=encoder)
         self.searcher = Searcher(self.archive)
         self.encoder = encoder
         _ = self.archive.vectors
@@ -159,9 +158,8 @@ class Parts:
 def measure(results: Results, label: str, index_dir: Path, queries: dict[str, list[str]], encoder) -> dict:
     """Cold start, per-mode HTTP latency vs. parts, RSS and disk size of one archive; adds rows."""
     from archive.core import open_archive
-    from archive.config import Settings
 
-    probe = open_archive(Settings(index_dir=index_dir), encoder=encoder)
+    probe = open_archive(bench_settings(index_dir), encoder=encoder)
     stats = probe.stats()
     probe.close()
     sizes = dir_bytes(index_dir)
@@ -224,7 +222,6 @@ def query_sets(per_mode: int) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: measure one existing archive."""
-    from archive.config import Settings
     from archive.embedding import load_encoder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -232,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=60, help="queries per mode (default %(default)s)")
     args = parser.parse_args(argv)
     results = Results()
-    settings = Settings.from_env(index_dir=args.index_dir)
+    settings = bench_settings(args.index_dir)
     encoder = load_encoder(settings.model, backend=settings.encoder, cache_dir=args.index_dir / "encoders")
     try:
         measure(results, args.index_dir.name, args.index_dir, query_sets(args.queries), encoder)

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import DEFAULT_REUTERS_INDEX, SEEDS, Results, Skip, log, reuters_articles
+from bench.common import (DEFAULT_REUTERS_INDEX, SEEDS, Results, Skip, bench_settings, log, reuters_articles,
+                          share_encoder_cache)
 
 
 def full_archive_problem(index_dir: Path) -> str | None:
@@ -30,10 +31,13 @@ def full_archive_problem(index_dir: Path) -> str | None:
         lock.release()
     except Timeout:
         return f"an ingest is still writing {index_dir}"
-    from archive.config import Settings
     from archive.core import open_archive
+    from archive.errors import IndexMismatch
 
-    archive = open_archive(Settings(index_dir=index_dir), verify=False)
+    try:
+        archive = open_archive(bench_settings(index_dir))
+    except IndexMismatch as exc:
+        return f"{index_dir}: {exc}"
     try:
         chunks, vectors = len(archive.chunk_ids()), archive.vectors.count
     finally:
@@ -63,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from archive.embedding import load_encoder
 
-    encoder = load_encoder(backend="torch")
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp_path = Path(tmp)
+        settings = bench_settings(tmp_path)  # ARCHIVE_ENCODER=onnx-int8 make bench measures the int8 path
+        encoder = load_encoder(settings.model, backend=settings.encoder, cache_dir=tmp_path / "encoders",
+                               batch_size=settings.batch_size)
+        log(f"bench: encoder {encoder.backend}")
         mid = tmp_path / "mid"
         mid_ready = False
         if "ingest" not in skip:
@@ -91,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     sizes.append(("whole Reuters", args.reuters_index))
                 for label, index_dir in sizes:
+                    share_encoder_cache(encoder, index_dir)
                     try:
                         latency.measure(results, label, index_dir, queries, encoder)
                     except Exception as exc:  # noqa: BLE001 - one broken size must not lose the other figures
@@ -104,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             from bench.latency import reuters_queries
 
             try:
-                torch_enc, int8_enc = encoders.load_pair(tmp_path / "encoders", encoder)
+                torch_enc, int8_enc = encoders.load_pair(tmp_path / "encoders",
+                                                         encoder if encoder.backend == "torch" else None)
                 if "encoders" not in skip:
                     encoders.speed(results, torch_enc, int8_enc, encoders.reuters_texts(512, torch_enc),
                                    reuters_queries(40, seed=11))
@@ -131,12 +140,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _seeds_archive(index_dir: Path, encoder) -> Path:
     """A fresh archive holding only seeds/."""
-    from archive.config import Settings
     from archive.core import open_archive
     from archive.indexer import ingest
     from archive.readers import read_paths
 
-    archive = open_archive(Settings(index_dir=index_dir), encoder=encoder)
+    archive = open_archive(bench_settings(index_dir), encoder=encoder)
     ingest(archive, read_paths([SEEDS]))
     archive.close()
     return index_dir
@@ -144,11 +152,10 @@ def _seeds_archive(index_dir: Path, encoder) -> Path:
 
 def _mid_archive(index_dir: Path, has_first: bool, first: int, total: int, encoder) -> Path:
     """The ingest benchmark's archive grown to `total` Reuters records (or built, if it did not run)."""
-    from archive.config import Settings
     from archive.core import open_archive
     from archive.indexer import ingest
 
-    archive = open_archive(Settings(index_dir=index_dir), encoder=encoder)
+    archive = open_archive(bench_settings(index_dir), encoder=encoder)
     start = first if has_first else 0
     if total > start:
         log(f"latency: growing the mid-size archive with Reuters records {start}..{total} ...")
