@@ -7,9 +7,9 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -200,7 +200,8 @@ class Encoder(BaseEncoder):
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64, query_cache_size: int = 256) -> None:
         name, path, digest = resolve_model(model)
-        from sentence_transformers import SentenceTransformer  # heavy import: only when a model is needed
+        # Heavy imports (torch, transformers: seconds), only when this backend is chosen.
+        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # the CLI draws its own progress; keep stderr clean

@@ -15,10 +15,10 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
-from typing import Callable, Iterable, Iterator, Sized
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -326,7 +326,7 @@ def _store_batch(archive: Archive, prepared: list[_Prepared], report: IngestRepo
     """One SQL transaction: insert new articles, replace changed ones. Returns (new (chunk id, text to embed)), stale chunk ids."""
     if not prepared:
         return [], []
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     new_chunks: list[tuple[ChunkRow, str]] = []
     stale_ids: list[int] = []
     with archive.session() as s, s.begin():
@@ -426,7 +426,7 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> tu
             saver.maybe()  # a long re-embedding (reindex) resumes from here after a crash
     if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold):
         saver.now()
-    return int(len(missing)), int(len(orphans))
+    return len(missing), len(orphans)
 
 
 def _check_backend(archive: Archive) -> None:

@@ -18,9 +18,9 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import faiss
 import numpy as np
@@ -200,7 +200,7 @@ class VectorIndex:
             present = np.setdiff1d(np.intersect1d(ids, faiss.vector_to_array(self.index.id_map)), self._tombs())
             self.tombstones.update(int(i) for i in present)
             self._changed()
-            return int(len(present))
+            return len(present)
 
     def needs_compaction(self) -> bool:
         """True when tombstones are a large enough share of the graph to rebuild it."""
@@ -340,7 +340,7 @@ class VectorIndex:
         _atomic_write(index_dir / MANIFEST_FILE, lambda fh: fh.write(payload))
 
     @classmethod
-    def load(cls, index_dir: Path, dim: int) -> "VectorIndex":
+    def load(cls, index_dir: Path, dim: int) -> VectorIndex:
         """Load the index from `index_dir`, or an empty one when there is no file yet."""
         path = index_dir / INDEX_FILE
         if not path.exists():

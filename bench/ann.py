@@ -22,7 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import DEFAULT_REUTERS_INDEX, Results, Skip, log, p50, p95, require, stopwatch
+from bench.common import (
+    DEFAULT_REUTERS_INDEX,
+    Results,
+    Skip,
+    log,
+    p50,
+    p95,
+    require,
+    stopwatch,
+)
 
 EF_SEARCH = (16, 32, 64, 128, 256)
 NPROBE = (8, 16, 32, 64, 128)
@@ -131,7 +140,7 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
     sample = queries[:200]
     exact_ms = {}
     for threads in (1, 2):
-        times, _ = single_query_ms(lambda q: flat.search(q, 10)[1][0], sample, threads)
+        times, _ = single_query_ms(lambda q, index=flat: index.search(q, 10)[1][0], sample, threads)
         exact_ms[threads] = p50(times)
     exact = min(exact_ms.values())
     detail["types"]["flat"] = {"p50_ms_by_threads": exact_ms, "bytes": index_bytes(flat)}
@@ -151,7 +160,7 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
         for ef in EF_SEARCH:
             params = faiss.SearchParametersHNSW()
             params.efSearch = max(ef, 10)
-            times, found = single_query_ms(lambda q: hnsw.search(q, 10, params=params)[1][0], queries)
+            times, found = single_query_ms(lambda q, p=params: hnsw.search(q, 10, params=p)[1][0], queries)
             sweep[ef] = {"recall10": recall(found, truth, 10), "p50_ms": p50(times), "p95_ms": p95(times)}
         times, found = single_query_ms(lambda q: np.array([i for i, _ in vx_index.search(q[0], 300)]), queries[:200])
         k300 = {"recall300": recall(found, truth[:200], 300), "p50_ms": p50(times)}
@@ -186,7 +195,7 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
         for nprobe in NPROBE:
             params = faiss.SearchParametersIVF()
             params.nprobe = nprobe
-            times, found = single_query_ms(lambda q: ivf.search(q, 10, params=params)[1][0], queries)
+            times, found = single_query_ms(lambda q, p=params: ivf.search(q, 10, params=p)[1][0], queries)
             sweep[nprobe] = {"recall10": recall(found, truth, 10), "p50_ms": p50(times), "p95_ms": p95(times)}
         size = index_bytes(ivf)
         detail["types"]["ivf"] = {"build_s": built[0], "sweep": sweep, "bytes": size, "nlist": nlist}

@@ -19,7 +19,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import SCIFACT, Results, Skip, log, p50, require, reuters_articles, stopwatch
+from bench.common import (
+    SCIFACT,
+    Results,
+    Skip,
+    log,
+    p50,
+    require,
+    reuters_articles,
+    stopwatch,
+)
 
 NDCG_MAX_LOSS = 0.005  # the int8 encoder may become the default only within this nDCG@10 loss
 
@@ -38,7 +47,6 @@ def reuters_texts(count: int, encoder) -> list[str]:
     """`count` embedding texts (title prefix + chunk) of Reuters stories, as ingest makes them."""
     from archive.config import Settings
     from archive.core import open_archive
-
     from bench.ingest import embedding_texts
 
     with tempfile.TemporaryDirectory(prefix="bench-texts-") as tmp:
@@ -103,7 +111,6 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
     from archive.core import open_archive
     from archive.indexer import ingest
     from archive.readers import read_paths
-
     from bench.retrieval import benchmark
 
     records, texts, qrels = scifact_subset(require(SCIFACT, "SciFact"), queries, distractors)

@@ -15,6 +15,7 @@ import argparse
 import sys
 import tempfile
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 from bench.common import Results, Skip, bench_settings, log, reuters_articles, stopwatch
@@ -67,12 +68,12 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     batch = settings.batch_size
     bounds = [round(articles * i / segments) for i in range(segments + 1)]
     seen: set[str] = set()
-    parts = [embedding_texts(archive, list(reuters_articles(a, b - a)), seen) for a, b in zip(bounds, bounds[1:])]
+    parts = [embedding_texts(archive, list(reuters_articles(a, b - a)), seen) for a, b in pairwise(bounds)]
     texts = [t for part in parts for t in part]
     log(f"ingest: {articles} stories -> {len(texts)} chunks, {segments} parts, ingest and raw encode alternating ...")
     total = IngestReport()
     ingest_seconds = ref_seconds = 0.0
-    for n, ((a, b), part) in enumerate(zip(zip(bounds, bounds[1:]), parts)):
+    for n, ((a, b), part) in enumerate(zip(pairwise(bounds), parts)):
         steps = ("ref", "ingest") if n % 2 == 0 else ("ingest", "ref")
         for step in steps:
             if step == "ref":

@@ -27,7 +27,18 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench.common import REUTERS, Results, Skip, bench_settings, dir_bytes, log, p50, p95, require, rss_bytes
+from bench.common import (
+    REUTERS,
+    Results,
+    Skip,
+    bench_settings,
+    dir_bytes,
+    log,
+    p50,
+    p95,
+    require,
+    rss_bytes,
+)
 
 MODES = ("keyword", "semantic", "hybrid")
 PAGE = 10
@@ -62,7 +73,7 @@ class Server:
         self.port = free_port()
         env = {**os.environ, "ARCHIVE_RATE_LIMIT": "off", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         # A file, not a pipe: a chatty server must never block on a full pipe mid-benchmark.
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed in stop()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "--index-dir", str(index_dir), "serve", "--host", "127.0.0.1",

@@ -15,8 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import (DEFAULT_REUTERS_INDEX, SEEDS, Results, Skip, bench_settings, log, reuters_articles,
-                          share_encoder_cache)
+from bench.common import (
+    DEFAULT_REUTERS_INDEX,
+    SEEDS,
+    Results,
+    Skip,
+    bench_settings,
+    log,
+    reuters_articles,
+    share_encoder_cache,
+)
 
 
 def full_archive_problem(index_dir: Path) -> str | None:

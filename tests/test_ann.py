@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from archive.vectors import COMPACT_FRACTION, FLAT, HNSW, Manifest, VectorIndex, read_manifest
+from archive.vectors import (
+    COMPACT_FRACTION,
+    FLAT,
+    HNSW,
+    Manifest,
+    VectorIndex,
+    read_manifest,
+)
 from tests.test_vectors import DIM, unit_rows
 
 
@@ -64,7 +70,7 @@ def test_narrow_and_wide_filters_on_hnsw():
     v.add(np.arange(2000), data)
     v.remove([11])
     narrow = np.array([10, 11, 12, 1999])
-    assert [i for i, _ in v.search(data[12], 10, narrow)][0] == 12
+    assert v.search(data[12], 10, narrow)[0][0] == 12
     assert 11 not in [i for i, _ in v.search(data[11], 10, narrow)]
     wide = np.arange(0, 2000, 2)
     hits = v.search(data[500], 10, wide)
@@ -75,7 +81,7 @@ def test_ingest_switches_to_hnsw_and_delete_keeps_consistency(settings, encoder)
     from archive.core import open_archive
     from archive.indexer import delete_article, ingest, reindex
     from archive.readers import read_paths
-    from archive.search import SearchRequest, Searcher
+    from archive.search import Searcher, SearchRequest
     from tests.conftest import CORPUS, SEED_UID, SEEDS
 
     archive = open_archive(settings.with_(ann_threshold=5), encoder=encoder)

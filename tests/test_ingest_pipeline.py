@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from archive.documents import Article
@@ -46,4 +48,4 @@ def test_progress_reaches_the_total_and_extrapolates_sized_inputs(archive):
     last = seen[-1]
     assert last.articles_expected == 9 and last.articles_seen == 9
     assert last.chunks_embedded == last.chunks_total == last.chunks_expected == 9
-    assert all(a.chunks_embedded <= b.chunks_embedded for a, b in zip(seen, seen[1:]))
+    assert all(a.chunks_embedded <= b.chunks_embedded for a, b in pairwise(seen))

@@ -41,7 +41,7 @@ def test_search_finds_each_vector_first(index: VectorIndex):
 def test_filtered_search_returns_only_allowed_ids(index: VectorIndex):
     allowed = np.array([1003, 1010, 1150, 4242])  # 4242 is not in the index
     hits = index.search(unit_rows(200)[10], 10, allowed)
-    assert [i for i, _ in hits][0] == 1010
+    assert hits[0][0] == 1010
     assert {i for i, _ in hits} <= {1003, 1010, 1150}
     assert index.search(unit_rows(1, seed=9)[0], 10, np.array([], dtype=np.int64)) == []
 
