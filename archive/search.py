@@ -9,6 +9,7 @@ hybrid fuses the two article rankings. The chunk level then supplies the passage
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any, Literal, Sequence
@@ -243,6 +244,10 @@ def semantic_article_scores(hits: Sequence[tuple[int, float]], owners: dict[int,
     return scored
 
 
+# Runs the semantic side of hybrid searches beside the keyword side (one task per search in flight).
+_SIDES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="semantic-side")
+
+
 class Searcher:
     """Runs searches against one `Archive`."""
 
@@ -354,10 +359,15 @@ class Searcher:
         by_article: dict[int, _Candidate] = {}
         keyword: list[tuple[int, float]] = []
         if mode == "hybrid":
+            # The two sides do not wait on each other: the query's encoding (torch or onnxruntime)
+            # and the FTS5 query (SQLite) both release the GIL, so they overlap on two cores.
+            semantic_side = _SIDES.submit(self.semantic_articles, query, 1)  # `candidates` chunks
             keyword = self.keyword_articles(query, t.candidates)
             for rank, (article_id, score) in enumerate(keyword, start=1):
                 by_article[article_id] = _Candidate(article_id, keyword_rank=rank, keyword_score=score)
-        semantic = self.semantic_articles(query, 1 if mode == "hybrid" else need)  # hybrid: `candidates` chunks
+            semantic = semantic_side.result()
+        else:
+            semantic = self.semantic_articles(query, need)
         for rank, (article_id, score, chunk_id) in enumerate(semantic, start=1):
             c = by_article.setdefault(article_id, _Candidate(article_id))
             c.semantic_rank, c.semantic_score, c.semantic_chunk = rank, score, chunk_id
