@@ -461,10 +461,12 @@ class Searcher:
         """Best chunk per page article: the chunk BM25 likes best, else the semantic best chunk, else the first."""
         chosen: dict[int, int] = {}
         match = _passage_match(query)
-        ids = _json_ids(c.article_id for c in page)
+        # Articles only the semantic side found keep their semantic chunk: no FTS pass for them.
+        lexical = [c.article_id for c in page if c.keyword_rank is not None or c.semantic_chunk is None]
+        ids = _json_ids(lexical)
         kw = self.archive.keyword
         with self.archive.engine.connect() as conn:
-            if match:
+            if match and lexical:
                 rows = conn.execute(text(
                     # CROSS JOIN keeps FTS5 as the outer loop: one pass over the matches, BM25 computed
                     # only for the page's chunks. (A rowid IN list makes FTS5 re-run the query per rowid: 20x slower.)
