@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 DEFAULT_INDEX_DIR = "index"
+# The encoder a new archive is built with when ARCHIVE_ENCODER is 'auto' (see docs/performance.md).
+NEW_ARCHIVE_ENCODER = "onnx-int8"
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -24,7 +26,8 @@ class Settings:
     index_dir: Path = _setting(Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest).")
     database_url: str | None = _setting(None, "ARCHIVE_DATABASE_URL", "SQLAlchemy URL; default: SQLite file archive.db in the index directory.")
     model: str | None = _setting(None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2.")
-    encoder: str = _setting("torch", "ARCHIVE_ENCODER", "Encoder backend: 'torch' (sentence-transformers) or 'onnx-int8'.")
+    encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder backend: 'auto' (an archive keeps the encoder that built it; a new one gets 'onnx-int8'), 'onnx-int8' or 'torch' (sentence-transformers fp32).")
+    encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported int8 model; default: 'encoders' in the index directory.")
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
     ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below.")
     chunk_tokens: int = _setting(200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).")
@@ -51,9 +54,21 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _coerce(f.default, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "index_dir" in values:
-            values["index_dir"] = Path(values["index_dir"])
+        for name in ("index_dir", "encoder_cache"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
         return cls(**values)
+
+    def for_archive(self, recorded_encoder: str | None) -> "Settings":
+        """These settings with a concrete encoder: 'auto' keeps the one an archive recorded, else the new-archive default."""
+        if self.encoder != "auto":
+            return self
+        return replace(self, encoder=recorded_encoder or NEW_ARCHIVE_ENCODER)
+
+    @property
+    def encoder_cache_dir(self) -> Path:
+        """Where the int8 model is exported to and cached."""
+        return Path(self.encoder_cache) if self.encoder_cache else Path(self.index_dir) / "encoders"
 
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some settings changed."""

@@ -28,9 +28,14 @@ _ENCODERS_LOCK = threading.Lock()
 
 
 def shared_encoder(settings: Settings) -> Encoder:
-    """One encoder per (model, backend, batch size) per process: the model is loaded once."""
-    # The int8 model is exported into the index directory, so its cache is part of the key.
-    cache_dir = Path(settings.index_dir) / "encoders" if settings.encoder != "torch" else None
+    """One encoder per (model, backend, batch size) per process: the model is loaded once.
+
+    `settings.encoder` 'auto' means a new archive's encoder here; an `Archive` resolves it
+    against its manifest before it gets here.
+    """
+    settings = settings.for_archive(None)
+    # The int8 model is exported into a cache folder, so the folder is part of the key.
+    cache_dir = settings.encoder_cache_dir if settings.encoder != "torch" else None
     key = (settings.model, settings.encoder, settings.batch_size, str(cache_dir))
     with _ENCODERS_LOCK:
         if key not in _ENCODERS:
@@ -76,8 +81,9 @@ class Archive:
     """A data directory: SQL (source of truth) + FAISS vectors + the encoder that made them."""
 
     def __init__(self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None) -> None:
-        self.settings = settings
         self.index_dir = Path(settings.index_dir)
+        recorded = read_manifest(self.index_dir)
+        self.settings = settings = settings.for_archive(recorded.encoder if recorded else None)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.sqlalchemy_url)
         create_schema(self.engine)

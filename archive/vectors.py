@@ -68,10 +68,11 @@ class Manifest:
         if self.encoder != encoder:
             problems.append(f"encoder {self.encoder} vs {encoder}")
         if problems:
-            raise IndexMismatch(
-                "the vector index was built with another model: " + "; ".join(problems)
-                + ". Use the same settings, or rebuild the vectors with `archive reindex`."
-            )
+            hint = "Use the same settings, or rebuild the vectors with `archive reindex`."
+            if self.encoder != encoder:
+                hint = (f"Use ARCHIVE_ENCODER={self.encoder} or auto (the default: an archive keeps the encoder that built it), "
+                        f"or re-embed it with `ARCHIVE_ENCODER={encoder} archive reindex`.")
+            raise IndexMismatch("the vector index was built with another model: " + "; ".join(problems) + ". " + hint)
 
 
 def _atomic_write(path: Path, write) -> None:

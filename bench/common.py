@@ -134,10 +134,15 @@ def dir_bytes(path: Path) -> dict[str, int]:
 
 
 def bench_settings(index_dir: Path):
-    """Settings for an archive the benchmark opens: the environment's (ARCHIVE_ENCODER etc.), this index dir."""
-    from archive.config import Settings
+    """Settings for an archive the benchmark opens: the environment's (ARCHIVE_ENCODER etc.), this index dir.
 
-    return Settings.from_env(index_dir=index_dir, rate_limit="off")
+    The encoder is concrete: the one the archive recorded, else the new-archive default (for 'auto').
+    """
+    from archive.config import Settings
+    from archive.vectors import read_manifest
+
+    recorded = read_manifest(index_dir)
+    return Settings.from_env(index_dir=index_dir, rate_limit="off").for_archive(recorded.encoder if recorded else None)
 
 
 def share_encoder_cache(encoder, index_dir: Path) -> None:

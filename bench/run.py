@@ -27,8 +27,8 @@ from bench.common import (
 )
 
 
-def full_archive_problem(index_dir: Path) -> str | None:
-    """Why the big archive cannot be benchmarked read-only right now, or None."""
+def full_archive_problem(index_dir: Path, backend: str) -> str | None:
+    """Why the big archive cannot be benchmarked read-only with this encoder backend right now, or None."""
     from filelock import FileLock, Timeout
 
     if not (index_dir / "archive.db").exists() or not (index_dir / "manifest.json").exists():
@@ -42,8 +42,12 @@ def full_archive_problem(index_dir: Path) -> str | None:
     from archive.core import open_archive
     from archive.errors import IndexMismatch
 
+    settings = bench_settings(index_dir)
+    if settings.encoder != backend:
+        return (f"{index_dir} was built with the {settings.encoder} encoder and this run uses {backend}: "
+                f"run with ARCHIVE_ENCODER={settings.encoder}, or point BENCH_REUTERS_INDEX at an archive built with {backend}")
     try:
-        archive = open_archive(bench_settings(index_dir))
+        archive = open_archive(settings)
     except IndexMismatch as exc:
         return f"{index_dir}: {exc}"
     try:
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 queries = latency.query_sets(args.queries)
                 sizes = [("seeds", _seeds_archive(tmp_path / "seeds", encoder))]
                 sizes.append(("~2,000 Reuters", _mid_archive(mid, mid_ready, args.articles, args.mid_size, encoder)))
-                problem = full_archive_problem(args.reuters_index)
+                problem = full_archive_problem(args.reuters_index, encoder.backend)
                 if problem:
                     results.add("query", "whole Reuters archive", "skipped", note=problem)
                 else:

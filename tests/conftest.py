@@ -28,12 +28,23 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One int8 export for the whole session: every archive (and `archive` subprocess) finds it here."""
+    path = tmp_path_factory.mktemp("encoders")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARCHIVE_ENCODER_CACHE", str(path))
+        mp.delenv("ARCHIVE_ENCODER", raising=False)  # tests run the default: 'auto'
+        yield path
+
+
 @pytest.fixture(scope="session")
-def encoder():
-    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session (shared with CLI invocations)."""
+def encoder(encoder_cache: Path):
+    """The real bundled all-MiniLM-L6-v2 with the default encoder of a new archive (int8),
+    loaded once for the whole session (shared with in-process CLI invocations)."""
     from archive.core import shared_encoder
 
-    return shared_encoder(Settings())
+    return shared_encoder(Settings(encoder_cache=encoder_cache))
 
 
 @pytest.fixture

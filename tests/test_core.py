@@ -164,6 +164,8 @@ def test_stats_report_counts_and_model(archive):
     assert stats.articles == 1 and stats.chunks == stats.vectors > 0
     assert stats.model == "sentence-transformers/all-MiniLM-L6-v2" and stats.index_type == "flat"
     assert stats.disk_bytes > 0
+    # A new archive gets the default encoder (ARCHIVE_ENCODER=auto) and records it.
+    assert stats.encoder == read_manifest(archive.index_dir).encoder == "onnx-int8"
 
 
 def test_uid_falls_back_to_url_then_content_hash(archive):

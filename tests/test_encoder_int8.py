@@ -10,7 +10,8 @@ import pytest
 
 from archive.chunking import chunk_text, sentence_spans
 from archive.embedding import load_encoder
-from archive.errors import ModelError
+from archive.config import NEW_ARCHIVE_ENCODER, Settings
+from archive.errors import IndexMismatch, ModelError
 from tests.conftest import CORPUS, SEEDS
 
 pytestmark = pytest.mark.integration
@@ -23,8 +24,10 @@ def fp32(encoder):
 
 
 @pytest.fixture(scope="session")
-def int8(tmp_path_factory: pytest.TempPathFactory):
-    """The int8 encoder, exported and quantised once into a temporary cache."""
+def int8(encoder, tmp_path_factory: pytest.TempPathFactory):
+    """The int8 encoder: the session's (the default of a new archive), else exported once into a temporary cache."""
+    if encoder.backend == "onnx-int8":
+        return encoder
     return load_encoder(backend="onnx-int8", cache_dir=tmp_path_factory.mktemp("encoders"))
 
 
@@ -81,3 +84,44 @@ def test_the_quantised_model_is_cached_by_model_sha256(int8):
 def test_unknown_encoder_is_a_clear_error():
     with pytest.raises(ModelError, match="ARCHIVE_ENCODER"):
         load_encoder(backend="tensorflow")
+
+
+def test_settings_make_auto_concrete():
+    auto = Settings()
+    assert auto.encoder == "auto"
+    assert auto.for_archive(None).encoder == NEW_ARCHIVE_ENCODER == "onnx-int8"  # a new archive
+    assert auto.for_archive("torch").encoder == "torch"  # an archive keeps the encoder that built it
+    assert Settings(encoder="torch").for_archive("onnx-int8").encoder == "torch"  # explicit wins (then checked)
+    assert Settings(index_dir=Path("x")).encoder_cache_dir == Path("x") / "encoders"
+    assert Settings(encoder_cache=Path("/c")).encoder_cache_dir == Path("/c")
+
+
+def test_auto_opens_a_torch_archive_with_torch_and_reindex_switches_it_to_int8(tmp_path, fp32, int8):
+    """The default encoder changed to int8 without breaking archives built with torch."""
+    from archive.core import open_archive
+    from archive.indexer import ingest, reindex
+    from archive.readers import read_paths
+    from archive.search import Searcher, SearchRequest
+    from archive.vectors import read_manifest
+
+    index_dir = tmp_path / "index"
+    built = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32)
+    ingest(built, read_paths([SEEDS]))
+    built.close()
+    assert read_manifest(index_dir).encoder == "torch"
+
+    kept = open_archive(Settings(index_dir=index_dir), encoder=fp32)  # 'auto'
+    assert kept.settings.encoder == "torch" and kept.stats().encoder == "torch"
+    kept.close()
+    with pytest.raises(IndexMismatch, match="ARCHIVE_ENCODER=torch or auto"):
+        open_archive(Settings(index_dir=index_dir, encoder="onnx-int8"), encoder=int8)
+
+    switching = open_archive(Settings(index_dir=index_dir, encoder="onnx-int8"), encoder=int8, verify=False)
+    assert reindex(switching) == len(switching.chunk_ids())
+    switching.close()
+    assert read_manifest(index_dir).encoder == "onnx-int8"
+    now = open_archive(Settings(index_dir=index_dir), encoder=int8)  # 'auto' follows the manifest
+    assert now.settings.encoder == "onnx-int8"
+    top = Searcher(now).search(SearchRequest(q="Iran camera disconnection", mode="semantic", limit=1)).results
+    assert top and top[0].uid.startswith("seed-")
+    now.close()
