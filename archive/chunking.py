@@ -9,7 +9,7 @@ on word boundaries without re-tokenising.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import blingfire
 

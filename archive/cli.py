@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -99,7 +100,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 def search(ctx: click.Context, query: str, mode: str, limit: int, offset: int, sort: str, source: str | None,
            author: str | None, after, before, as_json: bool) -> None:
     """Search the archive (query language: words, "phrases", -exclude, source:, author:, after:, before:)."""
-    from archive.search import SearchRequest, Searcher
+    from archive.search import Searcher, SearchRequest
 
     response = Searcher(_archive(ctx)).search(SearchRequest(
         q=query, mode=mode, limit=limit, offset=offset, sort=sort, source=source, author=author,

@@ -6,9 +6,10 @@ Only this module reads the environment. Everything else receives a `Settings`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_INDEX_DIR = "index"
 # The encoder a new archive is built with when ARCHIVE_ENCODER is 'auto' (see docs/performance.md).
@@ -23,11 +24,11 @@ def _setting(default: Any, env: str, help: str) -> Any:
 class Settings:
     """Archive configuration; build with `Settings.from_env()` or `Settings(...)`."""
 
-    index_dir: Path = _setting(Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest).")
+    index_dir: Path = _setting(Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest).")  # noqa: RUF009 - _setting returns a field()
     database_url: str | None = _setting(None, "ARCHIVE_DATABASE_URL", "SQLAlchemy URL; default: SQLite file archive.db in the index directory.")
     model: str | None = _setting(None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2.")
     encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder backend: 'auto' (an archive keeps the encoder that built it; a new one gets 'onnx-int8'), 'onnx-int8' or 'torch' (sentence-transformers fp32).")
-    encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported int8 model; default: 'encoders' in the index directory.")
+    encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported int8 model; default: 'encoders' in the index directory.")  # noqa: RUF009
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
     ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below.")
     chunk_tokens: int = _setting(200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).")
@@ -45,7 +46,7 @@ class Settings:
     max_body_bytes: int = _setting(10 * 1024 * 1024, "ARCHIVE_MAX_BODY_BYTES", "Largest accepted request body.")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from environment variables, then explicit overrides (None values ignored)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -59,7 +60,7 @@ class Settings:
                 values[name] = Path(values[name])
         return cls(**values)
 
-    def for_archive(self, recorded_encoder: str | None) -> "Settings":
+    def for_archive(self, recorded_encoder: str | None) -> Settings:
         """These settings with a concrete encoder: 'auto' keeps the one an archive recorded, else the new-archive default."""
         if self.encoder != "auto":
             return self
@@ -70,7 +71,7 @@ class Settings:
         """Where the int8 model is exported to and cached."""
         return Path(self.encoder_cache) if self.encoder_cache else Path(self.index_dir) / "encoders"
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed."""
         return replace(self, **changes)
 

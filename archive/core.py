@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -20,7 +20,13 @@ from archive.errors import ArchiveError, IndexMismatch
 from archive.store.db import create_schema, make_engine, session_factory
 from archive.store.keyword import keyword_index_for
 from archive.store.models import ArticleRow, ChunkRow
-from archive.vectors import INDEX_FILE, MANIFEST_FILE, Manifest, VectorIndex, read_manifest
+from archive.vectors import (
+    INDEX_FILE,
+    MANIFEST_FILE,
+    Manifest,
+    VectorIndex,
+    read_manifest,
+)
 
 LOCK_FILE = ".write.lock"
 _ENCODERS: dict[tuple[str | None, str, int, str], Encoder] = {}
@@ -49,13 +55,13 @@ def utc_naive(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
 def utc_aware(value: datetime | None) -> datetime | None:
     """A stored naive-UTC datetime as an aware UTC datetime."""
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ class Archive:
     # -- writing ------------------------------------------------------------------------------
 
     @contextmanager
-    def writing(self, timeout: float = 10.0, recover: bool = True) -> Iterator["Archive"]:
+    def writing(self, timeout: float = 10.0, recover: bool = True) -> Iterator[Archive]:
         """Hold the single-writer lock; the index is reconciled with SQL before any write."""
         try:
             self._file_lock.acquire(timeout=timeout)
@@ -194,7 +200,9 @@ class Archive:
                 if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
                     self._vectors = None
                 if recover:
-                    from archive.indexer import recover as reconcile  # the write path lives in indexer.py
+                    from archive.indexer import (
+                        recover as reconcile,  # the write path lives in indexer.py
+                    )
 
                     reconcile(self)
                 yield self
@@ -250,4 +258,4 @@ def open_archive(settings: Settings | None = None, *, recover: bool = False, ver
     return archive
 
 
-__all__ = ["Archive", "Stats", "open_archive", "utc_aware", "utc_naive", "IndexMismatch", "INDEX_FILE"]
+__all__ = ["INDEX_FILE", "Archive", "IndexMismatch", "Stats", "open_archive", "utc_aware", "utc_naive"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 __all__ = ["parse_date"]
 
-_UTC = timezone.utc
+_UTC = UTC
 _MONTHS = {name: number for number, name in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
 # Some Reuters dates run straight into a desk code ("00:02:59.13RM"): only a digit may not follow.
@@ -103,14 +103,14 @@ def _dateparser_date(text: str) -> datetime | None:
     return _as_utc(parsed) if parsed is not None else None
 
 
-def parse_date(value: str | int | float | datetime | date | None) -> datetime | None:
+def parse_date(value: str | float | datetime | date | None) -> datetime | None:
     """Parse any common date shape into a timezone-aware UTC datetime (naive = UTC), else None."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
         return _as_utc(value)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, (int, float)):
         return _from_epoch(value)
     if not isinstance(value, str):

@@ -9,10 +9,11 @@ hybrid fuses the two article rankings. The chunk level then supplies the passage
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import text
@@ -49,7 +50,7 @@ class Tuning:
     duplicate_cosine: float = 0.97
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Tuning":
+    def from_settings(cls, settings: Settings) -> Tuning:
         """Take every knob the Settings define; the dataclass defaults fill the rest."""
         names = {"candidates": "candidates", "fusion": "fusion", "rrf_k": "rrf_k",
                  "keyword_weight": "keyword_weight", "semantic_weight": "semantic_weight",
@@ -76,7 +77,7 @@ class SearchRequest:
     after: date | None = None
     before: date | None = None
 
-    def validated(self) -> "SearchRequest":
+    def validated(self) -> SearchRequest:
         """Check mode/sort/paging; limit is clamped to MAX_LIMIT."""
         if self.mode not in MODES:
             raise BadQuery(f"mode must be one of {', '.join(MODES)}", param="mode")
@@ -185,8 +186,7 @@ def _filter_sql(query: Query) -> tuple[str, dict[str, Any]]:
 # Lucene's English stop set: left out of keyword matching when a query has other words
 # (huge posting lists, ~0 BM25 weight, and they say nothing about which passage matters).
 STOPWORDS = frozenset(
-    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
-    "they this to was will with".split()
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"]
 )
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 
 from archive.query import Query, word_parts
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +35,7 @@ def test_chunks_pack_sentences_with_overlap_and_exact_offsets():
         assert c.text == text[c.char_start:c.char_end]
         assert words([c.text])[0] <= 30
     # consecutive chunks share one sentence
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         assert nxt.char_start < prev.char_end
         assert text[nxt.char_start:prev.char_end].strip() in sentences
     assert [c.seq for c in chunks] == list(range(len(chunks)))

@@ -15,7 +15,7 @@ from archive.documents import Article, ReadFailure
 from archive.errors import IndexMismatch, ModelError, NotFound
 from archive.indexer import delete_article, ingest, recover, reindex
 from archive.readers import read_paths
-from archive.search import SearchRequest, Searcher
+from archive.search import Searcher, SearchRequest
 from archive.vectors import MANIFEST_FILE, read_manifest
 from tests.conftest import SEED_UID, SEEDS
 
@@ -126,7 +126,7 @@ def test_failures_are_reported_and_the_rest_is_stored(archive):
     items = [ReadFailure("bad.json", "invalid JSON"), article("ok-1", "Gold rose."), article("empty", "   ")]
     report = ingest(archive, items)
     assert report.added == 1
-    assert [(f.origin, f.reason) for f in report.failed][0] == ("bad.json", "invalid JSON")
+    assert (report.failed[0].origin, report.failed[0].reason) == ("bad.json", "invalid JSON")
     assert "no text" in report.failed[1].reason
 
 

@@ -91,7 +91,7 @@ def test_sigkill_at_several_points_loses_nothing_committed(tmp_path: Path, encod
     for label, threshold in [("first commit", 1), ("later batch", None), ("mid-run", None)]:
         proc = ingest_process(index_dir, corpus)
         target = threshold or committed_chunks(db) + 1
-        kill_when(proc, lambda: committed_chunks(db) >= target)
+        kill_when(proc, lambda target=target: committed_chunks(db) >= target)
         archive = open_archive(settings, encoder=encoder, recover=True)  # recovery happens on open
         articles, chunks = consistent(archive)
         assert chunks >= seen_chunks, f"{label}: committed chunks were lost"

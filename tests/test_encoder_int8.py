@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from archive.chunking import chunk_text, sentence_spans
-from archive.embedding import load_encoder
 from archive.config import NEW_ARCHIVE_ENCODER, Settings
+from archive.embedding import load_encoder
 from archive.errors import IndexMismatch, ModelError
 from tests.conftest import CORPUS, SEEDS
 

@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.errors import BadQuery
-from archive.query import MAX_TERM_CHARS, MAX_TERMS, Query, parse_date, parse_query, to_fts5, to_tsquery
+from archive.query import (
+    MAX_TERM_CHARS,
+    MAX_TERMS,
+    Query,
+    parse_date,
+    parse_query,
+    to_fts5,
+    to_tsquery,
+)
 
 ROWS = [
     ("Iran cameras", "The IAEA said Iran would disconnect 27 surveillance cameras."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -21,7 +21,7 @@ QUAKE = ("A strong earthquake struck the coastal region early on Monday, collaps
 
 
 def story(uid: str, title: str, body: str, day: int = 1) -> Article:
-    return Article(title=title, body=body, uid=uid, source="Wire", published_at=datetime(2024, 3, day, tzinfo=timezone.utc))
+    return Article(title=title, body=body, uid=uid, source="Wire", published_at=datetime(2024, 3, day, tzinfo=UTC))
 
 
 @pytest.fixture

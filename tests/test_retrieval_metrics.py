@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.retrieval import (as_plain_words, evaluate, find_split, mrr_at_k, ndcg_at_k, percentile, read_qrels,
-                             read_queries, recall_at_k)
+from bench.retrieval import (
+    as_plain_words,
+    evaluate,
+    find_split,
+    mrr_at_k,
+    ndcg_at_k,
+    percentile,
+    read_qrels,
+    read_queries,
+    recall_at_k,
+)
 
 # Ranking d1..d5; relevant: d2 (grade 2), d4 (grade 1), d9 (grade 1, never retrieved).
 RANKED = ["d1", "d2", "d3", "d4", "d5"]

@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from archive.errors import BadQuery
-from archive.search import MAX_LIMIT, SearchRequest, Searcher, Tuning, semantic_article_scores
+from archive.search import (
+    MAX_LIMIT,
+    Searcher,
+    SearchRequest,
+    Tuning,
+    semantic_article_scores,
+)
 from archive.store.db import create_schema
 from tests.conftest import SEED_UID
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from archive.config import Settings
 from archive.core import open_archive
 from archive.documents import Article
 from archive.indexer import ingest
-from archive.search import SearchRequest, Searcher, Tuning
+from archive.search import Searcher, SearchRequest, Tuning
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,13 +27,13 @@ OTHER = ["A new bakery in {place} sells sourdough bread baked in a wood-fired ov
          "The {place} orchestra opened its season with a symphony by Sibelius."]
 PLACES = ["Norland", "Estavia", "Kessia", "Maravel", "Tornby", "Ulmsted", "Varno", "Quillan", "Brisk", "Ostra"]
 TARGET_SOURCE = "Beta Post"
-CUTOFF = datetime(2022, 1, 1, tzinfo=timezone.utc)
+CUTOFF = datetime(2022, 1, 1, tzinfo=UTC)
 
 
 def _articles() -> tuple[list[Article], set[str]]:
     rng = random.Random(7)
     items, targets = [], set()
-    start = datetime(2019, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2019, 1, 1, tzinfo=UTC)
     for n in range(185):  # the crowd: other outlet, half of it about elections (unique refs: no dedupe)
         template = rng.choice(ELECTION if n % 2 == 0 else OTHER)
         items.append(Article(title=f"Alpha report {n}", body=template.format(place=rng.choice(PLACES)) + f" Ref {n}.", uid=f"alpha-{n}",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from archive.errors import BadQuery
 from archive.query import parse_query
-from archive.search import SearchRequest, Searcher
+from archive.search import Searcher, SearchRequest
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ Two FTS5 tables, both with porter stemming:
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import Connection, text
 
@@ -53,13 +54,13 @@ class SqliteKeywordIndex:
         t = self.article_table
         # External content: a delete must pass the old values, which only a trigger reliably has.
         for statement in (
-            f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
-            f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END",
-            f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
-            f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
-            f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
-            f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-            f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+            (f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
+             f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"),
+            (f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
+             f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END"),
+            (f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
+             f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
+             f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"),
         ):
             conn.execute(text(statement))
         if not self.article_index_current(conn):

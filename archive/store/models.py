@@ -33,7 +33,7 @@ class ArticleRow(Base):
     ingested_at: Mapped[datetime] = mapped_column(DateTime())
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    chunks: Mapped[list["ChunkRow"]] = relationship(
+    chunks: Mapped[list[ChunkRow]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="ChunkRow.seq"
     )
 
