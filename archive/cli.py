@@ -56,20 +56,23 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
     from tqdm import tqdm
 
     from archive.indexer import ingest as run_ingest
-    from archive.readers import read_paths
+    from archive.readers import estimate_records, read_paths
 
     archive = _archive(ctx)
     bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json, dynamic_ncols=True, mininterval=1.0,
                file=sys.stderr)
 
+    expected = estimate_records(paths)  # a quick line count: the bar's total and ETA cover the whole input
+
     def on_progress(p) -> None:
-        bar.total = p.chunks_total
+        bar.total = p.chunks_expected  # committed chunks, extrapolated over the records still to read
         bar.n = p.chunks_embedded
-        bar.set_postfix(articles=p.articles_seen, refresh=False)
+        bar.set_postfix(articles=f"{p.articles_seen}/~{max(expected, p.articles_seen)}", refresh=False)
         bar.refresh()
 
     try:
-        report = run_ingest(archive, read_paths(paths, source=source), source=source, on_progress=on_progress)
+        report = run_ingest(archive, read_paths(paths, source=source), source=source, on_progress=on_progress,
+                            articles_expected=expected)
     finally:
         bar.close()
     if as_json:

@@ -197,6 +197,7 @@ def ingest(
     source: str | None = None,
     on_progress: ProgressCallback | None = None,
     batch_articles: int = ARTICLES_PER_TRANSACTION,
+    articles_expected: int | None = None,
 ) -> IngestReport:
     """Store articles (skipping duplicates, updating changed ones) and embed their chunks.
 
@@ -207,7 +208,9 @@ def ingest(
     a crash leaves little committed-but-unembedded work for `recover` to redo.
     """
     report = IngestReport()
-    progress = IngestProgress(articles_expected=len(items) if isinstance(items, Sized) else None)
+    if articles_expected is None and isinstance(items, Sized):
+        articles_expected = len(items)
+    progress = IngestProgress(articles_expected=articles_expected)
     started = time.perf_counter()
     with archive.writing():
         _check_backend(archive)  # also loads the model (and its token counter) before the producer needs it

@@ -49,3 +49,25 @@ def test_progress_reaches_the_total_and_extrapolates_sized_inputs(archive):
     assert last.articles_expected == 9 and last.articles_seen == 9
     assert last.chunks_embedded == last.chunks_total == last.chunks_expected == 9
     assert all(a.chunks_embedded <= b.chunks_embedded for a, b in pairwise(seen))
+
+
+def test_an_unsized_input_with_an_estimate_extrapolates(archive):
+    assert IngestProgress(articles_seen=2, chunks_total=3, articles_expected=8).chunks_expected == 12
+    assert IngestProgress(articles_seen=9, chunks_total=9, articles_expected=8).chunks_expected == 9  # never below
+    seen: list[IngestProgress] = []
+    items = (story(f"u{i}", f"Dockers on the {i}th day of the strike. Ships wait.") for i in range(8))
+    ingest(archive, items, batch_articles=2, articles_expected=8, on_progress=lambda p: seen.append(
+        IngestProgress(p.articles_seen, p.chunks_embedded, p.chunks_total, p.articles_expected)))
+    assert seen and all(p.articles_expected == 8 for p in seen)  # a generator, but the estimate reaches the bar
+    assert seen[-1].chunks_expected == seen[-1].chunks_embedded == 8
+
+
+def test_estimate_records_counts_lines_rows_and_files(tmp_path):
+    from archive.readers import estimate_records
+
+    (tmp_path / "a.jsonl").write_text('{"text": "one"}\n\n{"text": "two"}\nnot json\n')
+    (tmp_path / "b.csv").write_text("title,text\nx,first\ny,second\n")
+    (tmp_path / "c.txt").write_text("A story.")
+    (tmp_path / "d.json").write_text('[{"text": "one"}, {"text": "two"}]')  # an array counts as one
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")  # not read, not counted
+    assert estimate_records([tmp_path, tmp_path / "c.txt", tmp_path / "missing.txt", ""]) == 3 + 2 + 1 + 1
