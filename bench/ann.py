@@ -30,6 +30,7 @@ from bench.common import (
     p50,
     p95,
     require,
+    run_suite,
     stopwatch,
 )
 
@@ -219,16 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--nlist", type=int, default=4096)
     args = parser.parse_args(argv)
-    results = Results()
-    try:
-        run(results, args.vectors, args.queries, args.reuters_index, tuple(args.types.split(",")),
-            args.ef_construction, args.nlist)
-    except Skip as skip:
-        print(f"skipped: {skip}")
-        return 0
-    print(results.table())
-    log(f"wrote {results.write('ann')}")
-    return 0
+    return run_suite("ann", lambda results: run(results, args.vectors, args.queries, args.reuters_index,
+                                                tuple(args.types.split(",")), args.ef_construction, args.nlist))
 
 
 if __name__ == "__main__":

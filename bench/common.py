@@ -8,7 +8,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +167,22 @@ def reuters_articles(skip: int = 0, count: int | None = None):
 
     items = read_paths([require(REUTERS, "Reuters-21578 corpus")])
     return itertools.islice(items, skip, None if count is None else skip + count)
+
+
+def run_suite(name: str, body: Callable[[Results], None]) -> int:
+    """A suite's command line: run `body`, print the table, write bench/results/<name>-*.json.
+
+    A `Skip` (data absent) prints why and exits 0: benchmarks skip, they do not fail.
+    """
+    results = Results()
+    try:
+        body(results)
+    except Skip as skip:
+        print(f"skipped: {skip}")
+        return 0
+    print(results.table())
+    log(f"wrote {results.write(name)}")
+    return 0
 
 
 def log(message: str) -> None:

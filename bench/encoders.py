@@ -22,11 +22,11 @@ from pathlib import Path
 from bench.common import (
     SCIFACT,
     Results,
-    Skip,
     log,
     p50,
     require,
     reuters_articles,
+    run_suite,
     stopwatch,
 )
 
@@ -165,19 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--distractors", type=int, default=2000)
     args = parser.parse_args(argv)
-    results = Results()
-    try:
+
+    def body(results: Results) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
             torch_enc, int8_enc = load_pair(Path(tmp))
             speed(results, torch_enc, int8_enc, reuters_texts(args.texts, torch_enc), reuters_queries(40, seed=11))
             if args.ndcg:
                 ndcg(results, torch_enc, int8_enc, args.queries, args.distractors)
-    except Skip as skip:
-        print(f"skipped: {skip}")
-        return 0
-    print(results.table())
-    log(f"wrote {results.write('encoders')}")
-    return 0
+
+    return run_suite("encoders", body)
 
 
 if __name__ == "__main__":

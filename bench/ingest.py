@@ -18,7 +18,14 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
-from bench.common import Results, Skip, bench_settings, log, reuters_articles, stopwatch
+from bench.common import (
+    Results,
+    bench_settings,
+    log,
+    reuters_articles,
+    run_suite,
+    stopwatch,
+)
 
 
 def embedding_texts(archive, articles, seen: set[str] | None = None) -> list[str]:
@@ -121,16 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000, help="Reuters stories to ingest (default %(default)s)")
     args = parser.parse_args(argv)
-    results = Results()
-    try:
+
+    def body(results: Results) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
             run(results, args.articles, Path(tmp) / "index")
-    except Skip as skip:
-        print(f"skipped: {skip}")
-        return 0
-    print(results.table())
-    log(f"wrote {results.write('ingest')}")
-    return 0
+
+    return run_suite("ingest", body)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from bench.common import (
     p95,
     require,
     rss_bytes,
+    run_suite,
 )
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -239,17 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, required=True, help="archive to serve (read only)")
     parser.add_argument("--queries", type=int, default=60, help="queries per mode (default %(default)s)")
     args = parser.parse_args(argv)
-    results = Results()
     settings = bench_settings(args.index_dir)
-    encoder = load_encoder(settings.model, backend=settings.encoder, cache_dir=args.index_dir / "encoders")
-    try:
-        measure(results, args.index_dir.name, args.index_dir, query_sets(args.queries), encoder)
-    except Skip as skip:
-        print(f"skipped: {skip}")
-        return 0
-    print(results.table())
-    log(f"wrote {results.write('latency')}")
-    return 0
+    encoder = load_encoder(settings.model, backend=settings.encoder, cache_dir=settings.encoder_cache_dir)
+    return run_suite("latency", lambda results: measure(results, args.index_dir.name, args.index_dir,
+                                                        query_sets(args.queries), encoder))
 
 
 if __name__ == "__main__":
