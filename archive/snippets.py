@@ -113,6 +113,12 @@ def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     return [(s, e) for s, e, _ in _matcher(tuple(terms)).spans(text)]
 
 
+def match_strength(text: str, terms: Sequence[str]) -> tuple[int, int]:
+    """(distinct terms, total hits) of the terms in text: how well a passage shows the query."""
+    spans = _matcher(tuple(terms)).spans(text)
+    return len({hit for _, _, hit in spans}), len(spans)
+
+
 def highlight(text: str, terms: Sequence[str]) -> str:
     """HTML-escape text and wrap matching words in <mark>; safe to insert into a page."""
     out: list[str] = []

@@ -237,3 +237,18 @@ def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
     assert matches("buses") == ["a"]
     create_schema(engine)  # idempotent
     assert matches("train") == ["b"]
+
+
+def test_passage_is_the_chunk_showing_most_query_words(archive):
+    from archive.documents import Article
+    from archive.indexer import ingest
+
+    filler = " ".join(f"The harbour board met on day {i} and discussed the weather at length." for i in range(40))
+    body = (filler + "\n\n" + "Copper smelters asked for a tariff on imports. " + filler
+            + "\n\nThe copper tariff quota was finally set by the ministry in March. " + filler)
+    ingest(archive, [Article(uid="multi", title="Harbour board minutes", body=body)])
+    assert len(archive.chunk_ids()) >= 4
+    for mode in MODES:
+        r = Searcher(archive).search(SearchRequest(q="copper tariff quota", mode=mode)).results[0]
+        assert "copper tariff quota" in r.passage.lower(), mode  # all three words, not just "copper tariff"
+        assert r.passage_html.lower().count("<mark>") >= 3
