@@ -242,8 +242,9 @@ def semantic_article_scores(hits: Sequence[tuple[int, float]], owners: dict[int,
     return scored
 
 
-# Runs the semantic side of hybrid searches beside the keyword side (one task per search in flight).
-_SIDES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="semantic-side")
+# Runs the second half of a search beside the first: the semantic side beside the keyword side
+# (hybrid), the facet count beside the page query (keyword mode). One task per search in flight.
+_SIDES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-side")
 
 
 class Searcher:
@@ -420,9 +421,15 @@ class Searcher:
                         f"ORDER BY a.published_at IS NULL, a.published_at {direction}, a.id {direction} "
                         "LIMIT :limit OFFSET :offset")
         facet_sql = f"SELECT a.source, substr(a.published_at, 1, 4), count(*) FROM {source} GROUP BY 1, 2"
+
+        def facet_counts() -> dict[tuple[str | None, str | None], int]:
+            with self.archive.engine.connect() as conn:
+                return {(src, year): int(n) for src, year, n in conn.execute(text(facet_sql), params)}
+
+        counting = _SIDES.submit(facet_counts)  # its own connection, beside the page query (SQLite frees the GIL)
         with self.archive.engine.connect() as conn:
-            counts = {(src, year): int(n) for src, year, n in conn.execute(text(facet_sql), params)}
             rows = conn.execute(text(page_sql), {**params, "limit": req.limit, "offset": req.offset}).all()
+        counts = counting.result()
         page = []
         for position, (article_id, value, rank) in enumerate(rows, start=req.offset + 1):
             c = _Candidate(int(article_id), score=float(value))
