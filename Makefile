@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[test,fast]"
+	$(PIP) install --quiet -e ".[test]"
 	touch $(STAMP)
 
 # Debian packages the browser tests need (headless Chromium).
