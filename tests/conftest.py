@@ -40,8 +40,8 @@ def encoder_cache(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def encoder(encoder_cache: Path):
-    """The real bundled all-MiniLM-L6-v2 with the default encoder of a new archive (int8),
-    loaded once for the whole session (shared with in-process CLI invocations)."""
+    """The real bundled all-MiniLM-L6-v2 with the default encoder of a new archive, loaded once for
+    the whole session (shared with in-process CLI invocations)."""
     from archive.core import shared_encoder
 
     return shared_encoder(Settings(encoder_cache=encoder_cache))

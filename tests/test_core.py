@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from archive.config import NEW_ARCHIVE_ENCODER
 from archive.core import open_archive
 from archive.documents import Article, ReadFailure
 from archive.errors import IndexMismatch, ModelError, NotFound
@@ -165,7 +166,7 @@ def test_stats_report_counts_and_model(archive):
     assert stats.model == "sentence-transformers/all-MiniLM-L6-v2" and stats.index_type == "flat"
     assert stats.disk_bytes > 0
     # A new archive gets the default encoder (ARCHIVE_ENCODER=auto) and records it.
-    assert stats.encoder == read_manifest(archive.index_dir).encoder == "onnx-int8"
+    assert stats.encoder == read_manifest(archive.index_dir).encoder == NEW_ARCHIVE_ENCODER
 
 
 def test_uid_falls_back_to_url_then_content_hash(archive):

@@ -89,7 +89,7 @@ def test_unknown_encoder_is_a_clear_error():
 def test_settings_make_auto_concrete():
     auto = Settings()
     assert auto.encoder == "auto"
-    assert auto.for_archive(None).encoder == NEW_ARCHIVE_ENCODER == "onnx-int8"  # a new archive
+    assert auto.for_archive(None).encoder == NEW_ARCHIVE_ENCODER == "torch"  # a new archive
     assert auto.for_archive("torch").encoder == "torch"  # an archive keeps the encoder that built it
     assert Settings(encoder="torch").for_archive("onnx-int8").encoder == "torch"  # explicit wins (then checked)
     assert Settings(index_dir=Path("x")).encoder_cache_dir == Path("x") / "encoders"
@@ -97,7 +97,7 @@ def test_settings_make_auto_concrete():
 
 
 def test_auto_opens_a_torch_archive_with_torch_and_reindex_switches_it_to_int8(tmp_path, fp32, int8):
-    """The default encoder changed to int8 without breaking archives built with torch."""
+    """An archive opens with the encoder that built it, whatever the default; reindex converts it."""
     from archive.core import open_archive
     from archive.indexer import ingest, reindex
     from archive.readers import read_paths
