@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from archive.config import Settings
 from archive.embedding import Encoder, load_encoder, resolve_model
 from archive.errors import ArchiveError, IndexMismatch
+from archive.owners import ChunkOwners
 from archive.store.db import create_schema, make_engine, session_factory
 from archive.store.keyword import keyword_index_for
 from archive.store.models import ArticleRow, ChunkRow
@@ -95,6 +96,7 @@ class Archive:
         create_schema(self.engine)
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
+        self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None
         self._vectors_stamp: tuple[int, int] | None = None

@@ -313,7 +313,7 @@ class Searcher:
         k = max(self.tuning.candidates, 2 * need)
         while True:
             hits = vectors.search(vector, k, allowed)
-            owners = self._chunk_articles([cid for cid, _ in hits])
+            owners = self.archive.chunk_owners.lookup([cid for cid, _ in hits])
             scored = semantic_article_scores(hits, owners, self.tuning.chunk_bonus, self.tuning.candidates)
             if len(scored) >= need or len(hits) < k or k >= available:
                 return scored
@@ -438,14 +438,6 @@ class Searcher:
             page.append(c)
         return sum(counts.values()), _facets(counts), page
 
-    def _chunk_articles(self, chunk_ids: Sequence[int]) -> dict[int, int]:
-        if not chunk_ids:
-            return {}
-        with self.archive.engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, article_id FROM chunks WHERE id IN (SELECT value FROM json_each(:ids))"),
-                                {"ids": _json_ids(chunk_ids)})
-            return {int(a): int(b) for a, b in rows}
-
     def _facets_and_dates(self, article_ids: list[int]) -> tuple[dict[str, list[dict[str, Any]]], dict[int, datetime | None]]:
         """Source and year counts over the candidate set, and each candidate's date (one query)."""
         if not article_ids:
@@ -548,7 +540,7 @@ class Searcher:
             return []  # no vectors yet (e.g. still being embedded): nothing to compare with
         target = _unit(mine.mean(axis=0))
         hits = vectors.search(target, RELATED_CHUNKS + len(own))
-        owners = self._chunk_articles([cid for cid, _ in hits])
+        owners = self.archive.chunk_owners.lookup([cid for cid, _ in hits])
         others = list(dict.fromkeys(owners[cid] for cid, _ in hits if owners.get(cid, article_id) != article_id))
         if not others:
             return []

@@ -1,0 +1,41 @@
+"""ChunkOwners: the in-memory chunk -> article table of the read path stays right as the archive grows."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from archive.documents import Article
+from archive.indexer import delete_article, ingest
+
+pytestmark = pytest.mark.integration
+
+
+def sql_owners(archive) -> dict[int, int]:
+    with archive.engine.connect() as conn:
+        return {int(c): int(a) for c, a in conn.execute(text("SELECT id, article_id FROM chunks"))}
+
+
+def test_lookup_matches_sql_and_learns_chunks_added_later(archive):
+    ingest(archive, [Article(uid=f"o{i}", title=f"Story {i}", body=f"Grain exports rose on day {i}.") for i in range(3)])
+    first = sql_owners(archive)
+    assert archive.chunk_owners.lookup(list(first)) == first  # loads the whole table once
+    ingest(archive, [Article(uid="later", title="Later", body="Copper output fell sharply.")])
+    everything = sql_owners(archive)
+    assert len(everything) == len(first) + 1
+    assert archive.chunk_owners.lookup(list(everything)) == everything  # the new chunk is found in SQL
+    assert archive.chunk_owners.lookup([max(everything) + 1000, -1]) == {}  # unknown ids are left out
+    assert archive.chunk_owners.lookup([]) == {}
+
+
+def test_a_second_archive_handle_sees_another_writers_chunks(archive, settings, encoder):
+    from archive.core import open_archive
+
+    ingest(archive, [Article(uid="a", title="A", body="Tin prices slumped.")])
+    reader = open_archive(settings, encoder=encoder)
+    assert reader.chunk_owners.lookup(archive.chunk_ids().tolist()) == sql_owners(archive)
+    ingest(archive, [Article(uid="b", title="B", body="Zinc prices climbed.")])  # written by the other handle
+    assert reader.chunk_owners.lookup(archive.chunk_ids().tolist()) == sql_owners(archive)
+    delete_article(archive, "a")
+    assert set(reader.chunk_owners.lookup(archive.chunk_ids().tolist())) == set(sql_owners(archive))
+    reader.close()
