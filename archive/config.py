@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_INDEX_DIR = "index"
-# The encoder a new archive is built with when ARCHIVE_ENCODER is 'auto'. Not int8: it passes the
-# SciFact gate (nDCG@10 -0.003) but reorders close calls on Reuters (docs/performance.md, "The int8 encoder").
-NEW_ARCHIVE_ENCODER = "torch"
+# Encoders that make the same vectors (cosine 1.0 to 1e-7: the same fp32 weights and arithmetic)
+# share a family; an archive can be served and extended by any encoder of its family.
+ENCODER_FAMILIES = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
+# What 'auto' runs for each family: the fastest encoder of it (docs/performance.md, "Encoders").
+FAMILY_ENCODER = {"fp32": "onnx", "int8": "onnx-int8"}
+# The family of a new archive under 'auto'. Not int8: it passes the SciFact gate (nDCG@10 -0.003)
+# but reorders close calls on Reuters (docs/performance.md, "The int8 encoder").
+NEW_ARCHIVE_ENCODER = FAMILY_ENCODER["fp32"]
+
+
+def encoder_family(encoder: str) -> str:
+    """The family of an encoder name (an unknown name is its own family, so it matches only itself)."""
+    return ENCODER_FAMILIES.get(encoder, encoder)
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -28,8 +38,8 @@ class Settings:
     index_dir: Path = _setting(Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest).")  # noqa: RUF009 - _setting returns a field()
     database_url: str | None = _setting(None, "ARCHIVE_DATABASE_URL", "SQLAlchemy URL; default: SQLite file archive.db in the index directory.")
     model: str | None = _setting(None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2.")
-    encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder backend: 'auto' (an archive keeps the encoder that built it; a new one gets 'torch'), 'torch' (sentence-transformers fp32) or 'onnx-int8' (quantised locally: faster, slightly less exact).")
-    encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported int8 model; default: 'encoders' in the index directory.")  # noqa: RUF009
+    encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder: 'auto' (the fastest one making the vectors an archive holds; 'onnx' for a new one), 'onnx' (fp32 via onnxruntime), 'torch' (sentence-transformers, fp32, the same vectors) or 'onnx-int8' (quantised: faster, slightly less exact).")
+    encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported ONNX models; default: 'encoders' in the index directory.")  # noqa: RUF009
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
     ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below.")
     chunk_tokens: int = _setting(200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).")
@@ -62,14 +72,17 @@ class Settings:
         return cls(**values)
 
     def for_archive(self, recorded_encoder: str | None) -> Settings:
-        """These settings with a concrete encoder: 'auto' keeps the one an archive recorded, else the new-archive default."""
+        """These settings with a concrete encoder. 'auto': the fastest encoder of the family the archive
+        recorded (a torch-built archive is served by 'onnx', the same vectors), else the new-archive default."""
         if self.encoder != "auto":
             return self
-        return replace(self, encoder=recorded_encoder or NEW_ARCHIVE_ENCODER)
+        if recorded_encoder is None:
+            return replace(self, encoder=NEW_ARCHIVE_ENCODER)
+        return replace(self, encoder=FAMILY_ENCODER.get(encoder_family(recorded_encoder), recorded_encoder))
 
     @property
     def encoder_cache_dir(self) -> Path:
-        """Where the int8 model is exported to and cached."""
+        """Where the ONNX models are exported to and cached."""
         return Path(self.encoder_cache) if self.encoder_cache else Path(self.index_dir) / "encoders"
 
     def with_(self, **changes: Any) -> Settings:

@@ -23,7 +23,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
-ENCODERS: tuple[str, ...] = ("torch", "onnx-int8")
+ENCODERS: tuple[str, ...] = ("onnx", "torch", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -251,13 +251,17 @@ class Encoder(BaseEncoder):
 
 def load_encoder(model: str | None = None, *, backend: str = "torch", cache_dir: Path | None = None,
                  batch_size: int = 64, query_cache_size: int = 256) -> BaseEncoder:
-    """The encoder for a backend name: 'torch', or 'onnx-int8' (exported and quantised once into `cache_dir`)."""
+    """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' (fp32) or 'onnx-int8'.
+
+    The ONNX models are exported (and quantised) once into `cache_dir`.
+    """
     if backend == "torch":
         return Encoder(model, batch_size=batch_size, query_cache_size=query_cache_size)
-    if backend == "onnx-int8":
-        from archive.onnx_encoder import OnnxInt8Encoder
+    if backend in ("onnx", "onnx-int8"):
+        from archive.onnx_encoder import OnnxEncoder
 
         if cache_dir is None:
-            raise ModelError("the onnx-int8 encoder needs a cache directory (<index_dir>/encoders)")
-        return OnnxInt8Encoder(model, cache_dir=cache_dir, batch_size=batch_size, query_cache_size=query_cache_size)
+            raise ModelError(f"the {backend} encoder needs a cache directory (<index_dir>/encoders)")
+        return OnnxEncoder(model, cache_dir=cache_dir, int8=backend == "onnx-int8", batch_size=batch_size,
+                           query_cache_size=query_cache_size)
     raise ModelError(f"unknown encoder {backend!r}; ARCHIVE_ENCODER must be one of {', '.join(ENCODERS)}")

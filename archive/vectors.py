@@ -25,6 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from archive.config import encoder_family
 from archive.errors import IndexMismatch
 
 INDEX_FILE = "vectors.faiss"
@@ -65,13 +66,14 @@ class Manifest:
             problems.append(f"dimension {self.dim} vs {dim}")
         if self.model != model or (self.model_sha256 and model_sha256 and self.model_sha256 != model_sha256):
             problems.append(f"model {self.model} ({(self.model_sha256 or '?')[:12]}) vs {model} ({(model_sha256 or '?')[:12]})")
-        if self.encoder != encoder:
+        same_vectors = encoder_family(self.encoder) == encoder_family(encoder)  # torch and onnx: the same fp32 vectors
+        if not same_vectors:
             problems.append(f"encoder {self.encoder} vs {encoder}")
         if problems:
             hint = "Use the same settings, or rebuild the vectors with `archive reindex`."
-            if self.encoder != encoder:
-                hint = (f"Use ARCHIVE_ENCODER={self.encoder} or auto (the default: an archive keeps the encoder that built it), "
-                        f"or re-embed it with `ARCHIVE_ENCODER={encoder} archive reindex`.")
+            if not same_vectors:
+                hint = (f"Use ARCHIVE_ENCODER=auto (the default: an archive is served by an encoder of the kind that built it) "
+                        f"or {self.encoder}, or re-embed it with `ARCHIVE_ENCODER={encoder} archive reindex`.")
             raise IndexMismatch("the vector index was built with another model: " + "; ".join(problems) + ". " + hint)
 
 

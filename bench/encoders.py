@@ -33,14 +33,20 @@ from bench.common import (
 NDCG_MAX_LOSS = 0.005  # the int8 encoder may become the default only within this nDCG@10 loss
 
 
-def load_pair(cache_dir: Path, torch_enc=None):
-    """(torch encoder, int8 encoder) of the configured model; int8 built into `cache_dir` if needed."""
+def load_all(cache_dir: Path, loaded=None) -> dict:
+    """{backend: encoder} for torch, onnx (fp32) and onnx-int8; ONNX models exported into `cache_dir` if needed.
+
+    `loaded` (an encoder the caller already has) is reused for its backend.
+    """
     from archive.embedding import load_encoder
 
+    out = {loaded.backend: loaded} if loaded is not None else {}
     with stopwatch() as built:
-        int8 = load_encoder(backend="onnx-int8", cache_dir=cache_dir)
-    log(f"encoders: int8 model ready in {built[0]:.1f}s ({int8.model_file})")
-    return torch_enc or load_encoder(backend="torch"), int8
+        for backend in ("onnx", "onnx-int8"):
+            out.setdefault(backend, load_encoder(backend=backend, cache_dir=cache_dir))
+    log(f"encoders: ONNX models ready in {built[0]:.1f}s ({out['onnx-int8'].model_file.parent})")
+    out.setdefault("torch", load_encoder(backend="torch"))
+    return out
 
 
 def reuters_texts(count: int, encoder) -> list[str]:
@@ -56,34 +62,38 @@ def reuters_texts(count: int, encoder) -> list[str]:
     return texts[:count]
 
 
-def speed(results: Results, torch_enc, int8_enc, texts: list[str], queries: list[str]) -> dict:
-    """Chunks/s of both encoders on the same texts, query latency, mean cosine; adds rows."""
+def speed(results: Results, encoders: dict, texts: list[str], queries: list[str]) -> dict:
+    """Chunks/s of every encoder on the same texts, one-query latency and mean cosine, each against torch."""
     import numpy as np
 
-    for enc in (torch_enc, int8_enc):
+    for enc in encoders.values():
         enc.encode(["warm-up text for the kernels"] * 8)
     half = len(texts) // 2
-    seconds = {"torch": 0.0, "onnx-int8": 0.0}
-    vectors = {"torch": [], "onnx-int8": []}
-    for part in (texts[:half], texts[half:]):
-        for enc in (torch_enc, int8_enc):
+    seconds = dict.fromkeys(encoders, 0.0)
+    vectors: dict[str, list] = {k: [] for k in encoders}
+    for part in (texts[:half], texts[half:]):  # halves in turn: load drift hits every encoder alike
+        for backend, enc in encoders.items():
             with stopwatch() as t:
-                vectors[enc.backend].append(enc.encode(part))
-            seconds[enc.backend] += t[0]
-    cosine = float(np.mean((np.vstack(vectors["torch"]) * np.vstack(vectors["onnx-int8"])).sum(axis=1)))
-    latency: dict[str, list[float]] = {"torch": [], "onnx-int8": []}
+                vectors[backend].append(enc.encode(part))
+            seconds[backend] += t[0]
+    reference = np.vstack(vectors["torch"])
+    cosine = {k: float(np.mean((np.vstack(v) * reference).sum(axis=1))) for k, v in vectors.items()}
+    latency: dict[str, list[float]] = {k: [] for k in encoders}
     for q in queries:
-        for enc in (torch_enc, int8_enc):
+        for backend, enc in encoders.items():
             with stopwatch() as t:
                 enc._encode_one(q)  # uncached: the model's own cost
-            latency[enc.backend].append(t[0] * 1000)
+            latency[backend].append(t[0] * 1000)
     cps = {k: len(texts) / v for k, v in seconds.items()}
     q50 = {k: p50(v) for k, v in latency.items()}
-    results.add("encoder", f"onnx-int8 chunks/s ({len(texts)} Reuters chunks)", cps["onnx-int8"],
-                f"{cps['torch']:.3g} torch fp32", cps["onnx-int8"] / cps["torch"], "speed-up")
-    results.add("encoder", f"onnx-int8 query encode p50 ms ({len(queries)} queries)", q50["onnx-int8"],
-                f"{q50['torch']:.3g} torch fp32", q50["torch"] / q50["onnx-int8"], "speed-up")
-    results.add("encoder", "int8 vs fp32 vectors: mean cosine", cosine, "", "", "test asserts >= 0.98")
+    for backend in (k for k in encoders if k != "torch"):
+        results.add("encoder", f"{backend} chunks/s ({len(texts)} Reuters chunks)", cps[backend],
+                    f"{cps['torch']:.3g} torch fp32", cps[backend] / cps["torch"], "speed-up")
+        results.add("encoder", f"{backend} query encode p50 ms ({len(queries)} queries)", q50[backend],
+                    f"{q50['torch']:.3g} torch fp32", q50["torch"] / q50[backend], "speed-up")
+        floor = ">= 0.99999" if backend == "onnx" else ">= 0.98"
+        results.add("encoder", f"{backend} vs torch vectors: mean cosine", cosine[backend], "", "",
+                    f"tests/test_encoders_onnx.py asserts {floor}")
     detail = {"texts": len(texts), "chunks_per_s": cps, "query_p50_ms": q50, "mean_cosine": cosine}
     results.details["encoder_speed"] = detail
     return detail
@@ -168,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(results: Results) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
-            torch_enc, int8_enc = load_pair(Path(tmp))
-            speed(results, torch_enc, int8_enc, reuters_texts(args.texts, torch_enc), reuters_queries(40, seed=11))
+            encoders = load_all(Path(tmp))
+            speed(results, encoders, reuters_texts(args.texts, encoders["torch"]), reuters_queries(40, seed=11))
             if args.ndcg:
-                ndcg(results, torch_enc, int8_enc, args.queries, args.distractors)
+                ndcg(results, encoders["torch"], encoders["onnx-int8"], args.queries, args.distractors)
 
     return run_suite("encoders", body)
 

@@ -124,13 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             from bench.latency import reuters_queries
 
             try:
-                torch_enc, int8_enc = encoders.load_pair(tmp_path / "encoders",
-                                                         encoder if encoder.backend == "torch" else None)
+                loaded = encoders.load_all(tmp_path / "encoders", encoder)
                 if "encoders" not in skip:
-                    encoders.speed(results, torch_enc, int8_enc, encoders.reuters_texts(512, torch_enc),
+                    encoders.speed(results, loaded, encoders.reuters_texts(512, loaded["torch"]),
                                    reuters_queries(40, seed=11))
                 if args.ndcg or args.all:
-                    encoders.ndcg(results, torch_enc, int8_enc)
+                    encoders.ndcg(results, loaded["torch"], loaded["onnx-int8"])
             except Skip as why:
                 results.add("encoder", "int8 vs fp32", "skipped", note=str(why))
             except Exception as exc:  # noqa: BLE001

@@ -1,4 +1,4 @@
-"""The onnx-int8 encoder: vectors close to the torch model's, the same token counting and chunking contract."""
+"""The ONNX encoders: fp32 makes torch's vectors, int8 comes close; same token counting and chunking; encoder families."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from archive.chunking import chunk_text, sentence_spans
-from archive.config import NEW_ARCHIVE_ENCODER, Settings
+from archive.config import NEW_ARCHIVE_ENCODER, Settings, encoder_family
 from archive.embedding import load_encoder
 from archive.errors import IndexMismatch, ModelError
 from tests.conftest import CORPUS, SEEDS
@@ -17,18 +17,29 @@ from tests.conftest import CORPUS, SEEDS
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-def fp32(encoder):
-    """The torch (fp32) reference: the session's encoder, unless the default backend is not torch."""
-    return encoder if encoder.backend == "torch" else load_encoder(backend="torch")
-
-
-@pytest.fixture(scope="session")
-def int8(encoder, tmp_path_factory: pytest.TempPathFactory):
-    """The int8 encoder: the session's (the default of a new archive), else exported once into a temporary cache."""
-    if encoder.backend == "onnx-int8":
+def session_or_load(encoder, backend: str, cache: Path):
+    """The session's encoder when it is this backend, else this backend loaded (ONNX: from the session's export)."""
+    if encoder.backend == backend:
         return encoder
-    return load_encoder(backend="onnx-int8", cache_dir=tmp_path_factory.mktemp("encoders"))
+    return load_encoder(backend=backend, cache_dir=None if backend == "torch" else cache)
+
+
+@pytest.fixture(scope="session")
+def fp32(encoder, encoder_cache):
+    """The torch (sentence-transformers fp32) reference."""
+    return session_or_load(encoder, "torch", encoder_cache)
+
+
+@pytest.fixture(scope="session")
+def onnx(encoder, encoder_cache):
+    """The ONNX fp32 encoder (the default of a new archive)."""
+    return session_or_load(encoder, "onnx", encoder_cache)
+
+
+@pytest.fixture(scope="session")
+def int8(encoder, encoder_cache):
+    """The ONNX int8 encoder."""
+    return session_or_load(encoder, "onnx-int8", encoder_cache)
 
 
 def real_sentences(limit: int = 48) -> list[str]:
@@ -86,34 +97,54 @@ def test_unknown_encoder_is_a_clear_error():
         load_encoder(backend="tensorflow")
 
 
+def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
+    sentences = real_sentences() + ["Iran camera disconnection", "a" * 3000]
+    cosines = (fp32.encode(sentences) * onnx.encode(sentences)).sum(axis=1)
+    assert cosines.min() > 0.99999, cosines.min()  # the same model and arithmetic, not an approximation
+    assert np.allclose(fp32.encode_query("Tehran switches off UN watchdog"), onnx.encode_query("Tehran switches off UN watchdog"),
+                       atol=1e-5)
+    assert onnx.info.backend == "onnx" and onnx.model_file.name == "model-fp32.onnx"
+
+
 def test_settings_make_auto_concrete():
     auto = Settings()
     assert auto.encoder == "auto"
-    assert auto.for_archive(None).encoder == NEW_ARCHIVE_ENCODER == "torch"  # a new archive
-    assert auto.for_archive("torch").encoder == "torch"  # an archive keeps the encoder that built it
-    assert Settings(encoder="torch").for_archive("onnx-int8").encoder == "torch"  # explicit wins (then checked)
+    assert auto.for_archive(None).encoder == NEW_ARCHIVE_ENCODER == "onnx"  # a new archive
+    assert auto.for_archive("torch").encoder == "onnx"  # the same vectors, faster
+    assert auto.for_archive("onnx").encoder == "onnx"
+    assert auto.for_archive("onnx-int8").encoder == "onnx-int8"  # int8 vectors need the int8 model
+    assert Settings(encoder="torch").for_archive("onnx").encoder == "torch"  # explicit wins (then checked)
+    assert encoder_family("torch") == encoder_family("onnx") != encoder_family("onnx-int8")
     assert Settings(index_dir=Path("x")).encoder_cache_dir == Path("x") / "encoders"
     assert Settings(encoder_cache=Path("/c")).encoder_cache_dir == Path("/c")
 
 
-def test_auto_opens_a_torch_archive_with_torch_and_reindex_switches_it_to_int8(tmp_path, fp32, int8):
-    """An archive opens with the encoder that built it, whatever the default; reindex converts it."""
+def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_path, fp32, onnx, int8):
+    """'auto' serves an archive with the fastest encoder of the kind that built it; reindex converts it."""
     from archive.core import open_archive
     from archive.indexer import ingest, reindex
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
     from archive.vectors import read_manifest
 
+    def top(archive, q: str) -> list[tuple[str, float]]:
+        results = Searcher(archive).search(SearchRequest(q=q, mode="semantic", limit=5)).results
+        return [(r.uid, r.score) for r in results]
+
     index_dir = tmp_path / "index"
     built = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32)
-    ingest(built, read_paths([SEEDS]))
+    ingest(built, read_paths([SEEDS, CORPUS]))
+    by_torch = top(built, "Tehran switches off UN watchdog surveillance equipment")
     built.close()
     assert read_manifest(index_dir).encoder == "torch"
 
-    kept = open_archive(Settings(index_dir=index_dir), encoder=fp32)  # 'auto'
-    assert kept.settings.encoder == "torch" and kept.stats().encoder == "torch"
-    kept.close()
-    with pytest.raises(IndexMismatch, match="ARCHIVE_ENCODER=torch or auto"):
+    served = open_archive(Settings(index_dir=index_dir), encoder=onnx)  # 'auto'
+    assert served.settings.encoder == "onnx" and served.stats().encoder == "onnx"
+    by_onnx = top(served, "Tehran switches off UN watchdog surveillance equipment")
+    assert [u for u, _ in by_onnx] == [u for u, _ in by_torch]
+    assert np.allclose([s for _, s in by_onnx], [s for _, s in by_torch], atol=1e-5)
+    served.close()
+    with pytest.raises(IndexMismatch, match="ARCHIVE_ENCODER=auto"):
         open_archive(Settings(index_dir=index_dir, encoder="onnx-int8"), encoder=int8)
 
     switching = open_archive(Settings(index_dir=index_dir, encoder="onnx-int8"), encoder=int8, verify=False)
@@ -122,6 +153,7 @@ def test_auto_opens_a_torch_archive_with_torch_and_reindex_switches_it_to_int8(t
     assert read_manifest(index_dir).encoder == "onnx-int8"
     now = open_archive(Settings(index_dir=index_dir), encoder=int8)  # 'auto' follows the manifest
     assert now.settings.encoder == "onnx-int8"
-    top = Searcher(now).search(SearchRequest(q="Iran camera disconnection", mode="semantic", limit=1)).results
-    assert top and top[0].uid.startswith("seed-")
+    assert top(now, "Iran camera disconnection")[0][0].startswith("seed-")
     now.close()
+    with pytest.raises(IndexMismatch, match="ARCHIVE_ENCODER=auto"):
+        open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32)
