@@ -101,7 +101,7 @@ def _export(model_path: Path, out: Path) -> None:
     axes = {0: "batch", 1: "tokens"}
     with warnings.catch_warnings(), torch.no_grad():
         # The TorchScript exporter warns about itself and about traced Python branches; the
-        # result is checked against torch by tests/test_encoder_int8.py instead.
+        # result is checked against torch by tests/test_encoders_onnx.py instead.
         warnings.simplefilter("ignore")
         torch.onnx.export(
             TokenEmbeddings(model), (ids, mask, torch.zeros_like(ids)), str(out),
