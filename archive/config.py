@@ -18,7 +18,7 @@ ENCODER_FAMILIES = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
 # What 'auto' runs for each family: the fastest encoder of it (docs/performance.md, "Encoders").
 FAMILY_ENCODER = {"fp32": "onnx", "int8": "onnx-int8"}
 # The family of a new archive under 'auto'. Not int8: it passes the SciFact gate (nDCG@10 -0.003)
-# but reorders close calls on Reuters (docs/performance.md, "The int8 encoder").
+# but reorders close calls on Reuters (docs/performance.md, "The int8 encoder" under "Encoders").
 NEW_ARCHIVE_ENCODER = FAMILY_ENCODER["fp32"]
 
 

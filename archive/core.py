@@ -41,7 +41,7 @@ def shared_encoder(settings: Settings) -> Encoder:
     against its manifest before it gets here.
     """
     settings = settings.for_archive(None)
-    # The int8 model is exported into a cache folder, so the folder is part of the key.
+    # The ONNX models are exported into a cache folder, so the folder is part of the key.
     cache_dir = settings.encoder_cache_dir if settings.encoder != "torch" else None
     key = (settings.model, settings.encoder, settings.batch_size, str(cache_dir))
     with _ENCODERS_LOCK:
