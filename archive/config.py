@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from archive.errors import ModelError
+
 DEFAULT_INDEX_DIR = "index"
 # Encoders that make the same vectors (cosine 1.0 to 1e-7: the same fp32 weights and arithmetic)
 # share a family; an archive can be served and extended by any encoder of its family.
@@ -75,6 +77,9 @@ class Settings:
         """These settings with a concrete encoder. 'auto': the fastest encoder of the family the archive
         recorded (a torch-built archive is served by 'onnx', the same vectors), else the new-archive default."""
         if self.encoder != "auto":
+            if self.encoder not in ENCODER_FAMILIES:
+                raise ModelError(f"unknown encoder {self.encoder!r}; ARCHIVE_ENCODER must be auto, "
+                                 + ", ".join(ENCODER_FAMILIES))
             return self
         if recorded_encoder is None:
             return replace(self, encoder=NEW_ARCHIVE_ENCODER)

@@ -115,6 +115,8 @@ def test_settings_make_auto_concrete():
     assert auto.for_archive("onnx-int8").encoder == "onnx-int8"  # int8 vectors need the int8 model
     assert Settings(encoder="torch").for_archive("onnx").encoder == "torch"  # explicit wins (then checked)
     assert encoder_family("torch") == encoder_family("onnx") != encoder_family("onnx-int8")
+    with pytest.raises(ModelError, match="ARCHIVE_ENCODER must be auto, torch, onnx, onnx-int8"):
+        Settings(encoder="tensorflow").for_archive("torch")
     assert Settings(index_dir=Path("x")).encoder_cache_dir == Path("x") / "encoders"
     assert Settings(encoder_cache=Path("/c")).encoder_cache_dir == Path("/c")
 
