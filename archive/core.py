@@ -104,7 +104,7 @@ class Archive:
         self._mutex = threading.RLock()  # guards the in-memory FAISS index inside one process
         self._model_identity = resolve_model(settings.model)  # (name, path, sha256): cheap, no model load
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
-        self._check_manifest(read_manifest(self.index_dir))
+        self._check_manifest(recorded)
 
     # -- components -------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import Engine, text
 
+from archive.store.db import json_ids
+
 _NONE = 0  # article ids start at 1
 
 
@@ -57,7 +59,7 @@ class ChunkOwners:
     def _add(self, missing: np.ndarray) -> np.ndarray:
         with self._engine.connect() as conn:
             rows = conn.execute(text("SELECT id, article_id FROM chunks WHERE id IN (SELECT value FROM json_each(:ids))"),
-                                {"ids": "[" + ",".join(str(int(i)) for i in missing) + "]"}).all()
+                                {"ids": json_ids(missing)}).all()
         with self._lock:
             assert self._table is not None
             if rows:

@@ -30,6 +30,7 @@ from archive.snippets import (
     highlight_terms,
     match_strength,
 )
+from archive.store.db import json_ids
 from archive.vectors import VectorIndex
 
 Mode = Literal["keyword", "semantic", "hybrid"]
@@ -444,7 +445,7 @@ class Searcher:
             return {"source": [], "year": []}, {}
         with self.archive.engine.connect() as conn:
             rows = conn.execute(text("SELECT id, source, published_at FROM articles WHERE id IN (SELECT value FROM json_each(:ids))"),
-                                {"ids": _json_ids(article_ids)}).all()
+                                {"ids": json_ids(article_ids)}).all()
         counts: dict[tuple[str | None, str | None], int] = {}
         dates: dict[int, datetime | None] = {}
         for aid, source, published in rows:
@@ -471,7 +472,7 @@ class Searcher:
         with self.archive.engine.connect() as conn:
             rows = conn.execute(text(f"{columns} WHERE article_id IN (SELECT value FROM json_each(:articles)) "
                                      f"UNION {columns} WHERE id IN (SELECT value FROM json_each(:chunks))"),
-                                {"articles": _json_ids(lexical), "chunks": _json_ids(semantic)}).all()
+                                {"articles": json_ids(lexical), "chunks": json_ids(semantic)}).all()
         by_article: dict[int, list[Any]] = {}
         for row in sorted(rows, key=lambda r: (r.article_id, r.seq)):
             by_article.setdefault(row.article_id, []).append(row)
@@ -497,7 +498,7 @@ class Searcher:
         with self.archive.engine.connect() as conn:
             arts = {r.id: r for r in conn.execute(text(
                 "SELECT id, uid, title, source, author, url, published_at FROM articles "
-                "WHERE id IN (SELECT value FROM json_each(:ids))"), {"ids": _json_ids(c.article_id for c in page)})}
+                "WHERE id IN (SELECT value FROM json_each(:ids))"), {"ids": json_ids(c.article_id for c in page)})}
         results = []
         for c in page:
             a, ch = arts.get(c.article_id), chunk_of.get(c.article_id)
@@ -546,7 +547,7 @@ class Searcher:
             return []
         with self.archive.engine.connect() as conn:
             chunk_rows = conn.execute(text("SELECT id, article_id FROM chunks WHERE article_id IN "
-                                           "(SELECT value FROM json_each(:ids))"), {"ids": _json_ids(others)}).all()
+                                           "(SELECT value FROM json_each(:ids))"), {"ids": json_ids(others)}).all()
         by_article: dict[int, list[int]] = {}
         for cid, aid in chunk_rows:
             by_article.setdefault(int(aid), []).append(int(cid))
@@ -570,7 +571,7 @@ class Searcher:
         with self.archive.engine.connect() as conn:
             rows = {r.id: r for r in conn.execute(text(
                 "SELECT id, uid, title, source, author, url, published_at, substr(body, 1, 400) AS lead "
-                "FROM articles WHERE id IN (SELECT value FROM json_each(:ids))"), {"ids": _json_ids(a for a, _ in scored)})}
+                "FROM articles WHERE id IN (SELECT value FROM json_each(:ids))"), {"ids": json_ids(a for a, _ in scored)})}
         out = []
         for aid, cosine in scored:
             r = rows.get(aid)
@@ -614,10 +615,6 @@ def _stored_vectors(vectors: VectorIndex, chunk_ids: list[int]) -> np.ndarray | 
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return (vector / norm if norm > 0 and math.isfinite(norm) else vector).astype(np.float32)
-
-
-def _json_ids(ids) -> str:
-    return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
 def _round(value: float | None) -> float | None:

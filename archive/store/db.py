@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
@@ -36,3 +38,8 @@ def create_schema(engine: Engine) -> None:
 def session_factory(engine: Engine) -> sessionmaker:
     """Sessions that keep loaded attributes after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def json_ids(ids: Iterable[int]) -> str:
+    """Ids as a JSON array, for `IN (SELECT value FROM json_each(:ids))` (one bound parameter, any length)."""
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
