@@ -13,7 +13,7 @@ DEBIAN_PACKAGES := chromium
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-packages serve test bench clean
+.PHONY: install system-packages serve test lint format docs screenshots bench clean
 
 # Idempotent: re-runs pip only when pyproject.toml changed.
 install: $(STAMP)
@@ -36,8 +36,27 @@ serve: install
 	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) seed seeds/
 	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) serve --host $(HOST) --port $(PORT)
 
-test: install system-packages
+# Lint and format checks first (seconds), then the whole suite.
+test: install system-packages lint
 	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check archive bench tests
+	$(VENV)/bin/ruff format --check archive bench tests
+
+# Apply ruff's fixes and formatting.
+format: install
+	$(VENV)/bin/ruff check --fix archive bench tests
+	$(VENV)/bin/ruff format archive bench tests
+
+# Regenerate the README's command and settings tables from the code (tests/test_docs.py checks them).
+docs: install
+	$(PY) -m tests.readme_tables
+
+# Refresh the README's screenshots: the browser tests write them to build/screenshots (git-ignored).
+screenshots: install system-packages
+	ARCHIVE_SCREENSHOTS_DIR=build/screenshots $(PY) -m pytest -q tests/test_browser.py
+	cp build/screenshots/search.png build/screenshots/article.png docs/screenshots/
 
 # One table, each figure beside its same-run reference (docs/performance.md); JSON in bench/results/.
 # More: make bench BENCH_ARGS="--ndcg --ann"  (or --all; see .venv/bin/python -m bench.run --help)

@@ -1,4 +1,4 @@
-"""Command line: `archive ingest | search | related | stats | delete | reindex | serve`."""
+"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | serve | settings`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from archive.config import Settings
 from archive.errors import ArchiveError
+from archive.limits import CLAMP_CEILING, DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT, MODES, RELATED_DEFAULT, RELATED_MAX, SORTS
 
 
 def _fail_cleanly(fn: Callable) -> Callable:
@@ -31,7 +32,7 @@ def _fail_cleanly(fn: Callable) -> Callable:
 
 
 def _archive(ctx: click.Context, *, verify: bool = True):
-    from archive.core import open_archive
+    from archive.archive import open_archive
 
     return open_archive(ctx.obj["settings"], verify=verify)
 
@@ -49,32 +50,43 @@ def main(ctx: click.Context, index_dir: Path | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--source", help="Outlet name for articles that do not name one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
+              help="On stderr: a progress bar, one JSON object per update (for scripts and tests), or nothing.")
 @click.pass_context
 @_fail_cleanly
-def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_json: bool) -> None:
+def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_json: bool, progress: str) -> None:
     """Add articles from files or folders (.txt .md .html .json .jsonl .csv), recursively."""
+    from dataclasses import asdict
+
     from tqdm import tqdm
 
-    from archive.indexer import ingest as run_ingest
     from archive.readers import estimate_records, read_paths
+    from archive.write import ingest as run_ingest
 
+    def emit(event: dict) -> None:
+        if progress == "json":
+            click.echo(json.dumps(event), err=True)
+
+    emit({"stage": "opening"})
     archive = _archive(ctx)
-    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json, dynamic_ncols=True, mininterval=1.0,
-               file=sys.stderr)
+    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json or progress != "bar", dynamic_ncols=True,
+               mininterval=1.0, file=sys.stderr)
 
     expected = estimate_records(paths)  # a quick line count: the bar's total and ETA cover the whole input
 
     def on_progress(p) -> None:
+        emit({"stage": "progress", **asdict(p)})
         bar.total = p.chunks_expected  # committed chunks, extrapolated over the records still to read
         bar.n = p.chunks_embedded
         bar.set_postfix(articles=f"{p.articles_seen}/~{max(expected, p.articles_seen)}", refresh=False)
         bar.refresh()
 
     try:
-        report = run_ingest(archive, read_paths(paths, source=source), source=source, on_progress=on_progress,
+        report = run_ingest(archive, read_paths(paths, source=source), on_progress=on_progress,
                             articles_expected=expected)
     finally:
         bar.close()
+    emit({"stage": "done"})
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -89,10 +101,11 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 
 @main.command()
 @click.argument("query")
-@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
+@click.option("--limit", type=click.IntRange(1, CLAMP_CEILING), default=DEFAULT_LIMIT, show_default=True,
+              help="Results per page (above the API's page size it is clamped, as in the API).")
 @click.option("--offset", type=click.IntRange(0), default=0)
-@click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance", show_default=True)
+@click.option("--sort", type=click.Choice(SORTS), default=DEFAULT_SORT, show_default=True)
 @click.option("--source")
 @click.option("--author")
 @click.option("--after", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (inclusive)")
@@ -120,7 +133,7 @@ def search(ctx: click.Context, query: str, mode: str, limit: int, offset: int, s
 
 @main.command()
 @click.argument("uid")
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(1, RELATED_MAX), default=RELATED_DEFAULT, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_fail_cleanly
@@ -130,11 +143,10 @@ def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
 
     items = Searcher(_archive(ctx)).related(uid, limit=limit)
     if as_json:
-        click.echo(json.dumps({"ok": True, "results": items}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"ok": True, "results": [item.as_dict() for item in items]}, indent=2, ensure_ascii=False))
         return
     for n, item in enumerate(items, start=1):
-        click.echo(f"{n:3}. {item['title']}  [{(item.get('published_at') or '')[:10]}] uid={item['uid']} "
-                   f"similarity={item['score']:.3f}")
+        click.echo(f"{n:3}. {item.title}  [{(item.published_at or '')[:10]}] uid={item.uid} similarity={item.score:.3f}")
 
 
 @main.command()
@@ -159,7 +171,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @_fail_cleanly
 def delete(ctx: click.Context, uid: str) -> None:
     """Delete an article (by uid or numeric id) with its chunks and vectors."""
-    from archive.indexer import delete_article
+    from archive.write import delete_article
 
     click.echo(f"deleted {delete_article(_archive(ctx), uid)}")
 
@@ -171,7 +183,7 @@ def reindex(ctx: click.Context) -> None:
     """Rebuild the vector index from SQL with the configured model."""
     from tqdm import tqdm
 
-    from archive.indexer import reindex as run_reindex
+    from archive.write import reindex as run_reindex
 
     archive = _archive(ctx, verify=False)
     with tqdm(total=0, unit="chunk", desc="re-embedding", file=sys.stderr) as bar:
@@ -200,6 +212,21 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     waitress_serve(app, host=host, port=port, threads=threads, ident="archive")
 
 
+@main.command()
+@click.pass_context
+@_fail_cleanly
+def migrate(ctx: click.Context) -> None:
+    """Upgrade the database schema to this version (opening an archive does it too)."""
+    from archive.store.db import current_revision, head_revision, make_engine, migrate as run_migrate
+
+    engine = make_engine(ctx.obj["settings"].sqlalchemy_url)
+    before = current_revision(engine)
+    changed = run_migrate(engine)
+    after = current_revision(engine)
+    engine.dispose()
+    click.echo(f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})")
+
+
 @main.command("settings")
 def show_settings() -> None:
     """Every setting: environment variable, default and meaning."""
@@ -217,7 +244,7 @@ def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     if not archive.is_empty():
         click.echo("archive not empty: seeding skipped", err=True)
         return
-    ctx.invoke(ingest, paths=paths, source=None, as_json=False)
+    ctx.invoke(ingest, paths=paths, source=None, as_json=False, progress="bar")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,7 +43,8 @@ class Settings:
     encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder: 'auto' (the fastest one making the vectors an archive holds; 'onnx' for a new one), 'onnx' (fp32 via onnxruntime), 'torch' (sentence-transformers, fp32, the same vectors) or 'onnx-int8' (quantised: faster, slightly less exact).")
     encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported ONNX models; default: 'encoders' in the index directory.")  # noqa: RUF009
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
-    ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below.")
+    ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below (exact search costs ~10 ms per 100,000 vectors on one core).")
+    save_seconds: float = _setting(30.0, "ARCHIVE_SAVE_SECONDS", "During a long write, save the vector index at most this often (at least 20x the last save's duration).")
     chunk_tokens: int = _setting(200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).")
     chunk_overlap_sentences: int = _setting(1, "ARCHIVE_CHUNK_OVERLAP", "Sentences shared by consecutive chunks.")
     rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
-__all__ = ["parse_date"]
+__all__ = ["iso_utc", "parse_date", "utc_aware", "utc_naive"]
 
 _UTC = UTC
 _MONTHS = {name: number for number, name in enumerate(
@@ -124,3 +124,22 @@ def parse_date(value: str | float | datetime | date | None) -> datetime | None:
         if parsed is not None:
             return parsed
     return _dateparser_date(text)
+
+
+def utc_naive(value: datetime | None) -> datetime | None:
+    """A datetime as naive UTC, the form stored in SQL."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def utc_aware(value: datetime | None) -> datetime | None:
+    """A stored naive-UTC datetime as an aware UTC datetime."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored datetime as an ISO 8601 string in UTC (None stays None): the API's date form."""
+    return utc_aware(value).isoformat() if value is not None else None

@@ -39,3 +39,14 @@ class Chunk:
     text: str
     char_start: int
     char_end: int
+
+
+@dataclass
+class PreparedArticle:
+    """An article ready to store: its identity, cleaned fields, chunks and the title prefix they embed with."""
+
+    article: Article
+    uid: str
+    content_hash: str
+    chunks: list[Chunk]
+    embed_prefix: str

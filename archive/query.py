@@ -1,4 +1,4 @@
-"""User query string -> Query, and safe compilation to FTS5 / PostgreSQL tsquery; pure.
+"""User query string -> Query, and the dialect-neutral shape of its keyword match; pure.
 
 Query language (documented for users in the README):
 
@@ -17,12 +17,12 @@ Query language (documented for users in the README):
   last occurrence wins; an empty value is ignored). A malformed date, or ``after``
   later than ``before``, raises ``BadQuery(param="q")`` naming the filter. Negated
   filters (``-source:x``) are not supported and raise ``BadQuery`` too.
-  Recommended date semantics for the search layer: ``after`` inclusive, ``before``
-  exclusive (``after:2022-01-01 before:2022-02-01`` is January 2022).
+  ``after`` is inclusive and ``before`` exclusive (``after:2022-01-01 before:2022-02-01``
+  is January 2022); the rule lives in ``limits.check_date_range``.
 - anything else with a colon (``foo:bar``, ``12:30``) is plain words (``foo bar``).
 
-Whatever the input, ``to_fts5`` and ``to_tsquery`` never produce a syntax error: every
-token is reduced to its alphanumeric parts and quoted.
+Whatever the input, a keyword index's compiler (e.g. ``store.keyword.fts5.to_fts5``) never
+produces a syntax error: every token is reduced to its alphanumeric parts and quoted.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from archive.errors import BadQuery
+from archive.limits import check_date_range
 
 MAX_TERMS = 64  # per list (terms, phrases, exclusions): keeps a 10 KB query cheap
 MAX_PHRASE_WORDS = 16
@@ -207,8 +208,7 @@ def _freeze(b: _Builder) -> Query:
     f = {k: v for k, v in b.filters.items() if v}
     after = parse_date(f["after"], "after", param="q") if "after" in f else None
     before = parse_date(f["before"], "before", param="q") if "before" in f else None
-    if after and before and after > before:
-        raise BadQuery(f"after: {after.isoformat()} is later than before: {before.isoformat()}", param="q")
+    check_date_range(after, before, param="q")
     embed = " ".join(b.embed)
     return Query(
         terms=tuple(b.terms),
@@ -223,17 +223,12 @@ def _freeze(b: _Builder) -> Query:
     )
 
 
-def _fts_string(parts: list[str]) -> str:
-    """One FTS5 string (a phrase when several parts); quotes doubled for safety."""
-    return '"' + " ".join(parts).replace('"', '""') + '"'
-
-
-def _phrase_parts(words: tuple[str, ...]) -> list[str]:
+def phrase_parts(words: tuple[str, ...]) -> list[str]:
     """All alphanumeric parts of a phrase's words, in order."""
     return [p for w in words for p in word_parts(w)][: MAX_PHRASE_WORDS * 2]
 
 
-def _compile(
+def compile_query(
     query: Query,
     atom: Callable[[list[str]], str],
     any_of: Callable[[list[str]], str],
@@ -242,7 +237,7 @@ def _compile(
 ) -> str | None:
     """Shared shape: required phrases AND (words OR phrases, for ranking) minus exclusions."""
     words = [atom(parts) for t in query.terms if (parts := word_parts(t))]
-    phrases = [atom(parts) for p in query.phrases if (parts := _phrase_parts(p))]
+    phrases = [atom(parts) for p in query.phrases if (parts := phrase_parts(p))]
     if not words and not phrases:
         return None
     if phrases:
@@ -251,49 +246,5 @@ def _compile(
     else:
         positive = any_of(words)
     negs = [atom(parts) for t in query.excluded if (parts := word_parts(t))]
-    negs += [atom(parts) for p in query.excluded_phrases if (parts := _phrase_parts(p))]
+    negs += [atom(parts) for p in query.excluded_phrases if (parts := phrase_parts(p))]
     return exclude(positive, negs) if negs else positive
-
-
-def to_fts5(query: Query) -> str | None:
-    """Compile to an SQLite FTS5 MATCH expression (never a syntax error), or None."""
-    return _compile(
-        query,
-        atom=_fts_string,
-        any_of=lambda xs: xs[0] if len(xs) == 1 else "(" + " OR ".join(xs) + ")",
-        all_of=lambda xs: xs[0] if len(xs) == 1 else "(" + " AND ".join(xs) + ")",
-        exclude=lambda pos, negs: f"{pos} NOT ({' OR '.join(negs)})",
-    )
-
-
-def _ts_atom(parts: list[str]) -> str:
-    """One tsquery operand: a word, or words joined by <-> (followed-by)."""
-    safe = ["".join(ch for ch in p if ch.isalnum()) for p in parts]
-    safe = [p for p in safe if p]
-    if not safe:
-        return ""
-    return safe[0] if len(safe) == 1 else "(" + " <-> ".join(safe) + ")"
-
-
-def to_tsquery(query: Query) -> str | None:
-    """Compile to text for PostgreSQL to_tsquery('english', ...) (never a syntax error), or None."""
-
-    def atom(parts: list[str]) -> str:
-        return _ts_atom(parts)
-
-    def keep(xs: list[str]) -> list[str]:
-        return [x for x in xs if x]
-
-    def any_of(xs: list[str]) -> str:
-        xs = keep(xs)
-        return "" if not xs else xs[0] if len(xs) == 1 else "(" + " | ".join(xs) + ")"
-
-    def all_of(xs: list[str]) -> str:
-        xs = keep(xs)
-        return "" if not xs else xs[0] if len(xs) == 1 else "(" + " & ".join(xs) + ")"
-
-    def exclude(pos: str, negs: list[str]) -> str:
-        negs = keep(negs)
-        return pos if not pos or not negs else pos + "".join(f" & !{n}" for n in negs)
-
-    return _compile(query, atom, any_of, all_of, exclude) or None

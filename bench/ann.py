@@ -105,7 +105,7 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
     """Build the base set, exact ground truth, then each ANN type; adds rows."""
     import faiss
 
-    from archive import vectors as vx
+    from archive.store import vectors as vx
 
     rng = np.random.default_rng(seed)
     real = real_vectors(reuters_index)

@@ -52,7 +52,7 @@ def load_all(cache_dir: Path, loaded=None) -> dict:
 def reuters_texts(count: int, encoder) -> list[str]:
     """`count` embedding texts (title prefix + chunk) of Reuters stories, as ingest makes them."""
     from archive.config import Settings
-    from archive.core import open_archive
+    from archive.archive import open_archive
     from bench.ingest import embedding_texts
 
     with tempfile.TemporaryDirectory(prefix="bench-texts-") as tmp:
@@ -118,8 +118,8 @@ def scifact_subset(folder: Path, queries: int, distractors: int, seed: int = 7) 
 def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors: int = 2000) -> dict:
     """nDCG@10 (semantic, hybrid) with each encoder on the same SciFact subset; adds rows."""
     from archive.config import Settings
-    from archive.core import open_archive
-    from archive.indexer import ingest
+    from archive.archive import open_archive
+    from archive.write import ingest
     from archive.readers import read_paths
     from bench.retrieval import benchmark
 

@@ -31,14 +31,14 @@ from bench.common import (
 def embedding_texts(archive, articles, seen: set[str] | None = None) -> list[str]:
     """The texts ingest will embed for these articles (duplicates by content hash skipped, as ingest does)."""
     from archive.documents import ReadFailure
-    from archive.indexer import _prepare, embedding_text
+    from archive.write import embedding_text, prepare
 
     seen = set() if seen is None else seen
     texts: list[str] = []
     for item in articles:
         if isinstance(item, ReadFailure):
             continue
-        prepared = _prepare(archive, item)
+        prepared = prepare(archive, item)
         if isinstance(prepared, ReadFailure) or prepared.content_hash in seen:
             continue
         seen.add(prepared.content_hash)
@@ -48,9 +48,9 @@ def embedding_texts(archive, articles, seen: set[str] | None = None) -> list[str
 
 def stored_texts(archive) -> list[str]:
     """What the archive actually embedded: (title prefix + chunk) of every stored chunk."""
-    from archive.indexer import _chunk_inputs
+    from archive.write.maintain import chunk_inputs
 
-    return [t for _, t in _chunk_inputs(archive, archive.chunk_ids().tolist())]
+    return [t for _, t in chunk_inputs(archive, archive.chunk_ids().tolist())]
 
 
 def run(results: Results, articles: int, index_dir: Path, encoder=None, segments: int = 4) -> dict:
@@ -61,9 +61,9 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     load drifting during the run weighs on both sides alike. Every call pays its own
     pipeline fill, so the ingest side is if anything disadvantaged.
     """
-    from archive.core import open_archive
+    from archive.archive import open_archive
     from archive.embedding import load_encoder
-    from archive.indexer import IngestReport, ingest
+    from archive.write import IngestReport, ingest
 
     settings = bench_settings(index_dir)
     encoder = encoder or load_encoder(settings.model, backend=settings.encoder,

@@ -133,7 +133,7 @@ class Parts:
     """The unavoidable parts of a search, timed alone in this process on the same archive."""
 
     def __init__(self, index_dir: Path, encoder) -> None:
-        from archive.core import open_archive
+        from archive.archive import open_archive
         from archive.search import Searcher
 
         self.archive = open_archive(bench_settings(index_dir), encoder=encoder)
@@ -169,7 +169,7 @@ class Parts:
 
 def measure(results: Results, label: str, index_dir: Path, queries: dict[str, list[str]], encoder) -> dict:
     """Cold start, per-mode HTTP latency vs. parts, RSS and disk size of one archive; adds rows."""
-    from archive.core import open_archive
+    from archive.archive import open_archive
 
     probe = open_archive(bench_settings(index_dir), encoder=encoder)
     stats = probe.stats()

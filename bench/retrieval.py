@@ -143,8 +143,8 @@ def open_or_build(corpus: Path, index_dir: Path, settings_overrides: Mapping[str
                   log: Callable[[str], None] = print):
     """Open the archive in index_dir, ingesting corpus.jsonl first if it is empty."""
     from archive.config import Settings
-    from archive.core import open_archive
-    from archive.indexer import ingest
+    from archive.archive import open_archive
+    from archive.write import ingest
     from archive.readers import read_paths
 
     settings = Settings.from_env(index_dir=index_dir, **settings_overrides)

@@ -39,7 +39,7 @@ def full_archive_problem(index_dir: Path, backend: str) -> str | None:
         lock.release()
     except Timeout:
         return f"an ingest is still writing {index_dir}"
-    from archive.core import open_archive
+    from archive.archive import open_archive
     from archive.errors import IndexMismatch
 
     settings = bench_settings(index_dir)
@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _seeds_archive(index_dir: Path, encoder) -> Path:
     """A fresh archive holding only seeds/."""
-    from archive.core import open_archive
-    from archive.indexer import ingest
+    from archive.archive import open_archive
+    from archive.write import ingest
     from archive.readers import read_paths
 
     archive = open_archive(bench_settings(index_dir), encoder=encoder)
@@ -163,8 +163,8 @@ def _seeds_archive(index_dir: Path, encoder) -> Path:
 
 def _mid_archive(index_dir: Path, has_first: bool, first: int, total: int, encoder) -> Path:
     """The ingest benchmark's archive grown to `total` Reuters records (or built, if it did not run)."""
-    from archive.core import open_archive
-    from archive.indexer import ingest
+    from archive.archive import open_archive
+    from archive.write import ingest
 
     archive = open_archive(bench_settings(index_dir), encoder=encoder)
     start = first if has_first else 0

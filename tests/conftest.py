@@ -42,7 +42,7 @@ def encoder_cache(tmp_path_factory: pytest.TempPathFactory):
 def encoder(encoder_cache: Path):
     """The real bundled all-MiniLM-L6-v2 with the default encoder of a new archive, loaded once for
     the whole session (shared with in-process CLI invocations)."""
-    from archive.core import shared_encoder
+    from archive.encoders import shared_encoder
 
     return shared_encoder(Settings(encoder_cache=encoder_cache))
 
@@ -56,7 +56,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def archive(settings: Settings, encoder):
     """An empty archive sharing the session's model."""
-    from archive.core import open_archive
+    from archive.archive import open_archive
 
     a = open_archive(settings, encoder=encoder)
     yield a
@@ -66,8 +66,8 @@ def archive(settings: Settings, encoder):
 @pytest.fixture(scope="session")
 def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder):
     """An archive holding the seed article plus the small fixture corpus; built once, treat as read-only."""
-    from archive.core import open_archive
-    from archive.indexer import ingest
+    from archive.archive import open_archive
+    from archive.write import ingest
     from archive.readers import read_paths
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("seeded") / "index", rate_limit="off")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archive.vectors import (
+from archive.store.vectors import (
     COMPACT_FRACTION,
     FLAT,
     HNSW,
@@ -78,8 +78,8 @@ def test_narrow_and_wide_filters_on_hnsw():
 
 
 def test_ingest_switches_to_hnsw_and_delete_keeps_consistency(settings, encoder):
-    from archive.core import open_archive
-    from archive.indexer import delete_article, ingest, reindex
+    from archive.archive import open_archive
+    from archive.write import delete_article, ingest, reindex
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
     from tests.conftest import CORPUS, SEED_UID, SEEDS

@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+# Screenshots go to a git-ignored folder; `make screenshots` copies them over the README's images.
+SCREENSHOTS = Path(os.environ.get("ARCHIVE_SCREENSHOTS_DIR") or PROJECT_ROOT / "build" / "screenshots")
 QUERY = "Iran camera disconnection"
 SEED_TITLE = "Top Iranian officials show defiance after IAEA resolution"
 XSS_TITLE = "<script>alert('title-xss')</script>"

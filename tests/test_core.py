@@ -11,27 +11,27 @@ import pytest
 from sqlalchemy import text
 
 from archive.config import NEW_ARCHIVE_ENCODER
-from archive.core import open_archive
+from archive.archive import open_archive
 from archive.documents import Article, ReadFailure
 from archive.errors import IndexMismatch, ModelError, NotFound
-from archive.indexer import delete_article, ingest, recover, reindex
+from archive.write import delete_article, ingest, recover, reindex
 from archive.readers import read_paths
 from archive.search import Searcher, SearchRequest
-from archive.vectors import MANIFEST_FILE, read_manifest
+from archive.store.vectors import MANIFEST_FILE, read_manifest
 from tests.conftest import SEED_UID, SEEDS
 
 pytestmark = pytest.mark.integration
 
 
 def consistent(archive) -> tuple[int, int]:
-    """Assert SQL, FTS and FAISS agree; return (articles, chunks)."""
+    """Assert SQL, the keyword index and FAISS agree; return (articles, chunks)."""
     with archive.engine.connect() as conn:
         articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
         chunks = conn.execute(text("SELECT count(*) FROM chunks")).scalar_one()
-        fts = conn.execute(text("SELECT count(*) FROM chunk_fts")).scalar_one()
+        fts = conn.execute(text("SELECT count(*) FROM article_fts_docsize")).scalar_one()
         orphans = conn.execute(text(
             "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)")).scalar_one()
-    assert fts == chunks
+    assert fts == articles
     assert orphans == 0
     assert sorted(archive.vectors.ids().tolist()) == sorted(archive.chunk_ids().tolist())
     return articles, chunks
@@ -177,9 +177,11 @@ def test_uid_falls_back_to_url_then_content_hash(archive):
     assert uids[0] == "https://x.example/tin" and uids[1].startswith("sha256:")
 
 
-def test_source_option_fills_only_missing_sources(archive):
-    ingest(archive, [article("s-1", "Rubber prices rose.", source="Own Outlet"), article("s-2", "Tea auctions slowed.")],
-           source="Default Outlet")
+def test_source_option_fills_only_missing_sources(archive, tmp_path: Path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": "s-1", "text": "Rubber prices rose.", "source": "Own Outlet"}\n'
+                    '{"id": "s-2", "text": "Tea auctions slowed."}\n')
+    ingest(archive, read_paths([feed], source="Default Outlet"))
     with archive.engine.connect() as conn:
         sources = dict(conn.execute(text("SELECT uid, source FROM articles")).all())
     assert sources == {"s-1": "Own Outlet", "s-2": "Default Outlet"}

@@ -123,11 +123,11 @@ def test_settings_make_auto_concrete():
 
 def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_path, fp32, onnx, int8):
     """'auto' serves an archive with the fastest encoder of the kind that built it; reindex converts it."""
-    from archive.core import open_archive
-    from archive.indexer import ingest, reindex
+    from archive.archive import open_archive
+    from archive.write import ingest, reindex
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
-    from archive.vectors import read_manifest
+    from archive.store.vectors import read_manifest
 
     def top(archive, q: str) -> list[tuple[str, float]]:
         results = Searcher(archive).search(SearchRequest(q=q, mode="semantic", limit=5)).results

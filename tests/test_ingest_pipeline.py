@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from archive.documents import Article
-from archive.indexer import IngestProgress, ingest
+from archive.write import IngestProgress, ingest
 from tests.test_core import consistent
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from archive.documents import Article
-from archive.indexer import delete_article, ingest
+from archive.write import delete_article, ingest
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_lookup_matches_sql_and_learns_chunks_added_later(archive):
 
 
 def test_a_second_archive_handle_sees_another_writers_chunks(archive, settings, encoder):
-    from archive.core import open_archive
+    from archive.archive import open_archive
 
     ingest(archive, [Article(uid="a", title="A", body="Tin prices slumped.")])
     reader = open_archive(settings, encoder=encoder)

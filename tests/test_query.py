@@ -1,4 +1,4 @@
-"""Unit and property tests for archive.query (parser and safe FTS5 / tsquery compilation)."""
+"""Unit and property tests for archive.query (the parser) and its safe FTS5 compilation."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from archive.query import (
     Query,
     parse_date,
     parse_query,
-    to_fts5,
-    to_tsquery,
 )
+from archive.store.keyword.fts5 import to_fts5
 
 ROWS = [
     ("Iran cameras", "The IAEA said Iran would disconnect 27 surveillance cameras."),
@@ -123,7 +122,7 @@ def test_quoted_filter_value_and_case_insensitive_field() -> None:
 def test_filter_only_query_is_empty_but_filtered() -> None:
     q = parse_query("source:reuters")
     assert q.is_empty and q.has_filters
-    assert to_fts5(q) is None and to_tsquery(q) is None
+    assert to_fts5(q) is None
 
 
 def test_empty_filter_value_is_ignored() -> None:
@@ -161,7 +160,7 @@ def test_bad_dates_raise_bad_query_naming_the_filter(text: str, name: str) -> No
 
 
 def test_after_later_than_before_raises() -> None:
-    with pytest.raises(BadQuery, match="later than"):
+    with pytest.raises(BadQuery, match="earlier than"):
         parse_query("after:2023-01-01 before:2022-01-01")
 
 
@@ -181,7 +180,7 @@ def test_parse_date_for_api_parameters() -> None:
 def test_exclusions_only_is_empty() -> None:
     q = parse_query("-iran -\"bad news\"")
     assert q.is_empty
-    assert to_fts5(q) is None and to_tsquery(q) is None
+    assert to_fts5(q) is None
 
 
 def test_control_characters_are_separators() -> None:
@@ -256,18 +255,6 @@ def test_fts5_punctuated_and_accented_tokens(fts: sqlite3.Connection) -> None:
     assert match(fts, "ecole cafe") == [5]
 
 
-# --- PostgreSQL tsquery ---------------------------------------------------------------
-
-_TS_SAFE = re.compile(r"^[\w()|&!<\-> ]+$")
-
-
-def test_tsquery_shapes() -> None:
-    assert to_tsquery(parse_query("iran cameras")) == "(iran | cameras)"
-    assert to_tsquery(parse_query('"climate change" -weather')) == "(climate <-> change) & !weather"
-    assert to_tsquery(parse_query("don't")) == "(don <-> t)"
-    assert to_tsquery(parse_query("'; DROP TABLE x; --")) == "(drop | table | x)"
-
-
 # --- properties -----------------------------------------------------------------------
 
 _NASTY = st.sampled_from(
@@ -300,19 +287,6 @@ def test_property_fts5_never_a_syntax_error(fts: sqlite3.Connection, text: str) 
     if expr is None:
         return
     fts.execute("SELECT rowid FROM t WHERE t MATCH ?", (expr,)).fetchall()
-
-
-@settings(max_examples=300, deadline=None)
-@given(text=_QUERY_TEXT)
-def test_property_tsquery_uses_only_safe_characters(text: str) -> None:
-    q = _parse_or_bad(text)
-    if q is None:
-        return
-    ts = to_tsquery(q)
-    if ts is not None:
-        assert _TS_SAFE.match(ts), ts
-        assert "_" not in ts
-        assert ts.count("(") == ts.count(")")
 
 
 @settings(max_examples=30, deadline=None)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from archive.documents import Article
 from archive.errors import NotFound
-from archive.indexer import ingest
+from archive.write import ingest
 from archive.search import Searcher
 from tests.conftest import SEED_UID
 
@@ -44,17 +44,17 @@ def quake_archive(archive):
 
 def test_related_excludes_self_and_near_duplicates(quake_archive):
     items = Searcher(quake_archive).related("quake", limit=10)
-    uids = [item["uid"] for item in items]
+    uids = [item.uid for item in items]
     assert "quake" not in uids
     assert "quake-corrected" not in uids  # cosine ~0.99: the same story, not related coverage
     assert uids[0] == "quake-aid"
     assert set(uids) == {"quake-aid", "rates", "football"}
-    scores = [item["score"] for item in items]
+    scores = [item.score for item in items]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s < 0.97 for s in scores)
     first = items[0]
     assert {"id", "uid", "title", "source", "published_at", "score"} <= set(first)
-    assert first["published_at"] == "2024-03-08T00:00:00+00:00"
-    assert first["title"] == "Aid arrives for earthquake survivors"
+    assert first.published_at == "2024-03-08T00:00:00+00:00"
+    assert first.title == "Aid arrives for earthquake survivors"
 
 
 def test_related_by_numeric_id_and_limit(quake_archive):
@@ -65,7 +65,7 @@ def test_related_by_numeric_id_and_limit(quake_archive):
     assert searcher.related(numeric, limit=2) == by_uid == searcher.related(str(numeric), limit=2)
     assert len(by_uid) == 2
     # Both copies of the quake story are related to the aid story; they are not duplicates of *it*.
-    assert {item["uid"] for item in by_uid} == {"quake", "quake-corrected"}
+    assert {item.uid for item in by_uid} == {"quake", "quake-corrected"}
 
 
 def test_related_int_key_is_an_id_even_when_a_uid_is_that_number(archive):
@@ -75,14 +75,14 @@ def test_related_int_key_is_an_id_even_when_a_uid_is_that_number(archive):
     searcher = Searcher(archive)
     with archive.engine.connect() as conn:
         rates_id = conn.execute(text("SELECT id FROM articles WHERE uid = 'rates'")).scalar_one()
-    by_id = [item["uid"] for item in searcher.related(rates_id)]
+    by_id = [item.uid for item in searcher.related(rates_id)]
     assert "rates" not in by_id and "1" in by_id
     with archive.engine.connect() as conn:
         conn.execute(text("UPDATE articles SET uid = :u WHERE uid = 'football'"), {"u": str(rates_id)})
         conn.commit()
     # The string names the uid first (the football story now has uid == rates' id); the int names the id.
-    assert "rates" in [item["uid"] for item in searcher.related(str(rates_id))]
-    assert "rates" not in [item["uid"] for item in searcher.related(rates_id)]
+    assert "rates" in [item.uid for item in searcher.related(str(rates_id))]
+    assert "rates" not in [item.uid for item in searcher.related(rates_id)]
 
 
 def test_related_unknown_article_is_not_found(quake_archive):
@@ -94,5 +94,5 @@ def test_related_unknown_article_is_not_found(quake_archive):
 
 def test_related_on_the_seeded_archive(seeded_archive):
     items = Searcher(seeded_archive).related(SEED_UID, limit=3)
-    assert items[0]["uid"] == "wire-003"  # the other Iran/IAEA story
-    assert SEED_UID not in [item["uid"] for item in items]
+    assert items[0].uid == "wire-003"  # the other Iran/IAEA story
+    assert SEED_UID not in [item.uid for item in items]

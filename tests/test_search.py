@@ -8,14 +8,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from archive.errors import BadQuery
-from archive.search import (
-    MAX_LIMIT,
-    Searcher,
-    SearchRequest,
-    Tuning,
-    semantic_article_scores,
-)
-from archive.store.db import create_schema
+from archive.limits import MAX_LIMIT
+from archive.search import Searcher, SearchRequest
+from archive.search.candidates import semantic_article_scores
+from archive.store.db import migrate
 from tests.conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
@@ -133,7 +129,7 @@ def test_keyword_mode_counts_sorts_and_pages_every_match_in_sql(searcher):
 
 
 def test_hybrid_pages_agree_with_the_first_page_whatever_the_depth(seeded_archive):
-    searcher = Searcher(seeded_archive, Tuning(candidates=4))  # windows much smaller than the pages
+    searcher = Searcher(seeded_archive, seeded_archive.settings.with_(candidates=4))  # windows much smaller than the pages
     full = searcher.search(SearchRequest(q="Iran oil prices strike", limit=20))
     pages = [r.uid for off in range(0, 20, 3) for r in searcher.search(SearchRequest(q="Iran oil prices strike", limit=3, offset=off)).results]
     assert pages == [r.uid for r in full.results] and len(pages) == full.total
@@ -187,14 +183,14 @@ def test_semantic_mode_finds_meaning_without_shared_words(searcher):
 
 
 def test_fusion_settings_are_honoured(seeded_archive):
-    keyword_only = Searcher(seeded_archive, Tuning(semantic_weight=0.0))
+    keyword_only = Searcher(seeded_archive, seeded_archive.settings.with_(semantic_weight=0.0))
     assert [r.uid for r in keyword_only.search(SearchRequest(q="Iran camera disconnection")).results] == [SEED_UID, "wire-003"]
     for fusion in ("rrf", "minmax", "zscore"):
-        fused = Searcher(seeded_archive, Tuning(fusion=fusion)).search(SearchRequest(q="Iran camera disconnection"))
+        fused = Searcher(seeded_archive, seeded_archive.settings.with_(fusion=fusion)).search(SearchRequest(q="Iran camera disconnection"))
         assert fused.results[0].uid == SEED_UID, fusion
     with pytest.raises(ValueError):
-        Tuning.from_settings(seeded_archive.settings.with_(fusion="borda"))
-    assert Tuning.from_settings(seeded_archive.settings.with_(rrf_k=7)).rrf_k == 7
+        Searcher(seeded_archive, seeded_archive.settings.with_(fusion="borda"))
+    assert Searcher(seeded_archive, seeded_archive.settings.with_(rrf_k=7)).settings.rrf_k == 7
 
 
 def test_semantic_article_score_is_best_chunk_plus_bonus():
@@ -211,7 +207,7 @@ def test_semantic_article_score_is_best_chunk_plus_bonus():
 
 def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
-    create_schema(engine)
+    migrate(engine)
     insert = text("INSERT INTO articles (uid, title, body, content_hash, ingested_at, extra) "
                   "VALUES (:u, :t, :b, :u, '2024-01-01', '{}')")
     with engine.begin() as conn:
@@ -220,6 +216,7 @@ def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
         for name in ("article_fts_ai", "article_fts_ad", "article_fts_au"):
             conn.execute(text(f"DROP TRIGGER {name}"))
         conn.execute(text("DROP TABLE article_fts"))
+        conn.execute(text("DROP TABLE alembic_version"))  # and before migrations existed
         conn.execute(insert, {"u": "c", "t": "Ferry strike", "b": "no ferries today"})
 
     def matches(q: str) -> list[str]:
@@ -228,20 +225,20 @@ def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
                 "SELECT a.uid FROM article_fts f JOIN articles a ON a.id = f.rowid WHERE article_fts MATCH :q ORDER BY a.uid"),
                 {"q": q})]
 
-    create_schema(engine)  # reopen: backfill
+    migrate(engine)  # reopen: backfill
     assert matches("ferry") == ["a", "c"]  # porter: ferries ~ ferry
     with engine.begin() as conn:
         conn.execute(text("UPDATE articles SET body = 'buses' WHERE uid = 'a'"))
         conn.execute(text("DELETE FROM articles WHERE uid = 'c'"))
     assert matches("ferry") == []
     assert matches("buses") == ["a"]
-    create_schema(engine)  # idempotent
+    migrate(engine)  # idempotent
     assert matches("train") == ["b"]
 
 
 def test_passage_is_the_chunk_showing_most_query_words(archive):
     from archive.documents import Article
-    from archive.indexer import ingest
+    from archive.write import ingest
 
     filler = " ".join(f"The harbour board met on day {i} and discussed the weather at length." for i in range(40))
     body = (filler + "\n\n" + "Copper smelters asked for a tariff on imports. " + filler

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from archive.config import Settings
-from archive.core import open_archive
+from archive.archive import open_archive
 from archive.documents import Article
-from archive.indexer import ingest
-from archive.search import Searcher, SearchRequest, Tuning
+from archive.write import ingest
+from archive.search import Searcher, SearchRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -68,7 +68,7 @@ def test_narrow_filter_returns_all_fifteen(crowd, mode, window):
     archive, targets = crowd
     # Small windows, as a 20,000-article archive would have relative to its size; semantic
     # mode must widen past its window of 10 (hybrid windows are fixed per query, never per page).
-    searcher = Searcher(archive, Tuning(candidates=window))
+    searcher = Searcher(archive, archive.settings.with_(candidates=window))
     response = searcher.search(SearchRequest(q=QUERY, mode=mode, limit=20))
     assert {r.uid for r in response.results} == targets
     assert response.total == 15
@@ -77,14 +77,14 @@ def test_narrow_filter_returns_all_fifteen(crowd, mode, window):
 
 def test_without_the_filter_the_fifteen_rank_low(crowd):
     archive, targets = crowd
-    searcher = Searcher(archive, Tuning(candidates=10))
+    searcher = Searcher(archive, archive.settings.with_(candidates=10))
     top = {r.uid for r in searcher.search(SearchRequest(q="election results", mode="semantic", limit=20)).results}
     assert not top & targets  # so a post-filter of a global top-k would have returned nothing
 
 
 def test_semantic_pages_past_the_window(crowd):
     archive, targets = crowd
-    searcher = Searcher(archive, Tuning(candidates=4))
+    searcher = Searcher(archive, archive.settings.with_(candidates=4))
     pages = [r.uid for off in (0, 5, 10) for r in searcher.search(SearchRequest(q=QUERY, mode="semantic", limit=5, offset=off)).results]
     assert len(pages) == 15 and set(pages) == targets
     unfiltered = searcher.search(SearchRequest(q="election results", mode="semantic", limit=50, offset=150))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from archive.errors import IndexMismatch
-from archive.vectors import FLAT, HNSW, Manifest, VectorIndex, read_manifest
+from archive.store.vectors import FLAT, HNSW, Manifest, VectorIndex, read_manifest
 
 DIM = 16
 

@@ -214,7 +214,7 @@ def test_original_link_is_safe(client):
 
 def test_javascript_urls_are_never_links(archive):
     from archive.documents import Article
-    from archive.indexer import ingest
+    from archive.write import ingest
     from archive.web import create_app
 
     ingest(archive, [Article(title="Bad link", body="A story with a hostile link.", uid="js-1", url="javascript:alert(1)")])
@@ -302,7 +302,7 @@ def test_one_h1_labelled_controls_and_landmarks(client, url):
 
 
 def test_split_passages_tiles_the_body_without_repeating_overlap():
-    from archive.web.articles import split_passages
+    from archive.reading import split_passages
 
     body = "One. Two.\nThree. Four. Five."
     # chunk 1 starts at "Three." (offset 10) and overlaps chunk 0 by one sentence
@@ -315,7 +315,7 @@ def test_split_passages_tiles_the_body_without_repeating_overlap():
 
 
 def test_split_passages_without_chunks_is_one_passage():
-    from archive.web.articles import split_passages
+    from archive.reading import split_passages
 
     (p,) = split_passages("Just text.\n\nMore.", [])
     assert (p.seq, p.start, p.end) == (0, 0, 17) and len(p.paragraphs) == 2

@@ -1,14 +1,14 @@
-"""Engine and schema creation (SQLite pragmas, keyword index)."""
+"""Engine, sessions and the schema's migrations (Alembic), for any SQLAlchemy URL the store supports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
-from archive.store.keyword import keyword_index_for
-from archive.store.models import Base
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -19,8 +19,8 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")      # readers never block the writer
-            cursor.execute("PRAGMA synchronous=NORMAL")    # durable at checkpoints; WAL keeps it consistent
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -28,18 +28,46 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create tables and the keyword index if they do not exist."""
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        keyword_index_for(engine.dialect.name).create(conn)
-
-
 def session_factory(engine: Engine) -> sessionmaker:
     """Sessions that keep loaded attributes after commit."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def json_ids(ids: Iterable[int]) -> str:
-    """Ids as a JSON array, for `IN (SELECT value FROM json_each(:ids))` (one bound parameter, any length)."""
-    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+def _alembic_config(conn: Connection | None):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None: new, or made before migrations existed)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the schema to the newest migration; True if anything ran.
+
+    A database made before migrations existed has no version row: the first migration is
+    written to be idempotent (create what is missing), so it upgrades from there like a new one.
+    """
+    if current_revision(engine) == head_revision():
+        return False
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+    return True

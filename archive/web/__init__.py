@@ -10,9 +10,17 @@ from flask import Flask, request
 from archive.config import Settings
 
 if TYPE_CHECKING:
-    from archive.core import Archive
+    from archive.archive import Archive
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def asset_dir(name: str) -> Path:
+    """`templates` or `static`: package data inside a built wheel, else the source checkout's top-level folder.
+
+    The folders live at the project's top level (the layout the project was designed with);
+    pyproject.toml maps them into the wheel as `archive/web/templates` and `archive/web/static`.
+    """
+    packaged = Path(__file__).resolve().parent / name
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / name
 
 
 def create_app(settings: Settings | None = None, archive: Archive | None = None) -> Flask:
@@ -21,7 +29,7 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     With `archive` given, its settings are used unless `settings` is given too: then `settings` only
     decides the web behaviour (API key, rate limit, body limit), the archive keeps its own.
     """
-    from archive.core import open_archive
+    from archive.archive import open_archive
     from archive.search import Searcher
     from archive.web.api import api
     from archive.web.errors import register_error_handlers, wants_json
@@ -31,12 +39,15 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     from archive.web.templating import install_filters
 
     settings = settings or (archive.settings if archive is not None else Settings.from_env())
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static"))
+    app = Flask(__name__, template_folder=str(asset_dir("templates")), static_folder=str(asset_dir("static")))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False
     if archive is None:
-        archive = open_archive(settings, recover=True)
+        from archive.write import recover_if_idle
+
+        archive = open_archive(settings)
+        recover_if_idle(archive)
         _warm_up(archive)
     app.extensions["archive"] = archive
     app.extensions["searcher"] = Searcher(archive)

@@ -5,33 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from archive.documents import Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
-from archive.web.articles import load_article
-from archive.web.params import related_limit, search_request
+from archive.limits import MAX_POST_ARTICLES
+from archive.reading import load_article
+from archive.web.context import search_json, searcher, the_archive
+from archive.web.params import related_limit
 from archive.web.security import require_api_key
 
 api = Blueprint("api", __name__)
-
-MAX_POST_ARTICLES = 1000  # per request; larger batches belong to `archive ingest`
-
-
-def searcher():
-    """The process-wide Searcher built by create_app."""
-    return current_app.extensions["searcher"]
-
-
-def the_archive():
-    """The process-wide Archive built by create_app."""
-    return current_app.extensions["archive"]
-
-
-def search_json():
-    """Run the search described by the request's query string and return the envelope."""
-    response = searcher().search(search_request(request.args))
-    return jsonify({"ok": True, **response.as_dict()})
 
 
 @api.get("/search")
@@ -52,7 +36,7 @@ def related(key: str):
     article = load_article(the_archive(), key)
     items = searcher().related(article.uid, limit=related_limit(request.args))
     return jsonify({"ok": True, "article": {"id": article.id, "uid": article.uid, "title": article.title},
-                    "related": items})
+                    "related": [item.as_dict() for item in items]})
 
 
 @api.post("/articles")
@@ -61,7 +45,7 @@ def add_articles():
     require_api_key()
     records = _records(_json_body())
     items = [_to_article(record, f"articles[{i}]") for i, record in enumerate(records)]
-    from archive.indexer import ingest
+    from archive.write import ingest
 
     report = ingest(the_archive(), items)
     body = {**report.as_dict(), "items": _item_results(items, report)}
@@ -74,7 +58,7 @@ def add_articles():
 def delete(key: str):
     """Delete an article with its passages and vectors (API key required)."""
     require_api_key()
-    from archive.indexer import delete_article
+    from archive.write import delete_article
 
     article = load_article(the_archive(), key)  # 404 before taking the write lock
     uid = delete_article(the_archive(), article.uid)
@@ -138,7 +122,7 @@ def _to_article(record: Any, origin: str) -> Article | ReadFailure:
 
 def _item_results(items: list[Article | ReadFailure], report) -> list[dict[str, Any]]:
     """Per-record outcome, in request order: stored (added or updated), duplicate, or failed with the reason."""
-    from archive.indexer import content_hash, derive_uid
+    from archive.write import content_hash, derive_uid
 
     failed = {f.origin: f.reason for f in report.failed}
     duplicate = dict(report.duplicate_of)

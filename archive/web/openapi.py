@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from archive.search import MAX_LIMIT, MODES, SORTS
-from archive.web.params import (
+from archive.limits import (
     CLAMP_CEILING,
     DEFAULT_LIMIT,
+    DEFAULT_MODE,
+    DEFAULT_SORT,
+    MAX_LIMIT,
     MAX_OFFSET,
+    MAX_POST_ARTICLES,
+    MAX_QUERY_CHARS,
+    MODES,
     RELATED_DEFAULT,
     RELATED_MAX,
+    SORTS,
 )
 
 JSON = "application/json"
@@ -45,9 +51,9 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {"name": "q", "in": "query", "required": False, "description":
         "Search words or a question. Quoted phrases are required, `-word` excludes, and filters may be typed "
         "inline: `source:`, `author:`, `after:YYYY-MM-DD`, `before:YYYY-MM-DD`. An empty q returns no results.",
-     "schema": {"type": "string", "maxLength": 10000}},
+     "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}},
     {"name": "mode", "in": "query", "description": "keyword (BM25), semantic (embeddings) or hybrid (rank fusion).",
-     "schema": {"type": "string", "enum": list(MODES), "default": "hybrid"}},
+     "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE}},
     {"name": "limit", "in": "query", "description":
         f"Results per page, 1 to {MAX_LIMIT}. Values from {MAX_LIMIT + 1} to {CLAMP_CEILING} are clamped to "
         f"{MAX_LIMIT}; anything else is a 400.",
@@ -55,7 +61,7 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {"name": "offset", "in": "query", "description": "Results to skip (for paging).",
      "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
     {"name": "sort", "in": "query", "description": "relevance, newest or oldest first.",
-     "schema": {"type": "string", "enum": list(SORTS), "default": "relevance"}},
+     "schema": {"type": "string", "enum": list(SORTS), "default": DEFAULT_SORT}},
     {"name": "source", "in": "query", "description": "Only this outlet (case-insensitive exact match).",
      "schema": {"type": "string"}},
     {"name": "author", "in": "query", "description": "Only authors containing this text (case-insensitive).",
@@ -275,7 +281,8 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "addArticles", "summary": "Add articles", "tags": ["articles"],
                 "description": "Ingest one article, a list, or {\"articles\": [...]}. Duplicates (same text) are "
                                "skipped; a known id with new text is updated. 201 when at least one article was "
-                               "added, 200 otherwise, 422 when none could be stored. At most 1000 per request.",
+                               "added, 200 otherwise, 422 when none could be stored. "
+                               f"At most {MAX_POST_ARTICLES} per request.",
                 "security": [{"bearer": []}],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("IngestRequest")}}},
                 "responses": {"201": _json(_ref("IngestSummary"), "Something was added."),

@@ -8,13 +8,14 @@ from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
 from archive.errors import BadQuery, NotFound
+from archive.limits import DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
 from archive.query import parse_query
-from archive.search import MODES, SearchResponse
+from archive.reading import StoredArticle, archive_overview, load_article
+from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
-from archive.web.api import search_json, searcher, the_archive
-from archive.web.articles import StoredArticle, archive_overview, load_article
+from archive.web.context import search_json, searcher, the_archive
 from archive.web.errors import wants_json
-from archive.web.params import DEFAULT_LIMIT, search_request
+from archive.web.params import search_request
 from archive.web.timeline import year_timeline
 
 pages = Blueprint("pages", __name__)
@@ -28,7 +29,7 @@ def search_url(**changes: Any) -> str:
     """/search with the current parameters, some changed (None or "" removes one); offset resets unless given."""
     params = {k: request.args.get(k) for k in KEPT_PARAMS}
     params.update(changes)
-    defaults = {"mode": "hybrid", "sort": "relevance", "limit": str(DEFAULT_LIMIT), "offset": "0"}
+    defaults = {"mode": DEFAULT_MODE, "sort": DEFAULT_SORT, "limit": str(DEFAULT_LIMIT), "offset": "0"}
     clean = {k: str(v) for k, v in params.items() if v not in (None, "") and str(v) != defaults.get(k)}
     return url_for("pages.search_page", **clean)
 
@@ -48,7 +49,7 @@ def search_page():
             response = searcher().search(req)
     except BadQuery as exc:
         error = exc
-    context = {"q": q, "args": args, "req": req, "response": response, "error": error, "modes": MODES,
+    context = {"q": q, "args": args, "req": req, "response": response, "error": error,
                "overview": archive_overview(the_archive()), "search_url": search_url}
     if response is not None:
         context.update(_results_context(response))

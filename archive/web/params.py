@@ -7,13 +7,19 @@ from collections.abc import Mapping
 from datetime import date
 
 from archive.errors import BadQuery
-from archive.search import MAX_LIMIT, MODES, SORTS, SearchRequest
-
-DEFAULT_LIMIT = 10
-CLAMP_CEILING = 1000  # limit in (MAX_LIMIT, CLAMP_CEILING] is clamped to MAX_LIMIT; above it is an error
-MAX_OFFSET = 100_000
-RELATED_DEFAULT = 10
-RELATED_MAX = 50
+from archive.limits import (
+    CLAMP_CEILING,
+    DEFAULT_LIMIT,
+    DEFAULT_MODE,
+    DEFAULT_SORT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MODES,
+    RELATED_DEFAULT,
+    RELATED_MAX,
+    SORTS,
+)
+from archive.search import SearchRequest
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -59,14 +65,11 @@ def search_request(args: Mapping[str, str]) -> SearchRequest:
     """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
     limit = integer(args, "limit", DEFAULT_LIMIT, 1, CLAMP_CEILING,
                     f" (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})")
-    after, before = day(args, "after"), day(args, "before")
-    if after and before and after >= before:
-        raise BadQuery("after must be earlier than before (after is inclusive, before exclusive)", param="after")
     return SearchRequest(
-        q=args.get("q", ""), mode=choice(args, "mode", MODES, "hybrid"), limit=min(limit, MAX_LIMIT),
-        offset=integer(args, "offset", 0, 0, MAX_OFFSET), sort=choice(args, "sort", SORTS, "relevance"),
+        q=args.get("q", ""), mode=choice(args, "mode", MODES, DEFAULT_MODE), limit=min(limit, MAX_LIMIT),
+        offset=integer(args, "offset", 0, 0, MAX_OFFSET), sort=choice(args, "sort", SORTS, DEFAULT_SORT),
         source=(args.get("source") or "").strip() or None, author=(args.get("author") or "").strip() or None,
-        after=after, before=before,
+        after=day(args, "after"), before=day(args, "before"),
     ).validated()
 
 

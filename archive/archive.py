@@ -1,4 +1,8 @@
-"""The `Archive`: one handle on the SQL store, the vector index and the encoder of a data directory."""
+"""The `Archive`: one handle on the SQL store, the vector index and the encoder of a data directory.
+
+It reads and it locks; it never writes articles itself (that is `archive.write`), so the
+write path can depend on it and not the other way round.
+"""
 
 from __future__ import annotations
 
@@ -6,63 +10,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
-from archive.embedding import Encoder, load_encoder, resolve_model
+from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import ArchiveError, IndexMismatch
-from archive.owners import ChunkOwners
-from archive.store.db import create_schema, make_engine, session_factory
+from archive.store import reads
+from archive.store.db import make_engine, migrate, session_factory
 from archive.store.keyword import keyword_index_for
-from archive.store.models import ArticleRow, ChunkRow
-from archive.vectors import (
-    INDEX_FILE,
-    MANIFEST_FILE,
-    Manifest,
-    VectorIndex,
-    read_manifest,
-)
+from archive.store.owners import ChunkOwners
+from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, read_manifest
 
 LOCK_FILE = ".write.lock"
-_ENCODERS: dict[tuple[str | None, str, int, str], Encoder] = {}
-_ENCODERS_LOCK = threading.Lock()
-
-
-def shared_encoder(settings: Settings) -> Encoder:
-    """One encoder per (model, backend, batch size) per process: the model is loaded once.
-
-    `settings.encoder` 'auto' means a new archive's encoder here; an `Archive` resolves it
-    against its manifest before it gets here.
-    """
-    settings = settings.for_archive(None)
-    # The ONNX models are exported into a cache folder, so the folder is part of the key.
-    cache_dir = settings.encoder_cache_dir if settings.encoder != "torch" else None
-    key = (settings.model, settings.encoder, settings.batch_size, str(cache_dir))
-    with _ENCODERS_LOCK:
-        if key not in _ENCODERS:
-            _ENCODERS[key] = load_encoder(settings.model, backend=settings.encoder, cache_dir=cache_dir,
-                                          batch_size=settings.batch_size)
-        return _ENCODERS[key]
-
-
-def utc_naive(value: datetime | None) -> datetime | None:
-    """A datetime as naive UTC, the form stored in SQL."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-def utc_aware(value: datetime | None) -> datetime | None:
-    """A stored naive-UTC datetime as an aware UTC datetime."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -90,10 +53,11 @@ class Archive:
     def __init__(self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None) -> None:
         self.index_dir = Path(settings.index_dir)
         recorded = read_manifest(self.index_dir)
-        self.settings = settings = settings.for_archive(recorded.encoder if recorded else None)
+        self.settings = settings = settings.with_(
+            encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None))
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.sqlalchemy_url)
-        create_schema(self.engine)
+        migrate(self.engine)
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
@@ -102,7 +66,7 @@ class Archive:
         self._vectors_stamp: tuple[int, int] | None = None
         self._file_lock = FileLock(str(self.index_dir / LOCK_FILE))
         self._mutex = threading.RLock()  # guards the in-memory FAISS index inside one process
-        self._model_identity = resolve_model(settings.model)  # (name, path, sha256): cheap, no model load
+        self._model_identity = resolve_model(settings.model)  # (name, path, sha256): hashed once per process
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
         self._check_manifest(recorded)
 
@@ -124,11 +88,6 @@ class Archive:
         return self._model_identity[0]
 
     @property
-    def encoder_name(self) -> str:
-        """The encoder backend recorded in the manifest."""
-        return self.settings.encoder
-
-    @property
     def vectors(self) -> VectorIndex:
         """The vector index, reloaded when another process has saved a newer one."""
         with self._mutex:
@@ -148,26 +107,29 @@ class Archive:
         return manifest.dim if manifest else self.encoder.dim
 
     def _disk_stamp(self) -> tuple[int, int] | None:
-        path = self.index_dir / MANIFEST_FILE
         try:
-            st = path.stat()
+            st = (self.index_dir / MANIFEST_FILE).stat()
         except FileNotFoundError:
             return None
         return (st.st_mtime_ns, st.st_size)
 
     def _check_manifest(self, manifest: Manifest | None) -> None:
+        """The vectors on disk must come from this model, in this dimension, from this encoder family."""
         if manifest is None or not self._verify:
             return
         name, _, digest = self._model_identity
-        dim = self._encoder.dim if self._encoder else manifest.dim
-        manifest.check_compatible(name, digest, dim, self.settings.encoder)
+        manifest.check_compatible(name, digest, self._encoder.dim if self._encoder else manifest.dim)
+        if encoder_family(manifest.encoder) != encoder_family(self.settings.encoder):  # torch and onnx: the same vectors
+            raise IndexMismatch(
+                f"the vector index was built with the {manifest.encoder} encoder, not {self.settings.encoder}. "
+                f"Use ARCHIVE_ENCODER=auto (the default: an archive is served by an encoder of the kind that built it) "
+                f"or {manifest.encoder}, or re-embed it with `ARCHIVE_ENCODER={self.settings.encoder} archive reindex`.")
 
     def new_manifest(self) -> Manifest:
         """A manifest describing the current encoder (keeps the high-water mark on disk)."""
         old = read_manifest(self.index_dir)
         return Manifest(model=self.model_name, model_sha256=self._model_identity[2], dim=self.vectors.dim,
-                        encoder=self.settings.encoder,
-                        high_water_chunk_id=old.high_water_chunk_id if old else 0)
+                        encoder=self.settings.encoder, high_water_chunk_id=old.high_water_chunk_id if old else 0)
 
     def reset_vectors(self) -> None:
         """Start from an empty vector index for the current encoder (used by reindex)."""
@@ -186,11 +148,9 @@ class Archive:
             self.vectors.save(self.index_dir, manifest)
             self._vectors_stamp = self._disk_stamp()
 
-    # -- writing ------------------------------------------------------------------------------
-
     @contextmanager
-    def writing(self, timeout: float = 10.0, recover: bool = True) -> Iterator[Archive]:
-        """Hold the single-writer lock; the index is reconciled with SQL before any write."""
+    def locked(self, timeout: float = 10.0) -> Iterator[Archive]:
+        """Hold the single-writer lock, starting from the vector index on disk (another writer may have saved)."""
         try:
             self._file_lock.acquire(timeout=timeout)
         except Timeout as exc:
@@ -198,44 +158,27 @@ class Archive:
                                status=503) from exc
         try:
             with self._mutex:
-                # Another writer may have saved since we loaded: start from what is on disk.
                 if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
                     self._vectors = None
-                if recover:
-                    from archive.indexer import (
-                        recover as reconcile,  # the write path lives in indexer.py
-                    )
-
-                    reconcile(self)
                 yield self
         finally:
             self._file_lock.release()
-
-    def try_recover(self) -> bool:
-        """Reconcile SQL and vectors if no other writer is active; False when one is."""
-        try:
-            with self.writing(timeout=0):
-                return True
-        except ArchiveError:
-            return False
 
     # -- reading -----------------------------------------------------------------------------
 
     def is_empty(self) -> bool:
         """True when no article is stored."""
-        with self.session() as s:
-            return s.scalar(select(ArticleRow.id).limit(1)) is None
+        with self.engine.connect() as conn:
+            return reads.is_empty(conn)
 
     def stats(self) -> Stats:
         """Counts, model and disk size."""
-        with self.session() as s:
-            articles = s.scalar(select(func.count()).select_from(ArticleRow)) or 0
-            chunks = s.scalar(select(func.count()).select_from(ChunkRow)) or 0
+        with self.engine.connect() as conn:
+            articles, chunks = reads.counts(conn)
         manifest = read_manifest(self.index_dir)
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
         return Stats(
-            articles=articles, chunks=chunks,
-            vectors=manifest.count if manifest else 0,
+            articles=articles, chunks=chunks, vectors=manifest.count if manifest else 0,
             model=self.model_name, encoder=self.settings.encoder,
             index_type=manifest.index_type if manifest else "flat",
             dim=manifest.dim if manifest else 0, disk_bytes=disk, index_dir=str(self.index_dir.resolve()),
@@ -243,21 +186,17 @@ class Archive:
 
     def chunk_ids(self) -> np.ndarray:
         """All chunk ids in SQL (int64)."""
-        with self.session() as s:
-            return np.fromiter(s.scalars(select(ChunkRow.id)), dtype=np.int64)
+        with self.engine.connect() as conn:
+            return reads.all_chunk_ids(conn)
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
 
 
-def open_archive(settings: Settings | None = None, *, recover: bool = False, verify: bool = True,
-                 encoder: Encoder | None = None) -> Archive:
+def open_archive(settings: Settings | None = None, *, verify: bool = True, encoder: Encoder | None = None) -> Archive:
     """Open (creating if needed) the archive described by `settings`."""
-    archive = Archive(settings or Settings.from_env(), verify=verify, encoder=encoder)
-    if recover:
-        archive.try_recover()
-    return archive
+    return Archive(settings or Settings.from_env(), verify=verify, encoder=encoder)
 
 
-__all__ = ["INDEX_FILE", "Archive", "IndexMismatch", "Stats", "open_archive", "utc_aware", "utc_naive"]
+__all__ = ["Archive", "Stats", "open_archive"]

@@ -1,4 +1,4 @@
-"""Reading one stored article for the site and the API: metadata, body and display passages (no Flask)."""
+"""Reading one stored article for the site and the API: metadata, body and display passages."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
-from archive.core import Archive, utc_aware
+from archive.archive import Archive
+from archive.dates import iso_utc
 from archive.errors import NotFound
-from archive.store.models import ArticleRow, ChunkRow
-
-MAX_KEY_CHARS = 512  # the uid column's width
+from archive.store import reads
 
 
 @dataclass(frozen=True)
@@ -51,29 +48,23 @@ class StoredArticle:
         """JSON-ready form (the API's article object)."""
         return {
             "id": self.id, "uid": self.uid, "title": self.title, "source": self.source, "author": self.author,
-            "url": self.url, "published_at": _iso(self.published_at), "language": self.language,
-            "ingested_at": _iso(self.ingested_at), "extra": self.extra, "body": self.body,
+            "url": self.url, "published_at": iso_utc(self.published_at), "language": self.language,
+            "ingested_at": iso_utc(self.ingested_at), "extra": self.extra, "body": self.body,
             "passages": [p.as_dict() for p in self.passages],
         }
 
 
 def load_article(archive: Archive, key: str | int) -> StoredArticle:
     """The article with this uid (first) or numeric id; NotFound otherwise."""
-    key = str(key)
-    if not key or len(key) > MAX_KEY_CHARS:
-        raise NotFound(f"no article with id or uid {key[:80]!r}")
     with archive.session() as s:
-        row = s.scalar(select(ArticleRow).where(ArticleRow.uid == key))
-        if row is None and key.isascii() and key.isdigit() and len(key) < 19:
-            row = s.get(ArticleRow, int(key))
+        row = reads.find_article(s, str(key))
         if row is None:
-            raise NotFound(f"no article with id or uid {key[:80]!r}")
-        bounds = s.execute(select(ChunkRow.seq, ChunkRow.char_start, ChunkRow.char_end)
-                           .where(ChunkRow.article_id == row.id).order_by(ChunkRow.seq)).all()
+            raise NotFound(f"no article with id or uid {str(key)[:80]!r}")
+        bounds = reads.chunk_bounds(s, row.id)
         return StoredArticle(
             id=row.id, uid=row.uid, title=row.title, body=row.body, source=row.source, author=row.author,
             url=row.url, published_at=row.published_at, language=row.language, ingested_at=row.ingested_at,
-            extra=dict(row.extra or {}), passages=split_passages(row.body, [(b.seq, b.char_start, b.char_end) for b in bounds]),
+            extra=dict(row.extra or {}), passages=split_passages(row.body, bounds),
         )
 
 
@@ -114,15 +105,5 @@ def _paragraphs(body: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def archive_overview(archive: Archive, max_sources: int = 500) -> dict[str, Any]:
     """Counts, date span and known sources, for the home page and the source filter's suggestions."""
-    with archive.session() as s:
-        count = s.scalar(select(func.count()).select_from(ArticleRow)) or 0
-        first, last = s.execute(select(func.min(ArticleRow.published_at), func.max(ArticleRow.published_at))).one()
-        sources = list(s.execute(select(ArticleRow.source, func.count()).where(ArticleRow.source.is_not(None))
-                                 .group_by(ArticleRow.source).order_by(func.count().desc(), ArticleRow.source)
-                                 .limit(max_sources)).all())
-    return {"articles": count, "first": first, "last": last,
-            "sources": [{"value": name, "count": n} for name, n in sources]}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return utc_aware(value).isoformat() if value is not None else None
+    with archive.engine.connect() as conn:
+        return reads.overview(conn, max_sources)

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from archive.store.db import json_ids
+from archive.store.reads import chunk_owner_rows
 
 _NONE = 0  # article ids start at 1
 
@@ -50,7 +50,7 @@ class ChunkOwners:
 
     def _load_all(self) -> np.ndarray:
         with self._engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, article_id FROM chunks")).all()
+            rows = chunk_owner_rows(conn)
         with self._lock:
             if self._table is None:
                 self._table = _grown(np.zeros(0, dtype=np.int32), rows)
@@ -58,8 +58,7 @@ class ChunkOwners:
 
     def _add(self, missing: np.ndarray) -> np.ndarray:
         with self._engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, article_id FROM chunks WHERE id IN (SELECT value FROM json_each(:ids))"),
-                                {"ids": json_ids(missing)}).all()
+            rows = chunk_owner_rows(conn, missing.tolist())
         with self._lock:
             assert self._table is not None
             if rows:

@@ -2,7 +2,7 @@
 
 Two index types, chosen by size (see `VectorIndex.fit_size`):
 
-- ``flat``: exact search (`IndexFlatIP`), the default up to `ANN_THRESHOLD` vectors. A
+- ``flat``: exact search (`IndexFlatIP`), up to `Settings.ann_threshold` vectors. A
   query scans every vector: ~10 ms per 100,000 on one core here.
 - ``hnsw``: approximate search (`IndexHNSWFlat`, inner product, M=32), above the threshold.
   HNSW cannot delete a node, so a removed chunk becomes a *tombstone*: its id is listed in
@@ -25,7 +25,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from archive.config import encoder_family
 from archive.errors import IndexMismatch
 
 INDEX_FILE = "vectors.faiss"
@@ -34,7 +33,6 @@ MANIFEST_VERSION = 1
 
 FLAT = "flat"
 HNSW = "hnsw"
-ANN_THRESHOLD = 100_000  # vectors; exact search costs ~10 ms per 100k here (bench/ann.py: 103 ms at 1M)
 HNSW_M = 32  # graph degree: recall/memory trade-off (~260 bytes of links per vector)
 HNSW_EF_CONSTRUCTION = 80  # build-time beam; bench/ann.py: 1M vectors in ~5 min, recall@10 0.988 at efSearch 64
 HNSW_EF_SEARCH = 64  # query-time beam for k=10: recall@10 0.988 in 0.25 ms on 1M (exact: 103 ms)
@@ -59,22 +57,16 @@ class Manifest:
     tombstones: list[int] = field(default_factory=list)  # removed ids still inside an HNSW graph
     extra: dict = field(default_factory=dict)
 
-    def check_compatible(self, model: str, model_sha256: str | None, dim: int, encoder: str) -> None:
-        """Raise IndexMismatch when the index was built by another model, dimension or encoder."""
+    def check_compatible(self, model: str, model_sha256: str | None, dim: int) -> None:
+        """Raise IndexMismatch when the index was built by another model or in another dimension."""
         problems = []
         if self.dim != dim:
             problems.append(f"dimension {self.dim} vs {dim}")
         if self.model != model or (self.model_sha256 and model_sha256 and self.model_sha256 != model_sha256):
             problems.append(f"model {self.model} ({(self.model_sha256 or '?')[:12]}) vs {model} ({(model_sha256 or '?')[:12]})")
-        same_vectors = encoder_family(self.encoder) == encoder_family(encoder)  # torch and onnx: the same fp32 vectors
-        if not same_vectors:
-            problems.append(f"encoder {self.encoder} vs {encoder}")
         if problems:
-            hint = "Use the same settings, or rebuild the vectors with `archive reindex`."
-            if not same_vectors:
-                hint = (f"Use ARCHIVE_ENCODER=auto (the default: an archive is served by an encoder of the kind that built it) "
-                        f"or {self.encoder}, or re-embed it with `ARCHIVE_ENCODER={encoder} archive reindex`.")
-            raise IndexMismatch("the vector index was built with another model: " + "; ".join(problems) + ". " + hint)
+            raise IndexMismatch("the vector index was built with another model: " + "; ".join(problems)
+                                + ". Use the same settings, or rebuild the vectors with `archive reindex`.")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -153,10 +145,6 @@ class VectorIndex:
         inner = faiss.downcast_index(self.index.index) if hasattr(self.index, "index") else self.index
         return {"IndexFlatIP": FLAT, "IndexHNSWFlat": HNSW}.get(type(inner).__name__, type(inner).__name__)
 
-    def memory_bytes(self) -> int:
-        """Serialised size of the index, about what it takes in RAM."""
-        return int(faiss.serialize_index(self.index).nbytes)
-
     def ids(self) -> np.ndarray:
         """All live chunk ids in the index (int64)."""
         with self._lock:
@@ -233,7 +221,7 @@ class VectorIndex:
             self.tombstones = set()
             self._changed()
 
-    def fit_size(self, threshold: int = ANN_THRESHOLD) -> bool:
+    def fit_size(self, threshold: int) -> bool:
         """Switch flat -> HNSW once the index outgrows `threshold` (and back when it shrinks well below); True if rebuilt."""
         kind = self.index_type
         if kind == FLAT and self.count > threshold:

@@ -1,0 +1,37 @@
+"""Every request rule declared once: modes, sorts, fusions, page sizes and caps.
+
+The CLI, the API (and its OpenAPI document), the search layer and the templates all read
+these names; none of them repeats a number or a list. Tunable ranking defaults are not here
+but in `config.Settings`; these are the shape of a request, not knobs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from archive.errors import BadQuery
+
+MODES: tuple[str, ...] = ("hybrid", "keyword", "semantic")  # display order; hybrid is the default
+DEFAULT_MODE = "hybrid"
+MODE_HELP = {"hybrid": "words and meaning", "keyword": "exact words", "semantic": "meaning"}
+SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
+DEFAULT_SORT = "relevance"
+SORT_LABELS = {"relevance": "Relevance", "newest": "Newest first", "oldest": "Oldest first"}
+FUSIONS: tuple[str, ...] = ("zscore", "minmax", "rrf")
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100  # results per page
+CLAMP_CEILING = 1000  # a limit in (MAX_LIMIT, CLAMP_CEILING] is clamped to MAX_LIMIT; above it is an error
+MAX_OFFSET = 100_000
+MAX_QUERY_CHARS = 10_000
+RELATED_DEFAULT = 10
+RELATED_MAX = 50
+MAX_POST_ARTICLES = 1000  # per API request; larger batches belong to `archive ingest`
+MAX_KEY_CHARS = 512  # an article key (uid or id) longer than the uid column cannot exist
+
+
+def check_date_range(after: date | None, before: date | None, param: str = "after") -> None:
+    """`after` is inclusive and `before` exclusive, so after >= before selects nothing: a 400 naming `param`."""
+    if after is not None and before is not None and after >= before:
+        raise BadQuery(f"after ({after.isoformat()}) must be earlier than before ({before.isoformat()}); "
+                       "after is inclusive, before exclusive", param=param)

@@ -1,0 +1,81 @@
+"""The two sides of a search: keyword candidates (BM25 in SQL) and semantic candidates (FAISS), per article."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from archive.archive import Archive
+from archive.query import Query
+from archive.store import reads
+from archive.search.terms import ranking_terms
+
+
+def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[int, float]]:
+    """(article id, BM25 over title + body) best first; filters, phrases and exclusions applied in SQL."""
+    with archive.engine.connect() as conn:
+        return archive.keyword.rank(conn, ranking_terms(query), limit, archive.settings.title_weight)
+
+
+def allowed_chunk_ids(archive: Archive, query: Query) -> np.ndarray | None:
+    """Chunk ids of articles passing the filters, required phrases and exclusions; None for all.
+
+    A quote means "must contain" and a minus "must not", on the semantic side too, judged
+    on the whole article like the keyword side.
+    """
+    constrained = bool(query.phrases or query.excluded or query.excluded_phrases)
+    if not query.has_filters and not constrained:
+        return None
+    with archive.engine.connect() as conn:
+        return reads.allowed_chunk_ids(conn, archive.keyword, query)
+
+
+def semantic_article_scores(hits: Sequence[tuple[int, float]], owners: dict[int, int],
+                            chunk_bonus: float, bonus_window: int | None = None) -> list[tuple[int, float, int]]:
+    """Chunk hits -> (article id, score, best chunk id), best first; score = best cosine + bonus per extra matching chunk.
+
+    The bonus is each further chunk's cosine times `chunk_bonus`, counted only among the
+    first `bonus_window` hits: a story that is about the query in several paragraphs
+    edges out a one-paragraph brief with a marginally closer sentence, and widening the
+    search for a deep page cannot reorder the articles already ranked.
+    """
+    best: dict[int, tuple[float, int]] = {}
+    extra: dict[int, float] = {}
+    limit = len(hits) if bonus_window is None else bonus_window
+    for position, (chunk_id, cosine) in enumerate(hits):  # best first
+        article_id = owners.get(chunk_id)
+        if article_id is None:
+            continue
+        if article_id not in best:
+            best[article_id] = (cosine, chunk_id)
+        elif chunk_bonus and position < limit:
+            extra[article_id] = extra.get(article_id, 0.0) + max(cosine, 0.0)
+    scored = [(aid, cos + chunk_bonus * extra.get(aid, 0.0), cid) for aid, (cos, cid) in best.items()]
+    scored.sort(key=lambda t: -t[1])  # stable: ties keep FAISS order
+    return scored
+
+
+def semantic_articles(archive: Archive, query: Query, need: int) -> list[tuple[int, float, int]]:
+    """(article id, score, best chunk id) best first, among articles passing the filters.
+
+    The FAISS search is restricted to allowed chunks before ranking, and widened until
+    it yields `need` distinct articles (or runs out), so a narrow filter fills its page.
+    """
+    if not query.text_for_embedding.strip():
+        return []
+    allowed = allowed_chunk_ids(archive, query)
+    if allowed is not None and len(allowed) == 0:
+        return []
+    settings = archive.settings
+    vectors = archive.vectors
+    vector = archive.encoder.encode_query(query.text_for_embedding)
+    available = vectors.count if allowed is None else min(len(allowed), vectors.count)
+    k = max(settings.candidates, 2 * need)
+    while True:
+        hits = vectors.search(vector, k, allowed)
+        owners = archive.chunk_owners.lookup([cid for cid, _ in hits])
+        scored = semantic_article_scores(hits, owners, settings.chunk_bonus, settings.candidates)
+        if len(scored) >= need or len(hits) < k or k >= available:
+            return scored
+        k *= 4

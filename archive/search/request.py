@@ -1,0 +1,62 @@
+"""A search as asked: the query string plus mode, paging, sort and explicit filters, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+
+from archive.errors import BadQuery
+from archive.limits import (
+    DEFAULT_LIMIT,
+    DEFAULT_MODE,
+    DEFAULT_SORT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MODES,
+    SORTS,
+    check_date_range,
+)
+from archive.query import Query, parse_query
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search as asked; `validated()` checks it and clamps the limit."""
+
+    q: str
+    mode: str = DEFAULT_MODE
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    sort: str = DEFAULT_SORT
+    source: str | None = None
+    author: str | None = None
+    after: date | None = None
+    before: date | None = None
+
+    def validated(self) -> SearchRequest:
+        """Check mode/sort/paging/dates; limit is clamped to MAX_LIMIT."""
+        if self.mode not in MODES:
+            raise BadQuery(f"mode must be one of {', '.join(MODES)}", param="mode")
+        if self.sort not in SORTS:
+            raise BadQuery(f"sort must be one of {', '.join(SORTS)}", param="sort")
+        if self.limit < 1:
+            raise BadQuery("limit must be a positive integer", param="limit")
+        if self.offset < 0:
+            raise BadQuery("offset must be zero or a positive integer", param="offset")
+        if self.offset > MAX_OFFSET:
+            raise BadQuery(f"offset must be at most {MAX_OFFSET}", param="offset")
+        if len(self.q) > MAX_QUERY_CHARS:
+            raise BadQuery(f"q is longer than {MAX_QUERY_CHARS:,} characters", param="q")
+        check_date_range(self.after, self.before)
+        return SearchRequest(**{**asdict(self), "limit": min(self.limit, MAX_LIMIT)})
+
+    def query(self) -> Query:
+        """Parse q; explicit request filters win over filters typed in q."""
+        query = parse_query(self.q)
+        changes = {k: v for k, v in {"source": self.source, "author": self.author,
+                                     "after": self.after, "before": self.before}.items() if v not in (None, "")}
+        if changes:
+            query = replace(query, **changes)
+        check_date_range(query.after, query.before)
+        return query

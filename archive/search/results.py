@@ -1,0 +1,99 @@
+"""What search and related coverage return: plain dataclasses with their JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Candidate:
+    """One article while a search ranks it: each side's rank and score, and the fused score."""
+
+    article_id: int
+    keyword_rank: int | None = None
+    semantic_rank: int | None = None
+    keyword_score: float | None = None
+    semantic_score: float | None = None
+    semantic_chunk: int | None = None  # the chunk that made the semantic score
+    score: float = 0.0
+
+
+@dataclass
+class SearchResult:
+    """One article in a result page, with its best passage and why it matched."""
+
+    id: int
+    uid: str
+    title: str
+    source: str | None
+    author: str | None
+    url: str | None
+    published_at: str | None
+    score: float
+    passage: str
+    passage_html: str
+    highlights: list[tuple[int, int]]
+    chunk_id: int
+    chunk_seq: int
+    passage_start: int  # char offsets of the passage in the article body
+    passage_end: int
+    explain: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the API's result object)."""
+        return asdict(self)
+
+
+@dataclass
+class SearchResponse:
+    """A page of results plus totals and facets over the whole filtered candidate set."""
+
+    query: str
+    mode: str
+    total: int
+    limit: int
+    offset: int
+    sort: str
+    results: list[SearchResult]
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        d = asdict(self)
+        d["results"] = [r.as_dict() for r in self.results]
+        return d
+
+
+@dataclass
+class RelatedArticle:
+    """One article of related coverage: how close it is and how it opens."""
+
+    id: int
+    uid: str
+    title: str
+    source: str | None
+    author: str | None
+    url: str | None
+    published_at: str | None
+    score: float  # cosine of the article vectors
+    snippet: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the API's related-article object)."""
+        return asdict(self)
+
+
+def facets(counts: dict[tuple[str | None, int | None], int]) -> dict[str, list[dict[str, Any]]]:
+    """(source, year) -> count pairs as the response's facets: sources by count, years in order."""
+    sources: dict[str, int] = {}
+    years: dict[str, int] = {}
+    for (source, year), n in counts.items():
+        if source:
+            sources[source] = sources.get(source, 0) + n
+        if year is not None:
+            key = f"{year:04d}"
+            years[key] = years.get(key, 0) + n
+    return {"source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "year": [{"value": k, "count": v} for k, v in sorted(years.items())]}

@@ -1,0 +1,167 @@
+"""The `Searcher` facade: one request -> one page, in keyword, semantic or hybrid mode.
+
+Ranking unit is the article (docs/search.md has the measurements behind each choice):
+keyword ranks articles by BM25 over title + whole body; semantic ranks articles by their
+best chunk's cosine (plus a small bonus for further matching chunks); hybrid fuses the
+two article rankings. The chunk level then supplies the passage shown.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from archive.archive import Archive
+from archive.config import Settings
+from archive.fusion import rrf, score_mix
+from archive.limits import FUSIONS
+from archive.query import Query
+from archive.search.candidates import keyword_articles, semantic_articles
+from archive.search.passages import hydrate
+from archive.search.related import related
+from archive.search.request import SearchRequest
+from archive.search.results import Candidate, RelatedArticle, SearchResponse, facets
+from archive.search.terms import ranking_terms
+from archive.snippets import highlight_terms
+from archive.store import reads
+
+SIDE_THREADS = 8  # concurrent second halves of searches in flight (see Searcher._pool)
+
+
+class Searcher:
+    """Runs searches against one `Archive` (settings: the archive's own unless given)."""
+
+    def __init__(self, archive: Archive, settings: Settings | None = None) -> None:
+        self.archive = archive
+        self.settings = settings or archive.settings
+        if self.settings.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.settings.fusion!r}")
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """Runs the second half of a search beside the first: the semantic side beside the keyword side
+        (hybrid), the facet count beside the page query (keyword mode). Both release the GIL (the
+        model, SQLite), so on two cores a search costs about its slower half."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="search-side")
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the side threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def related(self, key: str | int, limit: int = 10) -> list[RelatedArticle]:
+        """Related coverage of one article (by uid or id)."""
+        return related(self.archive, key, limit)
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """Run a search request and return one page of grouped, highlighted results."""
+        req = request.validated()
+        query = req.query()
+        need = req.offset + req.limit
+        browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
+        if browse or req.mode == "keyword":
+            total, facet_counts, page = self._match_set(query, req, keyword=not browse)
+        else:
+            candidates = self._candidates(query, req.mode, need)
+            ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
+            facet_counts, dates = self._counts_and_dates([c.article_id for c in ranked])
+            if req.sort != "relevance":
+                oldest = req.sort == "oldest"
+                missing = datetime.max if oldest else datetime.min  # undated articles go last either way
+                ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
+            total, page = len(ranked), ranked[req.offset:need]
+        results = hydrate(self.archive, page, highlight_terms(query))
+        return SearchResponse(query=req.q, mode=req.mode, total=total, limit=req.limit, offset=req.offset,
+                              sort=req.sort, results=results, facets=facets(facet_counts),
+                              filters={"source": query.source, "author": query.author,
+                                       "after": query.after.isoformat() if query.after else None,
+                                       "before": query.before.isoformat() if query.before else None})
+
+    def _candidates(self, query: Query, mode: str, need: int) -> dict[int, Candidate]:
+        """Semantic or hybrid candidates, fused per article.
+
+        Hybrid windows depend on the query only, never on the page asked for: score
+        normalisation runs over the whole window, so a page-dependent window would let
+        page 2 disagree with page 1; the pages end where the union of the windows ends
+        (`total`). Semantic mode widens with the page instead; that only appends
+        lower-scored articles (see semantic_article_scores), so its pages stay consistent.
+        """
+        s = self.settings
+        archive = self.archive
+        by_article: dict[int, Candidate] = {}
+        keyword: list[tuple[int, float]] = []
+        if mode == "hybrid":
+            semantic_side = self.pool.submit(semantic_articles, archive, query, 1)  # `candidates` chunks
+            keyword = keyword_articles(archive, query, s.candidates)
+            for rank, (article_id, score) in enumerate(keyword, start=1):
+                by_article[article_id] = Candidate(article_id, keyword_rank=rank, keyword_score=score)
+            semantic = semantic_side.result()
+        else:
+            semantic = semantic_articles(archive, query, need)
+        for rank, (article_id, score, chunk_id) in enumerate(semantic, start=1):
+            c = by_article.setdefault(article_id, Candidate(article_id))
+            c.semantic_rank, c.semantic_score, c.semantic_chunk = rank, score, chunk_id
+        if mode == "semantic":
+            for c in by_article.values():
+                c.score = c.semantic_score or 0.0
+            return by_article
+        weights = {"keyword": s.keyword_weight, "semantic": s.semantic_weight}
+        if s.fusion in ("zscore", "minmax"):
+            # Each side's scores standardised over its own candidate window, then a weighted sum;
+            # an article only one side found gets the other side's lowest value.
+            fused = score_mix({"keyword": dict(keyword), "semantic": {a: sc for a, sc, _ in semantic}},
+                              weights=weights, normalise=s.fusion)
+        else:
+            fused = rrf({"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _ in semantic]},
+                        k=s.rrf_k, weights=weights)
+        ordered: dict[int, Candidate] = {}
+        for article_id, score in fused:  # fused order; a zero-weight side's own hits drop out
+            c = by_article[article_id]
+            c.score = score
+            ordered[article_id] = c
+        return ordered
+
+    def _match_set(self, query: Query, req: SearchRequest, *, keyword: bool):
+        """Keyword mode and filter-only browsing: every matching article is the candidate set.
+
+        Counted, faceted, sorted and paged in SQL (two statements, the count on its own
+        connection beside the page), so totals are exact and a deep page or a date sort
+        costs no more than the first page.
+        """
+        archive = self.archive
+        terms = ranking_terms(query)
+
+        def counts() -> dict[tuple[str | None, int | None], int]:
+            with archive.engine.connect() as conn:
+                if keyword:
+                    return archive.keyword.source_year_counts(conn, terms)
+                return reads.browse_counts(conn, query)
+
+        counting = self.pool.submit(counts)
+        with archive.engine.connect() as conn:
+            if keyword:
+                rows = archive.keyword.page(conn, terms, sort=req.sort, limit=req.limit, offset=req.offset,
+                                            title_weight=self.settings.title_weight)
+                page = [Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows]
+            else:  # browsing: newest first unless asked for oldest; undated last either way
+                ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=req.limit, offset=req.offset)
+                page = [Candidate(a) for a in ids]
+        facet_counts = counting.result()
+        return sum(facet_counts.values()), facet_counts, page
+
+    def _counts_and_dates(self, article_ids: list[int]):
+        """Source and year counts over the candidate set, and each candidate's date (one query)."""
+        counts: dict[tuple[str | None, int | None], int] = {}
+        dates: dict[int, datetime | None] = {}
+        if not article_ids:
+            return counts, dates
+        with self.archive.engine.connect() as conn:
+            rows = reads.sources_and_dates(conn, article_ids)
+        for aid, source, published in rows:
+            dates[aid] = published
+            key = (source, published.year if published else None)
+            counts[key] = counts.get(key, 0) + 1
+        return counts, dates

@@ -1,0 +1,32 @@
+"""The query's field filters and the date order as SQL conditions over `articles` (any dialect)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import ColumnElement, func, literal
+
+from archive.query import Query
+from archive.store.models import ArticleRow
+
+
+def article_filters(query: Query) -> list[ColumnElement[bool]]:
+    """source (case-insensitive equality), author (case-insensitive substring), after (inclusive), before (exclusive)."""
+    clauses: list[ColumnElement[bool]] = []
+    if query.source:
+        clauses.append(func.lower(ArticleRow.source) == func.lower(literal(query.source)))
+    if query.author:
+        escaped = query.author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(func.lower(ArticleRow.author).like(func.lower(literal(f"%{escaped}%")), escape="\\"))
+    if query.after:
+        clauses.append(ArticleRow.published_at >= datetime.combine(query.after, time.min))
+    if query.before:
+        clauses.append(ArticleRow.published_at < datetime.combine(query.before, time.min))
+    return clauses
+
+
+def date_order(published, tiebreak, *, oldest: bool) -> tuple:
+    """ORDER BY terms: undated last either way, then the date and the tiebreak in one direction."""
+    if oldest:
+        return published.is_(None), published.asc(), tiebreak.asc()
+    return published.is_(None), published.desc(), tiebreak.desc()

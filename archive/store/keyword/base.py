@@ -1,0 +1,36 @@
+"""The contract of a keyword index: what the read path asks, in plain values."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import ColumnElement, Connection
+
+from archive.query import Query
+
+
+class KeywordIndex(Protocol):
+    """BM25-style ranking of articles (title + body) with the query language's rules.
+
+    Every method takes the query with its field filters; filters are applied in the same
+    statement (before ranking). Scores are higher-is-better. A query with nothing positive
+    to match ranks nothing (empty results, no error); no input may cause a syntax error.
+    """
+
+    def create(self, conn: Connection) -> None:
+        """Create the index (and whatever keeps it in step with `articles`), backfilling it if behind."""
+
+    def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
+        """The best `limit` (article id, score), best first; ties by article id."""
+
+    def page(self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int,
+             title_weight: float) -> list[tuple[int, float, int]]:
+        """One page over *all* matches as (article id, score, relevance rank), in `sort` order
+        ('relevance', 'newest' or 'oldest'; undated articles last)."""
+
+    def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
+        """Matches counted per (source, year) over all matches."""
+
+    def restriction(self, query: Query) -> ColumnElement[bool] | None:
+        """A condition on `articles.id`: contains every required phrase and no excluded word or phrase
+        (None when the query has neither). The semantic side applies it to judge whole articles."""

@@ -1,0 +1,142 @@
+"""SQLite FTS5 keyword index: `article_fts(title, body)`, rowid = article id, porter stemming.
+
+BM25 over the whole story is what a keyword search should rank (a story that mentions the
+query words in several paragraphs beats one that mentions them once), and phrases and
+exclusions are judged on the whole article. `article_fts` is an external-content table over
+`articles` kept in sync by SQL triggers, so every writer (even an older build of this code)
+maintains it inside its own transaction, and it stores no second copy of the text. Archives
+made before it existed are backfilled on open (two cheap counts decide).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    column,
+    extract,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+
+from archive.query import Query, compile_query
+from archive.store.filters import article_filters, date_order
+from archive.store.models import ArticleRow
+
+TABLE = "article_fts"
+_TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
+_FTS = table(TABLE, column("rowid", Integer))
+BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
+
+
+def _fts_string(parts: list[str]) -> str:
+    """One FTS5 string (a phrase when several parts); quotes doubled for safety."""
+    return '"' + " ".join(parts).replace('"', '""') + '"'
+
+
+def to_fts5(query: Query) -> str | None:
+    """Compile to an SQLite FTS5 MATCH expression (never a syntax error), or None when nothing is positive."""
+    return compile_query(
+        query,
+        atom=_fts_string,
+        any_of=lambda xs: xs[0] if len(xs) == 1 else "(" + " OR ".join(xs) + ")",
+        all_of=lambda xs: xs[0] if len(xs) == 1 else "(" + " AND ".join(xs) + ")",
+        exclude=lambda pos, negs: f"{pos} NOT ({' OR '.join(negs)})",
+    )
+
+
+def _matches(name: str, expression: str) -> ColumnElement[bool]:
+    return text(f"{TABLE} MATCH :{name}").bindparams(**{name: expression})
+
+
+class Fts5KeywordIndex:
+    """The KeywordIndex contract on SQLite FTS5."""
+
+    def create(self, conn: Connection) -> None:
+        """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
+        conn.execute(text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
+                          f"title, body, content='articles', content_rowid='id', {_TOKENIZE})"))
+        t = TABLE
+        # External content: a delete must pass the old values, which only a trigger reliably has.
+        for statement in (
+            (f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
+             f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"),
+            (f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
+             f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END"),
+            (f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
+             f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
+             f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"),
+        ):
+            conn.execute(text(statement))
+        indexed = conn.execute(text(f"SELECT count(*) FROM {TABLE}_docsize")).scalar_one()
+        stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+        if int(indexed) != int(stored):
+            conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"))
+
+    def _scored(self, query: Query, title_weight: float):
+        """(select of article id, published_at, score over the matches), or None when nothing is positive."""
+        match = to_fts5(query)
+        if match is None:
+            return None
+        score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
+        return (select(ArticleRow.id.label("id"), ArticleRow.published_at.label("published"), score)
+                .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
+                .where(_matches("fts_match", match), *article_filters(query)))
+
+    def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
+        """The best `limit` (article id, BM25) over title and body, best first."""
+        scored = self._scored(query, title_weight)
+        if scored is None:
+            return []
+        stmt = scored.order_by(literal_column("score").desc(), ArticleRow.id).limit(limit)
+        return [(int(r.id), float(r.score)) for r in conn.execute(stmt)]
+
+    def page(self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int,
+             title_weight: float) -> list[tuple[int, float, int]]:
+        """One page over all matches: by relevance, or by date with each match's relevance rank kept."""
+        scored = self._scored(query, title_weight)
+        if scored is None:
+            return []
+        if sort == "relevance":
+            stmt = scored.order_by(literal_column("score").desc(), ArticleRow.id).limit(limit).offset(offset)
+            return [(int(r.id), float(r.score), position)
+                    for position, r in enumerate(conn.execute(stmt), start=offset + 1)]
+        inner = scored.subquery()
+        rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
+        stmt = (select(inner.c.id, inner.c.score, rank)
+                .order_by(*date_order(inner.c.published, inner.c.id, oldest=sort == "oldest"))
+                .limit(limit).offset(offset))
+        return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
+
+    def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
+        """Matches per (source, year of publication)."""
+        match = to_fts5(query)
+        if match is None:
+            return {}
+        year = extract("year", ArticleRow.published_at)
+        stmt = (select(ArticleRow.source, year, func.count())
+                .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
+                .where(_matches("fts_match", match), *article_filters(query))
+                .group_by(ArticleRow.source, year))
+        return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
+
+    def restriction(self, query: Query) -> ColumnElement[bool] | None:
+        """Articles holding every required phrase and none of the excluded words or phrases."""
+        clauses = []
+        if query.phrases:
+            required = to_fts5(Query(phrases=query.phrases))
+            clauses.append(ArticleRow.id.in_(select(_FTS.c.rowid).where(_matches("fts_require", required))))
+        # Any excluded word or phrase rules the article out.
+        atoms = [to_fts5(Query(terms=(w,))) for w in query.excluded]
+        atoms += [to_fts5(Query(phrases=(p,))) for p in query.excluded_phrases]
+        atoms = [a for a in atoms if a]
+        if atoms:
+            clauses.append(ArticleRow.id.not_in(
+                select(_FTS.c.rowid).where(_matches("fts_exclude", " OR ".join(atoms)))))
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else clauses[0] & clauses[1]

@@ -1,0 +1,163 @@
+"""Every query of the read path, as functions that take plain values and return plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, Connection, extract, func, select
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from archive.limits import MAX_KEY_CHARS
+from archive.query import Query
+from archive.store.filters import article_filters, date_order
+from archive.store.keyword import KeywordIndex
+from archive.store.models import ArticleRow, ChunkRow
+
+IN_BATCH = 10_000  # ids per IN (...) list: far below SQLite's 32,766 bound parameters
+LEAD_CHARS = 400
+
+
+def batches(ids: Iterable[int], size: int = IN_BATCH) -> Iterator[list[int]]:
+    """Ids as lists of at most `size` ints (an IN list per statement)."""
+    chunk: list[int] = []
+    for i in ids:
+        chunk.append(int(i))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def find_article(session: Session, key: str | int) -> ArticleRow | None:
+    """The one rule for article keys: an int is an id; a string is a uid first, else a numeric id."""
+    if isinstance(key, int):
+        return session.get(ArticleRow, key)
+    key = str(key)
+    if not key or len(key) > MAX_KEY_CHARS:
+        return None
+    row = session.scalar(select(ArticleRow).where(ArticleRow.uid == key))
+    if row is None and key.isascii() and key.isdigit() and len(key) < 19:
+        row = session.get(ArticleRow, int(key))
+    return row
+
+
+def chunk_bounds(session: Session, article_id: int) -> list[tuple[int, int, int]]:
+    """(seq, char_start, char_end) of an article's chunks, in order."""
+    rows = session.execute(select(ChunkRow.seq, ChunkRow.char_start, ChunkRow.char_end)
+                           .where(ChunkRow.article_id == article_id).order_by(ChunkRow.seq))
+    return [(int(s), int(a), int(b)) for s, a, b in rows]
+
+
+def article_chunk_ids(conn: Connection, article_id: int) -> list[int]:
+    """Ids of one article's chunks."""
+    return [int(c) for c in conn.scalars(select(ChunkRow.id).where(ChunkRow.article_id == article_id))]
+
+
+def chunks_of_articles(conn: Connection, article_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(chunk id, article id) of every chunk of these articles."""
+    out: list[tuple[int, int]] = []
+    for part in batches(article_ids):
+        out += [(int(c), int(a)) for c, a in conn.execute(
+            select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.article_id.in_(part)))]
+    return out
+
+
+def chunk_owner_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -> list[tuple[int, int]]:
+    """(chunk id, article id) of the given chunks, or of every chunk when None."""
+    if chunk_ids is None:
+        return [(int(c), int(a)) for c, a in conn.execute(select(ChunkRow.id, ChunkRow.article_id))]
+    return [(int(c), int(a)) for part in batches(chunk_ids) for c, a in conn.execute(
+        select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.id.in_(part)))]
+
+
+def all_chunk_ids(conn: Connection) -> np.ndarray:
+    """Every chunk id (int64)."""
+    return np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64)
+
+
+def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> np.ndarray:
+    """Chunk ids of the articles passing the query's filters, required phrases and exclusions."""
+    conditions: list[ColumnElement[bool]] = article_filters(query)
+    restriction = keyword.restriction(query)
+    if restriction is not None:
+        conditions.append(restriction)
+    stmt = select(ChunkRow.id).join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(*conditions)
+    return np.fromiter(conn.scalars(stmt), dtype=np.int64)
+
+
+def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, offset: int) -> list[int]:
+    """Ids of the filtered articles in date order (newest first unless `oldest`; undated last)."""
+    stmt = (select(ArticleRow.id).where(*article_filters(query))
+            .order_by(*date_order(ArticleRow.published_at, ArticleRow.id, oldest=oldest)).limit(limit).offset(offset))
+    return [int(i) for i in conn.scalars(stmt)]
+
+
+def browse_counts(conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
+    """Filtered articles per (source, year)."""
+    year = extract("year", ArticleRow.published_at)
+    stmt = (select(ArticleRow.source, year, func.count()).where(*article_filters(query))
+            .group_by(ArticleRow.source, year))
+    return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
+
+
+def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tuple[int, str | None, datetime | None]]:
+    """(id, source, published_at) of these articles."""
+    out = []
+    for part in batches(article_ids):
+        out += [(int(i), s, p) for i, s, p in conn.execute(
+            select(ArticleRow.id, ArticleRow.source, ArticleRow.published_at).where(ArticleRow.id.in_(part)))]
+    return out
+
+
+def result_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """The displayed fields of these articles (id, uid, title, source, author, url, published_at), by id."""
+    stmt = select(ArticleRow.id, ArticleRow.uid, ArticleRow.title, ArticleRow.source, ArticleRow.author,
+                  ArticleRow.url, ArticleRow.published_at).where(ArticleRow.id.in_(list(article_ids)))
+    return {int(r.id): r for r in conn.execute(stmt)}
+
+
+def related_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """Like `result_rows`, plus `lead`: the first LEAD_CHARS characters of the body."""
+    stmt = select(ArticleRow.id, ArticleRow.uid, ArticleRow.title, ArticleRow.source, ArticleRow.author,
+                  ArticleRow.url, ArticleRow.published_at,
+                  func.substr(ArticleRow.body, 1, LEAD_CHARS).label("lead")).where(ArticleRow.id.in_(list(article_ids)))
+    return {int(r.id): r for r in conn.execute(stmt)}
+
+
+def passage_chunks(conn: Connection, article_ids: Sequence[int], chunk_ids: Sequence[int]) -> list[Row[Any]]:
+    """Chunks (id, article_id, seq, text, char_start) of these articles plus these chunks, by article and seq."""
+    columns = (ChunkRow.id, ChunkRow.article_id, ChunkRow.seq, ChunkRow.text, ChunkRow.char_start)
+    rows: dict[int, Row[Any]] = {}
+    if article_ids:
+        rows.update((r.id, r) for r in conn.execute(select(*columns).where(ChunkRow.article_id.in_(list(article_ids)))))
+    if chunk_ids:
+        rows.update((r.id, r) for r in conn.execute(select(*columns).where(ChunkRow.id.in_(list(chunk_ids)))))
+    return sorted(rows.values(), key=lambda r: (r.article_id, r.seq))
+
+
+def counts(conn: Connection) -> tuple[int, int]:
+    """(articles, chunks) stored."""
+    articles = conn.scalar(select(func.count()).select_from(ArticleRow)) or 0
+    chunks = conn.scalar(select(func.count()).select_from(ChunkRow)) or 0
+    return int(articles), int(chunks)
+
+
+def is_empty(conn: Connection) -> bool:
+    """True when no article is stored."""
+    return conn.scalar(select(ArticleRow.id).limit(1)) is None
+
+
+def overview(conn: Connection, max_sources: int) -> dict[str, Any]:
+    """Article count, first and last publication date, and the most frequent sources with their counts."""
+    count = conn.scalar(select(func.count()).select_from(ArticleRow)) or 0
+    first, last = conn.execute(select(func.min(ArticleRow.published_at), func.max(ArticleRow.published_at))).one()
+    sources = conn.execute(select(ArticleRow.source, func.count()).where(ArticleRow.source.is_not(None))
+                           .group_by(ArticleRow.source).order_by(func.count().desc(), ArticleRow.source)
+                           .limit(max_sources)).all()
+    return {"articles": int(count), "first": first, "last": last,
+            "sources": [{"value": name, "count": int(n)} for name, n in sources]}

@@ -1,0 +1,105 @@
+"""Every statement of the write path: store a batch (add, skip duplicates, update), delete, read back chunk texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.orm import Session
+
+from archive.dates import utc_naive
+from archive.documents import PreparedArticle
+from archive.store.models import ArticleRow, ChunkRow
+from archive.store.reads import batches, find_article
+
+
+@dataclass
+class BatchOutcome:
+    """What storing one batch did: counts, duplicates (origin, existing uid), new chunks and replaced ones."""
+
+    added: int = 0
+    updated: int = 0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    new_chunks: list[tuple[int, str, str]] = field(default_factory=list)  # (chunk id, title prefix, chunk text)
+    stale_chunk_ids: list[int] = field(default_factory=list)  # chunks of updated articles, now gone
+
+
+def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOutcome:
+    """Insert new articles and replace changed ones (same uid, new text); skip known texts. Caller commits.
+
+    Duplicate rule: a content hash already stored (or earlier in this batch) is a duplicate.
+    Update rule: a known uid with a new content hash replaces that article's fields and chunks.
+    """
+    out = BatchOutcome()
+    if not prepared:
+        return out
+    now = datetime.now(UTC).replace(tzinfo=None)
+    by_hash = dict(session.execute(select(ArticleRow.content_hash, ArticleRow.uid)
+                                   .where(ArticleRow.content_hash.in_({p.content_hash for p in prepared}))).all())
+    by_uid = {row.uid: row for row in session.scalars(
+        select(ArticleRow).where(ArticleRow.uid.in_({p.uid for p in prepared})))}
+    touched: list[tuple[ArticleRow, PreparedArticle]] = []
+    for p in prepared:
+        if p.content_hash in by_hash:
+            out.duplicates.append((p.article.origin or p.uid, by_hash[p.content_hash]))
+            continue
+        row = by_uid.get(p.uid)
+        if row is not None:  # same id, new text: an update
+            out.stale_chunk_ids += [int(c) for c in session.scalars(select(ChunkRow.id).where(ChunkRow.article_id == row.id))]
+            session.execute(delete(ChunkRow).where(ChunkRow.article_id == row.id))
+            by_hash.pop(row.content_hash, None)
+            out.updated += 1
+        else:
+            row = ArticleRow(uid=p.uid, ingested_at=now)
+            session.add(row)
+            by_uid[p.uid] = row
+            out.added += 1
+        _fill(row, p)
+        by_hash[p.content_hash] = p.uid
+        touched.append((row, p))
+    session.flush()  # assigns article ids
+    new: list[tuple[ChunkRow, str]] = []
+    for row, p in touched:
+        for c in p.chunks:
+            chunk = ChunkRow(article_id=row.id, seq=c.seq, text=c.text, char_start=c.char_start, char_end=c.char_end)
+            session.add(chunk)
+            new.append((chunk, p.embed_prefix))
+    session.flush()  # assigns chunk ids
+    out.new_chunks = [(int(c.id), prefix, c.text) for c, prefix in new]
+    return out
+
+
+def _fill(row: ArticleRow, p: PreparedArticle) -> None:
+    a = p.article
+    row.title = a.title or ""
+    row.body = a.body
+    row.source = a.source
+    row.author = a.author
+    row.url = a.url
+    row.published_at = utc_naive(a.published_at)
+    row.language = a.language
+    row.content_hash = p.content_hash
+    row.extra = a.extra or {}
+
+
+def delete_article(session: Session, key: str | int) -> tuple[str, list[int]] | None:
+    """Delete an article (by uid or id) with its chunks; (its uid, its chunk ids), or None if there is none. Caller commits."""
+    row = find_article(session, key)
+    if row is None:
+        return None
+    ids = [int(c) for c in session.scalars(select(ChunkRow.id).where(ChunkRow.article_id == row.id))]
+    uid = row.uid
+    session.delete(row)
+    return uid, ids
+
+
+def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """(chunk id, chunk text, article title) of stored chunks."""
+    out: list[tuple[int, str, str]] = []
+    for part in batches(chunk_ids):
+        out += [(int(c), t, title or "") for c, t, title in conn.execute(
+            select(ChunkRow.id, ChunkRow.text, ArticleRow.title)
+            .join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(ChunkRow.id.in_(part)))]
+    return out

@@ -1,0 +1,116 @@
+"""Chunk texts -> vectors -> FAISS, and the periodic atomic save of the index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from archive.archive import Archive
+from archive.errors import ModelError
+
+
+@dataclass
+class IngestProgress:
+    """Running totals, passed to the progress callback after each batch."""
+
+    articles_seen: int = 0
+    chunks_embedded: int = 0
+    chunks_total: int = 0  # chunks committed so far (the producer runs a few batches ahead)
+    articles_expected: int | None = None  # known when the input is a sized collection
+    batches_committed: int = 0  # SQL transactions done (a test's kill points wait on these)
+    saves: int = 0  # times the vector index was written
+
+    @property
+    def chunks_expected(self) -> int:
+        """Chunks the whole run will embed: committed so far, extrapolated when the input size is known."""
+        if self.articles_expected and self.articles_seen:
+            estimate = round(self.chunks_total / self.articles_seen * self.articles_expected)
+            return max(self.chunks_total, estimate)
+        return self.chunks_total
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+@dataclass
+class IngestTimings:
+    """Where an ingest spent its seconds (bench/ingest.py prints them): producer and embedder sides overlap."""
+
+    prepare: float = 0.0  # producer: read, hash, chunk (token counting)
+    store: float = 0.0  # producer: SQL transactions
+    wait: float = 0.0  # embedder idle, waiting for a committed batch
+    encode: float = 0.0  # embedder: the model
+    add: float = 0.0  # embedder: FAISS add / remove
+    save: float = 0.0  # embedder: writing the index
+
+    def as_dict(self) -> dict[str, float]:
+        """Rounded seconds."""
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+class Saver:
+    """Saves the vector index from time to time, never spending more than ~5% of the run on it."""
+
+    def __init__(self, archive: Archive, timings: IngestTimings | None = None,
+                 progress: IngestProgress | None = None, on_progress: ProgressCallback | None = None) -> None:
+        self.archive = archive
+        self.timings = timings or IngestTimings()
+        self.progress = progress
+        self.on_progress = on_progress
+        self.dirty = False
+        self._interval = archive.settings.save_seconds
+        self._last = time.monotonic()
+
+    def maybe(self) -> None:
+        """Save if the index changed and the interval has passed."""
+        if self.dirty and time.monotonic() - self._last > self._interval:
+            self.now()
+
+    def now(self) -> None:
+        """Save now (choosing the index type for the new size first)."""
+        started = time.monotonic()
+        self.archive.vectors.fit_size(self.archive.settings.ann_threshold)
+        self.archive.save_vectors()
+        took = time.monotonic() - started
+        self.timings.save += took
+        # A 1M-vector index takes seconds to write: save it less often than a small one.
+        self._interval = max(self.archive.settings.save_seconds, 20 * took)
+        self._last, self.dirty = time.monotonic(), False
+        if self.progress is not None:
+            self.progress.saves += 1
+            if self.on_progress:
+                self.on_progress(self.progress)
+
+
+def check_backend(archive: Archive) -> None:
+    """Refuse to write vectors whose manifest would name another encoder than the one that made them."""
+    made_by = archive.encoder.backend
+    if made_by != archive.settings.encoder:
+        raise ModelError(f"the loaded encoder is '{made_by}' but ARCHIVE_ENCODER is '{archive.settings.encoder}'; "
+                         "load it with archive.encoders.load_encoder(settings.encoder, ...)")
+
+
+def embed_and_add(archive: Archive, chunks: list[tuple[int, str]], progress: IngestProgress,
+                  on_progress: ProgressCallback | None, timings: IngestTimings | None = None) -> None:
+    """Encode longest first in model batches and add each batch to FAISS, reporting progress per batch."""
+    check_backend(archive)
+    timings = timings or IngestTimings()
+    ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
+    texts = [t for _, t in chunks]
+    batches = archive.encoder.iter_encode(texts, archive.settings.batch_size)
+    while True:
+        tick = time.perf_counter()
+        step = next(batches, None)
+        timings.encode += time.perf_counter() - tick
+        if step is None:
+            return
+        rows, vectors = step
+        tick = time.perf_counter()
+        archive.vectors.add(ids[rows], vectors)
+        timings.add += time.perf_counter() - tick
+        progress.chunks_embedded += len(rows)
+        if on_progress:
+            on_progress(progress)

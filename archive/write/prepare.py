@@ -1,0 +1,67 @@
+"""Before anything is stored: identity (content hash, uid), chunks and the title prefix each chunk embeds with."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from archive.archive import Archive
+from archive.chunking import chunk_text
+from archive.documents import Article, PreparedArticle, ReadFailure
+
+TITLE_TOKEN_BUDGET = 48  # title words prefixed to each chunk for embedding, at most this many tokens
+
+
+def normalised_text(text: str) -> str:
+    """Text as compared for duplicates: NFKC, case-folded, whitespace collapsed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def content_hash(article: Article) -> str:
+    """sha256 of the normalised body: the same story ingested twice is stored once."""
+    return hashlib.sha256(normalised_text(article.body).encode()).hexdigest()
+
+
+def derive_uid(article: Article, digest: str) -> str:
+    """The source's own id, else the URL, else a content hash."""
+    if article.uid and article.uid.strip():
+        return article.uid.strip()
+    if article.url and article.url.strip():
+        return article.url.strip()
+    return f"sha256:{digest[:32]}"
+
+
+def embedding_text(prefix: str, chunk: str) -> str:
+    """What the model sees for a chunk: the (short) title, then the passage."""
+    return f"{prefix}\n{chunk}" if prefix else chunk
+
+
+def title_prefix(archive: Archive, title: str) -> tuple[str, int]:
+    """The title as embedded with each chunk, cut to TITLE_TOKEN_BUDGET tokens; returns (prefix, tokens)."""
+    words = title.split()
+    counts = archive.encoder.count_tokens(words) if words else []
+    total, kept = 0, []
+    for word, n in zip(words, counts, strict=True):
+        if total + n > TITLE_TOKEN_BUDGET:
+            break
+        kept.append(word)
+        total += n
+    return " ".join(kept), total
+
+
+def prepare(archive: Archive, article: Article) -> PreparedArticle | ReadFailure:
+    """Hash, uid and chunks of one article, or the reason it cannot be stored."""
+    origin = article.origin or article.uid or article.title[:60]
+    if not article.body or not article.body.strip():
+        return ReadFailure(origin, "no text")
+    digest = content_hash(article)
+    prefix, prefix_tokens = title_prefix(archive, article.title or "")
+    # [CLS] and [SEP] plus the newline-separated title must fit beside the passage.
+    max_tokens = archive.encoder.max_tokens - 2 - prefix_tokens
+    chunks = chunk_text(article.body, archive.encoder.count_tokens,
+                        target_tokens=min(archive.settings.chunk_tokens, max_tokens),
+                        max_tokens=max_tokens, overlap_sentences=archive.settings.chunk_overlap_sentences)
+    if not chunks:
+        return ReadFailure(origin, "no text after cleaning")
+    return PreparedArticle(article, derive_uid(article, digest), digest, chunks, prefix)
