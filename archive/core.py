@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
-from archive.embedding import Encoder, load_encoder, resolve_model
+from archive.encoders import Encoder, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import ArchiveError, IndexMismatch
 from archive.owners import ChunkOwners
 from archive.store.db import create_schema, make_engine, session_factory
@@ -30,25 +30,6 @@ from archive.vectors import (
 )
 
 LOCK_FILE = ".write.lock"
-_ENCODERS: dict[tuple[str | None, str, int, str], Encoder] = {}
-_ENCODERS_LOCK = threading.Lock()
-
-
-def shared_encoder(settings: Settings) -> Encoder:
-    """One encoder per (model, backend, batch size) per process: the model is loaded once.
-
-    `settings.encoder` 'auto' means a new archive's encoder here; an `Archive` resolves it
-    against its manifest before it gets here.
-    """
-    settings = settings.for_archive(None)
-    # The ONNX models are exported into a cache folder, so the folder is part of the key.
-    cache_dir = settings.encoder_cache_dir if settings.encoder != "torch" else None
-    key = (settings.model, settings.encoder, settings.batch_size, str(cache_dir))
-    with _ENCODERS_LOCK:
-        if key not in _ENCODERS:
-            _ENCODERS[key] = load_encoder(settings.model, backend=settings.encoder, cache_dir=cache_dir,
-                                          batch_size=settings.batch_size)
-        return _ENCODERS[key]
 
 
 def utc_naive(value: datetime | None) -> datetime | None:
@@ -90,7 +71,7 @@ class Archive:
     def __init__(self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None) -> None:
         self.index_dir = Path(settings.index_dir)
         recorded = read_manifest(self.index_dir)
-        self.settings = settings = settings.for_archive(recorded.encoder if recorded else None)
+        self.settings = settings = settings.with_(encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None))
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.sqlalchemy_url)
         create_schema(self.engine)

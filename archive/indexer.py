@@ -437,7 +437,7 @@ def _check_backend(archive: Archive) -> None:
     made_by = getattr(archive.encoder, "backend", "torch")
     if made_by != archive.settings.encoder:
         raise ModelError(f"the loaded encoder is '{made_by}' but ARCHIVE_ENCODER is '{archive.settings.encoder}'; "
-                         "load it with archive.embedding.load_encoder(..., backend=settings.encoder)")
+                         "load it with archive.encoders.load_encoder(settings.encoder, ...)")
 
 
 def _chunk_inputs(archive: Archive, chunk_ids: list[int]) -> list[tuple[int, str]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from archive.config import encoder_family
+from archive.encoders.factory import encoder_family
 from archive.errors import IndexMismatch
 
 INDEX_FILE = "vectors.faiss"

@@ -9,6 +9,7 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # as the CLI sets it (archive.cli.main)
 
 from archive.config import Settings
 
@@ -42,7 +43,7 @@ def encoder_cache(tmp_path_factory: pytest.TempPathFactory):
 def encoder(encoder_cache: Path):
     """The real bundled all-MiniLM-L6-v2 with the default encoder of a new archive, loaded once for
     the whole session (shared with in-process CLI invocations)."""
-    from archive.core import shared_encoder
+    from archive.encoders import shared_encoder
 
     return shared_encoder(Settings(encoder_cache=encoder_cache))
 
