@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -43,6 +44,12 @@ def _archive(ctx: click.Context, *, verify: bool = True):
 @click.pass_context
 def main(ctx: click.Context, index_dir: Path | None) -> None:
     """A searchable news-article archive with keyword, semantic and hybrid search."""
+    # The process entry point sets these defaults, not a library import: never reach for a
+    # model hub (the model ships inside a Python package, and the ONNX export is local), and
+    # keep the tokenizers' thread pool from warning when the server or a test forks.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ctx.obj = {"settings": Settings.from_env(index_dir=index_dir)}
 
 

@@ -11,22 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from archive.errors import ModelError
-
 DEFAULT_INDEX_DIR = "index"
-# Encoders that make the same vectors (cosine 1.0 to 1e-7: the same fp32 weights and arithmetic)
-# share a family; an archive can be served and extended by any encoder of its family.
-ENCODER_FAMILIES = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
-# What 'auto' runs for each family: the fastest encoder of it (docs/performance.md, "Encoders").
-FAMILY_ENCODER = {"fp32": "onnx", "int8": "onnx-int8"}
-# The family of a new archive under 'auto'. Not int8: it passes the SciFact gate (nDCG@10 -0.003)
-# but reorders close calls on Reuters (docs/performance.md, "The int8 encoder" under "Encoders").
-NEW_ARCHIVE_ENCODER = FAMILY_ENCODER["fp32"]
-
-
-def encoder_family(encoder: str) -> str:
-    """The family of an encoder name (an unknown name is its own family, so it matches only itself)."""
-    return ENCODER_FAMILIES.get(encoder, encoder)
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -40,7 +25,7 @@ class Settings:
     index_dir: Path = _setting(Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest).")  # noqa: RUF009 - _setting returns a field()
     database_url: str | None = _setting(None, "ARCHIVE_DATABASE_URL", "SQLAlchemy URL; default: SQLite file archive.db in the index directory.")
     model: str | None = _setting(None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2.")
-    encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder: 'auto' (the fastest one making the vectors an archive holds; 'onnx' for a new one), 'onnx' (fp32 via onnxruntime), 'torch' (sentence-transformers, fp32, the same vectors) or 'onnx-int8' (quantised: faster, slightly less exact).")
+    encoder: str = _setting("auto", "ARCHIVE_ENCODER", "Encoder: 'auto' (the fastest one making the vectors an archive holds; 'onnx' for a new one), 'onnx' (fp32 via onnxruntime), 'torch' (sentence-transformers, fp32, the same vectors), 'onnx-int8' (quantised: faster, slightly less exact); 'hash': deterministic word-hashing vectors without a model, for tests.")
     encoder_cache: Path | None = _setting(None, "ARCHIVE_ENCODER_CACHE", "Folder of the locally exported ONNX models; default: 'encoders' in the index directory.")  # noqa: RUF009
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
     ann_threshold: int = _setting(100_000, "ARCHIVE_ANN_THRESHOLD", "Vectors above which the FAISS index becomes HNSW (approximate); exact below (exact search costs ~10 ms per 100,000 vectors on one core).")
@@ -73,18 +58,6 @@ class Settings:
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         return cls(**values)
-
-    def for_archive(self, recorded_encoder: str | None) -> Settings:
-        """These settings with a concrete encoder. 'auto': the fastest encoder of the family the archive
-        recorded (a torch-built archive is served by 'onnx', the same vectors), else the new-archive default."""
-        if self.encoder != "auto":
-            if self.encoder not in ENCODER_FAMILIES:
-                raise ModelError(f"unknown encoder {self.encoder!r}; ARCHIVE_ENCODER must be auto, "
-                                 + ", ".join(ENCODER_FAMILIES))
-            return self
-        if recorded_encoder is None:
-            return replace(self, encoder=NEW_ARCHIVE_ENCODER)
-        return replace(self, encoder=FAMILY_ENCODER.get(encoder_family(recorded_encoder), recorded_encoder))
 
     @property
     def encoder_cache_dir(self) -> Path:

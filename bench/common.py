@@ -139,10 +139,12 @@ def bench_settings(index_dir: Path):
     The encoder is concrete: the one the archive recorded, else the new-archive default (for 'auto').
     """
     from archive.config import Settings
+    from archive.encoders import resolve_encoder
     from archive.store.vectors import read_manifest
 
     recorded = read_manifest(index_dir)
-    return Settings.from_env(index_dir=index_dir, rate_limit="off").for_archive(recorded.encoder if recorded else None)
+    settings = Settings.from_env(index_dir=index_dir, rate_limit="off")
+    return settings.with_(encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None))
 
 
 def share_encoder_cache(encoder, index_dir: Path) -> None:

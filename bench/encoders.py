@@ -38,14 +38,14 @@ def load_all(cache_dir: Path, loaded=None) -> dict:
 
     `loaded` (an encoder the caller already has) is reused for its backend.
     """
-    from archive.embedding import load_encoder
+    from archive.encoders import load_encoder
 
     out = {loaded.backend: loaded} if loaded is not None else {}
     with stopwatch() as built:
         for backend in ("onnx", "onnx-int8"):
-            out.setdefault(backend, load_encoder(backend=backend, cache_dir=cache_dir))
+            out.setdefault(backend, load_encoder(backend, cache_dir=cache_dir))
     log(f"encoders: ONNX models ready in {built[0]:.1f}s ({out['onnx-int8'].model_file.parent})")
-    out.setdefault("torch", load_encoder(backend="torch"))
+    out.setdefault("torch", load_encoder("torch"))
     return out
 
 

@@ -62,11 +62,11 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     pipeline fill, so the ingest side is if anything disadvantaged.
     """
     from archive.archive import open_archive
-    from archive.embedding import load_encoder
+    from archive.encoders import load_encoder
     from archive.write import IngestReport, ingest
 
     settings = bench_settings(index_dir)
-    encoder = encoder or load_encoder(settings.model, backend=settings.encoder,
+    encoder = encoder or load_encoder(settings.encoder, settings.model,
                                       cache_dir=index_dir / "encoders", batch_size=settings.batch_size)
     archive = open_archive(settings, encoder=encoder)
     if not archive.is_empty():

@@ -234,14 +234,14 @@ def query_sets(per_mode: int) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: measure one existing archive."""
-    from archive.embedding import load_encoder
+    from archive.encoders import load_encoder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index-dir", type=Path, required=True, help="archive to serve (read only)")
     parser.add_argument("--queries", type=int, default=60, help="queries per mode (default %(default)s)")
     args = parser.parse_args(argv)
     settings = bench_settings(args.index_dir)
-    encoder = load_encoder(settings.model, backend=settings.encoder, cache_dir=settings.encoder_cache_dir)
+    encoder = load_encoder(settings.encoder, settings.model, cache_dir=settings.encoder_cache_dir)
     return run_suite("latency", lambda results: measure(results, args.index_dir.name, args.index_dir,
                                                         query_sets(args.queries), encoder))
 

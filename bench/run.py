@@ -77,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     started = time.perf_counter()
 
-    from archive.embedding import load_encoder
+    from archive.encoders import load_encoder
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp_path = Path(tmp)
         settings = bench_settings(tmp_path)  # ARCHIVE_ENCODER=onnx-int8 make bench measures the int8 path
-        encoder = load_encoder(settings.model, backend=settings.encoder, cache_dir=tmp_path / "encoders",
+        encoder = load_encoder(settings.encoder, settings.model, cache_dir=tmp_path / "encoders",
                                batch_size=settings.batch_size)
         log(f"bench: encoder {encoder.backend}")
         mid = tmp_path / "mid"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from archive.config import NEW_ARCHIVE_ENCODER
 from archive.archive import open_archive
 from archive.documents import Article, ReadFailure
+from archive.encoders import NEW_ARCHIVE_ENCODER
 from archive.errors import IndexMismatch, ModelError, NotFound
 from archive.write import delete_article, ingest, recover, reindex
 from archive.readers import read_paths
@@ -53,16 +53,33 @@ def test_encoder_makes_unit_vectors_and_counts_tokens(encoder):
 
 
 def test_tampered_bundled_weights_are_refused(tmp_path, monkeypatch):
-    from archive import embedding
+    from archive.encoders import model
 
+    model.resolve_model(None)  # the genuine weights pass (and their hash is cached for this process)
     copy = tmp_path / "model"
-    shutil.copytree(embedding.bundled_model_path(), copy)
+    shutil.copytree(model.bundled_model_path(), copy)
     with open(copy / "model.safetensors", "r+b") as fh:
         fh.seek(1000)
         fh.write(b"\x00\x01\x02\x03")
-    monkeypatch.setattr(embedding, "bundled_model_path", lambda: copy)
+    monkeypatch.setattr(model, "bundled_model_path", lambda: copy)
     with pytest.raises(ModelError, match="sha256"):
-        embedding.resolve_model(None)
+        model.resolve_model(None)
+
+
+def test_model_weights_are_hashed_once_per_process_per_file_version(tmp_path, monkeypatch):
+    from archive.encoders import model
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    weights = folder / "model.safetensors"
+    weights.write_bytes(b"weights v1")
+    calls = []
+    real = model.file_sha256
+    monkeypatch.setattr(model, "file_sha256", lambda path: calls.append(path) or real(path))
+    first = model.resolve_model(str(folder))
+    assert model.resolve_model(str(folder)) == first and len(calls) == 1  # every archive and encoder: one hash
+    weights.write_bytes(b"weights v2, changed in place")
+    assert model.resolve_model(str(folder))[2] == real(weights) != first[2] and len(calls) == 2
 
 
 def test_ingest_seed_then_search_finds_it(archive):

@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 
 from archive.chunking import chunk_text, sentence_spans
-from archive.config import NEW_ARCHIVE_ENCODER, Settings, encoder_family
-from archive.embedding import load_encoder
+from archive.config import Settings
+from archive.encoders import (
+    NEW_ARCHIVE_ENCODER,
+    encoder_family,
+    load_encoder,
+    resolve_encoder,
+)
 from archive.errors import IndexMismatch, ModelError
 from tests.conftest import CORPUS, SEEDS
 
@@ -21,7 +26,7 @@ def session_or_load(encoder, backend: str, cache: Path):
     """The session's encoder when it is this backend, else this backend loaded (ONNX: from the session's export)."""
     if encoder.backend == backend:
         return encoder
-    return load_encoder(backend=backend, cache_dir=None if backend == "torch" else cache)
+    return load_encoder(backend, cache_dir=None if backend == "torch" else cache)
 
 
 @pytest.fixture(scope="session")
@@ -88,13 +93,13 @@ def test_the_quantised_model_is_cached_by_model_sha256(int8):
     model_file: Path = int8.model_file
     assert model_file.parent.name == int8.info.sha256 and int8.info.backend == "onnx-int8"
     stamp = model_file.stat().st_mtime_ns
-    again = load_encoder(backend="onnx-int8", cache_dir=model_file.parent.parent)
+    again = load_encoder("onnx-int8", cache_dir=model_file.parent.parent)
     assert again.model_file == model_file and model_file.stat().st_mtime_ns == stamp
 
 
 def test_unknown_encoder_is_a_clear_error():
     with pytest.raises(ModelError, match="ARCHIVE_ENCODER"):
-        load_encoder(backend="tensorflow")
+        load_encoder("tensorflow")
 
 
 def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
@@ -109,14 +114,16 @@ def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
 def test_settings_make_auto_concrete():
     auto = Settings()
     assert auto.encoder == "auto"
-    assert auto.for_archive(None).encoder == NEW_ARCHIVE_ENCODER == "onnx"  # a new archive
-    assert auto.for_archive("torch").encoder == "onnx"  # the same vectors, faster
-    assert auto.for_archive("onnx").encoder == "onnx"
-    assert auto.for_archive("onnx-int8").encoder == "onnx-int8"  # int8 vectors need the int8 model
-    assert Settings(encoder="torch").for_archive("onnx").encoder == "torch"  # explicit wins (then checked)
+    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "onnx"  # a new archive
+    assert resolve_encoder("auto", "torch") == "onnx"  # the same vectors, faster
+    assert resolve_encoder("auto", "onnx") == "onnx"
+    assert resolve_encoder("auto", "onnx-int8") == "onnx-int8"  # int8 vectors need the int8 model
+    assert resolve_encoder("auto", "hash") == "hash"
+    assert resolve_encoder("torch", "onnx") == "torch"  # explicit wins (then checked)
     assert encoder_family("torch") == encoder_family("onnx") != encoder_family("onnx-int8")
-    with pytest.raises(ModelError, match="ARCHIVE_ENCODER must be auto, torch, onnx, onnx-int8"):
-        Settings(encoder="tensorflow").for_archive("torch")
+    assert encoder_family("hash") not in {encoder_family("onnx"), encoder_family("onnx-int8")}
+    with pytest.raises(ModelError, match="ARCHIVE_ENCODER must be auto, onnx, torch, onnx-int8, hash"):
+        resolve_encoder("tensorflow", "torch")
     assert Settings(index_dir=Path("x")).encoder_cache_dir == Path("x") / "encoders"
     assert Settings(encoder_cache=Path("/c")).encoder_cache_dir == Path("/c")
 

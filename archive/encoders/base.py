@@ -1,0 +1,136 @@
+"""What every encoder shares: its manifest identity, token counting, batching by length, the query cache."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What identifies an encoder in the index manifest."""
+
+    name: str
+    path: str
+    sha256: str | None
+    dim: int
+    max_tokens: int
+    backend: str
+
+
+def length_order(texts: Sequence[str]) -> np.ndarray:
+    """Indices of texts, longest first: batches of similar length waste little padding."""
+    # Same key as sentence-transformers (characters), so our batches match its internal ones.
+    return np.argsort([-len(t) for t in texts], kind="stable")
+
+
+def token_counter(model_path: Path) -> TokenCounter:
+    """A thread-safe `texts -> token counts` function for the model's tokenizer.
+
+    It uses its own tokenizer object, configured once: the encoder's tokenizer changes its
+    truncation settings per call, so sharing it between the ingest's chunking thread and
+    the encoding thread could embed untruncated inputs or fail with "Already borrowed".
+    """
+    tokenizer_file = model_path / "tokenizer.json"
+    if tokenizer_file.is_file():
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    from transformers import AutoTokenizer  # slow-tokenizer models only
+
+    slow = AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
+    lock = threading.Lock()
+
+    def count(texts: list[str]) -> list[int]:
+        with lock:
+            encoded = slow(texts, add_special_tokens=False, truncation=False,
+                           return_attention_mask=False, return_token_type_ids=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    return count
+
+
+class Encoder:
+    """Turns texts into L2-normalised float32 vectors; a backend implements `_encode_batch`.
+
+    Shared by every backend: token counting, batching by length and the query-vector cache.
+    """
+
+    info: ModelInfo
+    batch_size: int
+
+    def __init__(self, model_path: Path, *, batch_size: int, query_cache_size: int) -> None:
+        self.batch_size = batch_size
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._cache_lock = threading.Lock()
+        self._counter = token_counter(model_path)
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self.info.dim
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in tokens, special tokens included."""
+        return self.info.max_tokens
+
+    @property
+    def backend(self) -> str:
+        """Name of the backend, as recorded in the manifest ('onnx', 'torch', 'onnx-int8', 'hash')."""
+        return self.info.backend
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word-piece tokens of each text, without the [CLS]/[SEP] the model adds."""
+        if not texts:
+            return []
+        return self._counter(list(texts))
+
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Embed texts as an (n, dim) float32 array of unit vectors."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for rows, vectors in self.iter_encode(texts, batch_size):
+            out[rows] = vectors
+        return out
+
+    def iter_encode(self, texts: Sequence[str], batch_size: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Embed texts longest first, one model batch at a time: yields (row indices, unit vectors)."""
+        size = max(batch_size or self.batch_size, 1)
+        order = length_order(texts)
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            yield rows, self._encode_batch([texts[i] for i in rows])
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        """One model batch (texts of similar length) -> (n, dim) float32 unit vectors."""
+        raise NotImplementedError
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        """One query's vector (backends may run it differently from a batch)."""
+        return self._encode_batch([text])[0]
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one query, through a small LRU cache of recent queries."""
+        with self._cache_lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                return cached
+        vector = self._encode_one(text)
+        vector.setflags(write=False)  # shared by every caller of the cache
+        with self._cache_lock:
+            self._query_cache[text] = vector
+            if len(self._query_cache) > self._query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector
