@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.ingest --articles 1000
 
-`archive.indexer.ingest` runs on the first N Reuters stories (read by the project's reader)
+`archive.write.ingest` runs on the first N Reuters stories (read by the project's reader)
 into a temporary archive. The reference is `encoder.encode` of exactly the texts that ingest
 embeds (title prefix + chunk), same batch size, same process, same encoder object. The
 stories go in four parts, ingest and raw encode alternating (ABBA), so a change in

@@ -26,9 +26,10 @@ def commands_table() -> str:
     for name in main.list_commands(ctx):
         command = main.get_command(ctx, name)
         sub = click.Context(command, info_name=name, parent=ctx)
-        pieces = " ".join(command.collect_usage_pieces(sub))
-        options = [opt for param in command.params if isinstance(param, click.Option) and (opt := param.opts[-1])]
-        usage = f"archive {name} {pieces}".strip() + "".join(f" [{o}]" for o in options if o != "--help")
+        arguments = " ".join(p.make_metavar(sub) for p in command.params if isinstance(p, click.Argument))
+        options = [record[0].split(", ")[-1] for p in command.params
+                   if isinstance(p, click.Option) and (record := p.get_help_record(sub))]
+        usage = f"archive {name} {arguments}".strip() + "".join(f" [{o}]" for o in options)
         rows.append(f"| `{_cell(usage)}` | {_cell(command.get_short_help_str(limit=200))} |")
     return "\n".join(rows)
 
@@ -46,15 +47,15 @@ BLOCKS = {"commands": commands_table, "settings": settings_table}
 
 def block(text: str, name: str) -> str | None:
     """The text between `<!-- name:start -->` and `<!-- name:end -->`, or None."""
-    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S)
+    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n?<!-- {name}:end -->", text, re.S)
     return match.group(1) if match else None
 
 
 def updated(text: str) -> str:
     """The README text with every generated block replaced by its current generation."""
     for name, make in BLOCKS.items():
-        text = re.sub(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)",
-                      lambda m, make=make: m.group(1) + make() + m.group(2), text, flags=re.S)
+        text = re.sub(rf"(<!-- {name}:start -->\n).*?\n?(<!-- {name}:end -->)",
+                      lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text, flags=re.S)
     return text
 
 

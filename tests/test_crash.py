@@ -24,7 +24,7 @@ import pytest
 from archive.archive import open_archive
 from archive.config import Settings
 from archive.readers import read_paths
-from archive.write import ingest
+from archive.write import ingest, recover_if_idle
 from tests.test_core import consistent
 
 pytestmark = [pytest.mark.slow]
@@ -64,6 +64,14 @@ def ingest_process(index_dir: Path, corpus: Path) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _reap(proc: subprocess.Popen) -> None:
+    """SIGKILL the process, wait for it and close its pipes."""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
 def kill_at(proc: subprocess.Popen, label: str, condition: Callable[[Event], bool], timeout: float = 120) -> Event:
     """SIGKILL the process at the first progress event satisfying `condition`; return that event."""
     deadline = time.monotonic() + timeout
@@ -75,13 +83,11 @@ def kill_at(proc: subprocess.Popen, label: str, condition: Callable[[Event], boo
         except ValueError:
             continue  # a warning line
         if condition(event):
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            _reap(proc)
             return event
         if time.monotonic() > deadline:
             break
-    proc.kill()
-    proc.wait()
+    _reap(proc)
     pytest.fail(f"kill point {label!r} never reached; last output: {''.join(seen[-5:])[-2000:]}")
 
 
@@ -94,8 +100,6 @@ def test_sigkill_at_named_progress_points_loses_nothing_committed(tmp_path: Path
     for label, condition in KILL_POINTS:
         event = kill_at(ingest_process(index_dir, corpus), label, condition)
         archive = open_archive(settings)
-        from archive.write import recover_if_idle
-
         assert recover_if_idle(archive), label  # recovery happens on the next open for writing
         articles, chunks = consistent(archive)
         assert chunks >= seen_chunks, f"{label}: committed chunks were lost"

@@ -97,13 +97,13 @@ from pathlib import Path
 
 import archive
 from archive.config import Settings
-from archive.core import open_archive
+from archive.archive import open_archive
 from archive.encoders.hashing import hash_vector
 from archive.errors import IndexMismatch
-from archive.indexer import ingest
+from archive.write import ingest
 from archive.readers import read_paths
 from archive.search import Searcher, SearchRequest
-from archive.vectors import read_manifest
+from archive.store.vectors import read_manifest
 
 index_dir, seeds = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings.from_env(index_dir=index_dir, rate_limit="off")  # ARCHIVE_ENCODER=hash

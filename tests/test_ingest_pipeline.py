@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from archive.documents import Article
-from archive.write import IngestProgress, ingest
+from archive.write import IngestProgress, ingest, recover_if_idle
 from tests.test_core import consistent
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ def test_an_error_in_the_reader_surfaces_and_leaves_the_archive_consistent(archi
 
     with pytest.raises(OSError, match="disk went away"):
         ingest(archive, items(), batch_articles=2)
-    archive.try_recover()
+    recover_if_idle(archive)
     articles, _ = consistent(archive)
     assert articles >= 4  # the batches committed before the error are kept
 

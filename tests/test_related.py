@@ -52,7 +52,7 @@ def test_related_excludes_self_and_near_duplicates(quake_archive):
     scores = [item.score for item in items]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s < 0.97 for s in scores)
     first = items[0]
-    assert {"id", "uid", "title", "source", "published_at", "score"} <= set(first)
+    assert {"id", "uid", "title", "source", "published_at", "score"} <= set(first.as_dict())
     assert first.published_at == "2024-03-08T00:00:00+00:00"
     assert first.title == "Aid arrives for earthquake survivors"
 
