@@ -11,7 +11,7 @@ import pytest
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers import clean_text, read_paths, title_from_body
+from archive.readers import article_from_record, clean_text, read_paths, title_from_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readers"
 REUTERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578" / "corpus.jsonl"
@@ -565,3 +565,42 @@ def test_first_500_reuters_records() -> None:
     for article in good:
         for text in (article.title, article.body):
             assert "&lt;" not in text and "&#" not in text and "\x03" not in text
+
+
+# --------------------------------------------------------------------------- hardening (probe findings)
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in a value, dict keys included, for checks over a whole Article."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*_strings(key), *_strings(item))]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def test_lone_surrogates_become_replacement_characters_in_every_field(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "surrogates.jsonl",
+        r'{"id": "x", "title": "A \ud800 title", "text": "Body \udfff here."}',
+        r'{"title": "Only \udc80 title", "text": "Clean body.", "author": "Ann \ud800"}',
+        r'{"text": "Untitled \ud800 body. More.", "k\udc80": "v\ud83d", "nested": {"a\ud800": ["b\udfff"]}}',
+        r'{"title": "Pair \ud83d\ude00 kept", "text": "A proper pair is not touched."}',
+    )
+
+    results = read(path, source="Desk \udcff")  # argv with an undecodable byte arrives like this
+
+    assert not failures(results)
+    first, second, third, fourth = results
+    assert (first.title, first.body) == ("A \ufffd title", "Body \ufffd here.")
+    assert (second.title, second.body, second.author) == ("Only \ufffd title", "Clean body.", "Ann \ufffd")
+    assert (third.title, third.body) == ("Untitled \ufffd body.", "Untitled \ufffd body. More.")
+    assert third.extra == {"k\ufffd": "v\ufffd", "nested": {"a\ufffd": ["b\ufffd"]}}
+    assert fourth.title == "Pair \U0001f600 kept"
+    assert first.source == "Desk \ufffd"
+    for article in results:
+        for text in _strings([article.title, article.body, article.uid, article.source, article.author, article.extra]):
+            text.encode("utf-8")  # what later stages do (hashing, tokenizing): must not raise
+    assert article_from_record({"text": "Via \udfff API."}, "api").body == "Via \ufffd API."

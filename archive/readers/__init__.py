@@ -14,6 +14,9 @@ Decisions worth knowing:
   Markdown heading, or shorter than 150 characters, followed by more text, and not a hard-wrapped
   line running on into the next.
 - A record with an empty or whitespace-only body is a ReadFailure ("no text").
+- No text handed out contains lone surrogates (JSON's "\\ud800" escapes, a surrogateescape'd
+  `source`): each becomes U+FFFD in the title, body, every other field and the keys and values
+  kept in `extra`, all in one place (`fields._assemble`), and the record is read normally.
 
 Modules, each importing only ones listed after it (no cycles): `walk` (given paths -> files,
 `read_paths`, `estimate_records`), `formats` (one reader per suffix, the per-file dispatch),
