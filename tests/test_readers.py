@@ -11,7 +11,7 @@ import pytest
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers import article_from_record, clean_text, read_paths, title_from_body
+from archive.readers import article_from_record, clean_text, estimate_records, read_paths, title_from_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readers"
 REUTERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578" / "corpus.jsonl"
@@ -604,3 +604,33 @@ def test_lone_surrogates_become_replacement_characters_in_every_field(tmp_path: 
         for text in _strings([article.title, article.body, article.uid, article.source, article.author, article.extra]):
             text.encode("utf-8")  # what later stages do (hashing, tokenizing): must not raise
     assert article_from_record({"text": "Via \udfff API."}, "api").body == "Via \ufffd API."
+
+
+def test_broken_and_looping_symlinks_fail_alone_and_the_walk_goes_on(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    (top / "sub").mkdir(parents=True)
+    (top / "a.txt").write_text("First.")
+    (top / "m_broken.txt").symlink_to("missing.txt")
+    (top / "m_loop.txt").symlink_to("m_loop.txt")
+    (top / "m_parent").symlink_to("..")       # symlinked folders: still skipped silently
+    (top / "m_self").symlink_to(".")
+    (top / "m_gone.png").symlink_to("gone.png")  # unsupported suffix: skipped like any .png
+    (top / "sub" / "ping.jsonl").symlink_to("pong.jsonl")
+    (top / "sub" / "pong.jsonl").symlink_to("ping.jsonl")
+    (top / "sub" / "z.txt").write_text("In sub.")
+    (top / "z.txt").write_text("Last.")
+
+    results = read(top)
+
+    assert [(type(r).__name__, Path(r.origin).relative_to(top).as_posix()) for r in results] == [
+        ("Article", "a.txt"),
+        ("ReadFailure", "m_broken.txt"),
+        ("ReadFailure", "m_loop.txt"),
+        ("ReadFailure", "sub/ping.jsonl"),
+        ("ReadFailure", "sub/pong.jsonl"),
+        ("Article", "sub/z.txt"),
+        ("Article", "z.txt"),
+    ]
+    assert {f.reason for f in failures(results)} == {"broken or looping symlink"}
+    assert read(top / "m_loop.txt") == [ReadFailure(str(top / "m_loop.txt"), "broken or looping symlink")]
+    assert estimate_records([top]) == 3
