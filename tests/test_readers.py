@@ -634,3 +634,32 @@ def test_broken_and_looping_symlinks_fail_alone_and_the_walk_goes_on(tmp_path: P
     assert {f.reason for f in failures(results)} == {"broken or looping symlink"}
     assert read(top / "m_loop.txt") == [ReadFailure(str(top / "m_loop.txt"), "broken or looping symlink")]
     assert estimate_records([top]) == 3
+
+
+MENU_ONLY_PAGES = {
+    # favor_precision alone turns each of these into an "article" (e.g. titled "Home", body "Home").
+    "nav_and_link_blocks": "<body><nav><a href='/'>Home</a></nav><div><a href='/world'>World</a></div>"
+    "<div><a href='/contact'>Contact</a></div><footer>(c) 2022 Example News</footer></body>",
+    "one_inline_menu": "<head><title>Example News</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/contact'>Contact</a></nav>"
+    "<footer><a href='/about'>About us</a> <a href='/privacy'>Privacy</a></footer></body>",
+    "link_paragraphs": "<head><title>Example News</title></head><body>"
+    "<nav><a href='/'>Home</a> | <a href='/world'>World</a></nav><main><p><a href='/'>Home</a></p>"
+    "<p><a href='/world'>World</a></p><p><a href='/contact'>Contact</a></p></main>"
+    "<footer><p>Example Ltd</p></footer></body>",
+}
+
+
+@pytest.mark.parametrize("page", sorted(MENU_ONLY_PAGES))
+def test_html_of_only_menus_and_footer_is_a_failure(tmp_path: Path, page: str) -> None:
+    path = tmp_path / "menu.html"
+    path.write_text(f"<html>{MENU_ONLY_PAGES[page]}</html>")
+    short = tmp_path / "short.html"  # a short real article with links in its text still reads
+    short.write_text(
+        "<html><body><nav><a href='/'>Home</a> <a href='/world'>World</a></nav><article><h1>Ferry resumes</h1>"
+        "<p>The <a href='/island'>island ferry</a> resumed service on Monday.</p></article></body></html>"
+    )
+
+    assert read(path) == [ReadFailure(str(path), "no main text found")]
+    [article] = read(short)
+    assert (article.title, article.body) == ("Ferry resumes", "The island ferry resumed service on Monday.")

@@ -14,6 +14,10 @@ Decisions worth knowing:
   Markdown heading, or shorter than 150 characters, followed by more text, and not a hard-wrapped
   line running on into the next.
 - A record with an empty or whitespace-only body is a ReadFailure ("no text").
+- HTML: the extracted main text must hold at least 5 words outside the page's link texts (each
+  Chinese/Japanese character counts as a word), else the page is a ReadFailure ("no main text
+  found"): menus and footers that slip through extraction ("Home World Contact") are only links.
+  A page whose text is all links (an index of teasers) fails too; it is not one article.
 - No text handed out contains lone surrogates (JSON's "\\ud800" escapes, a surrogateescape'd
   `source`): each becomes U+FFFD in the title, body, every other field and the keys and values
   kept in `extra`, all in one place (`fields._assemble`), and the record is read normally.
