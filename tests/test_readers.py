@@ -663,3 +663,33 @@ def test_html_of_only_menus_and_footer_is_a_failure(tmp_path: Path, page: str) -
     assert read(path) == [ReadFailure(str(path), "no main text found")]
     [article] = read(short)
     assert (article.title, article.body) == ("Ferry resumes", "The island ferry resumed service on Monday.")
+
+
+def test_mostly_utf8_with_a_stray_byte_stays_utf8_per_file_and_per_line(tmp_path: Path) -> None:
+    story = "Caf\u00e9 news\n\n" + "The caf\u00e9 on the corner reopened. " * 3
+    txt = tmp_path / "a_story.txt"
+    txt.write_bytes(story.encode() + b"One stray \xe9 byte.\n")
+    whole = tmp_path / "b_whole.json"
+    whole.write_bytes(json.dumps({"title": "Caf\u00e9 news", "text": story}, ensure_ascii=False).encode()[:-2] + b"\xe9\"}")
+    lines = tmp_path / "c_lines.jsonl"
+    lines.write_bytes(
+        b'{"text": "caf\xc3\xa9 and caf\xc3\xa9 plus \xe9"}\n'
+        b'{"text": "caf\xe9 in cp1252 alone"}\n'      # nothing valid in UTF-8 on this line: cp1252
+        b'{"text": "na\xc3\xafve caf\xe9 \xe9t\xe9"}\n'  # more stray bytes than valid: still cp1252
+    )
+    table = tmp_path / "d_table.csv"
+    table.write_bytes(b"title,text\nCaf\xc3\xa9,Le caf\xc3\xa9 d\xc3\xa9j\xc3\xa0 \xe9 ouvert.\n")
+
+    results = read(tmp_path)
+
+    assert not failures(results)
+    assert [a.title for a in results][:2] == ["Caf\u00e9 news", "Caf\u00e9 news"]
+    assert results[0].body == story[len("Caf\u00e9 news\n\n") :] + "One stray \ufffd byte."
+    assert results[1].body == story + "\ufffd"
+    assert [a.body for a in results[2:5]] == [
+        "caf\u00e9 and caf\u00e9 plus \ufffd",
+        "caf\u00e9 in cp1252 alone",
+        "na\u00c3\u00afve caf\u00e9 \u00e9t\u00e9",
+    ]
+    assert (results[5].title, results[5].body) == ("Caf\u00e9", "Le caf\u00e9 d\u00e9j\u00e0 \ufffd ouvert.")
+    assert not any("\u00c3\u00a9" in a.title + a.body for a in results)  # no "cafÃ©" mojibake

@@ -9,6 +9,9 @@ Decisions worth knowing:
 - Encoding: UTF-8 (with or without BOM), UTF-16 when it has a BOM; otherwise, only if the file has
   no NUL bytes and is not mostly control bytes, cp1252 and then latin-1 (which accepts anything).
   NUL bytes without a UTF-16 BOM mean "binary file". JSONL/CSV are decoded line by line.
+  UTF-8 with a few stray bytes (at most 3 invalid sequences or 1% of the non-ASCII bytes, and at
+  least twice as many valid non-ASCII characters) stays UTF-8, each stray sequence becoming U+FFFD:
+  only text that is not mostly UTF-8 falls back to cp1252 (which would turn "café" into "cafÃ©").
 - Title when a record has none: the first sentence of the body, cut to ~120 characters at a word
   boundary. In .txt/.md the first line is the title instead (and leaves the body) when it is a
   Markdown heading, or shorter than 150 characters, followed by more text, and not a hard-wrapped
