@@ -693,3 +693,18 @@ def test_mostly_utf8_with_a_stray_byte_stays_utf8_per_file_and_per_line(tmp_path
     ]
     assert (results[5].title, results[5].body) == ("Caf\u00e9", "Le caf\u00e9 d\u00e9j\u00e0 \ufffd ouvert.")
     assert not any("\u00c3\u00a9" in a.title + a.body for a in results)  # no "cafÃ©" mojibake
+
+
+def test_csv_unterminated_quote_is_reported_where_it_starts_and_earlier_rows_are_kept(tmp_path: Path) -> None:
+    simple = tmp_path / "simple.csv"
+    simple.write_text('title,text\nOne,First body.\nTwo,"Second body, never closed.\nThree,Third body.\nFour,Fourth.\n')
+    later = tmp_path / "later.csv"  # the record starts on line 3; its second quoted field opens on line 4
+    later.write_text('title,text\nOne,First body.\n"Multi\nline title","Opens here\nThree,Third body.\nFour,Fourth.')
+
+    results = read(simple, later)
+
+    assert [(a.title, a.origin) for a in articles(results)] == [("One", f"{simple}:2"), ("One", f"{later}:2")]
+    assert failures(results) == [
+        ReadFailure(f"{simple}:3", "unterminated quote starting at line 3; rest of file skipped"),
+        ReadFailure(f"{later}:3", "unterminated quote starting at line 4; rest of file skipped"),
+    ]

@@ -17,6 +17,8 @@ Decisions worth knowing:
   Markdown heading, or shorter than 150 characters, followed by more text, and not a hard-wrapped
   line running on into the next.
 - A record with an empty or whitespace-only body is a ReadFailure ("no text").
+- A CSV quote that never closes would swallow every later row into one field: it is a ReadFailure
+  at its record ("unterminated quote starting at line N; rest of file skipped"); earlier rows stay.
 - HTML: the extracted main text must hold at least 5 words outside the page's link texts (each
   Chinese/Japanese character counts as a word), else the page is a ReadFailure ("no main text
   found"): menus and footers that slip through extraction ("Home World Contact") are only links.

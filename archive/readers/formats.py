@@ -188,7 +188,7 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
     """CSV with a header row, streamed; origin is the file line where each record starts."""
     # Article bodies easily exceed csv's default 128 KiB field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-    lines = _lines(path)
+    lines = _EndAware(_lines(path))
     first = next(lines, "")
     rows = csv.reader(itertools.chain([first], lines), delimiter=_delimiter(first))
     header: list[str] | None = None
@@ -196,6 +196,14 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
     try:
         for row in rows:
             start, line_before = line_before + 1, rows.line_num
+            if lines.ended:
+                # csv (not strict) hands out a field still open at the end of the input as if it had
+                # closed: only an unterminated quote makes a row need more input than there is. The
+                # open field is the row's last; it holds every line from its opening quote on.
+                opened = rows.line_num - row[-1].count("\n") + row[-1].endswith("\n")
+                reason = f"unterminated quote starting at line {opened}; rest of file skipped"
+                yield ReadFailure(f"{origin}:{start}", reason)
+                return
             if not any(cell.strip() for cell in row):
                 continue
             if header is None:
@@ -217,6 +225,24 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
         raise _Unreadable("empty file")
     if not rows_seen:
         raise _Unreadable("no records (only a header row)")
+
+
+class _EndAware:
+    """An iterator over `items` that notes when they have run out (see `_read_csv`)."""
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self._items = iter(items)
+        self.ended = False
+
+    def __iter__(self) -> _EndAware:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._items)
+        except StopIteration:
+            self.ended = True
+            raise
 
 
 _READERS: dict[str, _FileReader] = {
