@@ -11,7 +11,13 @@ import pytest
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers import article_from_record, clean_text, estimate_records, read_paths, title_from_body
+from archive.readers import (
+    article_from_record,
+    clean_text,
+    estimate_records,
+    read_paths,
+    title_from_body,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readers"
 REUTERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578" / "corpus.jsonl"
