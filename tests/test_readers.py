@@ -11,7 +11,13 @@ import pytest
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers import clean_text, read_paths, title_from_body
+from archive.readers import (
+    article_from_record,
+    clean_text,
+    estimate_records,
+    read_paths,
+    title_from_body,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readers"
 REUTERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578" / "corpus.jsonl"
@@ -565,3 +571,146 @@ def test_first_500_reuters_records() -> None:
     for article in good:
         for text in (article.title, article.body):
             assert "&lt;" not in text and "&#" not in text and "\x03" not in text
+
+
+# --------------------------------------------------------------------------- hardening (probe findings)
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in a value, dict keys included, for checks over a whole Article."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*_strings(key), *_strings(item))]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def test_lone_surrogates_become_replacement_characters_in_every_field(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "surrogates.jsonl",
+        r'{"id": "x", "title": "A \ud800 title", "text": "Body \udfff here."}',
+        r'{"title": "Only \udc80 title", "text": "Clean body.", "author": "Ann \ud800"}',
+        r'{"text": "Untitled \ud800 body. More.", "k\udc80": "v\ud83d", "nested": {"a\ud800": ["b\udfff"]}}',
+        r'{"title": "Pair \ud83d\ude00 kept", "text": "A proper pair is not touched."}',
+    )
+
+    results = read(path, source="Desk \udcff")  # argv with an undecodable byte arrives like this
+
+    assert not failures(results)
+    first, second, third, fourth = results
+    assert (first.title, first.body) == ("A \ufffd title", "Body \ufffd here.")
+    assert (second.title, second.body, second.author) == ("Only \ufffd title", "Clean body.", "Ann \ufffd")
+    assert (third.title, third.body) == ("Untitled \ufffd body.", "Untitled \ufffd body. More.")
+    assert third.extra == {"k\ufffd": "v\ufffd", "nested": {"a\ufffd": ["b\ufffd"]}}
+    assert fourth.title == "Pair \U0001f600 kept"
+    assert first.source == "Desk \ufffd"
+    for article in results:
+        for text in _strings([article.title, article.body, article.uid, article.source, article.author, article.extra]):
+            text.encode("utf-8")  # what later stages do (hashing, tokenizing): must not raise
+    assert article_from_record({"text": "Via \udfff API."}, "api").body == "Via \ufffd API."
+
+
+def test_broken_and_looping_symlinks_fail_alone_and_the_walk_goes_on(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    (top / "sub").mkdir(parents=True)
+    (top / "a.txt").write_text("First.")
+    (top / "m_broken.txt").symlink_to("missing.txt")
+    (top / "m_loop.txt").symlink_to("m_loop.txt")
+    (top / "m_parent").symlink_to("..")       # symlinked folders: still skipped silently
+    (top / "m_self").symlink_to(".")
+    (top / "m_gone.png").symlink_to("gone.png")  # unsupported suffix: skipped like any .png
+    (top / "sub" / "ping.jsonl").symlink_to("pong.jsonl")
+    (top / "sub" / "pong.jsonl").symlink_to("ping.jsonl")
+    (top / "sub" / "z.txt").write_text("In sub.")
+    (top / "z.txt").write_text("Last.")
+
+    results = read(top)
+
+    assert [(type(r).__name__, Path(r.origin).relative_to(top).as_posix()) for r in results] == [
+        ("Article", "a.txt"),
+        ("ReadFailure", "m_broken.txt"),
+        ("ReadFailure", "m_loop.txt"),
+        ("ReadFailure", "sub/ping.jsonl"),
+        ("ReadFailure", "sub/pong.jsonl"),
+        ("Article", "sub/z.txt"),
+        ("Article", "z.txt"),
+    ]
+    assert {f.reason for f in failures(results)} == {"broken or looping symlink"}
+    assert read(top / "m_loop.txt") == [ReadFailure(str(top / "m_loop.txt"), "broken or looping symlink")]
+    assert estimate_records([top]) == 3
+
+
+MENU_ONLY_PAGES = {
+    # favor_precision alone turns each of these into an "article" (e.g. titled "Home", body "Home").
+    "nav_and_link_blocks": "<body><nav><a href='/'>Home</a></nav><div><a href='/world'>World</a></div>"
+    "<div><a href='/contact'>Contact</a></div><footer>(c) 2022 Example News</footer></body>",
+    "one_inline_menu": "<head><title>Example News</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/contact'>Contact</a></nav>"
+    "<footer><a href='/about'>About us</a> <a href='/privacy'>Privacy</a></footer></body>",
+    "link_paragraphs": "<head><title>Example News</title></head><body>"
+    "<nav><a href='/'>Home</a> | <a href='/world'>World</a></nav><main><p><a href='/'>Home</a></p>"
+    "<p><a href='/world'>World</a></p><p><a href='/contact'>Contact</a></p></main>"
+    "<footer><p>Example Ltd</p></footer></body>",
+}
+
+
+@pytest.mark.parametrize("page", sorted(MENU_ONLY_PAGES))
+def test_html_of_only_menus_and_footer_is_a_failure(tmp_path: Path, page: str) -> None:
+    path = tmp_path / "menu.html"
+    path.write_text(f"<html>{MENU_ONLY_PAGES[page]}</html>")
+    short = tmp_path / "short.html"  # a short real article with links in its text still reads
+    short.write_text(
+        "<html><body><nav><a href='/'>Home</a> <a href='/world'>World</a></nav><article><h1>Ferry resumes</h1>"
+        "<p>The <a href='/island'>island ferry</a> resumed service on Monday.</p></article></body></html>"
+    )
+
+    assert read(path) == [ReadFailure(str(path), "no main text found")]
+    [article] = read(short)
+    assert (article.title, article.body) == ("Ferry resumes", "The island ferry resumed service on Monday.")
+
+
+def test_mostly_utf8_with_a_stray_byte_stays_utf8_per_file_and_per_line(tmp_path: Path) -> None:
+    story = "Caf\u00e9 news\n\n" + "The caf\u00e9 on the corner reopened. " * 3
+    txt = tmp_path / "a_story.txt"
+    txt.write_bytes(story.encode() + b"One stray \xe9 byte.\n")
+    whole = tmp_path / "b_whole.json"
+    whole.write_bytes(json.dumps({"title": "Caf\u00e9 news", "text": story}, ensure_ascii=False).encode()[:-2] + b"\xe9\"}")
+    lines = tmp_path / "c_lines.jsonl"
+    lines.write_bytes(
+        b'{"text": "caf\xc3\xa9 and caf\xc3\xa9 plus \xe9"}\n'
+        b'{"text": "caf\xe9 in cp1252 alone"}\n'      # nothing valid in UTF-8 on this line: cp1252
+        b'{"text": "na\xc3\xafve caf\xe9 \xe9t\xe9"}\n'  # more stray bytes than valid: still cp1252
+    )
+    table = tmp_path / "d_table.csv"
+    table.write_bytes(b"title,text\nCaf\xc3\xa9,Le caf\xc3\xa9 d\xc3\xa9j\xc3\xa0 \xe9 ouvert.\n")
+
+    results = read(tmp_path)
+
+    assert not failures(results)
+    assert [a.title for a in results][:2] == ["Caf\u00e9 news", "Caf\u00e9 news"]
+    assert results[0].body == story[len("Caf\u00e9 news\n\n") :] + "One stray \ufffd byte."
+    assert results[1].body == story + "\ufffd"
+    assert [a.body for a in results[2:5]] == [
+        "caf\u00e9 and caf\u00e9 plus \ufffd",
+        "caf\u00e9 in cp1252 alone",
+        "na\u00c3\u00afve caf\u00e9 \u00e9t\u00e9",
+    ]
+    assert (results[5].title, results[5].body) == ("Caf\u00e9", "Le caf\u00e9 d\u00e9j\u00e0 \ufffd ouvert.")
+    assert not any("\u00c3\u00a9" in a.title + a.body for a in results)  # no "cafÃ©" mojibake
+
+
+def test_csv_unterminated_quote_is_reported_where_it_starts_and_earlier_rows_are_kept(tmp_path: Path) -> None:
+    simple = tmp_path / "simple.csv"
+    simple.write_text('title,text\nOne,First body.\nTwo,"Second body, never closed.\nThree,Third body.\nFour,Fourth.\n')
+    later = tmp_path / "later.csv"  # the record starts on line 3; its second quoted field opens on line 4
+    later.write_text('title,text\nOne,First body.\n"Multi\nline title","Opens here\nThree,Third body.\nFour,Fourth.')
+
+    results = read(simple, later)
+
+    assert [(a.title, a.origin) for a in articles(results)] == [("One", f"{simple}:2"), ("One", f"{later}:2")]
+    assert failures(results) == [
+        ReadFailure(f"{simple}:3", "unterminated quote starting at line 3; rest of file skipped"),
+        ReadFailure(f"{later}:3", "unterminated quote starting at line 4; rest of file skipped"),
+    ]

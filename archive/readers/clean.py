@@ -18,6 +18,8 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
 _MD_HEADING = re.compile(r"#{1,6}\s+")
 _SETEXT_UNDERLINE = re.compile(r"\A[ \t]*(?:=+|-+)[ \t]*(?:\n|\Z)")
+# Lone UTF-16 surrogates (JSON "\ud800", argv's surrogateescape) cannot be encoded as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str, *, unescape: bool = True) -> str:
@@ -29,6 +31,13 @@ def clean_text(text: str, *, unescape: bool = True) -> str:
     text = _TRAILING_SPACE.sub("", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
+
+
+def replace_surrogates(text: str) -> str:
+    """Replace each lone surrogate with U+FFFD: later stages encode text as UTF-8, which rejects them."""
+    if text.isascii():  # the common case, and this runs on every string of every record
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def clean_title(title: str, *, unescape: bool = True) -> str:

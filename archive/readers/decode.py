@@ -1,4 +1,7 @@
-"""Bytes -> text: binary sniffing, UTF-16 by BOM, UTF-8, then cp1252/latin-1; whole files or streamed lines."""
+"""Bytes -> text: binary sniffing, UTF-16 by BOM, UTF-8 (a few stray bytes allowed), then cp1252/latin-1.
+
+Whole files or streamed lines; streamed files are decided line by line, with the same rule.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _SNIFF_BYTES = 64 * 1024   # how much of a streamed file is checked for binary content
+# Text that is UTF-8 apart from a few stray bytes stays UTF-8 (each stray sequence -> U+FFFD):
+# cp1252 would garble every other accented letter ("café" -> "cafÃ©"). "A few" is at most this
+# many, or 1% of the non-ASCII bytes, with at least twice as many valid non-ASCII characters.
+_STRAY_HANDFUL = 3
+_ASCII_BYTES = bytes(range(128))
 
 
 class _Unreadable(Exception):
@@ -40,15 +48,27 @@ def _decode(data: bytes) -> str:
 
 
 def _decode_text(data: bytes, *, first: bool) -> str:
-    """UTF-8 first; legacy Western files (cp1252, else latin-1, which never fails) as fallback."""
+    """UTF-8 first, also with a few stray bytes; legacy Western (cp1252, else latin-1) as fallback."""
     try:
         return data.decode("utf-8-sig" if first else "utf-8")
     except UnicodeDecodeError:
         pass
+    text = data.decode("utf-8", errors="replace")
+    if _mostly_utf8(data, text):
+        return text[1:] if first and text.startswith("\ufeff") else text  # as utf-8-sig would
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def _mostly_utf8(data: bytes, text: str) -> bool:
+    """Whether `data` (not valid UTF-8) is UTF-8 apart from a few stray bytes; `text` is it decoded with replace."""
+    stray = text.count("\ufffd") - data.count("\ufffd".encode())  # a U+FFFD in the file itself is valid
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - stray  # non-ASCII characters decoded
+    high_bytes = len(data.translate(None, _ASCII_BYTES))
+    # cp1252 text almost never forms valid UTF-8 sequences, so "mostly valid" means UTF-8 was meant.
+    return stray <= max(_STRAY_HANDFUL, high_bytes // 100) and valid >= 2 * stray
 
 
 def _lines(path: Path) -> Iterator[str]:

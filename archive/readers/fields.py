@@ -9,7 +9,12 @@ from typing import Any
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers.clean import clean_text, clean_title, title_from_body
+from archive.readers.clean import (
+    clean_text,
+    clean_title,
+    replace_surrogates,
+    title_from_body,
+)
 
 ReadResult = Article | ReadFailure
 
@@ -74,6 +79,10 @@ def _assemble(
     unescape: bool = True,
 ) -> ReadResult:
     """Build the Article from mapped fields and a cleaned body; `untitled` derives a missing title."""
+    # Every format ends here, so this is the one place lone surrogates are replaced, before any
+    # title is derived: json.loads turns "\ud800" into one, and --source may carry surrogateescapes.
+    fields, extra, body = _scrub(fields), _scrub(extra), replace_surrogates(body)
+    source = replace_surrogates(source) if source is not None else None
     if not body:
         return ReadFailure(origin, "no text (the body is empty or only whitespace)")
     title = clean_title(_as_text(fields.get("title")) or "", unescape=unescape)
@@ -95,6 +104,19 @@ def _assemble(
         extra=extra,
         origin=origin,
     )
+
+
+def _scrub(value: Any) -> Any:
+    """`value` with lone surrogates replaced in every string inside it, dict keys included."""
+    if isinstance(value, str):
+        return replace_surrogates(value)
+    if isinstance(value, Mapping):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(item) for item in value)
+    return value
 
 
 def _untitled_record(body: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ import codecs
 import csv
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,13 @@ from archive.readers.fields import (
 _FileReader = Callable[[Path, str, "str | None"], Iterator[ReadResult]]
 
 _SIDECAR = ".meta.json"
+
+# An HTML page's main text needs this many words outside link texts: menus that slip through
+# extraction ("Home World Contact") are nothing but link texts.
+_MIN_MAIN_WORDS = 5
+# A word: a run of letters/digits, but each Chinese/Japanese character counts alone (no spaces there).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and ideographs
+_WORD = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
 
 
 def _read_file(path: Path, source: str | None) -> Iterator[ReadResult]:
@@ -86,7 +94,8 @@ def _read_html(path: Path, origin: str, source: str | None) -> Iterator[ReadResu
         raise _Unreadable("not an HTML document")
     # htmldate (inside trafilatura) keeps only the day; the page's own meta tag keeps the time.
     published = _html_published_time(tree)
-    # favor_precision: a page of only menus and footers then yields nothing rather than "Home World".
+    links = _link_texts(tree)  # before extraction, which may prune the tree
+    # favor_precision: a page of only menus and footers mostly yields nothing rather than "Home World".
     document = trafilatura.bare_extraction(
         tree, with_metadata=True, favor_precision=True, include_comments=False, include_images=False
     )
@@ -100,7 +109,7 @@ def _read_html(path: Path, origin: str, source: str | None) -> Iterator[ReadResu
     first, _, rest = body.partition("\n")
     if title and clean_title(first, unescape=False) == title and rest.strip():
         body = rest.strip()
-    if not body:
+    if not body or _main_words(body, links) < _MIN_MAIN_WORDS:
         yield ReadFailure(origin, "no main text found")
         return
     record: dict[str, Any] = {
@@ -179,7 +188,7 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
     """CSV with a header row, streamed; origin is the file line where each record starts."""
     # Article bodies easily exceed csv's default 128 KiB field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-    lines = _lines(path)
+    lines = _EndAware(_lines(path))
     first = next(lines, "")
     rows = csv.reader(itertools.chain([first], lines), delimiter=_delimiter(first))
     header: list[str] | None = None
@@ -187,6 +196,14 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
     try:
         for row in rows:
             start, line_before = line_before + 1, rows.line_num
+            if lines.ended:
+                # csv (not strict) hands out a field still open at the end of the input as if it had
+                # closed: only an unterminated quote makes a row need more input than there is. The
+                # open field is the row's last; it holds every line from its opening quote on.
+                opened = rows.line_num - row[-1].count("\n") + row[-1].endswith("\n")
+                reason = f"unterminated quote starting at line {opened}; rest of file skipped"
+                yield ReadFailure(f"{origin}:{start}", reason)
+                return
             if not any(cell.strip() for cell in row):
                 continue
             if header is None:
@@ -208,6 +225,24 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
         raise _Unreadable("empty file")
     if not rows_seen:
         raise _Unreadable("no records (only a header row)")
+
+
+class _EndAware:
+    """An iterator over `items` that notes when they have run out (see `_read_csv`)."""
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self._items = iter(items)
+        self.ended = False
+
+    def __iter__(self) -> _EndAware:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._items)
+        except StopIteration:
+            self.ended = True
+            raise
 
 
 _READERS: dict[str, _FileReader] = {
@@ -277,6 +312,22 @@ def _html_published_time(tree: Any) -> str | None:
             if str(value).strip():
                 return str(value).strip()
     return None
+
+
+def _link_texts(tree: Any) -> set[str]:
+    """The whitespace-normalised texts of the page's links."""
+    return {" ".join("".join(link.itertext()).split()) for link in tree.iter("a")} - {""}
+
+
+def _main_words(body: str, links: set[str]) -> int:
+    """How many words of `body` are not part of a link text (the page's own text, not its menus)."""
+    text = " ".join(body.split())
+    # Only links that occur in the body, longest first so "World news" wins over "World".
+    present = sorted((link for link in links if link in text), key=len, reverse=True)
+    if present:
+        alternatives = "|".join(re.escape(link) for link in present)
+        text = re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", " ", text)
+    return len(_WORD.findall(text))
 
 
 def _delimiter(header_line: str) -> str:

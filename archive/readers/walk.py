@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from archive.documents import Article, ReadFailure
 from archive.readers.formats import _READERS, _SIDECAR, _read_file
+
+_DANGLING = "broken or looping symlink"
+# stat() through a symlink fails with these when the link, not a permission, is the problem.
+_DANGLING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
 
 
 def read_paths(paths: Iterable[str | Path], source: str | None = None) -> Iterator[Article | ReadFailure]:
@@ -16,7 +22,9 @@ def read_paths(paths: Iterable[str | Path], source: str | None = None) -> Iterat
     Folders are walked recursively in name order; hidden files and folders (".name") and
     symlinked folders are skipped, as are files with an unsupported suffix and sidecar
     files (`<file>.meta.json` next to an existing `<file>`). A file named explicitly with an
-    unsupported suffix is a ReadFailure. A file reached twice is read once.
+    unsupported suffix is a ReadFailure. A file reached twice is read once. A broken or
+    looping symlink with a supported suffix (or named explicitly) is a ReadFailure, and
+    the walk goes on with the rest of its folder.
     `source` (the CLI's `--source`) only fills in the outlet of records that name none:
     a record's own source/publisher/outlet always wins.
     """
@@ -76,6 +84,8 @@ def _expand(path: Path) -> Iterator[Path | ReadFailure]:
                 yield path
         elif path.exists():
             yield ReadFailure(origin, "not a regular file")
+        elif path.is_symlink():  # is_dir/is_file/exists are all False for these
+            yield ReadFailure(origin, _DANGLING)
         else:
             yield ReadFailure(origin, "no such file or directory")
     except OSError as exc:
@@ -93,11 +103,42 @@ def _walk(folder: Path) -> Iterator[Path | ReadFailure]:
         if entry.name.startswith("."):
             continue
         path = folder / entry.name
-        # Symlinked folders are not followed: they can loop back on themselves.
-        if entry.is_dir(follow_symlinks=False):
+        supported = path.suffix.lower() in _READERS
+        # Per entry: one entry that cannot be examined must not end the walk of the rest.
+        try:
+            kind = _kind(entry)
+            sidecar = kind == "file" and supported and _is_sidecar(path)
+        except OSError as exc:
+            yield ReadFailure(str(path), f"cannot access: {exc.strerror or exc}")
+            continue
+        if kind == "folder":
             yield from _walk(path)
-        elif entry.is_file() and path.suffix.lower() in _READERS and not _is_sidecar(path):
+        elif not supported or sidecar or kind == "other":
+            continue
+        elif kind == "dangling":
+            yield ReadFailure(str(path), _DANGLING)
+        else:
             yield path
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    """Classify an entry: "folder", "file", "dangling" (a symlink to nothing, or looping) or "other".
+
+    Symlinked folders are "other": they are not followed, as they can loop back on themselves.
+    DirEntry.is_file() would raise ELOOP out of the walk for a looping link and return False for
+    a broken one, so a symlink's target is stat-ed here instead. Other OSErrors are raised.
+    """
+    if entry.is_dir(follow_symlinks=False):
+        return "folder"
+    if not entry.is_symlink():
+        return "file" if entry.is_file(follow_symlinks=False) else "other"
+    try:
+        target = os.stat(entry.path)
+    except OSError as exc:
+        if exc.errno in _DANGLING_ERRNOS:
+            return "dangling"
+        raise
+    return "file" if stat.S_ISREG(target.st_mode) else "other"
 
 
 def _is_sidecar(path: Path) -> bool:
@@ -112,5 +153,5 @@ def _identity(path: Path) -> Path:
     """A key under which the same file named twice (relative, absolute, via folder) compares equal."""
     try:
         return path.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError for a symlink loop
         return path.absolute()
