@@ -54,7 +54,8 @@ class Archive:
         self.index_dir = Path(settings.index_dir)
         recorded = read_manifest(self.index_dir)
         self.settings = settings = settings.with_(
-            encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None))
+            encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None)
+        )
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.sqlalchemy_url)
         migrate(self.engine)
@@ -119,17 +120,25 @@ class Archive:
             return
         name, _, digest = self._model_identity
         manifest.check_compatible(name, digest, self._encoder.dim if self._encoder else manifest.dim)
-        if encoder_family(manifest.encoder) != encoder_family(self.settings.encoder):  # torch and onnx: the same vectors
+        if encoder_family(manifest.encoder) != encoder_family(
+            self.settings.encoder
+        ):  # torch and onnx: the same vectors
             raise IndexMismatch(
                 f"the vector index was built with the {manifest.encoder} encoder, not {self.settings.encoder}. "
                 f"Use ARCHIVE_ENCODER=auto (the default: an archive is served by an encoder of the kind that built it) "
-                f"or {manifest.encoder}, or re-embed it with `ARCHIVE_ENCODER={self.settings.encoder} archive reindex`.")
+                f"or {manifest.encoder}, or re-embed it with `ARCHIVE_ENCODER={self.settings.encoder} archive reindex`."
+            )
 
     def new_manifest(self) -> Manifest:
         """A manifest describing the current encoder (keeps the high-water mark on disk)."""
         old = read_manifest(self.index_dir)
-        return Manifest(model=self.model_name, model_sha256=self._model_identity[2], dim=self.vectors.dim,
-                        encoder=self.settings.encoder, high_water_chunk_id=old.high_water_chunk_id if old else 0)
+        return Manifest(
+            model=self.model_name,
+            model_sha256=self._model_identity[2],
+            dim=self.vectors.dim,
+            encoder=self.settings.encoder,
+            high_water_chunk_id=old.high_water_chunk_id if old else 0,
+        )
 
     def reset_vectors(self) -> None:
         """Start from an empty vector index for the current encoder (used by reindex)."""
@@ -154,8 +163,9 @@ class Archive:
         try:
             self._file_lock.acquire(timeout=timeout)
         except Timeout as exc:
-            raise ArchiveError(f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends",
-                               status=503) from exc
+            raise ArchiveError(
+                f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends", status=503
+            ) from exc
         try:
             with self._mutex:
                 if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
@@ -178,10 +188,15 @@ class Archive:
         manifest = read_manifest(self.index_dir)
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
         return Stats(
-            articles=articles, chunks=chunks, vectors=manifest.count if manifest else 0,
-            model=self.model_name, encoder=self.settings.encoder,
+            articles=articles,
+            chunks=chunks,
+            vectors=manifest.count if manifest else 0,
+            model=self.model_name,
+            encoder=self.settings.encoder,
             index_type=manifest.index_type if manifest else "flat",
-            dim=manifest.dim if manifest else 0, disk_bytes=disk, index_dir=str(self.index_dir.resolve()),
+            dim=manifest.dim if manifest else 0,
+            disk_bytes=disk,
+            index_dir=str(self.index_dir.resolve()),
         )
 
     def chunk_ids(self) -> np.ndarray:

@@ -36,13 +36,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _split_long(text: str, span: tuple[int, int], count_tokens: TokenCounter, max_tokens: int) -> list[tuple[int, int, int]]:
+def _split_long(
+    text: str, span: tuple[int, int], count_tokens: TokenCounter, max_tokens: int
+) -> list[tuple[int, int, int]]:
     """Split one over-long sentence on word boundaries into pieces of <= max_tokens."""
-    words = [(span[0] + m.start(), span[0] + m.end()) for m in _WORD.finditer(text[span[0]:span[1]])]
+    words = [(span[0] + m.start(), span[0] + m.end()) for m in _WORD.finditer(text[span[0] : span[1]])]
     counts = count_tokens([text[a:b] for a, b in words])
     pieces: list[tuple[int, int, int]] = []
     piece_start, piece_end, piece_tokens = words[0][0], words[0][0], 0
-    for (a, b), n in zip(words, counts):
+    for (a, b), n in zip(words, counts, strict=False):
         if n > max_tokens:
             # A single "word" longer than the budget (a URL, a table row): cut by characters.
             if piece_tokens:
@@ -66,7 +68,10 @@ def _split_chars(text: str, start: int, end: int, tokens: int, max_tokens: int) 
     A WordPiece token covers at least one character, so a slice of n characters
     has at most n tokens: the budget holds without re-tokenising.
     """
-    return [(a, min(end, a + max_tokens), min(max_tokens, min(end, a + max_tokens) - a)) for a in range(start, end, max_tokens)]
+    return [
+        (a, min(end, a + max_tokens), min(max_tokens, min(end, a + max_tokens) - a))
+        for a in range(start, end, max_tokens)
+    ]
 
 
 def chunk_text(
@@ -90,7 +95,7 @@ def chunk_text(
         return []
     counts = count_tokens([text[a:b] for a, b in spans])
     units: list[tuple[int, int, int]] = []  # (start, end, tokens), each <= max_tokens
-    for span, n in zip(spans, counts):
+    for span, n in zip(spans, counts, strict=False):
         if n > max_tokens:
             units.extend(_split_long(text, span, count_tokens, max_tokens))
         else:

@@ -14,7 +14,16 @@ import click
 
 from archive.config import Settings
 from archive.errors import ArchiveError
-from archive.limits import CLAMP_CEILING, DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT, MODES, RELATED_DEFAULT, RELATED_MAX, SORTS
+from archive.limits import (
+    CLAMP_CEILING,
+    DEFAULT_LIMIT,
+    DEFAULT_MODE,
+    DEFAULT_SORT,
+    MODES,
+    RELATED_DEFAULT,
+    RELATED_MAX,
+    SORTS,
+)
 
 
 def _fail_cleanly(fn: Callable) -> Callable:
@@ -39,8 +48,12 @@ def _archive(ctx: click.Context, *, verify: bool = True):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), envvar="ARCHIVE_INDEX_DIR",
-              help="Data directory (default: ./index).")
+@click.option(
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ARCHIVE_INDEX_DIR",
+    help="Data directory (default: ./index).",
+)
 @click.pass_context
 def main(ctx: click.Context, index_dir: Path | None) -> None:
     """A searchable news-article archive with keyword, semantic and hybrid search."""
@@ -57,8 +70,13 @@ def main(ctx: click.Context, index_dir: Path | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--source", help="Outlet name for articles that do not name one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
-              help="On stderr: a progress bar, one JSON object per update (for scripts and tests), or nothing.")
+@click.option(
+    "--progress",
+    type=click.Choice(["bar", "json", "none"]),
+    default="bar",
+    show_default=True,
+    help="On stderr: a progress bar, one JSON object per update (for scripts and tests), or nothing.",
+)
 @click.pass_context
 @_fail_cleanly
 def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_json: bool, progress: str) -> None:
@@ -76,8 +94,15 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 
     emit({"stage": "opening"})
     archive = _archive(ctx)
-    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json or progress != "bar", dynamic_ncols=True,
-               mininterval=1.0, file=sys.stderr)
+    bar = tqdm(
+        total=0,
+        unit="chunk",
+        desc="embedding",
+        disable=as_json or progress != "bar",
+        dynamic_ncols=True,
+        mininterval=1.0,
+        file=sys.stderr,
+    )
 
     expected = estimate_records(paths)  # a quick line count: the bar's total and ETA cover the whole input
 
@@ -89,16 +114,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
         bar.refresh()
 
     try:
-        report = run_ingest(archive, read_paths(paths, source=source), on_progress=on_progress,
-                            articles_expected=expected)
+        report = run_ingest(
+            archive, read_paths(paths, source=source), on_progress=on_progress, articles_expected=expected
+        )
     finally:
         bar.close()
     emit({"stage": "done"})
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
-    click.echo(f"added {report.added}, duplicates {report.duplicates}, updated {report.updated}, "
-               f"failed {len(report.failed)}; {report.chunks} chunks in {report.seconds:.1f}s")
+    click.echo(
+        f"added {report.added}, duplicates {report.duplicates}, updated {report.updated}, "
+        f"failed {len(report.failed)}; {report.chunks} chunks in {report.seconds:.1f}s"
+    )
     shown = report.failed[:50]
     for failure in shown:
         click.echo(f"  skipped {failure.origin}: {failure.reason}")
@@ -109,8 +137,13 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 @main.command()
 @click.argument("query")
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True)
-@click.option("--limit", type=click.IntRange(1, CLAMP_CEILING), default=DEFAULT_LIMIT, show_default=True,
-              help="Results per page (above the API's page size it is clamped, as in the API).")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, CLAMP_CEILING),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Results per page (above the API's page size it is clamped, as in the API).",
+)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--sort", type=click.Choice(SORTS), default=DEFAULT_SORT, show_default=True)
 @click.option("--source")
@@ -120,14 +153,35 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON result objects.")
 @click.pass_context
 @_fail_cleanly
-def search(ctx: click.Context, query: str, mode: str, limit: int, offset: int, sort: str, source: str | None,
-           author: str | None, after, before, as_json: bool) -> None:
+def search(
+    ctx: click.Context,
+    query: str,
+    mode: str,
+    limit: int,
+    offset: int,
+    sort: str,
+    source: str | None,
+    author: str | None,
+    after,
+    before,
+    as_json: bool,
+) -> None:
     """Search the archive (query language: words, "phrases", -exclude, source:, author:, after:, before:)."""
     from archive.search import Searcher, SearchRequest
 
-    response = Searcher(_archive(ctx)).search(SearchRequest(
-        q=query, mode=mode, limit=limit, offset=offset, sort=sort, source=source, author=author,
-        after=after.date() if after else None, before=before.date() if before else None))
+    response = Searcher(_archive(ctx)).search(
+        SearchRequest(
+            q=query,
+            mode=mode,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            source=source,
+            author=author,
+            after=after.date() if after else None,
+            before=before.date() if before else None,
+        )
+    )
     if as_json:
         click.echo(json.dumps({"ok": True, **response.as_dict()}, indent=2, ensure_ascii=False))
         return
@@ -150,10 +204,14 @@ def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
 
     items = Searcher(_archive(ctx)).related(uid, limit=limit)
     if as_json:
-        click.echo(json.dumps({"ok": True, "results": [item.as_dict() for item in items]}, indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps({"ok": True, "results": [item.as_dict() for item in items]}, indent=2, ensure_ascii=False)
+        )
         return
     for n, item in enumerate(items, start=1):
-        click.echo(f"{n:3}. {item.title}  [{(item.published_at or '')[:10]}] uid={item.uid} similarity={item.score:.3f}")
+        click.echo(
+            f"{n:3}. {item.title}  [{(item.published_at or '')[:10]}] uid={item.uid} similarity={item.score:.3f}"
+        )
 
 
 @main.command()
@@ -194,6 +252,7 @@ def reindex(ctx: click.Context) -> None:
 
     archive = _archive(ctx, verify=False)
     with tqdm(total=0, unit="chunk", desc="re-embedding", file=sys.stderr) as bar:
+
         def on_progress(p) -> None:
             bar.total, bar.n = p.chunks_total, p.chunks_embedded
             bar.refresh()
@@ -224,14 +283,17 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 @_fail_cleanly
 def migrate(ctx: click.Context) -> None:
     """Upgrade the database schema to this version (opening an archive does it too)."""
-    from archive.store.db import current_revision, head_revision, make_engine, migrate as run_migrate
+    from archive.store.db import current_revision, head_revision, make_engine
+    from archive.store.db import migrate as run_migrate
 
     engine = make_engine(ctx.obj["settings"].sqlalchemy_url)
     before = current_revision(engine)
     changed = run_migrate(engine)
     after = current_revision(engine)
     engine.dispose()
-    click.echo(f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})")
+    click.echo(
+        f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})"
+    )
 
 
 @main.command("settings")

@@ -11,8 +11,12 @@ from functools import lru_cache
 __all__ = ["iso_utc", "parse_date", "utc_aware", "utc_naive"]
 
 _UTC = UTC
-_MONTHS = {name: number for number, name in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
+    )
+}
 # Some Reuters dates run straight into a desk code ("00:02:59.13RM"): only a digit may not follow.
 _REUTERS = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?!\d)")
 _EPOCH = re.compile(r"-?\d{9,}(?:\.\d+)?")
@@ -70,8 +74,14 @@ def _reuters_date(text: str) -> datetime | None:
         return None
     try:
         return datetime(
-            int(year), number, int(day), int(hour), int(minute), int(second),
-            int((fraction or "0").ljust(6, "0")), tzinfo=_UTC,
+            int(year),
+            number,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=_UTC,
         )
     except ValueError:
         return None

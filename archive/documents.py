@@ -13,14 +13,14 @@ class Article:
 
     title: str
     body: str
-    uid: str | None = None          # the source's own id (JSONL `_id`), else set from URL/hash
-    source: str | None = None       # outlet, e.g. "Reuters"
+    uid: str | None = None  # the source's own id (JSONL `_id`), else set from URL/hash
+    source: str | None = None  # outlet, e.g. "Reuters"
     author: str | None = None
     url: str | None = None
     published_at: datetime | None = None  # timezone-aware UTC
     language: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    origin: str | None = None       # where it was read from, e.g. "file.jsonl:12"
+    origin: str | None = None  # where it was read from, e.g. "file.jsonl:12"
 
 
 @dataclass(frozen=True)

@@ -67,13 +67,13 @@ def _normalised(side_scores: Mapping[K, float], how: Normalise) -> tuple[dict[K,
     if how == "minmax":
         lo, hi = min(values), max(values)
         if hi == lo:  # one score, or all equal: present beats missing
-            return {key: 1.0 for key in side_scores}, 0.0
+            return dict.fromkeys(side_scores, 1.0), 0.0
         return {key: (v - lo) / (hi - lo) for key, v in side_scores.items()}, 0.0
     if how == "zscore":
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         if std == 0:  # one score, or all equal: present still beats missing, by one unit as in minmax
-            return {key: 0.0 for key in side_scores}, -1.0
+            return dict.fromkeys(side_scores, 0.0), -1.0
         norm = {key: (v - mean) / std for key, v in side_scores.items()}
         return norm, min(norm.values())
     raise ValueError(f"normalise must be 'minmax' or 'zscore', got {how!r}")
@@ -99,8 +99,6 @@ def score_mix(
         for rank, (key, _) in enumerate(ordered, start=1):
             best[key] = min(best.get(key, rank), rank)
     for key in mixed:
-        mixed[key] = sum(
-            w[side] / total * per_side[side][0].get(key, per_side[side][1]) for side in active
-        )
+        mixed[key] = sum(w[side] / total * per_side[side][0].get(key, per_side[side][1]) for side in active)
     order = {key: i for i, key in enumerate(mixed)}
     return sorted(mixed.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))

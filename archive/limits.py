@@ -33,5 +33,8 @@ MAX_KEY_CHARS = 512  # an article key (uid or id) longer than the uid column can
 def check_date_range(after: date | None, before: date | None, param: str = "after") -> None:
     """`after` is inclusive and `before` exclusive, so after >= before selects nothing: a 400 naming `param`."""
     if after is not None and before is not None and after >= before:
-        raise BadQuery(f"after ({after.isoformat()}) must be earlier than before ({before.isoformat()}); "
-                       "after is inclusive, before exclusive", param=param)
+        raise BadQuery(
+            f"after ({after.isoformat()}) must be earlier than before ({before.isoformat()}); "
+            "after is inclusive, before exclusive",
+            param=param,
+        )

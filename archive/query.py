@@ -41,7 +41,7 @@ MAX_TERM_CHARS = 64
 MAX_EMBED_WORDS = 256  # the encoder truncates long inputs anyway
 
 FILTER_FIELDS = ("source", "author", "after", "before")
-_CONTROL_TO_SPACE = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0)]}  # NUL would end an FTS5 string
+_CONTROL_TO_SPACE = dict.fromkeys([*range(32), *range(127, 160)], " ")  # NUL would end an FTS5 string
 _KEYWORDS_DROPPED = frozenset({"OR", "AND", "||", "&&", "|", "&"})
 
 

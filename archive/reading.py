@@ -47,9 +47,17 @@ class StoredArticle:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's article object)."""
         return {
-            "id": self.id, "uid": self.uid, "title": self.title, "source": self.source, "author": self.author,
-            "url": self.url, "published_at": iso_utc(self.published_at), "language": self.language,
-            "ingested_at": iso_utc(self.ingested_at), "extra": self.extra, "body": self.body,
+            "id": self.id,
+            "uid": self.uid,
+            "title": self.title,
+            "source": self.source,
+            "author": self.author,
+            "url": self.url,
+            "published_at": iso_utc(self.published_at),
+            "language": self.language,
+            "ingested_at": iso_utc(self.ingested_at),
+            "extra": self.extra,
+            "body": self.body,
             "passages": [p.as_dict() for p in self.passages],
         }
 
@@ -62,9 +70,18 @@ def load_article(archive: Archive, key: str | int) -> StoredArticle:
             raise NotFound(f"no article with id or uid {str(key)[:80]!r}")
         bounds = reads.chunk_bounds(s, row.id)
         return StoredArticle(
-            id=row.id, uid=row.uid, title=row.title, body=row.body, source=row.source, author=row.author,
-            url=row.url, published_at=row.published_at, language=row.language, ingested_at=row.ingested_at,
-            extra=dict(row.extra or {}), passages=split_passages(row.body, bounds),
+            id=row.id,
+            uid=row.uid,
+            title=row.title,
+            body=row.body,
+            source=row.source,
+            author=row.author,
+            url=row.url,
+            published_at=row.published_at,
+            language=row.language,
+            ingested_at=row.ingested_at,
+            extra=dict(row.extra or {}),
+            passages=split_passages(row.body, bounds),
         )
 
 
@@ -80,7 +97,7 @@ def split_passages(body: str, chunks: list[tuple[int, int, int]]) -> list[Passag
         if stop <= begin:  # defensive: malformed offsets never hide text
             continue
         paragraphs = _paragraphs(body, begin, stop)
-        tail = body[paragraphs[-1][1]:stop] if paragraphs else ""
+        tail = body[paragraphs[-1][1] : stop] if paragraphs else ""
         passages.append(Passage(seq, begin, stop, paragraphs, runs_on=stop < len(body) and "\n" not in tail))
     return passages
 

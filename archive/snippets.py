@@ -26,8 +26,22 @@ from archive.query import Query, word_parts
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE_START = re.compile(r"(?:[.!?][\"'\u201d\u2019)\]]*\s+|\n\s*)(?=\S)")
 _SUFFIXES = (
-    "ations", "ation", "ments", "ment", "ings", "ing", "ions", "ion",
-    "ness", "ies", "ers", "er", "ed", "es", "ly", "s",
+    "ations",
+    "ation",
+    "ments",
+    "ment",
+    "ings",
+    "ing",
+    "ions",
+    "ion",
+    "ness",
+    "ies",
+    "ers",
+    "er",
+    "ed",
+    "es",
+    "ly",
+    "s",
 )  # longest first within families; the first that leaves 4+ letters wins
 _MIN_STEM = 4
 
@@ -67,8 +81,11 @@ class _Matcher:
         # form), so Python looks at a handful of words instead of every word of the text. Only
         # for ASCII terms: there lower() and IGNORECASE agree, so the candidates are a superset.
         starts = sorted(self.heads | set(self.exact), key=len, reverse=True)
-        self.candidates = (re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")[^\W_]*", re.IGNORECASE)
-                           if starts and all(x.isascii() for x in starts) else None)
+        self.candidates = (
+            re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")[^\W_]*", re.IGNORECASE)
+            if starts and all(x.isascii() for x in starts)
+            else None
+        )
 
     def match(self, word: str) -> int | None:
         """Index of the term this word matches, or None."""

@@ -59,7 +59,7 @@ def neighbours_of(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
         pull = rng.uniform(0.0, 0.35, size=(m, 1)).astype(np.float32)
         sigma = rng.uniform(0.01, 0.04, size=(m, 1)).astype(np.float32)
         block = (1 - pull) * source + pull * other + sigma * rng.standard_normal((m, real.shape[1]), dtype=np.float32)
-        out[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        out[start : start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
@@ -97,11 +97,21 @@ def single_query_ms(search, queries: np.ndarray, threads: int = 1) -> tuple[list
 
 def recall(found: list[np.ndarray], truth: np.ndarray, k: int) -> float:
     """Mean share of the exact top-k found in the approximate top-k."""
-    return float(np.mean([len(set(f[:k].tolist()) & set(t[:k].tolist())) / k for f, t in zip(found, truth)]))
+    return float(
+        np.mean([len(set(f[:k].tolist()) & set(t[:k].tolist())) / k for f, t in zip(found, truth, strict=False)])
+    )
 
 
-def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tuple[str, ...],
-        ef_construction: int, nlist: int, seed: int = 7) -> dict:
+def run(
+    results: Results,
+    n: int,
+    n_queries: int,
+    reuters_index: Path,
+    kinds: tuple[str, ...],
+    ef_construction: int,
+    nlist: int,
+    seed: int = 7,
+) -> dict:
     """Build the base set, exact ground truth, then each ANN type; adds rows."""
     import faiss
 
@@ -136,8 +146,14 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
     real_scores, _ = real_flat.search(probe, 11)  # column 0 is the vector itself
     real_top1, real_top10 = float(real_scores[:, 1].mean()), float(real_scores[:, 10].mean())
     detail["cosine_top1_top10"] = {"synthetic_queries": (top1, top10), "real_among_real": (real_top1, real_top10)}
-    results.add("ann", "neighbourhoods: mean cosine of 1st / 10th neighbour", f"{top1:.3f} / {top10:.3f}",
-                f"{real_top1:.3f} / {real_top10:.3f} real among real", "", "queries vs base set")
+    results.add(
+        "ann",
+        "neighbourhoods: mean cosine of 1st / 10th neighbour",
+        f"{top1:.3f} / {top10:.3f}",
+        f"{real_top1:.3f} / {real_top10:.3f} real among real",
+        "",
+        "queries vs base set",
+    )
     sample = queries[:200]
     exact_ms = {}
     for threads in (1, 2):
@@ -145,9 +161,15 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
         exact_ms[threads] = p50(times)
     exact = min(exact_ms.values())
     detail["types"]["flat"] = {"p50_ms_by_threads": exact_ms, "bytes": index_bytes(flat)}
-    results.add("ann", f"exact flat search p50 ms, k=10 ({n:,} vectors)", exact, "", "",
-                f"1 thread {exact_ms[1]:.0f} ms, 2 threads {exact_ms[2]:.0f} ms; "
-                f"{detail['types']['flat']['bytes'] / n:.0f} B/vector")
+    results.add(
+        "ann",
+        f"exact flat search p50 ms, k=10 ({n:,} vectors)",
+        exact,
+        "",
+        "",
+        f"1 thread {exact_ms[1]:.0f} ms, 2 threads {exact_ms[2]:.0f} ms; "
+        f"{detail['types']['flat']['bytes'] / n:.0f} B/vector",
+    )
     del flat
 
     if "hnsw" in kinds:
@@ -168,20 +190,50 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
         times, found = single_query_ms(lambda q: np.array([i for i, _ in vx_index.search(q[0], 10)]), queries)
         default = {"ef": vx.HNSW_EF_SEARCH, "recall10": recall(found, truth, 10), "p50_ms": p50(times)}
         size = index_bytes(hnsw)
-        detail["types"]["hnsw"] = {"build_s": built[0], "sweep": sweep, "k300": k300, "default": default,
-                                   "bytes": size, "M": vx.HNSW_M, "ef_construction": ef_construction}
-        results.add("ann", f"HNSW build s (M={vx.HNSW_M}, efC={ef_construction})", built[0], "", "",
-                    f"{size / n:.0f} B/vector, {size / 2**30:.2f} GiB")
+        detail["types"]["hnsw"] = {
+            "build_s": built[0],
+            "sweep": sweep,
+            "k300": k300,
+            "default": default,
+            "bytes": size,
+            "M": vx.HNSW_M,
+            "ef_construction": ef_construction,
+        }
+        results.add(
+            "ann",
+            f"HNSW build s (M={vx.HNSW_M}, efC={ef_construction})",
+            built[0],
+            "",
+            "",
+            f"{size / n:.0f} B/vector, {size / 2**30:.2f} GiB",
+        )
         for ef, m in sweep.items():
             mark = " <- archive default" if ef == vx.HNSW_EF_SEARCH else ""
             ok = m["recall10"] >= TARGET_RECALL and exact / m["p50_ms"] >= TARGET_SPEEDUP
-            results.add("ann", f"HNSW efSearch={ef}: recall@10 / p50 ms", f"{m['recall10']:.3f} / {m['p50_ms']:.2f}",
-                        f"{exact:.1f} ms exact", exact / m["p50_ms"], ("meets target" if ok else "") + mark)
-        results.add("ann", "VectorIndex.search (HNSW, default ef) k=10: recall / p50 ms",
-                    f"{default['recall10']:.3f} / {default['p50_ms']:.2f}", f"{exact:.1f} ms exact",
-                    exact / default["p50_ms"], "through the archive's wrapper")
-        results.add("ann", "VectorIndex.search k=300 (search's candidate window): recall@300 / p50 ms",
-                    f"{k300['recall300']:.3f} / {k300['p50_ms']:.2f}", "", "", "efSearch = 2k")
+            results.add(
+                "ann",
+                f"HNSW efSearch={ef}: recall@10 / p50 ms",
+                f"{m['recall10']:.3f} / {m['p50_ms']:.2f}",
+                f"{exact:.1f} ms exact",
+                exact / m["p50_ms"],
+                ("meets target" if ok else "") + mark,
+            )
+        results.add(
+            "ann",
+            "VectorIndex.search (HNSW, default ef) k=10: recall / p50 ms",
+            f"{default['recall10']:.3f} / {default['p50_ms']:.2f}",
+            f"{exact:.1f} ms exact",
+            exact / default["p50_ms"],
+            "through the archive's wrapper",
+        )
+        results.add(
+            "ann",
+            "VectorIndex.search k=300 (search's candidate window): recall@300 / p50 ms",
+            f"{k300['recall300']:.3f} / {k300['p50_ms']:.2f}",
+            "",
+            "",
+            "efSearch = 2k",
+        )
         del vx_index, hnsw
 
     if "ivf" in kinds:
@@ -200,12 +252,24 @@ def run(results: Results, n: int, n_queries: int, reuters_index: Path, kinds: tu
             sweep[nprobe] = {"recall10": recall(found, truth, 10), "p50_ms": p50(times), "p95_ms": p95(times)}
         size = index_bytes(ivf)
         detail["types"]["ivf"] = {"build_s": built[0], "sweep": sweep, "bytes": size, "nlist": nlist}
-        results.add("ann", f"IVF-Flat train+add s (nlist={nlist})", built[0], "", "",
-                    f"{size / n:.0f} B/vector, {size / 2**30:.2f} GiB")
+        results.add(
+            "ann",
+            f"IVF-Flat train+add s (nlist={nlist})",
+            built[0],
+            "",
+            "",
+            f"{size / n:.0f} B/vector, {size / 2**30:.2f} GiB",
+        )
         for nprobe, m in sweep.items():
             ok = m["recall10"] >= TARGET_RECALL and exact / m["p50_ms"] >= TARGET_SPEEDUP
-            results.add("ann", f"IVF nprobe={nprobe}: recall@10 / p50 ms", f"{m['recall10']:.3f} / {m['p50_ms']:.2f}",
-                        f"{exact:.1f} ms exact", exact / m["p50_ms"], "meets target" if ok else "")
+            results.add(
+                "ann",
+                f"IVF nprobe={nprobe}: recall@10 / p50 ms",
+                f"{m['recall10']:.3f} / {m['p50_ms']:.2f}",
+                f"{exact:.1f} ms exact",
+                exact / m["p50_ms"],
+                "meets target" if ok else "",
+            )
     results.details["ann"] = detail
     return detail
 
@@ -220,8 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--nlist", type=int, default=4096)
     args = parser.parse_args(argv)
-    return run_suite("ann", lambda results: run(results, args.vectors, args.queries, args.reuters_index,
-                                                tuple(args.types.split(",")), args.ef_construction, args.nlist))
+    return run_suite(
+        "ann",
+        lambda results: run(
+            results,
+            args.vectors,
+            args.queries,
+            args.reuters_index,
+            tuple(args.types.split(",")),
+            args.ef_construction,
+            args.nlist,
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,13 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on (load matters: the cores are shared)."""
     import psutil
 
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg(),
-            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg": os.getloadavg(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 @contextmanager

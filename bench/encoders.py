@@ -51,8 +51,8 @@ def load_all(cache_dir: Path, loaded=None) -> dict:
 
 def reuters_texts(count: int, encoder) -> list[str]:
     """`count` embedding texts (title prefix + chunk) of Reuters stories, as ingest makes them."""
-    from archive.config import Settings
     from archive.archive import open_archive
+    from archive.config import Settings
     from bench.ingest import embedding_texts
 
     with tempfile.TemporaryDirectory(prefix="bench-texts-") as tmp:
@@ -87,13 +87,31 @@ def speed(results: Results, encoders: dict, texts: list[str], queries: list[str]
     cps = {k: len(texts) / v for k, v in seconds.items()}
     q50 = {k: p50(v) for k, v in latency.items()}
     for backend in (k for k in encoders if k != "torch"):
-        results.add("encoder", f"{backend} chunks/s ({len(texts)} Reuters chunks)", cps[backend],
-                    f"{cps['torch']:.3g} torch fp32", cps[backend] / cps["torch"], "speed-up")
-        results.add("encoder", f"{backend} query encode p50 ms ({len(queries)} queries)", q50[backend],
-                    f"{q50['torch']:.3g} torch fp32", q50["torch"] / q50[backend], "speed-up")
+        results.add(
+            "encoder",
+            f"{backend} chunks/s ({len(texts)} Reuters chunks)",
+            cps[backend],
+            f"{cps['torch']:.3g} torch fp32",
+            cps[backend] / cps["torch"],
+            "speed-up",
+        )
+        results.add(
+            "encoder",
+            f"{backend} query encode p50 ms ({len(queries)} queries)",
+            q50[backend],
+            f"{q50['torch']:.3g} torch fp32",
+            q50["torch"] / q50[backend],
+            "speed-up",
+        )
         floor = ">= 0.99999" if backend == "onnx" else ">= 0.98"
-        results.add("encoder", f"{backend} vs torch vectors: mean cosine", cosine[backend], "", "",
-                    f"tests/test_encoders_onnx.py asserts {floor}")
+        results.add(
+            "encoder",
+            f"{backend} vs torch vectors: mean cosine",
+            cosine[backend],
+            "",
+            "",
+            f"tests/test_encoders_onnx.py asserts {floor}",
+        )
     detail = {"texts": len(texts), "chunks_per_s": cps, "query_p50_ms": q50, "mean_cosine": cosine}
     results.details["encoder_speed"] = detail
     return detail
@@ -117,10 +135,10 @@ def scifact_subset(folder: Path, queries: int, distractors: int, seed: int = 7) 
 
 def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors: int = 2000) -> dict:
     """nDCG@10 (semantic, hybrid) with each encoder on the same SciFact subset; adds rows."""
-    from archive.config import Settings
     from archive.archive import open_archive
-    from archive.write import ingest
+    from archive.config import Settings
     from archive.readers import read_paths
+    from archive.write import ingest
     from bench.retrieval import benchmark
 
     records, texts, qrels = scifact_subset(require(SCIFACT, "SciFact"), queries, distractors)
@@ -128,7 +146,7 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
     with tempfile.TemporaryDirectory(prefix="bench-ndcg-") as tmp:
         halves = [Path(tmp) / "first.jsonl", Path(tmp) / "second.jsonl"]
         cut = len(records) // 2
-        for path, part in zip(halves, (records[:cut], records[cut:])):
+        for path, part in zip(halves, (records[:cut], records[cut:]), strict=False):
             path.write_text("".join(json.dumps(r) + "\n" for r in part))
         archives, seconds, chunks = {}, {}, {}
         for enc in (torch_enc, int8_enc):
@@ -136,7 +154,7 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
             archives[enc.backend] = open_archive(settings, encoder=enc)
             seconds[enc.backend], chunks[enc.backend] = 0.0, 0
         # ABBA: torch, int8 on the first half; int8, torch on the second (load drift hits both alike).
-        for half, order in zip(halves, ((torch_enc, int8_enc), (int8_enc, torch_enc))):
+        for half, order in zip(halves, ((torch_enc, int8_enc), (int8_enc, torch_enc)), strict=False):
             for enc in order:
                 log(f"ndcg: ingesting {half.name} of {len(records)} SciFact documents with {enc.backend} ...")
                 report = ingest(archives[enc.backend], read_paths([half]))
@@ -146,18 +164,30 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
             archive = archives[enc.backend]
             modes = benchmark(archive, texts, qrels, ("semantic", "hybrid"))
             detail["encoders"][enc.backend] = {
-                "ingest_chunks_per_s": chunks[enc.backend] / seconds[enc.backend], "chunks": chunks[enc.backend],
-                **{m.mode: {"ndcg10": m.ndcg10, "recall100": m.recall100, "p50_ms": m.p50_ms} for m in modes}}
+                "ingest_chunks_per_s": chunks[enc.backend] / seconds[enc.backend],
+                "chunks": chunks[enc.backend],
+                **{m.mode: {"ndcg10": m.ndcg10, "recall100": m.recall100, "p50_ms": m.p50_ms} for m in modes},
+            }
             archive.close()
     t, q = detail["encoders"]["torch"], detail["encoders"]["onnx-int8"]
     for mode in ("semantic", "hybrid"):
         delta = q[mode]["ndcg10"] - t[mode]["ndcg10"]
-        results.add("encoder", f"SciFact train nDCG@10 {mode}, onnx-int8", q[mode]["ndcg10"],
-                    f"{t[mode]['ndcg10']:.4f} torch", f"{delta:+.4f}",
-                    f"{len(texts)} queries, {len(records)} docs; default only if loss <= {NDCG_MAX_LOSS}")
-    results.add("encoder", "ingest chunks/s through archive ingest, onnx-int8", q["ingest_chunks_per_s"],
-                f"{t['ingest_chunks_per_s']:.3g} torch", q["ingest_chunks_per_s"] / t["ingest_chunks_per_s"],
-                f"SciFact abstracts, {q['chunks']} chunks")
+        results.add(
+            "encoder",
+            f"SciFact train nDCG@10 {mode}, onnx-int8",
+            q[mode]["ndcg10"],
+            f"{t[mode]['ndcg10']:.4f} torch",
+            f"{delta:+.4f}",
+            f"{len(texts)} queries, {len(records)} docs; default only if loss <= {NDCG_MAX_LOSS}",
+        )
+    results.add(
+        "encoder",
+        "ingest chunks/s through archive ingest, onnx-int8",
+        q["ingest_chunks_per_s"],
+        f"{t['ingest_chunks_per_s']:.3g} torch",
+        q["ingest_chunks_per_s"] / t["ingest_chunks_per_s"],
+        f"SciFact abstracts, {q['chunks']} chunks",
+    )
     loss = max(t[m]["ndcg10"] - q[m]["ndcg10"] for m in ("semantic", "hybrid"))
     detail["max_loss"] = loss
     detail["int8_qualifies_as_default"] = loss <= NDCG_MAX_LOSS

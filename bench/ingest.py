@@ -66,8 +66,9 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     from archive.write import IngestReport, ingest
 
     settings = bench_settings(index_dir)
-    encoder = encoder or load_encoder(settings.encoder, settings.model,
-                                      cache_dir=index_dir / "encoders", batch_size=settings.batch_size)
+    encoder = encoder or load_encoder(
+        settings.encoder, settings.model, cache_dir=index_dir / "encoders", batch_size=settings.batch_size
+    )
     archive = open_archive(settings, encoder=encoder)
     if not archive.is_empty():
         raise ValueError(f"{index_dir} is not empty: the ingest benchmark needs a fresh archive")
@@ -80,7 +81,7 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     log(f"ingest: {articles} stories -> {len(texts)} chunks, {segments} parts, ingest and raw encode alternating ...")
     total = IngestReport()
     ingest_seconds = ref_seconds = 0.0
-    for n, ((a, b), part) in enumerate(zip(pairwise(bounds), parts)):
+    for n, ((a, b), part) in enumerate(zip(pairwise(bounds), parts, strict=False)):
         steps = ("ref", "ingest") if n % 2 == 0 else ("ingest", "ref")
         for step in steps:
             if step == "ref":
@@ -104,20 +105,46 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     ref_cps = len(texts) / ref_seconds
     ratio = ingest_cps / ref_cps
     note = "" if same else "WARNING: texts differ from what ingest stored"
-    results.add("ingest", f"articles/s ({report.added} Reuters stories)", report.added / ingest_seconds,
-                f"{report.added / (ref_seconds * report.chunks / max(len(texts), 1)):.3g} at raw-encode speed")
-    results.add("ingest", f"chunks/s ({report.chunks} chunks, batch {batch})", ingest_cps,
-                f"{ref_cps:.3g} raw encoder.encode", ratio, note or "target >= 0.9")
+    results.add(
+        "ingest",
+        f"articles/s ({report.added} Reuters stories)",
+        report.added / ingest_seconds,
+        f"{report.added / (ref_seconds * report.chunks / max(len(texts), 1)):.3g} at raw-encode speed",
+    )
+    results.add(
+        "ingest",
+        f"chunks/s ({report.chunks} chunks, batch {batch})",
+        ingest_cps,
+        f"{ref_cps:.3g} raw encoder.encode",
+        ratio,
+        note or "target >= 0.9",
+    )
     t = report.timings
     share = {k: v / ingest_seconds for k, v in t.as_dict().items()}
-    results.add("ingest", "where the time goes (share of wall time)",
-                f"encode {share['encode']:.0%}, waiting {share['wait']:.0%}, FAISS {share['add']:.0%}, "
-                f"save {share['save']:.0%}", "", "",
-                f"overlapped producer: prepare {share['prepare']:.0%}, SQL {share['store']:.0%}")
-    detail = {"articles": report.added, "failed": len(report.failed), "duplicates": report.duplicates,
-              "chunks": report.chunks, "texts_match": same, "ingest_seconds": ingest_seconds,
-              "reference_seconds": ref_seconds, "reference_chunks": len(texts), "ratio": ratio,
-              "segments": segments, "timings": t.as_dict(), "batch_size": batch, "encoder": encoder.backend}
+    results.add(
+        "ingest",
+        "where the time goes (share of wall time)",
+        f"encode {share['encode']:.0%}, waiting {share['wait']:.0%}, FAISS {share['add']:.0%}, "
+        f"save {share['save']:.0%}",
+        "",
+        "",
+        f"overlapped producer: prepare {share['prepare']:.0%}, SQL {share['store']:.0%}",
+    )
+    detail = {
+        "articles": report.added,
+        "failed": len(report.failed),
+        "duplicates": report.duplicates,
+        "chunks": report.chunks,
+        "texts_match": same,
+        "ingest_seconds": ingest_seconds,
+        "reference_seconds": ref_seconds,
+        "reference_chunks": len(texts),
+        "ratio": ratio,
+        "segments": segments,
+        "timings": t.as_dict(),
+        "batch_size": batch,
+        "encoder": encoder.backend,
+    }
     results.details["ingest"] = detail
     archive.close()
     return detail

@@ -77,9 +77,24 @@ class Server:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed in stop()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "archive.cli", "--index-dir", str(index_dir), "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--threads", str(threads)],
-            env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "archive.cli",
+                "--index-dir",
+                str(index_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--threads",
+                str(threads),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
         self.conn: http.client.HTTPConnection | None = None
 
     def get(self, path: str, timeout: float = 60.0) -> tuple[int, bytes]:
@@ -175,10 +190,17 @@ def measure(results: Results, label: str, index_dir: Path, queries: dict[str, li
     stats = probe.stats()
     probe.close()
     sizes = dir_bytes(index_dir)
-    log(f"latency [{label}]: {stats.articles} articles, {stats.chunks} chunks, index {stats.index_type}; starting the server ...")
+    log(
+        f"latency [{label}]: {stats.articles} articles, {stats.chunks} chunks, index {stats.index_type}; starting the server ..."
+    )
     server = Server(index_dir)
-    detail: dict = {"articles": stats.articles, "chunks": stats.chunks, "index_type": stats.index_type,
-                    "disk": sizes, "modes": {}}
+    detail: dict = {
+        "articles": stats.articles,
+        "chunks": stats.chunks,
+        "index_type": stats.index_type,
+        "disk": sizes,
+        "modes": {},
+    }
     parts = Parts(index_dir, encoder)
     try:
         detail["cold_start_s"] = server.first_answer(search_path("cold start query", "hybrid"))
@@ -198,9 +220,14 @@ def measure(results: Results, label: str, index_dir: Path, queries: dict[str, li
                 parts_ms.append(sum(timed.values()))
                 for key, value in timed.items():
                     split[key].append(value)
-            detail["modes"][mode] = {"http_p50": p50(http_ms), "http_p95": p95(http_ms), "parts_p50": p50(parts_ms),
-                                     "parts_p95": p95(parts_ms), "queries": len(http_ms),
-                                     **{f"{k}_p50": p50(v) for k, v in split.items() if v}}
+            detail["modes"][mode] = {
+                "http_p50": p50(http_ms),
+                "http_p95": p95(http_ms),
+                "parts_p50": p50(parts_ms),
+                "parts_p95": p95(parts_ms),
+                "queries": len(http_ms),
+                **{f"{k}_p50": p50(v) for k, v in split.items() if v},
+            }
         detail["server_rss"] = rss_bytes(server.proc.pid)
     finally:
         server.stop()
@@ -209,17 +236,28 @@ def measure(results: Results, label: str, index_dir: Path, queries: dict[str, li
     for mode in MODES:
         m = detail["modes"][mode]
         pieces = " + ".join(f"{k} {m[f'{k}_p50']:.1f}" for k in ("encode", "fts", "faiss") if f"{k}_p50" in m)
-        results.add("query", f"{mode} p50 / p95 ms over HTTP [{label}]", f"{m['http_p50']:.1f} / {m['http_p95']:.1f}",
-                    f"{m['parts_p50']:.1f} / {m['parts_p95']:.1f} parts", m["http_p50"] / m["parts_p50"],
-                    f"{pieces} ms" + (" (hybrid target <= 1.5x)" if mode == "hybrid" else ""))
+        results.add(
+            "query",
+            f"{mode} p50 / p95 ms over HTTP [{label}]",
+            f"{m['http_p50']:.1f} / {m['http_p95']:.1f}",
+            f"{m['parts_p50']:.1f} / {m['parts_p95']:.1f} parts",
+            m["http_p50"] / m["parts_p50"],
+            f"{pieces} ms" + (" (hybrid target <= 1.5x)" if mode == "hybrid" else ""),
+        )
     results.add("server", f"cold start to first answer, s [{label}]", detail["cold_start_s"], "", "", size)
     results.add("server", f"RSS MB [{label}]", detail["server_rss"] / 2**20, "", "", f"index {stats.index_type}")
     if stats.chunks:
         per_k = {k: v / stats.chunks * 1000 for k, v in sizes.items()}
         detail["bytes_per_1000_chunks"] = per_k
-        results.add("disk", f"MB per 1,000 chunks [{label}]", per_k["total"] / 2**20, "", "",
-                    f"SQL+FTS {per_k['database'] / 2**20:.2f}, FAISS {per_k['vectors'] / 2**20:.2f} "
-                    f"(384 x 4 B = {384 * 4 * 1000 / 2**20:.2f} raw)")
+        results.add(
+            "disk",
+            f"MB per 1,000 chunks [{label}]",
+            per_k["total"] / 2**20,
+            "",
+            "",
+            f"SQL+FTS {per_k['database'] / 2**20:.2f}, FAISS {per_k['vectors'] / 2**20:.2f} "
+            f"(384 x 4 B = {384 * 4 * 1000 / 2**20:.2f} raw)",
+        )
     results.details.setdefault("latency", {})[label] = detail
     return detail
 
@@ -229,7 +267,7 @@ def query_sets(per_mode: int) -> dict[str, list[str]]:
     pool = reuters_queries(per_mode * len(MODES))
     if len(pool) < per_mode * len(MODES):
         raise Skip("not enough Reuters headlines for the query sets")
-    return {mode: pool[i * per_mode:(i + 1) * per_mode] for i, mode in enumerate(MODES)}
+    return {mode: pool[i * per_mode : (i + 1) * per_mode] for i, mode in enumerate(MODES)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = bench_settings(args.index_dir)
     encoder = load_encoder(settings.encoder, settings.model, cache_dir=settings.encoder_cache_dir)
-    return run_suite("latency", lambda results: measure(results, args.index_dir.name, args.index_dir,
-                                                        query_sets(args.queries), encoder))
+    return run_suite(
+        "latency",
+        lambda results: measure(results, args.index_dir.name, args.index_dir, query_sets(args.queries), encoder),
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ Qrels = dict[str, dict[str, int]]  # query id -> {doc id: relevance}
 
 # -- metrics (pure) ------------------------------------------------------------------------
 
+
 def dcg(gains: Sequence[float]) -> float:
     """Discounted cumulative gain with trec_eval's linear gain: sum(g_i / log2(i + 1)), i 1-based."""
     return sum(g / math.log2(i + 1) for i, g in enumerate(gains, start=1))
@@ -88,12 +89,15 @@ def evaluate(runs: Mapping[str, Sequence[str]], qrels: Qrels) -> tuple[float, fl
     if not judged:
         return 0.0, 0.0, 0.0
     n = len(judged)
-    return (sum(ndcg_at_k(runs.get(q, []), qrels[q], 10) for q in judged) / n,
-            sum(recall_at_k(runs.get(q, []), qrels[q], 100) for q in judged) / n,
-            sum(mrr_at_k(runs.get(q, []), qrels[q], 10) for q in judged) / n)
+    return (
+        sum(ndcg_at_k(runs.get(q, []), qrels[q], 10) for q in judged) / n,
+        sum(recall_at_k(runs.get(q, []), qrels[q], 100) for q in judged) / n,
+        sum(mrr_at_k(runs.get(q, []), qrels[q], 10) for q in judged) / n,
+    )
 
 
 # -- BEIR folder ---------------------------------------------------------------------------
+
 
 def read_qrels(path: Path) -> Qrels:
     """qrels TSV (query-id, corpus-id, score; header optional) -> {query: {doc: grade}}."""
@@ -139,25 +143,31 @@ def find_split(folder: Path, split: str | None) -> Path:
 
 # -- building and running ------------------------------------------------------------------
 
-def open_or_build(corpus: Path, index_dir: Path, settings_overrides: Mapping[str, object],
-                  log: Callable[[str], None] = print):
+
+def open_or_build(
+    corpus: Path, index_dir: Path, settings_overrides: Mapping[str, object], log: Callable[[str], None] = print
+):
     """Open the archive in index_dir, ingesting corpus.jsonl first if it is empty."""
-    from archive.config import Settings
     from archive.archive import open_archive
-    from archive.write import ingest
+    from archive.config import Settings
     from archive.readers import read_paths
+    from archive.write import ingest
 
     settings = Settings.from_env(index_dir=index_dir, **settings_overrides)
     archive = open_archive(settings)
     if archive.is_empty():
         log(f"building the archive in {index_dir} from {corpus} (this embeds the whole corpus) ...")
         report = ingest(archive, read_paths([corpus]))
-        log(f"  added {report.added}, duplicates {report.duplicates}, failed {len(report.failed)}, "
-            f"{report.chunks} chunks in {report.seconds:.0f}s")
+        log(
+            f"  added {report.added}, duplicates {report.duplicates}, failed {len(report.failed)}, "
+            f"{report.chunks} chunks in {report.seconds:.0f}s"
+        )
     return archive
 
 
-def run_mode(searcher, queries: Mapping[str, str], mode: str, depth: int = 100) -> tuple[dict[str, list[str]], list[float]]:
+def run_mode(
+    searcher, queries: Mapping[str, str], mode: str, depth: int = 100
+) -> tuple[dict[str, list[str]], list[float]]:
     """Search every query in one mode; returns ({query id: ranked uids}, latencies in ms)."""
     from archive.search import SearchRequest
 
@@ -171,8 +181,7 @@ def run_mode(searcher, queries: Mapping[str, str], mode: str, depth: int = 100) 
     return runs, latencies
 
 
-def benchmark(archive, queries: Mapping[str, str], qrels: Qrels, modes: Sequence[str],
-              tuning=None) -> list[ModeResult]:
+def benchmark(archive, queries: Mapping[str, str], qrels: Qrels, modes: Sequence[str], tuning=None) -> list[ModeResult]:
     """Run and score every mode."""
     from archive.search import Searcher
 
@@ -185,7 +194,9 @@ def benchmark(archive, queries: Mapping[str, str], qrels: Qrels, modes: Sequence
             cache.clear()  # each mode pays for its query embeddings: honest latencies
         runs, latencies = run_mode(searcher, queries, mode)
         ndcg, recall, mrr = evaluate(runs, {q: qrels[q] for q in queries})
-        results.append(ModeResult(mode, ndcg, recall, mrr, percentile(latencies, 50), percentile(latencies, 95), len(queries)))
+        results.append(
+            ModeResult(mode, ndcg, recall, mrr, percentile(latencies, 50), percentile(latencies, 95), len(queries))
+        )
     return results
 
 
@@ -193,7 +204,9 @@ def format_table(results: Sequence[ModeResult]) -> str:
     """Markdown table of the results."""
     lines = ["| mode | nDCG@10 | Recall@100 | MRR@10 | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r.mode} | {r.ndcg10:.4f} | {r.recall100:.4f} | {r.mrr10:.4f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |")
+        lines.append(
+            f"| {r.mode} | {r.ndcg10:.4f} | {r.recall100:.4f} | {r.mrr10:.4f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -216,8 +229,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="archive to reuse (built there when empty); default: a temp dir")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (default: all)")
     parser.add_argument("--max-queries", type=int, help="only the first N judged queries")
-    parser.add_argument("--set", dest="overrides", action="append", type=_setting_override, default=[],
-                        metavar="NAME=VALUE", help="override a setting, e.g. --set rrf_k=30 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_setting_override,
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a setting, e.g. --set rrf_k=30 (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
 
@@ -225,8 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     qrels_file = find_split(args.folder, args.split)
     missing = [p for p in (corpus, queries_file, qrels_file) if not p.exists()]
     if missing:
-        print(f"skipped: BEIR data not found ({', '.join(map(str, missing))}); "
-              "pass a folder holding corpus.jsonl, queries.jsonl and qrels/<split>.tsv", file=sys.stderr)
+        print(
+            f"skipped: BEIR data not found ({', '.join(map(str, missing))}); "
+            "pass a folder holding corpus.jsonl, queries.jsonl and qrels/<split>.tsv",
+            file=sys.stderr,
+        )
         return 0
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if bad := [m for m in modes if m not in MODES]:
@@ -247,8 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             archive.close()
     if args.json:
-        print(json.dumps({"data": str(args.folder), "split": qrels_file.stem, "settings": overrides,
-                          "results": [r.__dict__ for r in results]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "data": str(args.folder),
+                    "split": qrels_file.stem,
+                    "settings": overrides,
+                    "results": [r.__dict__ for r in results],
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"{args.folder.name} ({qrels_file.stem}: {len(queries)} queries), settings {overrides or 'default'}")
         print(format_table(results))

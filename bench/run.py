@@ -44,8 +44,10 @@ def full_archive_problem(index_dir: Path, backend: str) -> str | None:
 
     settings = bench_settings(index_dir)
     if settings.encoder != backend:
-        return (f"{index_dir} was built with the {settings.encoder} encoder and this run uses {backend}: "
-                f"run with ARCHIVE_ENCODER={settings.encoder}, or point BENCH_REUTERS_INDEX at an archive built with {backend}")
+        return (
+            f"{index_dir} was built with the {settings.encoder} encoder and this run uses {backend}: "
+            f"run with ARCHIVE_ENCODER={settings.encoder}, or point BENCH_REUTERS_INDEX at an archive built with {backend}"
+        )
     try:
         archive = open_archive(settings)
     except IndexMismatch as exc:
@@ -62,10 +64,18 @@ def full_archive_problem(index_dir: Path, backend: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected suites and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=1000, help="Reuters stories in the timed ingest (default %(default)s)")
-    parser.add_argument("--mid-size", type=int, default=2200,
-                        help="Reuters records in the mid-size archive, ~2,000 stories with text (default %(default)s)")
-    parser.add_argument("--reuters-index", type=Path, default=DEFAULT_REUTERS_INDEX, help="the whole-Reuters archive (read only)")
+    parser.add_argument(
+        "--articles", type=int, default=1000, help="Reuters stories in the timed ingest (default %(default)s)"
+    )
+    parser.add_argument(
+        "--mid-size",
+        type=int,
+        default=2200,
+        help="Reuters records in the mid-size archive, ~2,000 stories with text (default %(default)s)",
+    )
+    parser.add_argument(
+        "--reuters-index", type=Path, default=DEFAULT_REUTERS_INDEX, help="the whole-Reuters archive (read only)"
+    )
     parser.add_argument("--queries", type=int, default=60, help="queries per mode and size (default %(default)s)")
     parser.add_argument("--skip", default="", help="comma-separated suites to leave out: ingest, latency, encoders")
     parser.add_argument("--ndcg", action="store_true", help="int8 vs torch nDCG@10 on a SciFact train subset (~15 min)")
@@ -82,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp_path = Path(tmp)
         settings = bench_settings(tmp_path)  # ARCHIVE_ENCODER=onnx-int8 make bench measures the int8 path
-        encoder = load_encoder(settings.encoder, settings.model, cache_dir=tmp_path / "encoders",
-                               batch_size=settings.batch_size)
+        encoder = load_encoder(
+            settings.encoder, settings.model, cache_dir=tmp_path / "encoders", batch_size=settings.batch_size
+        )
         log(f"bench: encoder {encoder.backend}")
         mid = tmp_path / "mid"
         mid_ready = False
@@ -126,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 loaded = encoders.load_all(tmp_path / "encoders", encoder)
                 if "encoders" not in skip:
-                    encoders.speed(results, loaded, encoders.reuters_texts(512, loaded["torch"]),
-                                   reuters_queries(40, seed=11))
+                    encoders.speed(
+                        results, loaded, encoders.reuters_texts(512, loaded["torch"]), reuters_queries(40, seed=11)
+                    )
                 if args.ndcg or args.all:
                     encoders.ndcg(results, loaded["torch"], loaded["onnx-int8"])
             except Skip as why:
@@ -152,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 def _seeds_archive(index_dir: Path, encoder) -> Path:
     """A fresh archive holding only seeds/."""
     from archive.archive import open_archive
-    from archive.write import ingest
     from archive.readers import read_paths
+    from archive.write import ingest
 
     archive = open_archive(bench_settings(index_dir), encoder=encoder)
     ingest(archive, read_paths([SEEDS]))

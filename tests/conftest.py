@@ -48,18 +48,42 @@ def encoder(encoder_cache: Path):
     return shared_encoder(Settings(encoder_cache=encoder_cache))
 
 
+@pytest.fixture(scope="session")
+def hash_encoder():
+    """The model-free 'hash' encoder: deterministic word-hashing vectors, for tests where meaning is not the point."""
+    from archive.encoders import shared_encoder
+
+    return shared_encoder(Settings(encoder="hash"))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings for a fresh archive in a temporary directory."""
-    return Settings(index_dir=tmp_path / "index", rate_limit="off")
+    """Settings for a fresh archive in a temporary directory, with the hash encoder (no model)."""
+    return Settings(index_dir=tmp_path / "index", rate_limit="off", encoder="hash")
 
 
 @pytest.fixture
-def archive(settings: Settings, encoder):
-    """An empty archive sharing the session's model."""
+def archive(settings: Settings, hash_encoder):
+    """An empty archive with the hash encoder: the write path, recovery, the API and pages without the model."""
     from archive.archive import open_archive
 
-    a = open_archive(settings, encoder=encoder)
+    a = open_archive(settings, encoder=hash_encoder)
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def model_settings(tmp_path: Path) -> Settings:
+    """Settings for a fresh archive in a temporary directory, embedded by the real model."""
+    return Settings(index_dir=tmp_path / "model-index", rate_limit="off")
+
+
+@pytest.fixture
+def model_archive(model_settings: Settings, encoder):
+    """An empty archive sharing the session's real model: for tests where meaning is the point."""
+    from archive.archive import open_archive
+
+    a = open_archive(model_settings, encoder=encoder)
     yield a
     a.close()
 
@@ -68,8 +92,8 @@ def archive(settings: Settings, encoder):
 def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder):
     """An archive holding the seed article plus the small fixture corpus; built once, treat as read-only."""
     from archive.archive import open_archive
-    from archive.write import ingest
     from archive.readers import read_paths
+    from archive.write import ingest
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("seeded") / "index", rate_limit="off")
     a = open_archive(settings, encoder=encoder)

@@ -27,8 +27,11 @@ def commands_table() -> str:
         command = main.get_command(ctx, name)
         sub = click.Context(command, info_name=name, parent=ctx)
         arguments = " ".join(p.make_metavar(sub) for p in command.params if isinstance(p, click.Argument))
-        options = [record[0].split(", ")[-1] for p in command.params
-                   if isinstance(p, click.Option) and (record := p.get_help_record(sub))]
+        options = [
+            record[0].split(", ")[-1]
+            for p in command.params
+            if isinstance(p, click.Option) and (record := p.get_help_record(sub))
+        ]
         usage = f"archive {name} {arguments}".strip() + "".join(f" [{o}]" for o in options)
         rows.append(f"| `{_cell(usage)}` | {_cell(command.get_short_help_str(limit=200))} |")
     return "\n".join(rows)
@@ -54,8 +57,12 @@ def block(text: str, name: str) -> str | None:
 def updated(text: str) -> str:
     """The README text with every generated block replaced by its current generation."""
     for name, make in BLOCKS.items():
-        text = re.sub(rf"(<!-- {name}:start -->\n).*?\n?(<!-- {name}:end -->)",
-                      lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text, flags=re.S)
+        text = re.sub(
+            rf"(<!-- {name}:start -->\n).*?\n?(<!-- {name}:end -->)",
+            lambda m, make=make: m.group(1) + make() + "\n" + m.group(2),
+            text,
+            flags=re.S,
+        )
     return text
 
 

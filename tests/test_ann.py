@@ -77,14 +77,14 @@ def test_narrow_and_wide_filters_on_hnsw():
     assert hits[0][0] == 500 and all(i % 2 == 0 for i, _ in hits)
 
 
-def test_ingest_switches_to_hnsw_and_delete_keeps_consistency(settings, encoder):
+def test_ingest_switches_to_hnsw_and_delete_keeps_consistency(settings, hash_encoder):
     from archive.archive import open_archive
-    from archive.write import delete_article, ingest, reindex
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
+    from archive.write import delete_article, ingest, reindex
     from tests.conftest import CORPUS, SEED_UID, SEEDS
 
-    archive = open_archive(settings.with_(ann_threshold=5), encoder=encoder)
+    archive = open_archive(settings.with_(ann_threshold=5), encoder=hash_encoder)
     ingest(archive, read_paths([SEEDS, CORPUS]))
     assert archive.vectors.index_type == HNSW and read_manifest(archive.index_dir).index_type == HNSW
     results = Searcher(archive).search(SearchRequest(q="Iran camera disconnection", mode="semantic")).results
@@ -94,9 +94,11 @@ def test_ingest_switches_to_hnsw_and_delete_keeps_consistency(settings, encoder)
     delete_article(archive, victim)
     assert archive.vectors.count < chunks_before
     assert sorted(archive.vectors.ids().tolist()) == sorted(archive.chunk_ids().tolist())
-    again = open_archive(settings.with_(ann_threshold=5), encoder=encoder)
+    again = open_archive(settings.with_(ann_threshold=5), encoder=hash_encoder)
     assert sorted(again.vectors.ids().tolist()) == sorted(again.chunk_ids().tolist())
-    assert victim not in {r.uid for r in Searcher(again).search(SearchRequest(q="Iran camera", mode="semantic")).results}
+    assert victim not in {
+        r.uid for r in Searcher(again).search(SearchRequest(q="Iran camera", mode="semantic")).results
+    }
     assert reindex(again) == again.vectors.count and not again.vectors.tombstones
     again.close()
     archive.close()

@@ -18,8 +18,24 @@ QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SEARCH_KEYS = {"ok", "query", "mode", "total", "limit", "offset", "sort", "results", "facets", "filters"}
-RESULT_KEYS = {"id", "uid", "title", "source", "author", "url", "published_at", "score", "passage", "passage_html",
-               "highlights", "chunk_id", "chunk_seq", "passage_start", "passage_end", "explain"}
+RESULT_KEYS = {
+    "id",
+    "uid",
+    "title",
+    "source",
+    "author",
+    "url",
+    "published_at",
+    "score",
+    "passage",
+    "passage_html",
+    "highlights",
+    "chunk_id",
+    "chunk_seq",
+    "passage_start",
+    "passage_end",
+    "explain",
+}
 ERROR_KEYS = {"ok", "error", "status"}
 
 
@@ -82,7 +98,9 @@ def test_search_page_answers_json_to_api_clients(client, how):
 
 
 def test_search_page_stays_html_for_browsers(client):
-    r = client.get("/search?q=Iran", headers={"Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"})
+    r = client.get(
+        "/search?q=Iran", headers={"Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"}
+    )
     assert r.status_code == 200 and r.mimetype == "text/html"
 
 
@@ -107,7 +125,9 @@ def test_filters_source_author_and_dates(client):
     assert by_source["filters"]["source"] == "global wire"
     by_author = client.get("/api/search", query_string={**q, "author": "ruiz"}).get_json()
     assert by_author["results"] and all("Ruiz" in r["author"] for r in by_author["results"])
-    dated = client.get("/api/search", query_string={"q": QUERY, "after": "2022-01-01", "before": "2023-01-01"}).get_json()
+    dated = client.get(
+        "/api/search", query_string={"q": QUERY, "after": "2022-01-01", "before": "2023-01-01"}
+    ).get_json()
     assert dated["results"] and all(r["published_at"].startswith("2022") for r in dated["results"])
     assert dated["filters"]["after"] == "2022-01-01" and dated["filters"]["before"] == "2023-01-01"
     assert [f["value"] for f in dated["facets"]["year"]] == ["2022"]
@@ -136,12 +156,25 @@ def test_empty_query_is_an_empty_page_not_an_error(client):
     assert body["ok"] is True and body["total"] == 0 and body["results"] == []
 
 
-@pytest.mark.parametrize("param,value", [
-    ("limit", "-1"), ("limit", "0"), ("limit", str(10**9)), ("limit", "1001"), ("limit", "abc"), ("limit", "1.5"),
-    ("offset", "abc"), ("offset", "-1"), ("offset", str(10**12)),
-    ("after", "yesterday"), ("after", "2022-02-30"), ("before", "01/02/2022"),
-    ("mode", "foo"), ("sort", "x"),
-])
+@pytest.mark.parametrize(
+    "param,value",
+    [
+        ("limit", "-1"),
+        ("limit", "0"),
+        ("limit", str(10**9)),
+        ("limit", "1001"),
+        ("limit", "abc"),
+        ("limit", "1.5"),
+        ("offset", "abc"),
+        ("offset", "-1"),
+        ("offset", str(10**12)),
+        ("after", "yesterday"),
+        ("after", "2022-02-30"),
+        ("before", "01/02/2022"),
+        ("mode", "foo"),
+        ("sort", "x"),
+    ],
+)
 def test_bad_parameter_is_400_naming_it(client, param, value):
     r = client.get("/api/search", query_string={"q": QUERY, param: value})
     body = assert_error(r, 400, param)
@@ -149,7 +182,9 @@ def test_bad_parameter_is_400_naming_it(client, param, value):
 
 
 def test_after_not_before_before_is_400(client):
-    assert_error(client.get("/api/search", query_string={"q": "x", "after": "2023-01-01", "before": "2022-01-01"}), 400, "after")
+    assert_error(
+        client.get("/api/search", query_string={"q": "x", "after": "2023-01-01", "before": "2022-01-01"}), 400, "after"
+    )
 
 
 def test_bad_filter_typed_in_q_is_400_naming_q(client):
@@ -169,8 +204,20 @@ def test_get_article_by_id_and_by_uid(client):
     assert set(by_uid) == {"ok", "article"} and by_uid["ok"] is True
     a = by_uid["article"]
     assert a["uid"] == SEED_UID and a["title"].startswith("Top Iranian officials")
-    assert {"id", "uid", "title", "source", "author", "url", "published_at", "language", "ingested_at", "extra",
-            "body", "passages"} == set(a)
+    assert {
+        "id",
+        "uid",
+        "title",
+        "source",
+        "author",
+        "url",
+        "published_at",
+        "language",
+        "ingested_at",
+        "extra",
+        "body",
+        "passages",
+    } == set(a)
     assert a["published_at"].startswith("2022-06-09")
     by_id = client.get(f"/api/articles/{a['id']}").get_json()
     assert by_id == by_uid
@@ -183,7 +230,7 @@ def test_get_article_by_id_and_by_uid(client):
 def test_search_result_passage_offsets_point_into_the_body(client):
     result = client.get("/api/search", query_string={"q": QUERY}).get_json()["results"][0]
     body = client.get(f"/api/articles/{result['id']}").get_json()["article"]["body"]
-    assert body[result["passage_start"]:result["passage_end"]] == result["passage"]
+    assert body[result["passage_start"] : result["passage_end"]] == result["passage"]
 
 
 @pytest.mark.parametrize("key", ["999999", "no-such-uid", "x" * 600])
@@ -255,9 +302,17 @@ def test_writes_refused_when_no_key_configured(archive):
     assert_error(client.delete("/api/articles/a1", headers=AUTH), 403)
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"},
-                                     {"Authorization": "Bearer "}, {"Authorization": KEY},
-                                     {"Authorization": f"Bearer {KEY}x"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {KEY}"},
+        {"Authorization": "Bearer "},
+        {"Authorization": KEY},
+        {"Authorization": f"Bearer {KEY}x"},
+    ],
+)
 def test_writes_need_the_right_key(write_client, headers):
     r = write_client.post("/api/articles", json=article("a1", "Some text here."), headers=headers)
     assert_error(r, 401)
@@ -284,8 +339,9 @@ def test_key_is_compared_in_constant_time(write_client, monkeypatch):
 
 
 def test_post_one_article_then_read_search_and_delete_it(write_client):
-    r = write_client.post("/api/articles", json=article("t-1", "Volcanic ash grounded flights across the region today."),
-                          headers=AUTH)
+    r = write_client.post(
+        "/api/articles", json=article("t-1", "Volcanic ash grounded flights across the region today."), headers=AUTH
+    )
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     assert body["ok"] is True and body["added"] == 1 and body["failed"] == 0 and body["duplicates"] == 0
@@ -295,8 +351,9 @@ def test_post_one_article_then_read_search_and_delete_it(write_client):
     found = write_client.get("/api/search?q=volcanic+ash").get_json()
     assert found["results"][0]["uid"] == "t-1"
 
-    again = write_client.post("/api/articles", json=article("t-1", "Volcanic ash grounded flights across the region today."),
-                              headers=AUTH)
+    again = write_client.post(
+        "/api/articles", json=article("t-1", "Volcanic ash grounded flights across the region today."), headers=AUTH
+    )
     assert again.status_code == 200
     assert again.get_json()["duplicates"] == 1 and again.get_json()["added"] == 0
     assert again.get_json()["items"][0] == {"origin": "articles[0]", "result": "duplicate", "duplicate_of": "t-1"}
@@ -310,10 +367,12 @@ def test_post_one_article_then_read_search_and_delete_it(write_client):
 
 
 def test_post_list_and_wrapped_forms_report_each_record(write_client):
-    records = [article("m-1", "Miners reached the trapped crew after two days."),
-               {"title": "No body at all"},
-               "not an object",
-               article("m-2", "The harbour reopened after the storm passed.")]
+    records = [
+        article("m-1", "Miners reached the trapped crew after two days."),
+        {"title": "No body at all"},
+        "not an object",
+        article("m-2", "The harbour reopened after the storm passed."),
+    ]
     r = write_client.post("/api/articles", json={"articles": records}, headers=AUTH)
     assert r.status_code == 201
     body = r.get_json()
@@ -321,7 +380,9 @@ def test_post_list_and_wrapped_forms_report_each_record(write_client):
     assert [i["result"] for i in body["items"]] == ["stored", "failed", "failed", "stored"]
     assert {f["origin"] for f in body["failures"]} == {"articles[1]", "articles[2]"}
     assert all(f["reason"] for f in body["failures"])
-    plain_list = write_client.post("/api/articles", json=[article("m-3", "A new bridge opened to traffic.")], headers=AUTH)
+    plain_list = write_client.post(
+        "/api/articles", json=[article("m-3", "A new bridge opened to traffic.")], headers=AUTH
+    )
     assert plain_list.status_code == 201 and plain_list.get_json()["added"] == 1
 
 
@@ -414,10 +475,18 @@ def test_bad_rate_limit_setting_fails_at_startup(seeded_archive):
         create_app(settings=seeded_archive.settings.with_(rate_limit="lots"), archive=seeded_archive)
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("120/minute", (120, 60.0)), ("10/second", (10, 1.0)), ("1000/hour", (1000, 3600.0)), ("5/10s", (5, 10.0)),
-    ("50 per day", (50, 86400.0)), ("7/minutes", (7, 60.0)), ("3/2m", (3, 120.0)),
-])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("120/minute", (120, 60.0)),
+        ("10/second", (10, 1.0)),
+        ("1000/hour", (1000, 3600.0)),
+        ("5/10s", (5, 10.0)),
+        ("50 per day", (50, 86400.0)),
+        ("7/minutes", (7, 60.0)),
+        ("3/2m", (3, 120.0)),
+    ],
+)
 def test_parse_rate(spec, expected):
     from archive.web.ratelimit import parse_rate
 

@@ -18,8 +18,16 @@ from conftest import PROJECT_ROOT
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Screenshots go to a git-ignored folder; `make screenshots` copies them over the README's images.
 SCREENSHOTS = Path(os.environ.get("ARCHIVE_SCREENSHOTS_DIR") or PROJECT_ROOT / "build" / "screenshots")
 QUERY = "Iran camera disconnection"
@@ -46,14 +54,30 @@ def _healthy(url: str) -> bool:
 def live_server(seeded_archive, tmp_path_factory):
     """`archive --index-dir <seeded index> serve` in a subprocess; yields its base URL."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_") or k == "ARCHIVE_ENCODER_CACHE"}
+    # The session's ONNX export is shared (ARCHIVE_ENCODER_CACHE): the server does not export the model again.
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ARCHIVE_RATE_LIMIT="600/minute", PYTHONUNBUFFERED="1")
     log = tmp_path_factory.mktemp("server") / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "archive.cli", "--index-dir", str(seeded_archive.settings.index_dir),
-             "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "4"],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "archive.cli",
+                "--index-dir",
+                str(seeded_archive.settings.index_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--threads",
+                "4",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -76,12 +100,15 @@ def live_server(seeded_archive, tmp_path_factory):
 def browser():
     """Debian's Chromium, headless; skipped only when it is not installed (`make system-packages` installs it)."""
     if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium: run `make system-packages` "
-                    "(apt-get install chromium) to run the browser tests")
+        pytest.skip(
+            "Chromium is not installed at /usr/bin/chromium: run `make system-packages` "
+            "(apt-get install chromium) to run the browser tests"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-                              args=CHROMIUM_ARGS)
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")), args=CHROMIUM_ARGS
+        )
         yield b
         b.close()
 

@@ -32,12 +32,12 @@ def test_chunks_pack_sentences_with_overlap_and_exact_offsets():
     chunks = chunk_text(text, words, target_tokens=21, max_tokens=30, overlap_sentences=1)
     assert len(chunks) > 1
     for c in chunks:
-        assert c.text == text[c.char_start:c.char_end]
+        assert c.text == text[c.char_start : c.char_end]
         assert words([c.text])[0] <= 30
     # consecutive chunks share one sentence
     for prev, nxt in itertools.pairwise(chunks):
         assert nxt.char_start < prev.char_end
-        assert text[nxt.char_start:prev.char_end].strip() in sentences
+        assert text[nxt.char_start : prev.char_end].strip() in sentences
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert chunks[0].char_start == 0 and chunks[-1].char_end == len(text)
 
@@ -62,8 +62,11 @@ def test_empty_text_gives_no_chunks():
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), min_size=1, max_size=80),
-             min_size=1, max_size=30),
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), min_size=1, max_size=80),
+        min_size=1,
+        max_size=30,
+    ),
     st.integers(min_value=3, max_value=60),
     st.integers(min_value=0, max_value=2),
 )
@@ -72,7 +75,7 @@ def test_every_chunk_fits_and_all_words_are_covered(parts, budget, overlap):
     chunks = chunk_text(text, words, target_tokens=budget, max_tokens=budget, overlap_sentences=overlap)
     covered = set()
     for c in chunks:
-        assert c.text == text[c.char_start:c.char_end]
+        assert c.text == text[c.char_start : c.char_end]
         assert words([c.text])[0] <= budget
         covered.update(range(c.char_start, c.char_end))
     for i, ch in enumerate(text):

@@ -32,10 +32,13 @@ def make_bad_inputs(folder: Path) -> None:
     (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 20)
     (folder / "empty.txt").write_text("")
     (folder / "lines.jsonl").write_text(
-        json.dumps({"id": "good-1", "title": "Good line", "text": "Dock workers ended their strike."}) + "\n"
+        json.dumps({"id": "good-1", "title": "Good line", "text": "Dock workers ended their strike."})
+        + "\n"
         + "{not json at all\n"
         + "[1, 2, 3]\n"
-        + json.dumps({"id": "good-2", "title": "Another good line", "text": "Fishing quotas were cut."}) + "\n")
+        + json.dumps({"id": "good-2", "title": "Another good line", "text": "Fishing quotas were cut."})
+        + "\n"
+    )
     (folder / "notext.csv").write_text("id,title,summary\nx-1,No body column,just a summary\n")
     (folder / "fine.md").write_text("---\ntitle: Fine story\n---\nThe orchestra announced a new season.\n")
 

@@ -14,10 +14,10 @@ from archive.archive import open_archive
 from archive.documents import Article, ReadFailure
 from archive.encoders import NEW_ARCHIVE_ENCODER
 from archive.errors import IndexMismatch, ModelError, NotFound
-from archive.write import delete_article, ingest, recover, reindex
 from archive.readers import read_paths
 from archive.search import Searcher, SearchRequest
 from archive.store.vectors import MANIFEST_FILE, read_manifest
+from archive.write import delete_article, ingest, recover, reindex
 from tests.conftest import SEED_UID, SEEDS
 
 pytestmark = pytest.mark.integration
@@ -29,8 +29,9 @@ def consistent(archive) -> tuple[int, int]:
         articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
         chunks = conn.execute(text("SELECT count(*) FROM chunks")).scalar_one()
         fts = conn.execute(text("SELECT count(*) FROM article_fts_docsize")).scalar_one()
-        orphans = conn.execute(text(
-            "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)")).scalar_one()
+        orphans = conn.execute(
+            text("SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)")
+        ).scalar_one()
     assert fts == articles
     assert orphans == 0
     assert sorted(archive.vectors.ids().tolist()) == sorted(archive.chunk_ids().tolist())
@@ -98,7 +99,9 @@ def test_ingest_seed_then_search_finds_it(archive):
 
 
 def test_chunks_fit_the_model_and_point_into_the_body(archive):
-    body = " ".join(f"Sentence {i} about grain exports and shipping rates in the port of Rotterdam." for i in range(120))
+    body = " ".join(
+        f"Sentence {i} about grain exports and shipping rates in the port of Rotterdam." for i in range(120)
+    )
     ingest(archive, [article("long-1", body, title="A long report on grain")])
     with archive.engine.connect() as conn:
         rows = conn.execute(text("SELECT text, char_start, char_end FROM chunks ORDER BY seq")).all()
@@ -110,8 +113,10 @@ def test_chunks_fit_the_model_and_point_into_the_body(archive):
 
 
 def test_same_article_twice_is_stored_once(archive):
-    items = [article("a-1", "Copper prices fell on weak demand from smelters."),
-             article("a-2", "Copper prices fell on weak demand from smelters.")]  # same text, other id
+    items = [
+        article("a-1", "Copper prices fell on weak demand from smelters."),
+        article("a-2", "Copper prices fell on weak demand from smelters."),
+    ]  # same text, other id
     first = ingest(archive, items)
     assert (first.added, first.duplicates) == (1, 1)
     again = ingest(archive, items)
@@ -122,7 +127,9 @@ def test_same_article_twice_is_stored_once(archive):
 def test_same_uid_with_new_text_replaces_chunks_and_vectors(archive):
     ingest(archive, [article("story-1", "The harbour bridge will close for repairs in May.")])
     old_ids = set(archive.chunk_ids().tolist())
-    report = ingest(archive, [article("story-1", "The harbour bridge reopened to traffic after repairs were finished early.")])
+    report = ingest(
+        archive, [article("story-1", "The harbour bridge reopened to traffic after repairs were finished early.")]
+    )
     assert (report.added, report.updated) == (0, 1)
     assert consistent(archive) == (1, 1)
     assert not old_ids & set(archive.chunk_ids().tolist())
@@ -132,7 +139,10 @@ def test_same_uid_with_new_text_replaces_chunks_and_vectors(archive):
 
 
 def test_delete_removes_article_chunks_keywords_and_vectors(archive):
-    ingest(archive, [article("d-1", "Wheat futures rallied on drought fears."), article("d-2", "A museum opened a new wing.")])
+    ingest(
+        archive,
+        [article("d-1", "Wheat futures rallied on drought fears."), article("d-2", "A museum opened a new wing.")],
+    )
     assert delete_article(archive, "d-1") == "d-1"
     assert consistent(archive) == (1, 1)
     assert Searcher(archive).search(SearchRequest(q="wheat drought", mode="keyword")).total == 0
@@ -160,23 +170,24 @@ def test_reindex_rebuilds_vectors_from_sql(archive):
 def test_recovery_embeds_missing_and_drops_orphan_vectors(archive):
     ingest(archive, [article("r-1", "Shipping rates climbed."), article("r-2", "Rainfall eased the drought.")])
     ids = archive.chunk_ids()
-    archive.vectors.remove(ids[:1])                                              # a chunk without vector
+    archive.vectors.remove(ids[:1])  # a chunk without vector
     archive.vectors.add([10_000], np.ones((1, 384), dtype=np.float32) / np.sqrt(384))  # a vector without chunk
     assert recover(archive) == (1, 1)
     consistent(archive)
 
 
-def test_an_index_built_by_another_model_is_refused(archive, settings, encoder):
+def test_an_index_built_by_another_model_is_refused(archive, settings, hash_encoder):
     ingest(archive, [article("m-1", "Coffee exports rose.")])
     manifest_path = archive.index_dir / MANIFEST_FILE
     data = json.loads(manifest_path.read_text())
     data["model"], data["dim"] = "some/other-model", 768
     manifest_path.write_text(json.dumps(data))
     with pytest.raises(IndexMismatch, match="archive reindex"):
-        open_archive(settings, encoder=encoder)
+        open_archive(settings, encoder=hash_encoder)
 
 
-def test_stats_report_counts_and_model(archive):
+def test_stats_report_counts_and_model(model_archive):
+    archive = model_archive
     ingest(archive, read_paths([SEEDS]))
     stats = archive.stats()
     assert stats.articles == 1 and stats.chunks == stats.vectors > 0
@@ -187,8 +198,13 @@ def test_stats_report_counts_and_model(archive):
 
 
 def test_uid_falls_back_to_url_then_content_hash(archive):
-    ingest(archive, [Article(title="t", body="Tin prices slumped.", url="https://x.example/tin"),
-                     Article(title="t", body="Zinc output rose.")])
+    ingest(
+        archive,
+        [
+            Article(title="t", body="Tin prices slumped.", url="https://x.example/tin"),
+            Article(title="t", body="Zinc output rose."),
+        ],
+    )
     with archive.engine.connect() as conn:
         uids = sorted(r[0] for r in conn.execute(text("SELECT uid FROM articles")))
     assert uids[0] == "https://x.example/tin" and uids[1].startswith("sha256:")
@@ -196,8 +212,10 @@ def test_uid_falls_back_to_url_then_content_hash(archive):
 
 def test_source_option_fills_only_missing_sources(archive, tmp_path: Path):
     feed = tmp_path / "feed.jsonl"
-    feed.write_text('{"id": "s-1", "text": "Rubber prices rose.", "source": "Own Outlet"}\n'
-                    '{"id": "s-2", "text": "Tea auctions slowed."}\n')
+    feed.write_text(
+        '{"id": "s-1", "text": "Rubber prices rose.", "source": "Own Outlet"}\n'
+        '{"id": "s-2", "text": "Tea auctions slowed."}\n'
+    )
     ingest(archive, read_paths([feed], source="Default Outlet"))
     with archive.engine.connect() as conn:
         sources = dict(conn.execute(text("SELECT uid, source FROM articles")).all())
@@ -206,12 +224,18 @@ def test_source_option_fills_only_missing_sources(archive, tmp_path: Path):
 
 def test_readers_feed_the_indexer_from_every_format(archive, tmp_path: Path):
     (tmp_path / "a.md").write_text("---\ntitle: Markdown story\ndate: 2021-05-01\n---\nFerry services resumed today.\n")
-    (tmp_path / "b.csv").write_text("id,headline,body,published_at\nc-1,CSV story,Bus fares will rise in June.,2020-01-02\n")
-    (tmp_path / "c.jsonl").write_text(json.dumps({"_id": "j-1", "title": "JSONL story", "text": "Tram &amp; bus strike."}) + "\n")
-    (tmp_path / "d.html").write_text("<html><head><title>HTML story</title></head><body><nav>Home | World</nav>"
-                                     "<article><h1>HTML story</h1><p>The city library extended its opening hours "
-                                     "to late evenings on weekdays, officials said on Monday.</p><p>Visitors "
-                                     "welcomed the change.</p></article><footer>Copyright</footer></body></html>")
+    (tmp_path / "b.csv").write_text(
+        "id,headline,body,published_at\nc-1,CSV story,Bus fares will rise in June.,2020-01-02\n"
+    )
+    (tmp_path / "c.jsonl").write_text(
+        json.dumps({"_id": "j-1", "title": "JSONL story", "text": "Tram &amp; bus strike."}) + "\n"
+    )
+    (tmp_path / "d.html").write_text(
+        "<html><head><title>HTML story</title></head><body><nav>Home | World</nav>"
+        "<article><h1>HTML story</h1><p>The city library extended its opening hours "
+        "to late evenings on weekdays, officials said on Monday.</p><p>Visitors "
+        "welcomed the change.</p></article><footer>Copyright</footer></body></html>"
+    )
     report = ingest(archive, read_paths([tmp_path]))
     assert report.added == 4, report.as_dict()
     with archive.engine.connect() as conn:

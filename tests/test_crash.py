@@ -30,18 +30,44 @@ from tests.test_core import consistent
 pytestmark = [pytest.mark.slow]
 
 ARTICLES = 400
-SUBJECTS = ["The port authority", "Grain traders", "The central bank", "Oil ministers", "Union leaders", "The city council",
-            "Copper miners", "Airline executives", "Health officials", "Coffee growers"]
+SUBJECTS = [
+    "The port authority",
+    "Grain traders",
+    "The central bank",
+    "Oil ministers",
+    "Union leaders",
+    "The city council",
+    "Copper miners",
+    "Airline executives",
+    "Health officials",
+    "Coffee growers",
+]
 VERBS = ["announced", "warned about", "rejected", "welcomed", "postponed", "investigated", "approved", "criticised"]
-OBJECTS = ["new export quotas", "a wage agreement", "higher interest rates", "the drought relief plan", "a merger",
-           "weaker demand", "the budget proposal", "rising freight costs", "a strike ballot", "record harvests"]
+OBJECTS = [
+    "new export quotas",
+    "a wage agreement",
+    "higher interest rates",
+    "the drought relief plan",
+    "a merger",
+    "weaker demand",
+    "the budget proposal",
+    "rising freight costs",
+    "a strike ballot",
+    "record harvests",
+]
 Event = dict
 # Named kill points: (label, condition on the last progress event). Each must be reported by the process.
 KILL_POINTS: list[tuple[str, Callable[[Event], bool]]] = [
     ("while opening (nothing written yet)", lambda e: e["stage"] == "opening"),
-    ("first batch committed, no vector yet", lambda e: e.get("batches_committed", 0) >= 1 and e["chunks_embedded"] == 0),
+    (
+        "first batch committed, no vector yet",
+        lambda e: e.get("batches_committed", 0) >= 1 and e["chunks_embedded"] == 0,
+    ),
     ("vectors in memory, none saved", lambda e: e.get("chunks_embedded", 0) > 0 and e["saves"] == 0),
-    ("after a save, more committed than saved", lambda e: e.get("saves", 0) >= 1 and e["chunks_total"] > e["chunks_embedded"]),
+    (
+        "after a save, more committed than saved",
+        lambda e: e.get("saves", 0) >= 1 and e["chunks_total"] > e["chunks_embedded"],
+    ),
 ]
 
 
@@ -50,18 +76,41 @@ def write_corpus(path: Path) -> None:
     rng = random.Random(7)
     with path.open("w") as fh:
         for i in range(ARTICLES):
-            sentences = [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} on day {i}, item {j}."
-                         for j in range(rng.randint(3, 12))]
-            fh.write(json.dumps({"id": f"crash-{i}", "title": f"Story {i}", "text": " ".join(sentences),
-                                 "date": f"2020-01-{1 + i % 28:02d}", "source": "Test Wire"}) + "\n")
+            sentences = [
+                f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} on day {i}, item {j}."
+                for j in range(rng.randint(3, 12))
+            ]
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"crash-{i}",
+                        "title": f"Story {i}",
+                        "text": " ".join(sentences),
+                        "date": f"2020-01-{1 + i % 28:02d}",
+                        "source": "Test Wire",
+                    }
+                )
+                + "\n"
+            )
 
 
 def ingest_process(index_dir: Path, corpus: Path) -> subprocess.Popen:
     # Small embedding batches and frequent saves, so every kill point occurs within the 400 stories.
-    env = {**os.environ, "ARCHIVE_INDEX_DIR": str(index_dir), "ARCHIVE_BATCH_SIZE": "8", "ARCHIVE_ENCODER": "hash",
-           "ARCHIVE_SAVE_SECONDS": "0.05", "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "archive.cli", "ingest", str(corpus), "--json", "--progress", "json"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "ARCHIVE_INDEX_DIR": str(index_dir),
+        "ARCHIVE_BATCH_SIZE": "8",
+        "ARCHIVE_ENCODER": "hash",
+        "ARCHIVE_SAVE_SECONDS": "0.05",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", "ingest", str(corpus), "--json", "--progress", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _reap(proc: subprocess.Popen) -> None:

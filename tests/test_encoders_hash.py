@@ -57,11 +57,13 @@ def test_vectors_are_deterministic_unit_float32_of_dim_384(hashed):
 
 
 def test_texts_sharing_words_are_closer_than_unrelated_ones(hashed):
-    base, shared, unrelated = hashed.encode([
-        "Iran disconnects IAEA cameras at nuclear sites",
-        "IAEA says Iran cameras at nuclear sites were switched off",
-        "Wheat harvest forecast lowered after a dry spring",
-    ])
+    base, shared, unrelated = hashed.encode(
+        [
+            "Iran disconnects IAEA cameras at nuclear sites",
+            "IAEA says Iran cameras at nuclear sites were switched off",
+            "Wheat harvest forecast lowered after a dry spring",
+        ]
+    )
     assert float(base @ shared) > 0.3
     assert float(base @ shared) > float(base @ unrelated) + 0.2
     assert np.array_equal(*hashed.encode(["Iran, IAEA!", "iran iaea"]))  # lower-cased words; punctuation ignored
@@ -129,11 +131,23 @@ print(json.dumps({
 
 def test_an_archive_with_the_hash_encoder_ingests_and_searches_without_torch(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_ENCODER="hash", ARCHIVE_ENCODER_CACHE=str(tmp_path / "encoders"), PYTHONHASHSEED="random",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-c", ARCHIVE_SCRIPT, str(tmp_path / "index"), str(SEEDS)],
-                          check=False, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env.update(
+        ARCHIVE_ENCODER="hash",
+        ARCHIVE_ENCODER_CACHE=str(tmp_path / "encoders"),
+        PYTHONHASHSEED="random",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", ARCHIVE_SCRIPT, str(tmp_path / "index"), str(SEEDS)],
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert Path(out["package"]).resolve().is_relative_to(PROJECT_ROOT)
@@ -144,4 +158,6 @@ def test_an_archive_with_the_hash_encoder_ingests_and_searches_without_torch(tmp
     assert uid == SEED_UID and score > 0
     assert out["refused_onnx"]  # another family's vectors: the manifest check refuses them
     # The same vector in another process (another PYTHONHASHSEED): nothing depends on Python's hash().
-    assert np.array_equal(np.asarray(out["vector"], dtype=np.float32), HashEncoder().encode_query("Iran camera disconnection"))
+    assert np.array_equal(
+        np.asarray(out["vector"], dtype=np.float32), HashEncoder().encode_query("Iran camera disconnection")
+    )

@@ -50,7 +50,9 @@ def int8(encoder, encoder_cache):
 def real_sentences(limit: int = 48) -> list[str]:
     """Sentences of the seed article and the fixture corpus (real news text)."""
     bodies = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]
-    bodies += [json.loads(line)["text"] for line in (CORPUS / "articles.jsonl").read_text().splitlines() if line.strip()]
+    bodies += [
+        json.loads(line)["text"] for line in (CORPUS / "articles.jsonl").read_text().splitlines() if line.strip()
+    ]
     sentences = [body[a:b] for body in bodies for a, b in sentence_spans(body)]
     return [s for s in sentences if len(s.split()) >= 5][:limit]
 
@@ -106,8 +108,11 @@ def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
     sentences = real_sentences() + ["Iran camera disconnection", "a" * 3000]
     cosines = (fp32.encode(sentences) * onnx.encode(sentences)).sum(axis=1)
     assert cosines.min() > 0.99999, cosines.min()  # the same model and arithmetic, not an approximation
-    assert np.allclose(fp32.encode_query("Tehran switches off UN watchdog"), onnx.encode_query("Tehran switches off UN watchdog"),
-                       atol=1e-5)
+    assert np.allclose(
+        fp32.encode_query("Tehran switches off UN watchdog"),
+        onnx.encode_query("Tehran switches off UN watchdog"),
+        atol=1e-5,
+    )
     assert onnx.info.backend == "onnx" and onnx.model_file.name == "model-fp32.onnx"
 
 
@@ -131,10 +136,10 @@ def test_settings_make_auto_concrete():
 def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_path, fp32, onnx, int8):
     """'auto' serves an archive with the fastest encoder of the kind that built it; reindex converts it."""
     from archive.archive import open_archive
-    from archive.write import ingest, reindex
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
     from archive.store.vectors import read_manifest
+    from archive.write import ingest, reindex
 
     def top(archive, q: str) -> list[tuple[str, float]]:
         results = Searcher(archive).search(SearchRequest(q=q, mode="semantic", limit=5)).results

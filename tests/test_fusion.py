@@ -17,7 +17,9 @@ def test_ranks_are_one_based_and_first_occurrence_wins() -> None:
 
 
 def test_rrf_hand_computed_example() -> None:
-    out = rrf({"keyword": ["a", "b", "c"], "semantic": ["c", "a", "d"]}, k=60, weights={"keyword": 1.0, "semantic": 2.0})
+    out = rrf(
+        {"keyword": ["a", "b", "c"], "semantic": ["c", "a", "d"]}, k=60, weights={"keyword": 1.0, "semantic": 2.0}
+    )
     expected = {
         "a": 1 / 61 + 2 / 62,
         "b": 1 / 62,

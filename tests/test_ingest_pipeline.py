@@ -31,9 +31,11 @@ def test_an_error_in_the_reader_surfaces_and_leaves_the_archive_consistent(archi
 
 
 def test_an_article_updated_within_one_run_keeps_only_its_new_vectors(archive):
-    items = [story("same", "The first version of the story. It says one thing."),
-             story("other", "An unrelated report about copper mines."),
-             story("same", "The corrected version of the story. It says another thing entirely.")]
+    items = [
+        story("same", "The first version of the story. It says one thing."),
+        story("other", "An unrelated report about copper mines."),
+        story("same", "The corrected version of the story. It says another thing entirely."),
+    ]
     report = ingest(archive, items, batch_articles=1)
     assert (report.added, report.updated) == (2, 1)
     articles, chunks = consistent(archive)
@@ -43,8 +45,14 @@ def test_an_article_updated_within_one_run_keeps_only_its_new_vectors(archive):
 def test_progress_reaches_the_total_and_extrapolates_sized_inputs(archive):
     seen: list[IngestProgress] = []
     items = [story(f"p{i}", f"Report number {i} on the harbour strike. Talks resume.") for i in range(9)]
-    ingest(archive, items, batch_articles=4, on_progress=lambda p: seen.append(
-        IngestProgress(p.articles_seen, p.chunks_embedded, p.chunks_total, p.articles_expected)))
+    ingest(
+        archive,
+        items,
+        batch_articles=4,
+        on_progress=lambda p: seen.append(
+            IngestProgress(p.articles_seen, p.chunks_embedded, p.chunks_total, p.articles_expected)
+        ),
+    )
     last = seen[-1]
     assert last.articles_expected == 9 and last.articles_seen == 9
     assert last.chunks_embedded == last.chunks_total == last.chunks_expected == 9
@@ -56,8 +64,15 @@ def test_an_unsized_input_with_an_estimate_extrapolates(archive):
     assert IngestProgress(articles_seen=9, chunks_total=9, articles_expected=8).chunks_expected == 9  # never below
     seen: list[IngestProgress] = []
     items = (story(f"u{i}", f"Dockers on the {i}th day of the strike. Ships wait.") for i in range(8))
-    ingest(archive, items, batch_articles=2, articles_expected=8, on_progress=lambda p: seen.append(
-        IngestProgress(p.articles_seen, p.chunks_embedded, p.chunks_total, p.articles_expected)))
+    ingest(
+        archive,
+        items,
+        batch_articles=2,
+        articles_expected=8,
+        on_progress=lambda p: seen.append(
+            IngestProgress(p.articles_seen, p.chunks_embedded, p.chunks_total, p.articles_expected)
+        ),
+    )
     assert seen and all(p.articles_expected == 8 for p in seen)  # a generator, but the estimate reaches the bar
     assert seen[-1].chunks_expected == seen[-1].chunks_embedded == 8
 

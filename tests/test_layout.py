@@ -64,7 +64,7 @@ def test_the_import_graph_of_archive_has_no_cycles():
             if nxt.startswith(node + "."):
                 continue  # a package importing its own submodule
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -83,17 +83,28 @@ def test_no_module_is_too_long():
 
 @pytest.mark.parametrize("layer", ["search", "web"])
 def test_sql_lives_in_the_store_only(layer: str):
-    offenders = [f"{p.relative_to(PROJECT_ROOT)}:{i}" for p in sorted((PACKAGE / layer).rglob("*.py"))
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if SQL_TEXT.search(line)]
+    offenders = [
+        f"{p.relative_to(PROJECT_ROOT)}:{i}"
+        for p in sorted((PACKAGE / layer).rglob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if SQL_TEXT.search(line)
+    ]
     assert offenders == []
-    sqlalchemy = [str(p.relative_to(PROJECT_ROOT)) for p in sorted((PACKAGE / layer).rglob("*.py"))
-                  if "sqlalchemy" in p.read_text()]
+    sqlalchemy = [
+        str(p.relative_to(PROJECT_ROOT))
+        for p in sorted((PACKAGE / layer).rglob("*.py"))
+        if "sqlalchemy" in p.read_text()
+    ]
     assert sqlalchemy == []
 
 
 def test_flask_is_imported_by_the_web_layer_only():
-    users = [name for name, path in modules().items()
-             if re.search(r"^\s*(from|import) (flask|werkzeug)\b", path.read_text(), re.M) and not name.startswith("archive.web")]
+    users = [
+        name
+        for name, path in modules().items()
+        if re.search(r"^\s*(from|import) (flask|werkzeug)\b", path.read_text(), re.M)
+        and not name.startswith("archive.web")
+    ]
     assert users == []
 
 

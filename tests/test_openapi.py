@@ -56,8 +56,10 @@ def test_every_api_route_is_documented_and_nothing_else(app, spec):
         if rule.rule.startswith("/api/") or rule.rule == "/search":
             path = re.sub(r"<(?:\w+:)?key>", "{id}", rule.rule)
             routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
-    documented = {path: {m for m in item if m in {"get", "post", "put", "delete", "patch"}}
-                  for path, item in spec["paths"].items()}
+    documented = {
+        path: {m for m in item if m in {"get", "post", "put", "delete", "patch"}}
+        for path, item in spec["paths"].items()
+    }
     assert documented == routes
 
 
@@ -95,9 +97,12 @@ def test_read_responses_conform(client, spec):
 def test_write_responses_conform(archive, spec):
     from archive.web import create_app
 
-    client = create_app(settings=archive.settings.with_(api_key=KEY, max_body_bytes=4_000), archive=archive).test_client()
-    added = client.post("/api/articles", json=[{"id": "o-1", "title": "T", "text": "Some words about rivers."}],
-                        headers=AUTH)
+    client = create_app(
+        settings=archive.settings.with_(api_key=KEY, max_body_bytes=4_000), archive=archive
+    ).test_client()
+    added = client.post(
+        "/api/articles", json=[{"id": "o-1", "title": "T", "text": "Some words about rivers."}], headers=AUTH
+    )
     assert added.status_code == 201
     conforms(spec, "IngestSummary", added.get_json())
     conforms(spec, "IngestSummary", client.post("/api/articles", json={"text": " "}, headers=AUTH).get_json())

@@ -17,7 +17,9 @@ def sql_owners(archive) -> dict[int, int]:
 
 
 def test_lookup_matches_sql_and_learns_chunks_added_later(archive):
-    ingest(archive, [Article(uid=f"o{i}", title=f"Story {i}", body=f"Grain exports rose on day {i}.") for i in range(3)])
+    ingest(
+        archive, [Article(uid=f"o{i}", title=f"Story {i}", body=f"Grain exports rose on day {i}.") for i in range(3)]
+    )
     first = sql_owners(archive)
     assert archive.chunk_owners.lookup(list(first)) == first  # loads the whole table once
     ingest(archive, [Article(uid="later", title="Later", body="Copper output fell sharply.")])
@@ -28,11 +30,11 @@ def test_lookup_matches_sql_and_learns_chunks_added_later(archive):
     assert archive.chunk_owners.lookup([]) == {}
 
 
-def test_a_second_archive_handle_sees_another_writers_chunks(archive, settings, encoder):
+def test_a_second_archive_handle_sees_another_writers_chunks(archive, settings, hash_encoder):
     from archive.archive import open_archive
 
     ingest(archive, [Article(uid="a", title="A", body="Tin prices slumped.")])
-    reader = open_archive(settings, encoder=encoder)
+    reader = open_archive(settings, encoder=hash_encoder)
     assert reader.chunk_owners.lookup(archive.chunk_ids().tolist()) == sql_owners(archive)
     ingest(archive, [Article(uid="b", title="B", body="Zinc prices climbed.")])  # written by the other handle
     assert reader.chunk_owners.lookup(archive.chunk_ids().tolist()) == sql_owners(archive)

@@ -164,7 +164,12 @@ def test_json_object_with_articles_list(tmp_path: Path) -> None:
 
     rail, ferry = read(path)
 
-    assert (rail.uid, rail.title, rail.source, rail.origin) == ("a-1", "Rail fares to rise", "Transit Daily", f"{path}:0")
+    assert (rail.uid, rail.title, rail.source, rail.origin) == (
+        "a-1",
+        "Rail fares to rise",
+        "Transit Daily",
+        f"{path}:0",
+    )
     assert rail.published_at == datetime(2022, 6, 9, 10, 0, tzinfo=UTC)  # epoch seconds
     assert ferry.body == "The island ferry resumed service.\n\nPassengers welcomed the news."
     assert ferry.published_at == datetime(2022, 6, 9, 10, 0, tzinfo=UTC)
@@ -222,7 +227,12 @@ def test_csv_rows_become_articles_with_line_origins() -> None:
 
     port, wheat = read(path, source="Fallback Source")
 
-    assert (port.uid, port.title, port.source, port.extra) == ("1", "Port strike ends", "Harbour News", {"section": "Business"})
+    assert (port.uid, port.title, port.source, port.extra) == (
+        "1",
+        "Port strike ends",
+        "Harbour News",
+        {"section": "Business"},
+    )
     assert port.body == "Dock workers returned to work on Monday.\n\nShipping lines expect delays to ease."
     assert port.published_at == datetime(2022, 6, 9, tzinfo=UTC)
     assert port.origin == f"{path}:2"
@@ -540,7 +550,9 @@ def test_parse_date_shapes(value: object, expected: datetime) -> None:
     assert parsed is not None and parsed.utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize("value", [None, "", "   ", "not a date", "yesterday", "31-MAR-1987 605:12:19.12", True, [2022]])
+@pytest.mark.parametrize(
+    "value", [None, "", "   ", "not a date", "yesterday", "31-MAR-1987 605:12:19.12", True, [2022]]
+)
 def test_parse_date_unparseable_is_none(value: object) -> None:
     assert parse_date(value) is None  # type: ignore[arg-type]
 
@@ -618,7 +630,7 @@ def test_broken_and_looping_symlinks_fail_alone_and_the_walk_goes_on(tmp_path: P
     (top / "a.txt").write_text("First.")
     (top / "m_broken.txt").symlink_to("missing.txt")
     (top / "m_loop.txt").symlink_to("m_loop.txt")
-    (top / "m_parent").symlink_to("..")       # symlinked folders: still skipped silently
+    (top / "m_parent").symlink_to("..")  # symlinked folders: still skipped silently
     (top / "m_self").symlink_to(".")
     (top / "m_gone.png").symlink_to("gone.png")  # unsupported suffix: skipped like any .png
     (top / "sub" / "ping.jsonl").symlink_to("pong.jsonl")
@@ -676,11 +688,13 @@ def test_mostly_utf8_with_a_stray_byte_stays_utf8_per_file_and_per_line(tmp_path
     txt = tmp_path / "a_story.txt"
     txt.write_bytes(story.encode() + b"One stray \xe9 byte.\n")
     whole = tmp_path / "b_whole.json"
-    whole.write_bytes(json.dumps({"title": "Caf\u00e9 news", "text": story}, ensure_ascii=False).encode()[:-2] + b"\xe9\"}")
+    whole.write_bytes(
+        json.dumps({"title": "Caf\u00e9 news", "text": story}, ensure_ascii=False).encode()[:-2] + b'\xe9"}'
+    )
     lines = tmp_path / "c_lines.jsonl"
     lines.write_bytes(
         b'{"text": "caf\xc3\xa9 and caf\xc3\xa9 plus \xe9"}\n'
-        b'{"text": "caf\xe9 in cp1252 alone"}\n'      # nothing valid in UTF-8 on this line: cp1252
+        b'{"text": "caf\xe9 in cp1252 alone"}\n'  # nothing valid in UTF-8 on this line: cp1252
         b'{"text": "na\xc3\xafve caf\xe9 \xe9t\xe9"}\n'  # more stray bytes than valid: still cp1252
     )
     table = tmp_path / "d_table.csv"

@@ -9,15 +9,17 @@ from sqlalchemy import text
 
 from archive.documents import Article
 from archive.errors import NotFound
-from archive.write import ingest
 from archive.search import Searcher
+from archive.write import ingest
 from tests.conftest import SEED_UID
 
 pytestmark = pytest.mark.integration
 
-QUAKE = ("A strong earthquake struck the coastal region early on Monday, collapsing buildings and cutting power. "
-         "Rescue teams searched the rubble for survivors as aftershocks shook the area. "
-         "Officials said at least forty people had died and hundreds were injured.")
+QUAKE = (
+    "A strong earthquake struck the coastal region early on Monday, collapsing buildings and cutting power. "
+    "Rescue teams searched the rubble for survivors as aftershocks shook the area. "
+    "Officials said at least forty people had died and hundreds were injured."
+)
 
 
 def story(uid: str, title: str, body: str, day: int = 1) -> Article:
@@ -26,19 +28,34 @@ def story(uid: str, title: str, body: str, day: int = 1) -> Article:
 
 @pytest.fixture
 def quake_archive(archive):
-    ingest(archive, [
-        story("quake", "Earthquake kills dozens on the coast", QUAKE),
-        # A corrected re-send: one number changed, so not an exact duplicate (different hash) but a near one.
-        story("quake-corrected", "Earthquake kills dozens on the coast", QUAKE.replace("forty", "forty-two"), 2),
-        story("quake-aid", "Aid arrives for earthquake survivors",
-              "International aid reached the towns hit by last week's earthquake. Tents, water and medical teams "
-              "were flown in while survivors sheltered outside their damaged homes.", 8),
-        story("rates", "Central bank holds interest rates",
-              "The central bank kept its benchmark interest rate unchanged, citing slowing inflation and a "
-              "cooling labour market. Markets had expected the decision.", 3),
-        story("football", "Home side wins the cup final",
-              "The home side won the cup final two goals to one after extra time, sending the crowd into celebrations.", 4),
-    ])
+    ingest(
+        archive,
+        [
+            story("quake", "Earthquake kills dozens on the coast", QUAKE),
+            # A corrected re-send: one number changed, so not an exact duplicate (different hash) but a near one.
+            story("quake-corrected", "Earthquake kills dozens on the coast", QUAKE.replace("forty", "forty-two"), 2),
+            story(
+                "quake-aid",
+                "Aid arrives for earthquake survivors",
+                "International aid reached the towns hit by last week's earthquake. Tents, water and medical teams "
+                "were flown in while survivors sheltered outside their damaged homes.",
+                8,
+            ),
+            story(
+                "rates",
+                "Central bank holds interest rates",
+                "The central bank kept its benchmark interest rate unchanged, citing slowing inflation and a "
+                "cooling labour market. Markets had expected the decision.",
+                3,
+            ),
+            story(
+                "football",
+                "Home side wins the cup final",
+                "The home side won the cup final two goals to one after extra time, sending the crowd into celebrations.",
+                4,
+            ),
+        ],
+    )
     return archive
 
 
@@ -69,9 +86,14 @@ def test_related_by_numeric_id_and_limit(quake_archive):
 
 
 def test_related_int_key_is_an_id_even_when_a_uid_is_that_number(archive):
-    ingest(archive, [story("1", "Earthquake kills dozens on the coast", QUAKE),  # article id 1, uid "1"
-                     story("rates", "Central bank holds interest rates", "The central bank kept rates unchanged."),
-                     story("football", "Cup final", "The home side won the cup final after extra time.")])
+    ingest(
+        archive,
+        [
+            story("1", "Earthquake kills dozens on the coast", QUAKE),  # article id 1, uid "1"
+            story("rates", "Central bank holds interest rates", "The central bank kept rates unchanged."),
+            story("football", "Cup final", "The home side won the cup final after extra time."),
+        ],
+    )
     searcher = Searcher(archive)
     with archive.engine.connect() as conn:
         rates_id = conn.execute(text("SELECT id FROM articles WHERE uid = 'rates'")).scalar_one()

@@ -63,7 +63,9 @@ def test_percentile() -> None:
 def test_beir_readers(tmp_path: Path) -> None:
     (tmp_path / "qrels").mkdir()
     (tmp_path / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n1\t10\t1\n1\t11\t2\n2\t12\t1\n")
-    (tmp_path / "queries.jsonl").write_text('{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b"}\n{"_id": "3", "text": "c"}\n')
+    (tmp_path / "queries.jsonl").write_text(
+        '{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b"}\n{"_id": "3", "text": "c"}\n'
+    )
     qrels = read_qrels(find_split(tmp_path, None))
     assert qrels == {"1": {"10": 1, "11": 2}, "2": {"12": 1}}
     assert read_queries(tmp_path / "queries.jsonl", qrels) == {"1": "a", "2": "b"}
@@ -81,17 +83,25 @@ def test_benchmark_skips_cleanly_without_data(tmp_path: Path, capsys: pytest.Cap
 
 
 @pytest.mark.integration
-def test_benchmark_end_to_end_on_a_tiny_beir_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], encoder) -> None:
+def test_benchmark_end_to_end_on_a_tiny_beir_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoder
+) -> None:
     import json
 
     from bench.retrieval import main
 
-    docs = {"d1": ("Iran disconnects cameras", "Iran began to disconnect surveillance cameras at nuclear sites."),
-            "d2": ("Oil prices rise", "Crude oil prices rose after producers agreed to cut output."),
-            "d3": ("Rail line approved", "The council approved a new light rail line for the city.")}
-    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": t, "text": b}) + "\n" for k, (t, b) in docs.items()))
-    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "atomic monitoring equipment switched off"}\n'
-                                            '{"_id": "q2", "text": "\\"oil\\" output cut"}\n')
+    docs = {
+        "d1": ("Iran disconnects cameras", "Iran began to disconnect surveillance cameras at nuclear sites."),
+        "d2": ("Oil prices rise", "Crude oil prices rose after producers agreed to cut output."),
+        "d3": ("Rail line approved", "The council approved a new light rail line for the city."),
+    }
+    (tmp_path / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": t, "text": b}) + "\n" for k, (t, b) in docs.items())
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        '{"_id": "q1", "text": "atomic monitoring equipment switched off"}\n'
+        '{"_id": "q2", "text": "\\"oil\\" output cut"}\n'
+    )
     (tmp_path / "qrels").mkdir()
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
     assert main([str(tmp_path), "--index-dir", str(tmp_path / "index"), "--json"]) == 0

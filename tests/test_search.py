@@ -69,7 +69,9 @@ def test_keyword_stemming_and_or_semantics(searcher):
     uids = [r.uid for r in run(searcher, "disconnecting", mode="keyword").results]
     assert uids == [SEED_UID]  # porter: "disconnecting" finds "disconnect"
     # Bare words are OR-ed: a long question still finds its answer.
-    uids = [r.uid for r in run(searcher, "what did the oil producers cartel decide about output", mode="keyword").results]
+    uids = [
+        r.uid for r in run(searcher, "what did the oil producers cartel decide about output", mode="keyword").results
+    ]
     assert uids[0] == "wire-001"
 
 
@@ -78,7 +80,7 @@ def test_exclusion_removes_whole_articles_in_every_mode(searcher):
         uids = [r.uid for r in run(searcher, "Iran nuclear -cameras", mode=mode, limit=50).results]
         assert SEED_UID not in uids, mode  # the seed mentions cameras (in one chunk only)
         assert "wire-003" in uids, mode
-    texts = bodies(searcher, [r.uid for r in run(searcher, "Iran -\"surveillance equipment\"", mode="hybrid").results])
+    texts = bodies(searcher, [r.uid for r in run(searcher, 'Iran -"surveillance equipment"', mode="hybrid").results])
     assert all("surveillance equipment" not in t for t in texts.values())
 
 
@@ -91,7 +93,9 @@ def test_phrase_is_required_in_every_mode(searcher):
 def test_filters_in_query_and_as_parameters(searcher):
     for mode in MODES:
         typed = run(searcher, 'Iran source:"Global Wire" after:2022-06-01 before:2022-07-01', mode=mode)
-        explicit = run(searcher, "Iran", mode=mode, source="global wire", after=date(2022, 6, 1), before=date(2022, 7, 1))
+        explicit = run(
+            searcher, "Iran", mode=mode, source="global wire", after=date(2022, 6, 1), before=date(2022, 7, 1)
+        )
         assert [r.uid for r in typed.results] == [r.uid for r in explicit.results] == ["wire-003"], mode
         assert typed.filters == {"source": "Global Wire", "author": None, "after": "2022-06-01", "before": "2022-07-01"}
     author = run(searcher, "prices author:ruiz", mode="hybrid", limit=50)
@@ -101,7 +105,7 @@ def test_filters_in_query_and_as_parameters(searcher):
 
 
 def test_filters_alone_list_the_filtered_articles_newest_first(searcher):
-    response = run(searcher, "source:\"Tech Times\"")
+    response = run(searcher, 'source:"Tech Times"')
     assert [r.uid for r in response.results] == ["tech-002", "tech-001", "tech-003"]
     assert response.total == 3
     assert run(searcher, "").total == 0
@@ -129,16 +133,26 @@ def test_keyword_mode_counts_sorts_and_pages_every_match_in_sql(searcher):
 
 
 def test_hybrid_pages_agree_with_the_first_page_whatever_the_depth(seeded_archive):
-    searcher = Searcher(seeded_archive, seeded_archive.settings.with_(candidates=4))  # windows much smaller than the pages
+    searcher = Searcher(
+        seeded_archive, seeded_archive.settings.with_(candidates=4)
+    )  # windows much smaller than the pages
     full = searcher.search(SearchRequest(q="Iran oil prices strike", limit=20))
-    pages = [r.uid for off in range(0, 20, 3) for r in searcher.search(SearchRequest(q="Iran oil prices strike", limit=3, offset=off)).results]
+    pages = [
+        r.uid
+        for off in range(0, 20, 3)
+        for r in searcher.search(SearchRequest(q="Iran oil prices strike", limit=3, offset=off)).results
+    ]
     assert pages == [r.uid for r in full.results] and len(pages) == full.total
 
 
 def test_pagination_is_consistent(searcher):
     for mode in MODES:
         full = [r.uid for r in run(searcher, "government officials said", mode=mode, limit=12).results]
-        pages = [r.uid for off in (0, 4, 8) for r in run(searcher, "government officials said", mode=mode, limit=4, offset=off).results]
+        pages = [
+            r.uid
+            for off in (0, 4, 8)
+            for r in run(searcher, "government officials said", mode=mode, limit=4, offset=off).results
+        ]
         assert pages == full, mode
     response = run(searcher, "Iran", limit=10_000)
     assert response.limit == MAX_LIMIT
@@ -174,19 +188,26 @@ def test_passage_is_a_slice_of_the_body(searcher):
     for mode in MODES:
         r = run(searcher, "Raisi state television", mode=mode).results[0]
         assert r.uid == SEED_UID
-        assert body[r.passage_start:r.passage_end] == r.passage
+        assert body[r.passage_start : r.passage_end] == r.passage
 
 
 def test_semantic_mode_finds_meaning_without_shared_words(searcher):
-    uids = [r.uid for r in run(searcher, "Tehran switches off UN watchdog surveillance equipment", mode="semantic").results]
+    uids = [
+        r.uid for r in run(searcher, "Tehran switches off UN watchdog surveillance equipment", mode="semantic").results
+    ]
     assert SEED_UID in uids[:3]
 
 
 def test_fusion_settings_are_honoured(seeded_archive):
     keyword_only = Searcher(seeded_archive, seeded_archive.settings.with_(semantic_weight=0.0))
-    assert [r.uid for r in keyword_only.search(SearchRequest(q="Iran camera disconnection")).results] == [SEED_UID, "wire-003"]
+    assert [r.uid for r in keyword_only.search(SearchRequest(q="Iran camera disconnection")).results] == [
+        SEED_UID,
+        "wire-003",
+    ]
     for fusion in ("rrf", "minmax", "zscore"):
-        fused = Searcher(seeded_archive, seeded_archive.settings.with_(fusion=fusion)).search(SearchRequest(q="Iran camera disconnection"))
+        fused = Searcher(seeded_archive, seeded_archive.settings.with_(fusion=fusion)).search(
+            SearchRequest(q="Iran camera disconnection")
+        )
         assert fused.results[0].uid == SEED_UID, fusion
     with pytest.raises(ValueError):
         Searcher(seeded_archive, seeded_archive.settings.with_(fusion="borda"))
@@ -208,10 +229,14 @@ def test_semantic_article_score_is_best_chunk_plus_bonus():
 def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
     migrate(engine)
-    insert = text("INSERT INTO articles (uid, title, body, content_hash, ingested_at, extra) "
-                  "VALUES (:u, :t, :b, :u, '2024-01-01', '{}')")
+    insert = text(
+        "INSERT INTO articles (uid, title, body, content_hash, ingested_at, extra) "
+        "VALUES (:u, :t, :b, :u, '2024-01-01', '{}')"
+    )
     with engine.begin() as conn:
-        conn.execute(insert, [{"u": "a", "t": "Harbour", "b": "boats and ferries"}, {"u": "b", "t": "Rail", "b": "trains"}])
+        conn.execute(
+            insert, [{"u": "a", "t": "Harbour", "b": "boats and ferries"}, {"u": "b", "t": "Rail", "b": "trains"}]
+        )
         # Simulate an archive made before article_fts existed.
         for name in ("article_fts_ai", "article_fts_ad", "article_fts_au"):
             conn.execute(text(f"DROP TRIGGER {name}"))
@@ -221,9 +246,15 @@ def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
 
     def matches(q: str) -> list[str]:
         with engine.connect() as conn:
-            return [r[0] for r in conn.execute(text(
-                "SELECT a.uid FROM article_fts f JOIN articles a ON a.id = f.rowid WHERE article_fts MATCH :q ORDER BY a.uid"),
-                {"q": q})]
+            return [
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT a.uid FROM article_fts f JOIN articles a ON a.id = f.rowid WHERE article_fts MATCH :q ORDER BY a.uid"
+                    ),
+                    {"q": q},
+                )
+            ]
 
     migrate(engine)  # reopen: backfill
     assert matches("ferry") == ["a", "c"]  # porter: ferries ~ ferry
@@ -241,8 +272,14 @@ def test_passage_is_the_chunk_showing_most_query_words(archive):
     from archive.write import ingest
 
     filler = " ".join(f"The harbour board met on day {i} and discussed the weather at length." for i in range(40))
-    body = (filler + "\n\n" + "Copper smelters asked for a tariff on imports. " + filler
-            + "\n\nThe copper tariff quota was finally set by the ministry in March. " + filler)
+    body = (
+        filler
+        + "\n\n"
+        + "Copper smelters asked for a tariff on imports. "
+        + filler
+        + "\n\nThe copper tariff quota was finally set by the ministry in March. "
+        + filler
+    )
     ingest(archive, [Article(uid="multi", title="Harbour board minutes", body=body)])
     assert len(archive.chunk_ids()) >= 4
     for mode in MODES:

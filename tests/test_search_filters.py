@@ -7,24 +7,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from archive.config import Settings
 from archive.archive import open_archive
+from archive.config import Settings
 from archive.documents import Article
-from archive.write import ingest
 from archive.search import Searcher, SearchRequest
+from archive.write import ingest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ELECTION = ["Voters queued for hours as the {place} election count continued into the night.",
-            "The governing party claimed victory in the {place} election after results showed a narrow lead.",
-            "Opposition leaders in {place} disputed the election results and demanded a recount.",
-            "Turnout in the {place} parliamentary election was the highest in two decades."]
-OTHER = ["A new bakery in {place} sells sourdough bread baked in a wood-fired oven.",
-         "Heavy rain flooded several streets in {place} and closed the main bridge.",
-         "The {place} zoo welcomed a baby giraffe, its first in ten years.",
-         "A {place} startup released a budgeting app for students.",
-         "Gardeners in {place} were told to water tomatoes early in the morning during the heatwave.",
-         "The {place} orchestra opened its season with a symphony by Sibelius."]
+ELECTION = [
+    "Voters queued for hours as the {place} election count continued into the night.",
+    "The governing party claimed victory in the {place} election after results showed a narrow lead.",
+    "Opposition leaders in {place} disputed the election results and demanded a recount.",
+    "Turnout in the {place} parliamentary election was the highest in two decades.",
+]
+OTHER = [
+    "A new bakery in {place} sells sourdough bread baked in a wood-fired oven.",
+    "Heavy rain flooded several streets in {place} and closed the main bridge.",
+    "The {place} zoo welcomed a baby giraffe, its first in ten years.",
+    "A {place} startup released a budgeting app for students.",
+    "Gardeners in {place} were told to water tomatoes early in the morning during the heatwave.",
+    "The {place} orchestra opened its season with a symphony by Sibelius.",
+]
 PLACES = ["Norland", "Estavia", "Kessia", "Maravel", "Tornby", "Ulmsted", "Varno", "Quillan", "Brisk", "Ostra"]
 TARGET_SOURCE = "Beta Post"
 CUTOFF = datetime(2022, 1, 1, tzinfo=UTC)
@@ -36,23 +40,47 @@ def _articles() -> tuple[list[Article], set[str]]:
     start = datetime(2019, 1, 1, tzinfo=UTC)
     for n in range(185):  # the crowd: other outlet, half of it about elections (unique refs: no dedupe)
         template = rng.choice(ELECTION if n % 2 == 0 else OTHER)
-        items.append(Article(title=f"Alpha report {n}", body=template.format(place=rng.choice(PLACES)) + f" Ref {n}.", uid=f"alpha-{n}",
-                             source="Alpha News", published_at=start + timedelta(days=rng.randrange(1800))))
+        items.append(
+            Article(
+                title=f"Alpha report {n}",
+                body=template.format(place=rng.choice(PLACES)) + f" Ref {n}.",
+                uid=f"alpha-{n}",
+                source="Alpha News",
+                published_at=start + timedelta(days=rng.randrange(1800)),
+            )
+        )
     for n in range(10):  # the right outlet before the cutoff, about elections: only the date filter rules them out
-        items.append(Article(title=f"Beta archive {n}", body=ELECTION[n % 4].format(place=PLACES[n]) + f" Note {n}.",
-                             uid=f"beta-old-{n}",
-                             source=TARGET_SOURCE, published_at=CUTOFF - timedelta(days=30 + n)))
+        items.append(
+            Article(
+                title=f"Beta archive {n}",
+                body=ELECTION[n % 4].format(place=PLACES[n]) + f" Note {n}.",
+                uid=f"beta-old-{n}",
+                source=TARGET_SOURCE,
+                published_at=CUTOFF - timedelta(days=30 + n),
+            )
+        )
     for n in range(15):  # the 15 that match the filter; about anything but elections, so they rank low globally
         uid = f"beta-new-{n}"
         targets.add(uid)
-        items.append(Article(title=f"Beta story {n}", body=OTHER[n % 6].format(place=PLACES[n % 10]) + f" Item {n}.",
-                             uid=uid, source=TARGET_SOURCE, published_at=CUTOFF + timedelta(days=10 + n)))
+        items.append(
+            Article(
+                title=f"Beta story {n}",
+                body=OTHER[n % 6].format(place=PLACES[n % 10]) + f" Item {n}.",
+                uid=uid,
+                source=TARGET_SOURCE,
+                published_at=CUTOFF + timedelta(days=10 + n),
+            )
+        )
     return items, targets
 
 
 @pytest.fixture(scope="module")
-def crowd(tmp_path_factory, encoder):
-    archive = open_archive(Settings(index_dir=tmp_path_factory.mktemp("crowd") / "index", rate_limit="off"), encoder=encoder)
+def crowd(tmp_path_factory, hash_encoder):
+    # Filters and widening are the point, not meaning: the hash encoder ranks by shared words.
+    archive = open_archive(
+        Settings(index_dir=tmp_path_factory.mktemp("crowd") / "index", rate_limit="off", encoder="hash"),
+        encoder=hash_encoder,
+    )
     items, targets = _articles()
     report = ingest(archive, items)
     assert report.added == 210, report.as_dict()
@@ -85,7 +113,11 @@ def test_without_the_filter_the_fifteen_rank_low(crowd):
 def test_semantic_pages_past_the_window(crowd):
     archive, targets = crowd
     searcher = Searcher(archive, archive.settings.with_(candidates=4))
-    pages = [r.uid for off in (0, 5, 10) for r in searcher.search(SearchRequest(q=QUERY, mode="semantic", limit=5, offset=off)).results]
+    pages = [
+        r.uid
+        for off in (0, 5, 10)
+        for r in searcher.search(SearchRequest(q=QUERY, mode="semantic", limit=5, offset=off)).results
+    ]
     assert len(pages) == 15 and set(pages) == targets
     unfiltered = searcher.search(SearchRequest(q="election results", mode="semantic", limit=50, offset=150))
     assert len(unfiltered.results) == 50  # widening reaches as deep as the page asks
@@ -93,6 +125,8 @@ def test_semantic_pages_past_the_window(crowd):
 
 def test_keyword_side_applies_filters_in_sql(crowd):
     archive, targets = crowd
-    response = Searcher(archive).search(SearchRequest(q=f'bakery source:"{TARGET_SOURCE}" after:2022-01-01', mode="keyword"))
+    response = Searcher(archive).search(
+        SearchRequest(q=f'bakery source:"{TARGET_SOURCE}" after:2022-01-01', mode="keyword")
+    )
     assert {r.uid for r in response.results} <= targets and response.results
     assert all(r.source == TARGET_SOURCE and r.published_at >= "2022-01-01" for r in response.results)

@@ -15,9 +15,46 @@ from archive.search import Searcher, SearchRequest
 pytestmark = pytest.mark.integration
 
 _NASTY = st.sampled_from(
-    ['"', "-", "-\"", ":", "*", "^", "(", ")", "NEAR(", "NOT", "OR", "AND", "'; DROP TABLE articles; --", "source:",
-     "after:", "before:2022-01-01", "after:2030-13-45", "author:\"", "-source:x", "\x00", "🙂", "\u0301", "+", "{a b}",
-     "title:", "body:", "rowid", "\\", "%", "_", "''", '""', "\n", "é", "Iran", "camera", "disconnection", "<script>"]
+    [
+        '"',
+        "-",
+        '-"',
+        ":",
+        "*",
+        "^",
+        "(",
+        ")",
+        "NEAR(",
+        "NOT",
+        "OR",
+        "AND",
+        "'; DROP TABLE articles; --",
+        "source:",
+        "after:",
+        "before:2022-01-01",
+        "after:2030-13-45",
+        'author:"',
+        "-source:x",
+        "\x00",
+        "🙂",
+        "\u0301",
+        "+",
+        "{a b}",
+        "title:",
+        "body:",
+        "rowid",
+        "\\",
+        "%",
+        "_",
+        "''",
+        '""',
+        "\n",
+        "é",
+        "Iran",
+        "camera",
+        "disconnection",
+        "<script>",
+    ]
 )
 QUERIES = st.one_of(
     st.text(max_size=200),
@@ -48,11 +85,17 @@ def test_search_raises_only_bad_query(seeded_archive, q: str, mode: str) -> None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(q=QUERIES,
-       mode=st.sampled_from([None, "keyword", "semantic", "hybrid", "bogus", ""]),
-       extra=st.dictionaries(st.sampled_from(["limit", "offset", "sort", "source", "after", "before", "author"]),
-                             st.one_of(st.sampled_from(["0", "-1", "5", "100", "1000", "x", "newest", "2022-01-01", ""]),
-                                       st.text(max_size=12)), max_size=3))
+@given(
+    q=QUERIES,
+    mode=st.sampled_from([None, "keyword", "semantic", "hybrid", "bogus", ""]),
+    extra=st.dictionaries(
+        st.sampled_from(["limit", "offset", "sort", "source", "after", "before", "author"]),
+        st.one_of(
+            st.sampled_from(["0", "-1", "5", "100", "1000", "x", "newest", "2022-01-01", ""]), st.text(max_size=12)
+        ),
+        max_size=3,
+    ),
+)
 def test_api_search_never_answers_500(client, q: str, mode: str | None, extra: dict[str, str]) -> None:
     params = {"q": q, **extra}
     if mode is not None:
@@ -65,13 +108,39 @@ def test_api_search_never_answers_500(client, q: str, mode: str | None, extra: d
         assert isinstance(body["results"], list)
 
 
-_WORDS = st.sampled_from(["camera", "Cameras", "disconnect", "disconnection", "art", "arts", "article", "IAEA", "iran",
-                          "Iran's", "the", "U.S.", "x", "café", "KELVIN", "İstanbul", "_", "-", " ", "\n", "é", "1987"])
+_WORDS = st.sampled_from(
+    [
+        "camera",
+        "Cameras",
+        "disconnect",
+        "disconnection",
+        "art",
+        "arts",
+        "article",
+        "IAEA",
+        "iran",
+        "Iran's",
+        "the",
+        "U.S.",
+        "x",
+        "café",
+        "KELVIN",
+        "İstanbul",
+        "_",
+        "-",
+        " ",
+        "\n",
+        "é",
+        "1987",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=st.lists(st.one_of(_WORDS, st.text(max_size=5)), max_size=40).map(lambda xs: "".join(xs)),
-       terms=st.lists(st.one_of(_WORDS, st.text(min_size=1, max_size=6)), min_size=1, max_size=5))
+@given(
+    text=st.lists(st.one_of(_WORDS, st.text(max_size=5)), max_size=40).map(lambda xs: "".join(xs)),
+    terms=st.lists(st.one_of(_WORDS, st.text(min_size=1, max_size=6)), min_size=1, max_size=5),
+)
 def test_highlight_fast_path_finds_what_the_word_scan_finds(text: str, terms: list[str]) -> None:
     from archive.snippets import _WORD, _Matcher
 

@@ -72,7 +72,7 @@ def test_highlight_marks_whole_words_case_insensitively() -> None:
 
 
 def test_highlight_escapes_script_and_attributes() -> None:
-    text = '<script>alert(1)</script> <img src=x onerror=alert(1)> "quoted" \'single\''
+    text = "<script>alert(1)</script> <img src=x onerror=alert(1)> \"quoted\" 'single'"
     out = highlight(text, ["alert", "img", "script", "onerror"])
     assert "<script" not in out and "<img" not in out
     assert unmark(out) == html.escape(text, quote=True)
@@ -81,7 +81,7 @@ def test_highlight_escapes_script_and_attributes() -> None:
 
 
 def test_entity_like_terms_never_break_escapes() -> None:
-    text = "AT&T < lt & amp > gt \"quot\""
+    text = 'AT&T < lt & amp > gt "quot"'
     out = highlight(text, ["amp", "lt", "gt", "quot", "x27"])
     assert unmark(out) == html.escape(text)
     assert "&amp;" in out and "&lt;" in out and "&gt;" in out
@@ -137,7 +137,9 @@ def test_best_passage_rejects_bad_budget() -> None:
 _TEXT = st.one_of(
     st.text(),
     st.lists(
-        st.sampled_from(["<", ">", "&", '"', "'", "amp", "lt", "&amp;", "<mark>", "Iran", "camera", " ", "\n", ".", "é", "İ", "ß"]),
+        st.sampled_from(
+            ["<", ">", "&", '"', "'", "amp", "lt", "&amp;", "<mark>", "Iran", "camera", " ", "\n", ".", "é", "İ", "ß"]
+        ),
         max_size=40,
     ).map("".join),
 )

@@ -214,10 +214,12 @@ def test_original_link_is_safe(client):
 
 def test_javascript_urls_are_never_links(archive):
     from archive.documents import Article
-    from archive.write import ingest
     from archive.web import create_app
+    from archive.write import ingest
 
-    ingest(archive, [Article(title="Bad link", body="A story with a hostile link.", uid="js-1", url="javascript:alert(1)")])
+    ingest(
+        archive, [Article(title="Bad link", body="A story with a hostile link.", uid="js-1", url="javascript:alert(1)")]
+    )
     html = create_app(archive=archive).test_client().get("/articles/js-1").get_data(as_text=True)
     assert "javascript:" not in html.split("<main", 1)[1].split("Details", 1)[0].replace("javascript:alert(1)</dd>", "")
     assert not Page(html).find("a", class_="original-link")
@@ -235,8 +237,10 @@ def test_xss_payloads_render_as_text(client):
     for url in ("/search?q=harbour+festival", "/articles/xss-001"):
         html, page = get_page(client, url)
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>Bold" not in html
-        assert "&lt;script&gt;alert(&#39;title-xss&#39;)&lt;/script&gt;" in html or \
-               "&lt;script&gt;alert(&#x27;title-xss&#x27;)&lt;/script&gt;" in html
+        assert (
+            "&lt;script&gt;alert(&#39;title-xss&#39;)&lt;/script&gt;" in html
+            or "&lt;script&gt;alert(&#x27;title-xss&#x27;)&lt;/script&gt;" in html
+        )
         assert "<script>alert('title-xss')</script>" in page.all_text  # visible as text
         assert not page.find("img") and not page.find("script")
 
@@ -248,8 +252,9 @@ def test_only_passage_html_is_marked_safe_in_templates():
     assert uses == [("search.html", "r.passage_html|safe")]
 
 
-@pytest.mark.parametrize("url", ["/", "/search?q=Iran", f"/articles/{SEED_UID}?q=Iran&p=0", "/articles/nope",
-                                 "/search?q=x&limit=-1"])
+@pytest.mark.parametrize(
+    "url", ["/", "/search?q=Iran", f"/articles/{SEED_UID}?q=Iran&p=0", "/articles/nope", "/search?q=x&limit=-1"]
+)
 def test_no_inline_script_style_or_handlers(client, url):
     html = client.get(url).get_data(as_text=True)
     page = Page(html)
@@ -259,14 +264,31 @@ def test_no_inline_script_style_or_handlers(client, url):
         assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
 
 
-@pytest.mark.parametrize("url", ["/", "/search?q=Iran", f"/articles/{SEED_UID}", "/api/health", "/api/search?limit=-1",
-                                 "/static/style.css", "/api/nothing", "/articles/nope"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/search?q=Iran",
+        f"/articles/{SEED_UID}",
+        "/api/health",
+        "/api/search?limit=-1",
+        "/static/style.css",
+        "/api/nothing",
+        "/articles/nope",
+    ],
+)
 def test_security_headers_everywhere(client, url):
     r = client.get(url)
     r.close()
     csp = r.headers["Content-Security-Policy"]
-    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
-                      "base-uri 'none'", "frame-ancestors 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
@@ -337,8 +359,16 @@ def test_safe_href():
     from archive.web.security import safe_href
 
     assert safe_href("https://example.org/a?b=1") == "https://example.org/a?b=1"
-    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil.example", "ftp://x", "", None,
-                "http://"):
+    for bad in (
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "data:text/html,x",
+        "//evil.example",
+        "ftp://x",
+        "",
+        None,
+        "http://",
+    ):
         assert safe_href(bad) is None
 
 

@@ -53,8 +53,13 @@ def token_counter(model_path: Path) -> TokenCounter:
 
     def count(texts: list[str]) -> list[int]:
         with lock:
-            encoded = slow(texts, add_special_tokens=False, truncation=False,
-                           return_attention_mask=False, return_token_type_ids=False)
+            encoded = slow(
+                texts,
+                add_special_tokens=False,
+                truncation=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )
         return [len(ids) for ids in encoded["input_ids"]]
 
     return count
@@ -104,12 +109,14 @@ class Encoder:
             out[rows] = vectors
         return out
 
-    def iter_encode(self, texts: Sequence[str], batch_size: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_encode(
+        self, texts: Sequence[str], batch_size: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Embed texts longest first, one model batch at a time: yields (row indices, unit vectors)."""
         size = max(batch_size or self.batch_size, 1)
         order = length_order(texts)
         for start in range(0, len(order), size):
-            rows = order[start:start + size]
+            rows = order[start : start + size]
             yield rows, self._encode_batch([texts[i] for i in rows])
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:

@@ -49,8 +49,14 @@ def resolve_encoder(setting: str, recorded: str | None) -> str:
     return FAMILY_ENCODER.get(encoder_family(recorded), recorded)
 
 
-def load_encoder(name: str, model: str | None = None, *, cache_dir: Path | None = None, batch_size: int = 64,
-                 query_cache_size: int = 256) -> Encoder:
+def load_encoder(
+    name: str,
+    model: str | None = None,
+    *,
+    cache_dir: Path | None = None,
+    batch_size: int = 64,
+    query_cache_size: int = 256,
+) -> Encoder:
     """A new encoder by name: 'onnx' (fp32), 'torch' (sentence-transformers), 'onnx-int8' or 'hash'.
 
     The ONNX models are exported (and quantised) once into `cache_dir`. Each backend's module
@@ -65,8 +71,13 @@ def load_encoder(name: str, model: str | None = None, *, cache_dir: Path | None 
 
         if cache_dir is None:
             raise ModelError(f"the {name} encoder needs a cache directory (<index_dir>/encoders)")
-        return OnnxEncoder(model, cache_dir=cache_dir, int8=name == "onnx-int8", batch_size=batch_size,
-                           query_cache_size=query_cache_size)
+        return OnnxEncoder(
+            model,
+            cache_dir=cache_dir,
+            int8=name == "onnx-int8",
+            batch_size=batch_size,
+            query_cache_size=query_cache_size,
+        )
     if name == "hash":
         from archive.encoders.hashing import HashEncoder
 

@@ -50,8 +50,9 @@ class HashEncoder(Encoder):
     def __init__(self, model: str | None = None, *, batch_size: int = 64, query_cache_size: int = 256) -> None:
         name, path = locate_model(model)  # only its tokenizer and limit are read, never the weights
         super().__init__(path, batch_size=batch_size, query_cache_size=query_cache_size)
-        self.info = ModelInfo(name=name, path=str(path), sha256=None, dim=HASH_DIM,
-                              max_tokens=model_max_tokens(path), backend="hash")
+        self.info = ModelInfo(
+            name=name, path=str(path), sha256=None, dim=HASH_DIM, max_tokens=model_max_tokens(path), backend="hash"
+        )
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), HASH_DIM), dtype=np.float32)

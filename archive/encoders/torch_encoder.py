@@ -29,10 +29,19 @@ class TorchEncoder(Encoder):
         except Exception as exc:  # sentence-transformers raises many types for a broken folder
             raise ModelError(f"cannot load model from {path}: {exc}") from exc
         super().__init__(path, batch_size=batch_size, query_cache_size=query_cache_size)
-        dim = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension")
-                  else self._model.get_sentence_embedding_dimension())
-        self.info = ModelInfo(name=name, path=str(path), sha256=digest, dim=dim,
-                              max_tokens=int(self._model.max_seq_length), backend="torch")
+        dim = int(
+            self._model.get_embedding_dimension()
+            if hasattr(self._model, "get_embedding_dimension")
+            else self._model.get_sentence_embedding_dimension()
+        )
+        self.info = ModelInfo(
+            name=name,
+            path=str(path),
+            sha256=digest,
+            dim=dim,
+            max_tokens=int(self._model.max_seq_length),
+            backend="torch",
+        )
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -58,8 +67,13 @@ class TorchEncoder(Encoder):
             if threads:
                 torch.set_num_threads(threads)
             try:
-                vectors = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False)
+                vectors = self._model.encode(
+                    texts,
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             finally:
                 if threads:
                     torch.set_num_threads(previous)

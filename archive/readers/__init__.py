@@ -38,5 +38,12 @@ from archive.readers.fields import article_from_record
 from archive.readers.formats import SUPPORTED_SUFFIXES
 from archive.readers.walk import estimate_records, read_paths
 
-__all__ = ["SUPPORTED_SUFFIXES", "article_from_record", "clean_text", "clean_title", "estimate_records", "read_paths",
-           "title_from_body"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "article_from_record",
+    "clean_text",
+    "clean_title",
+    "estimate_records",
+    "read_paths",
+    "title_from_body",
+]

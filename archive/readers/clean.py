@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-TITLE_LIMIT = 120          # derived titles are cut at a word boundary near this length
-TITLE_LINE_LIMIT = 150     # a first line shorter than this may be a .txt file's title
+TITLE_LIMIT = 120  # derived titles are cut at a word boundary near this length
+TITLE_LINE_LIMIT = 150  # a first line shorter than this may be a .txt file's title
 
 # Only entities closed by ";" are decoded: html.unescape alone also turns "&para=1" into "¶=1".
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")

@@ -9,7 +9,7 @@ import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
-_SNIFF_BYTES = 64 * 1024   # how much of a streamed file is checked for binary content
+_SNIFF_BYTES = 64 * 1024  # how much of a streamed file is checked for binary content
 # Text that is UTF-8 apart from a few stray bytes stays UTF-8 (each stray sequence -> U+FFFD):
 # cp1252 would garble every other accented letter ("café" -> "cafÃ©"). "A few" is at most this
 # many, or 1% of the non-ASCII bytes, with at least twice as many valid non-ASCII characters.

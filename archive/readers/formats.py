@@ -20,7 +20,7 @@ from yaml import YAMLError
 
 from archive.documents import ReadFailure
 from archive.readers.clean import _title_from_first_line, clean_text, clean_title
-from archive.readers.decode import _SNIFF_BYTES, _Unreadable, _binary_reason, _decode, _lines
+from archive.readers.decode import _SNIFF_BYTES, _binary_reason, _decode, _lines, _Unreadable
 from archive.readers.fields import (
     _ALIASES,
     _FIELD_OF_KEY,
@@ -215,7 +215,7 @@ def _read_csv(path: Path, origin: str, source: str | None) -> Iterator[ReadResul
             if len(row) > len(header):
                 yield ReadFailure(where, f"row has {len(row)} fields but the header has {len(header)}")
                 continue
-            record = {key: value for key, value in zip(header, row) if key and value.strip()}
+            record = {key: value for key, value in zip(header, row, strict=False) if key and value.strip()}
             yield _record_article(record, where, source)
     except csv.Error as exc:
         # The csv module cannot resynchronise after a broken row; report where and stop.

@@ -8,8 +8,8 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.query import Query
-from archive.store import reads
 from archive.search.terms import ranking_terms
+from archive.store import reads
 
 
 def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[int, float]]:
@@ -31,8 +31,9 @@ def allowed_chunk_ids(archive: Archive, query: Query) -> np.ndarray | None:
         return reads.allowed_chunk_ids(conn, archive.keyword, query)
 
 
-def semantic_article_scores(hits: Sequence[tuple[int, float]], owners: dict[int, int],
-                            chunk_bonus: float, bonus_window: int | None = None) -> list[tuple[int, float, int]]:
+def semantic_article_scores(
+    hits: Sequence[tuple[int, float]], owners: dict[int, int], chunk_bonus: float, bonus_window: int | None = None
+) -> list[tuple[int, float, int]]:
     """Chunk hits -> (article id, score, best chunk id), best first; score = best cosine + bonus per extra matching chunk.
 
     The bonus is each further chunk's cosine times `chunk_bonus`, counted only among the

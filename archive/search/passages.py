@@ -61,16 +61,32 @@ def hydrate(archive: Archive, page: list[Candidate], terms: list[str]) -> list[S
             continue
         start, end = best_passage(ch.text, terms, PASSAGE_CHARS)
         passage = ch.text[start:end]
-        results.append(SearchResult(
-            id=a.id, uid=a.uid, title=a.title, source=a.source, author=a.author, url=a.url,
-            published_at=iso_utc(a.published_at),
-            score=round(c.score, 6), passage=passage, passage_html=highlight(passage, terms),
-            highlights=highlight_spans(passage, terms), chunk_id=ch.id, chunk_seq=ch.seq,
-            passage_start=ch.char_start + start, passage_end=ch.char_start + end,
-            explain={"keyword_rank": c.keyword_rank, "semantic_rank": c.semantic_rank,
-                     "keyword_score": _round(c.keyword_score), "semantic_score": _round(c.semantic_score),
-                     "fused_score": round(c.score, 6)},
-        ))
+        results.append(
+            SearchResult(
+                id=a.id,
+                uid=a.uid,
+                title=a.title,
+                source=a.source,
+                author=a.author,
+                url=a.url,
+                published_at=iso_utc(a.published_at),
+                score=round(c.score, 6),
+                passage=passage,
+                passage_html=highlight(passage, terms),
+                highlights=highlight_spans(passage, terms),
+                chunk_id=ch.id,
+                chunk_seq=ch.seq,
+                passage_start=ch.char_start + start,
+                passage_end=ch.char_start + end,
+                explain={
+                    "keyword_rank": c.keyword_rank,
+                    "semantic_rank": c.semantic_rank,
+                    "keyword_score": _round(c.keyword_score),
+                    "semantic_score": _round(c.semantic_score),
+                    "fused_score": round(c.score, 6),
+                },
+            )
+        )
     return results
 
 

@@ -67,9 +67,19 @@ def _hydrate(archive: Archive, scored: list[tuple[int, float]]) -> list[RelatedA
         r = rows.get(aid)
         if r is None:
             continue
-        out.append(RelatedArticle(id=r.id, uid=r.uid, title=r.title, source=r.source, author=r.author, url=r.url,
-                                  published_at=iso_utc(r.published_at), score=round(cosine, 6),
-                                  snippet=" ".join(r.lead.split())[:SNIPPET_CHARS]))
+        out.append(
+            RelatedArticle(
+                id=r.id,
+                uid=r.uid,
+                title=r.title,
+                source=r.source,
+                author=r.author,
+                url=r.url,
+                published_at=iso_utc(r.published_at),
+                score=round(cosine, 6),
+                snippet=" ".join(r.lead.split())[:SNIPPET_CHARS],
+            )
+        )
     return out
 
 

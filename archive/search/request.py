@@ -54,8 +54,16 @@ class SearchRequest:
     def query(self) -> Query:
         """Parse q; explicit request filters win over filters typed in q."""
         query = parse_query(self.q)
-        changes = {k: v for k, v in {"source": self.source, "author": self.author,
-                                     "after": self.after, "before": self.before}.items() if v not in (None, "")}
+        changes = {
+            k: v
+            for k, v in {
+                "source": self.source,
+                "author": self.author,
+                "after": self.after,
+                "before": self.before,
+            }.items()
+            if v not in (None, "")
+        }
         if changes:
             query = replace(query, **changes)
         check_date_range(query.after, query.before)

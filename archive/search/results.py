@@ -95,5 +95,7 @@ def facets(counts: dict[tuple[str | None, int | None], int]) -> dict[str, list[d
         if year is not None:
             key = f"{year:04d}"
             years[key] = years.get(key, 0) + n
-    return {"source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
-            "year": [{"value": k, "count": v} for k, v in sorted(years.items())]}
+    return {
+        "source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "year": [{"value": k, "count": v} for k, v in sorted(years.items())],
+    }

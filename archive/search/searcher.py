@@ -72,13 +72,24 @@ class Searcher:
                 oldest = req.sort == "oldest"
                 missing = datetime.max if oldest else datetime.min  # undated articles go last either way
                 ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
-            total, page = len(ranked), ranked[req.offset:need]
+            total, page = len(ranked), ranked[req.offset : need]
         results = hydrate(self.archive, page, highlight_terms(query))
-        return SearchResponse(query=req.q, mode=req.mode, total=total, limit=req.limit, offset=req.offset,
-                              sort=req.sort, results=results, facets=facets(facet_counts),
-                              filters={"source": query.source, "author": query.author,
-                                       "after": query.after.isoformat() if query.after else None,
-                                       "before": query.before.isoformat() if query.before else None})
+        return SearchResponse(
+            query=req.q,
+            mode=req.mode,
+            total=total,
+            limit=req.limit,
+            offset=req.offset,
+            sort=req.sort,
+            results=results,
+            facets=facets(facet_counts),
+            filters={
+                "source": query.source,
+                "author": query.author,
+                "after": query.after.isoformat() if query.after else None,
+                "before": query.before.isoformat() if query.before else None,
+            },
+        )
 
     def _candidates(self, query: Query, mode: str, need: int) -> dict[int, Candidate]:
         """Semantic or hybrid candidates, fused per article.
@@ -112,11 +123,17 @@ class Searcher:
         if s.fusion in ("zscore", "minmax"):
             # Each side's scores standardised over its own candidate window, then a weighted sum;
             # an article only one side found gets the other side's lowest value.
-            fused = score_mix({"keyword": dict(keyword), "semantic": {a: sc for a, sc, _ in semantic}},
-                              weights=weights, normalise=s.fusion)
+            fused = score_mix(
+                {"keyword": dict(keyword), "semantic": {a: sc for a, sc, _ in semantic}},
+                weights=weights,
+                normalise=s.fusion,
+            )
         else:
-            fused = rrf({"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _ in semantic]},
-                        k=s.rrf_k, weights=weights)
+            fused = rrf(
+                {"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _ in semantic]},
+                k=s.rrf_k,
+                weights=weights,
+            )
         ordered: dict[int, Candidate] = {}
         for article_id, score in fused:  # fused order; a zero-weight side's own hits drop out
             c = by_article[article_id]
@@ -143,8 +160,14 @@ class Searcher:
         counting = self.pool.submit(counts)
         with archive.engine.connect() as conn:
             if keyword:
-                rows = archive.keyword.page(conn, terms, sort=req.sort, limit=req.limit, offset=req.offset,
-                                            title_weight=self.settings.title_weight)
+                rows = archive.keyword.page(
+                    conn,
+                    terms,
+                    sort=req.sort,
+                    limit=req.limit,
+                    offset=req.offset,
+                    title_weight=self.settings.title_weight,
+                )
                 page = [Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows]
             else:  # browsing: newest first unless asked for oldest; undated last either way
                 ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=req.limit, offset=req.offset)

@@ -9,9 +9,41 @@ from archive.query import Query, word_parts
 # Lucene's English stop set: left out of keyword matching when a query has other words
 # (huge posting lists, ~0 BM25 weight, and they say nothing about which passage matters).
 STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
-     "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
-     "will", "with"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+    ]
 )
 
 

@@ -48,8 +48,11 @@ def find_article(session: Session, key: str | int) -> ArticleRow | None:
 
 def chunk_bounds(session: Session, article_id: int) -> list[tuple[int, int, int]]:
     """(seq, char_start, char_end) of an article's chunks, in order."""
-    rows = session.execute(select(ChunkRow.seq, ChunkRow.char_start, ChunkRow.char_end)
-                           .where(ChunkRow.article_id == article_id).order_by(ChunkRow.seq))
+    rows = session.execute(
+        select(ChunkRow.seq, ChunkRow.char_start, ChunkRow.char_end)
+        .where(ChunkRow.article_id == article_id)
+        .order_by(ChunkRow.seq)
+    )
     return [(int(s), int(a), int(b)) for s, a, b in rows]
 
 
@@ -62,8 +65,10 @@ def chunks_of_articles(conn: Connection, article_ids: Sequence[int]) -> list[tup
     """(chunk id, article id) of every chunk of these articles."""
     out: list[tuple[int, int]] = []
     for part in batches(article_ids):
-        out += [(int(c), int(a)) for c, a in conn.execute(
-            select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.article_id.in_(part)))]
+        out += [
+            (int(c), int(a))
+            for c, a in conn.execute(select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.article_id.in_(part)))
+        ]
     return out
 
 
@@ -71,8 +76,11 @@ def chunk_owner_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -
     """(chunk id, article id) of the given chunks, or of every chunk when None."""
     if chunk_ids is None:
         return [(int(c), int(a)) for c, a in conn.execute(select(ChunkRow.id, ChunkRow.article_id))]
-    return [(int(c), int(a)) for part in batches(chunk_ids) for c, a in conn.execute(
-        select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.id.in_(part)))]
+    return [
+        (int(c), int(a))
+        for part in batches(chunk_ids)
+        for c, a in conn.execute(select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.id.in_(part)))
+    ]
 
 
 def all_chunk_ids(conn: Connection) -> np.ndarray:
@@ -92,16 +100,22 @@ def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> 
 
 def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, offset: int) -> list[int]:
     """Ids of the filtered articles in date order (newest first unless `oldest`; undated last)."""
-    stmt = (select(ArticleRow.id).where(*article_filters(query))
-            .order_by(*date_order(ArticleRow.published_at, ArticleRow.id, oldest=oldest)).limit(limit).offset(offset))
+    stmt = (
+        select(ArticleRow.id)
+        .where(*article_filters(query))
+        .order_by(*date_order(ArticleRow.published_at, ArticleRow.id, oldest=oldest))
+        .limit(limit)
+        .offset(offset)
+    )
     return [int(i) for i in conn.scalars(stmt)]
 
 
 def browse_counts(conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
     """Filtered articles per (source, year)."""
     year = extract("year", ArticleRow.published_at)
-    stmt = (select(ArticleRow.source, year, func.count()).where(*article_filters(query))
-            .group_by(ArticleRow.source, year))
+    stmt = (
+        select(ArticleRow.source, year, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, year)
+    )
     return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
 
 
@@ -109,23 +123,41 @@ def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tupl
     """(id, source, published_at) of these articles."""
     out = []
     for part in batches(article_ids):
-        out += [(int(i), s, p) for i, s, p in conn.execute(
-            select(ArticleRow.id, ArticleRow.source, ArticleRow.published_at).where(ArticleRow.id.in_(part)))]
+        out += [
+            (int(i), s, p)
+            for i, s, p in conn.execute(
+                select(ArticleRow.id, ArticleRow.source, ArticleRow.published_at).where(ArticleRow.id.in_(part))
+            )
+        ]
     return out
 
 
 def result_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[Any]]:
     """The displayed fields of these articles (id, uid, title, source, author, url, published_at), by id."""
-    stmt = select(ArticleRow.id, ArticleRow.uid, ArticleRow.title, ArticleRow.source, ArticleRow.author,
-                  ArticleRow.url, ArticleRow.published_at).where(ArticleRow.id.in_(list(article_ids)))
+    stmt = select(
+        ArticleRow.id,
+        ArticleRow.uid,
+        ArticleRow.title,
+        ArticleRow.source,
+        ArticleRow.author,
+        ArticleRow.url,
+        ArticleRow.published_at,
+    ).where(ArticleRow.id.in_(list(article_ids)))
     return {int(r.id): r for r in conn.execute(stmt)}
 
 
 def related_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[Any]]:
     """Like `result_rows`, plus `lead`: the first LEAD_CHARS characters of the body."""
-    stmt = select(ArticleRow.id, ArticleRow.uid, ArticleRow.title, ArticleRow.source, ArticleRow.author,
-                  ArticleRow.url, ArticleRow.published_at,
-                  func.substr(ArticleRow.body, 1, LEAD_CHARS).label("lead")).where(ArticleRow.id.in_(list(article_ids)))
+    stmt = select(
+        ArticleRow.id,
+        ArticleRow.uid,
+        ArticleRow.title,
+        ArticleRow.source,
+        ArticleRow.author,
+        ArticleRow.url,
+        ArticleRow.published_at,
+        func.substr(ArticleRow.body, 1, LEAD_CHARS).label("lead"),
+    ).where(ArticleRow.id.in_(list(article_ids)))
     return {int(r.id): r for r in conn.execute(stmt)}
 
 
@@ -156,8 +188,16 @@ def overview(conn: Connection, max_sources: int) -> dict[str, Any]:
     """Article count, first and last publication date, and the most frequent sources with their counts."""
     count = conn.scalar(select(func.count()).select_from(ArticleRow)) or 0
     first, last = conn.execute(select(func.min(ArticleRow.published_at), func.max(ArticleRow.published_at))).one()
-    sources = conn.execute(select(ArticleRow.source, func.count()).where(ArticleRow.source.is_not(None))
-                           .group_by(ArticleRow.source).order_by(func.count().desc(), ArticleRow.source)
-                           .limit(max_sources)).all()
-    return {"articles": int(count), "first": first, "last": last,
-            "sources": [{"value": name, "count": int(n)} for name, n in sources]}
+    sources = conn.execute(
+        select(ArticleRow.source, func.count())
+        .where(ArticleRow.source.is_not(None))
+        .group_by(ArticleRow.source)
+        .order_by(func.count().desc(), ArticleRow.source)
+        .limit(max_sources)
+    ).all()
+    return {
+        "articles": int(count),
+        "first": first,
+        "last": last,
+        "sources": [{"value": name, "count": int(n)} for name, n in sources],
+    }

@@ -63,10 +63,15 @@ class Manifest:
         if self.dim != dim:
             problems.append(f"dimension {self.dim} vs {dim}")
         if self.model != model or (self.model_sha256 and model_sha256 and self.model_sha256 != model_sha256):
-            problems.append(f"model {self.model} ({(self.model_sha256 or '?')[:12]}) vs {model} ({(model_sha256 or '?')[:12]})")
+            problems.append(
+                f"model {self.model} ({(self.model_sha256 or '?')[:12]}) vs {model} ({(model_sha256 or '?')[:12]})"
+            )
         if problems:
-            raise IndexMismatch("the vector index was built with another model: " + "; ".join(problems)
-                                + ". Use the same settings, or rebuild the vectors with `archive reindex`.")
+            raise IndexMismatch(
+                "the vector index was built with another model: "
+                + "; ".join(problems)
+                + ". Use the same settings, or rebuild the vectors with `archive reindex`."
+            )
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -97,7 +102,7 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    known = {f for f in Manifest.__dataclass_fields__}
+    known = set(Manifest.__dataclass_fields__)
     return Manifest(**{k: v for k, v in data.items() if k in known})
 
 
@@ -121,8 +126,9 @@ def new_faiss_index(dim: int, index_type: str = FLAT) -> faiss.Index:
 class VectorIndex:
     """Chunk vectors in FAISS, addressed by chunk id."""
 
-    def __init__(self, dim: int, index: faiss.Index | None = None, tombstones: Iterable[int] = (),
-                 index_type: str = FLAT) -> None:
+    def __init__(
+        self, dim: int, index: faiss.Index | None = None, tombstones: Iterable[int] = (), index_type: str = FLAT
+    ) -> None:
         self.dim = dim
         self.index = index if index is not None else new_faiss_index(dim, index_type)
         self.tombstones: set[int] = {int(i) for i in tombstones}
@@ -282,7 +288,7 @@ class VectorIndex:
         if selector is not None:
             params.sel = selector
         scores, ids = self.index.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=False) if i != -1]
 
     def _exact_among(self, query: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
         """Exact top-k over a small set of ids (read back from the index, no graph walk)."""
@@ -325,8 +331,9 @@ class VectorIndex:
             manifest.index_type = self.index_type
             manifest.tombstones = sorted(self.tombstones)
             # Streamed to the file: serialize_index would hold a second copy of a 1.5 GB index in RAM.
-            _atomic_write(index_dir / INDEX_FILE,
-                          lambda fh: faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write)))
+            _atomic_write(
+                index_dir / INDEX_FILE, lambda fh: faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
+            )
         payload = json.dumps(asdict(manifest), indent=2, sort_keys=True).encode()
         _atomic_write(index_dir / MANIFEST_FILE, lambda fh: fh.write(payload))
 
@@ -338,7 +345,9 @@ class VectorIndex:
             return cls(dim)
         index = faiss.read_index(str(path))
         if index.d != dim:
-            raise IndexMismatch(f"{path} holds {index.d}-dimensional vectors, the model makes {dim}; run `archive reindex`")
+            raise IndexMismatch(
+                f"{path} holds {index.d}-dimensional vectors, the model makes {dim}; run `archive reindex`"
+            )
         manifest = read_manifest(index_dir)
         tombstones = np.asarray(manifest.tombstones if manifest else [], dtype=np.int64)
         if len(tombstones):  # after a crash between the two writes the list may name ids already compacted away

@@ -36,10 +36,16 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
     if not prepared:
         return out
     now = datetime.now(UTC).replace(tzinfo=None)
-    by_hash = dict(session.execute(select(ArticleRow.content_hash, ArticleRow.uid)
-                                   .where(ArticleRow.content_hash.in_({p.content_hash for p in prepared}))).all())
-    by_uid = {row.uid: row for row in session.scalars(
-        select(ArticleRow).where(ArticleRow.uid.in_({p.uid for p in prepared})))}
+    by_hash = dict(
+        session.execute(
+            select(ArticleRow.content_hash, ArticleRow.uid).where(
+                ArticleRow.content_hash.in_({p.content_hash for p in prepared})
+            )
+        ).all()
+    )
+    by_uid = {
+        row.uid: row for row in session.scalars(select(ArticleRow).where(ArticleRow.uid.in_({p.uid for p in prepared})))
+    }
     touched: list[tuple[ArticleRow, PreparedArticle]] = []
     for p in prepared:
         if p.content_hash in by_hash:
@@ -47,7 +53,9 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
             continue
         row = by_uid.get(p.uid)
         if row is not None:  # same id, new text: an update
-            out.stale_chunk_ids += [int(c) for c in session.scalars(select(ChunkRow.id).where(ChunkRow.article_id == row.id))]
+            out.stale_chunk_ids += [
+                int(c) for c in session.scalars(select(ChunkRow.id).where(ChunkRow.article_id == row.id))
+            ]
             session.execute(delete(ChunkRow).where(ChunkRow.article_id == row.id))
             by_hash.pop(row.content_hash, None)
             out.updated += 1
@@ -99,7 +107,12 @@ def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[tuple[int, s
     """(chunk id, chunk text, article title) of stored chunks."""
     out: list[tuple[int, str, str]] = []
     for part in batches(chunk_ids):
-        out += [(int(c), t, title or "") for c, t, title in conn.execute(
-            select(ChunkRow.id, ChunkRow.text, ArticleRow.title)
-            .join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(ChunkRow.id.in_(part)))]
+        out += [
+            (int(c), t, title or "")
+            for c, t, title in conn.execute(
+                select(ChunkRow.id, ChunkRow.text, ArticleRow.title)
+                .join(ArticleRow, ArticleRow.id == ChunkRow.article_id)
+                .where(ChunkRow.id.in_(part))
+            )
+        ]
     return out

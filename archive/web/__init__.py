@@ -57,8 +57,11 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     register_error_handlers(app)
     install_security_headers(app)
     install_filters(app)
-    install_rate_limit(app, settings.rate_limit,
-                       applies=lambda: request.path.startswith("/api/") or (request.path == "/search" and wants_json()))
+    install_rate_limit(
+        app,
+        settings.rate_limit,
+        applies=lambda: request.path.startswith("/api/") or (request.path == "/search" and wants_json()),
+    )
     return app
 
 

@@ -35,8 +35,13 @@ def related(key: str):
     """Nearest other articles (related coverage) of one article."""
     article = load_article(the_archive(), key)
     items = searcher().related(article.uid, limit=related_limit(request.args))
-    return jsonify({"ok": True, "article": {"id": article.id, "uid": article.uid, "title": article.title},
-                    "related": [item.as_dict() for item in items]})
+    return jsonify(
+        {
+            "ok": True,
+            "article": {"id": article.id, "uid": article.uid, "title": article.title},
+            "related": [item.as_dict() for item in items],
+        }
+    )
 
 
 @api.post("/articles")
@@ -69,8 +74,17 @@ def delete(key: str):
 def health():
     """Liveness plus counts, model and index type."""
     stats = the_archive().stats()
-    return jsonify({"ok": True, "articles": stats.articles, "chunks": stats.chunks, "vectors": stats.vectors,
-                    "model": stats.model, "encoder": stats.encoder, "index_type": stats.index_type})
+    return jsonify(
+        {
+            "ok": True,
+            "articles": stats.articles,
+            "chunks": stats.chunks,
+            "vectors": stats.vectors,
+            "model": stats.model,
+            "encoder": stats.encoder,
+            "index_type": stats.index_type,
+        }
+    )
 
 
 @api.get("/openapi.json")
@@ -85,11 +99,13 @@ def _json_body() -> Any:
     """The request body parsed as JSON (400 naming `body` when it is not)."""
     raw = request.get_data(cache=False)  # past MAX_CONTENT_LENGTH this raises 413
     if not raw.strip():
-        raise BadQuery("request body is empty: send a JSON article, a list, or {\"articles\": [...]}", param="body")
+        raise BadQuery('request body is empty: send a JSON article, a list, or {"articles": [...]}', param="body")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        detail = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        detail = (
+            f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        )
         raise BadQuery(f"request body is not valid JSON{detail}", param="body") from None
 
 
@@ -100,12 +116,13 @@ def _records(data: Any) -> list[Any]:
     elif isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
-        raise BadQuery("request body must be an article object, a list of them, or {\"articles\": [...]}", param="body")
+        raise BadQuery('request body must be an article object, a list of them, or {"articles": [...]}', param="body")
     if not data:
         raise BadQuery("no articles in the request body", param="body")
     if len(data) > MAX_POST_ARTICLES:
-        raise BadQuery(f"at most {MAX_POST_ARTICLES} articles per request (use `archive ingest` for bulk loads)",
-                       param="body")
+        raise BadQuery(
+            f"at most {MAX_POST_ARTICLES} articles per request (use `archive ingest` for bulk loads)", param="body"
+        )
     return data
 
 

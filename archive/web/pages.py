@@ -49,8 +49,15 @@ def search_page():
             response = searcher().search(req)
     except BadQuery as exc:
         error = exc
-    context = {"q": q, "args": args, "req": req, "response": response, "error": error,
-               "overview": archive_overview(the_archive()), "search_url": search_url}
+    context = {
+        "q": q,
+        "args": args,
+        "req": req,
+        "response": response,
+        "error": error,
+        "overview": archive_overview(the_archive()),
+        "search_url": search_url,
+    }
     if response is not None:
         context.update(_results_context(response))
     return render_template("search.html", **context), 400 if error else 200
@@ -64,7 +71,9 @@ def _results_context(response: SearchResponse) -> dict[str, Any]:
     filters = {k: v for k, v in response.filters.items() if v}
     return {
         "timeline": year_timeline(response.facets.get("year", [])),
-        "page": page, "pages_total": pages_total, "page_window": list(window),
+        "page": page,
+        "pages_total": pages_total,
+        "page_window": list(window),
         "active_filters": filters,
         "suggestions": _suggestions(response, filters) if not response.results else [],
     }
@@ -85,8 +94,9 @@ def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tupl
     if response.mode != "semantic":
         out.append(("Search by meaning instead (semantic mode)", search_url(mode="semantic")))
     if response.mode == "semantic" or '"' in response.query:
-        out.append(("Try hybrid mode without quotes or exclusions",
-                    search_url(mode=None, q=response.query.replace('"', ""))))
+        out.append(
+            ("Try hybrid mode without quotes or exclusions", search_url(mode=None, q=response.query.replace('"', "")))
+        )
     return out
 
 
@@ -98,16 +108,27 @@ def article_page(key: str):
     matched = _int_or_none(request.args.get("p"))
     terms = _terms(q)
     passages = [
-        {"seq": p.seq, "matched": p.seq == matched, "runs_on": p.runs_on,
-         "paragraphs": [_mark(article.body[a:b], terms) for a, b in p.paragraphs]}
+        {
+            "seq": p.seq,
+            "matched": p.seq == matched,
+            "runs_on": p.runs_on,
+            "paragraphs": [_mark(article.body[a:b], terms) for a, b in p.paragraphs],
+        }
         for p in article.passages
     ]
     try:
         related = searcher().related(article.uid, limit=RELATED_ON_PAGE)
     except NotFound:
         related = None
-    return render_template("article.html", article=article, passages=passages, q=q, matched=matched,
-                           related=related, extra_fields=_extra_fields(article))
+    return render_template(
+        "article.html",
+        article=article,
+        passages=passages,
+        q=q,
+        matched=matched,
+        related=related,
+        extra_fields=_extra_fields(article),
+    )
 
 
 def _terms(q: str) -> list[str]:

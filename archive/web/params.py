@@ -20,6 +20,7 @@ from archive.limits import (
     SORTS,
 )
 from archive.search import SearchRequest
+
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -63,13 +64,19 @@ def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default
 
 def search_request(args: Mapping[str, str]) -> SearchRequest:
     """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
-    limit = integer(args, "limit", DEFAULT_LIMIT, 1, CLAMP_CEILING,
-                    f" (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})")
+    limit = integer(
+        args, "limit", DEFAULT_LIMIT, 1, CLAMP_CEILING, f" (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})"
+    )
     return SearchRequest(
-        q=args.get("q", ""), mode=choice(args, "mode", MODES, DEFAULT_MODE), limit=min(limit, MAX_LIMIT),
-        offset=integer(args, "offset", 0, 0, MAX_OFFSET), sort=choice(args, "sort", SORTS, DEFAULT_SORT),
-        source=(args.get("source") or "").strip() or None, author=(args.get("author") or "").strip() or None,
-        after=day(args, "after"), before=day(args, "before"),
+        q=args.get("q", ""),
+        mode=choice(args, "mode", MODES, DEFAULT_MODE),
+        limit=min(limit, MAX_LIMIT),
+        offset=integer(args, "offset", 0, 0, MAX_OFFSET),
+        sort=choice(args, "sort", SORTS, DEFAULT_SORT),
+        source=(args.get("source") or "").strip() or None,
+        author=(args.get("author") or "").strip() or None,
+        after=day(args, "after"),
+        before=day(args, "before"),
     ).validated()
 
 

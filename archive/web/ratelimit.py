@@ -11,8 +11,18 @@ from dataclasses import dataclass
 
 from archive.errors import ArchiveError
 
-_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
-            "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
+_PERIODS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+}
 _SPEC = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*([a-z]+?)s?\s*$", re.IGNORECASE)
 MAX_CLIENTS = 10_000  # buckets kept before idle ones are swept
 
@@ -134,6 +144,7 @@ class RateLimited(ArchiveError):
     status = 429
 
     def __init__(self, retry_after: int, rate: Rate) -> None:
-        super().__init__(f"rate limit exceeded ({rate.requests} requests per {rate.seconds:g} seconds); "
-                         f"retry after {retry_after} s")
+        super().__init__(
+            f"rate limit exceeded ({rate.requests} requests per {rate.seconds:g} seconds); retry after {retry_after} s"
+        )
         self.retry_after = retry_after

@@ -39,7 +39,9 @@ def require_api_key() -> None:
     """Allow the request only with `Authorization: Bearer <ARCHIVE_API_KEY>` (403 when no key is configured)."""
     expected = current_app.extensions["settings"].api_key
     if not expected:
-        raise ArchiveError("writes are disabled: no API key is configured on the server (set ARCHIVE_API_KEY)", status=403)
+        raise ArchiveError(
+            "writes are disabled: no API key is configured on the server (set ARCHIVE_API_KEY)", status=403
+        )
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")

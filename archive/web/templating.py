@@ -38,7 +38,19 @@ def install_filters(app: Flask) -> None:
     """Register the filters on the app's Jinja environment."""
     app.jinja_env.filters.update(nice_date=nice_date, iso_day=iso_day, thousands=thousands, safe_href=safe_href)
     # The request rules the templates show (modes, sorts, caps): declared once in archive.limits.
-    app.jinja_env.globals.update({name: getattr(limits, name) for name in (
-        "MODES", "MODE_HELP", "DEFAULT_MODE", "SORTS", "SORT_LABELS", "DEFAULT_SORT", "MAX_QUERY_CHARS")})
+    app.jinja_env.globals.update(
+        {
+            name: getattr(limits, name)
+            for name in (
+                "MODES",
+                "MODE_HELP",
+                "DEFAULT_MODE",
+                "SORTS",
+                "SORT_LABELS",
+                "DEFAULT_SORT",
+                "MAX_QUERY_CHARS",
+            )
+        }
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -8,8 +8,8 @@ from typing import Any
 
 WIDTH = 640
 HEIGHT = 150
-TOP = 28      # room for the count above the tallest bar (large labels on phones)
-BOTTOM = 24   # room for the year labels
+TOP = 28  # room for the count above the tallest bar (large labels on phones)
+BOTTOM = 24  # room for the year labels
 SIDE = 8
 MAX_BARS = 60  # a longer span keeps only the most recent years
 
@@ -71,6 +71,15 @@ def year_timeline(year_facet: Sequence[dict[str, Any]]) -> Timeline | None:
         count = counts.get(year, 0)
         height = plot * count / peak if count else 0.0
         x = SIDE + i * slot + (slot - bar_width) / 2
-        bars.append(Bar(year, count, round(x, 2), round(TOP + plot - height, 2), round(bar_width, 2),
-                        round(height, 2), label=(i % every == 0 or i == len(years) - 1)))
+        bars.append(
+            Bar(
+                year,
+                count,
+                round(x, 2),
+                round(TOP + plot - height, 2),
+                round(bar_width, 2),
+                round(height, 2),
+                label=(i % every == 0 or i == len(years) - 1),
+            )
+        )
     return Timeline(bars, total=sum(b.count for b in bars))

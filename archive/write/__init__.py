@@ -5,5 +5,18 @@ from archive.write.ingest import IngestReport, ingest
 from archive.write.maintain import delete_article, recover, recover_if_idle, reindex, writing
 from archive.write.prepare import content_hash, derive_uid, embedding_text, prepare
 
-__all__ = ["IngestProgress", "IngestReport", "IngestTimings", "content_hash", "delete_article", "derive_uid",
-           "embedding_text", "ingest", "prepare", "recover", "recover_if_idle", "reindex", "writing"]
+__all__ = [
+    "IngestProgress",
+    "IngestReport",
+    "IngestTimings",
+    "content_hash",
+    "delete_article",
+    "derive_uid",
+    "embedding_text",
+    "ingest",
+    "prepare",
+    "recover",
+    "recover_if_idle",
+    "reindex",
+    "writing",
+]

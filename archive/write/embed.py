@@ -54,8 +54,13 @@ class IngestTimings:
 class Saver:
     """Saves the vector index from time to time, never spending more than ~5% of the run on it."""
 
-    def __init__(self, archive: Archive, timings: IngestTimings | None = None,
-                 progress: IngestProgress | None = None, on_progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        timings: IngestTimings | None = None,
+        progress: IngestProgress | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         self.archive = archive
         self.timings = timings or IngestTimings()
         self.progress = progress
@@ -89,12 +94,19 @@ def check_backend(archive: Archive) -> None:
     """Refuse to write vectors whose manifest would name another encoder than the one that made them."""
     made_by = archive.encoder.backend
     if made_by != archive.settings.encoder:
-        raise ModelError(f"the loaded encoder is '{made_by}' but ARCHIVE_ENCODER is '{archive.settings.encoder}'; "
-                         "load it with archive.encoders.load_encoder(settings.encoder, ...)")
+        raise ModelError(
+            f"the loaded encoder is '{made_by}' but ARCHIVE_ENCODER is '{archive.settings.encoder}'; "
+            "load it with archive.encoders.load_encoder(settings.encoder, ...)"
+        )
 
 
-def embed_and_add(archive: Archive, chunks: list[tuple[int, str]], progress: IngestProgress,
-                  on_progress: ProgressCallback | None, timings: IngestTimings | None = None) -> None:
+def embed_and_add(
+    archive: Archive,
+    chunks: list[tuple[int, str]],
+    progress: IngestProgress,
+    on_progress: ProgressCallback | None,
+    timings: IngestTimings | None = None,
+) -> None:
     """Encode longest first in model batches and add each batch to FAISS, reporting progress per batch."""
     check_backend(archive)
     timings = timings or IngestTimings()

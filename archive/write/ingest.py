@@ -8,6 +8,7 @@ writing recovers first, so a crash at any point loses nothing committed.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -50,8 +51,12 @@ class IngestReport:
     def as_dict(self) -> dict:
         """JSON-ready summary."""
         return {
-            "added": self.added, "updated": self.updated, "duplicates": self.duplicates,
-            "failed": len(self.failed), "chunks": self.chunks, "seconds": round(self.seconds, 3),
+            "added": self.added,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "failed": len(self.failed),
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
             "failures": [{"origin": f.origin, "reason": f.reason} for f in self.failed],
         }
 
@@ -87,8 +92,12 @@ def ingest(
         check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
         batches: queue.Queue = queue.Queue(maxsize=LOOKAHEAD_BATCHES)
         stop = threading.Event()
-        producer = threading.Thread(target=_produce, name="ingest-store", daemon=True,
-                                    args=(archive, items, batch_articles, report, progress, batches, stop))
+        producer = threading.Thread(
+            target=_produce,
+            name="ingest-store",
+            daemon=True,
+            args=(archive, items, batch_articles, report, progress, batches, stop),
+        )
         producer.start()
         saver = Saver(archive, report.timings, progress, on_progress)
         try:
@@ -96,10 +105,8 @@ def ingest(
         finally:
             stop.set()
             while producer.is_alive():  # unblock a producer waiting on a full queue
-                try:
+                with contextlib.suppress(queue.Empty):
                     batches.get(timeout=0.05)
-                except queue.Empty:
-                    pass
             producer.join()
         if saver.dirty:
             saver.now()
@@ -107,8 +114,15 @@ def ingest(
     return report
 
 
-def _produce(archive: Archive, items: Iterable[Article | ReadFailure], batch_articles: int, report: IngestReport,
-             progress: IngestProgress, out: queue.Queue, stop: threading.Event) -> None:
+def _produce(
+    archive: Archive,
+    items: Iterable[Article | ReadFailure],
+    batch_articles: int,
+    report: IngestReport,
+    progress: IngestProgress,
+    out: queue.Queue,
+    stop: threading.Event,
+) -> None:
     """Producer thread: read, prepare and commit batches; hand (new chunks, stale ids) to the embedder."""
 
     def put(message: tuple) -> bool:
@@ -146,8 +160,9 @@ def _produce(archive: Archive, items: Iterable[Article | ReadFailure], batch_art
         put(("error", exc))
 
 
-def _store_batch(archive: Archive, prepared: list[PreparedArticle],
-                 report: IngestReport) -> tuple[list[tuple[int, str]], list[int]]:
+def _store_batch(
+    archive: Archive, prepared: list[PreparedArticle], report: IngestReport
+) -> tuple[list[tuple[int, str]], list[int]]:
     """One SQL transaction; returns (new (chunk id, text to embed)), stale chunk ids)."""
     if not prepared:
         return [], []
@@ -161,8 +176,9 @@ def _store_batch(archive: Archive, prepared: list[PreparedArticle],
     return [(cid, embedding_text(prefix, text)) for cid, prefix, text in outcome.new_chunks], outcome.stale_chunk_ids
 
 
-def _consume(archive: Archive, batches: queue.Queue, progress: IngestProgress,
-             on_progress: ProgressCallback | None, saver: Saver) -> None:
+def _consume(
+    archive: Archive, batches: queue.Queue, progress: IngestProgress, on_progress: ProgressCallback | None, saver: Saver
+) -> None:
     """Embedder (main thread): pool committed chunks, encode them longest first, add to FAISS."""
     pool_limit = max(archive.settings.batch_size * POOL_BATCHES, 1)
     pending: dict[int, str] = {}

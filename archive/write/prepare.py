@@ -59,9 +59,13 @@ def prepare(archive: Archive, article: Article) -> PreparedArticle | ReadFailure
     prefix, prefix_tokens = title_prefix(archive, article.title or "")
     # [CLS] and [SEP] plus the newline-separated title must fit beside the passage.
     max_tokens = archive.encoder.max_tokens - 2 - prefix_tokens
-    chunks = chunk_text(article.body, archive.encoder.count_tokens,
-                        target_tokens=min(archive.settings.chunk_tokens, max_tokens),
-                        max_tokens=max_tokens, overlap_sentences=archive.settings.chunk_overlap_sentences)
+    chunks = chunk_text(
+        article.body,
+        archive.encoder.count_tokens,
+        target_tokens=min(archive.settings.chunk_tokens, max_tokens),
+        max_tokens=max_tokens,
+        overlap_sentences=archive.settings.chunk_overlap_sentences,
+    )
     if not chunks:
         return ReadFailure(origin, "no text after cleaning")
     return PreparedArticle(article, derive_uid(article, digest), digest, chunks, prefix)

@@ -19,8 +19,9 @@ def keyword_index_for(dialect: str) -> KeywordIndex:
         return Fts5KeywordIndex()
     from archive.errors import ArchiveError
 
-    raise ArchiveError(f"no keyword index for the '{dialect}' database yet: ARCHIVE_DATABASE_URL must be a "
-                       "SQLite URL (or unset)")
+    raise ArchiveError(
+        f"no keyword index for the '{dialect}' database yet: ARCHIVE_DATABASE_URL must be a SQLite URL (or unset)"
+    )
 
 
 __all__ = ["KeywordIndex", "keyword_index_for"]

@@ -23,8 +23,9 @@ class KeywordIndex(Protocol):
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
         """The best `limit` (article id, score), best first; ties by article id."""
 
-    def page(self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int,
-             title_weight: float) -> list[tuple[int, float, int]]:
+    def page(
+        self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
+    ) -> list[tuple[int, float, int]]:
         """One page over *all* matches as (article id, score, relevance rank), in `sort` order
         ('relevance', 'newest' or 'oldest'; undated articles last)."""
 

@@ -58,18 +58,28 @@ class Fts5KeywordIndex:
 
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
-        conn.execute(text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
-                          f"title, body, content='articles', content_rowid='id', {_TOKENIZE})"))
+        conn.execute(
+            text(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
+                f"title, body, content='articles', content_rowid='id', {_TOKENIZE})"
+            )
+        )
         t = TABLE
         # External content: a delete must pass the old values, which only a trigger reliably has.
         for statement in (
-            (f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
-             f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"),
-            (f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
-             f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END"),
-            (f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
-             f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-             f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"),
+            (
+                f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
+                f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"
+            ),
+            (
+                f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
+                f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END"
+            ),
+            (
+                f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
+                f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
+                f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"
+            ),
         ):
             conn.execute(text(statement))
         indexed = conn.execute(text(f"SELECT count(*) FROM {TABLE}_docsize")).scalar_one()
@@ -83,9 +93,11 @@ class Fts5KeywordIndex:
         if match is None:
             return None
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
-        return (select(ArticleRow.id.label("id"), ArticleRow.published_at.label("published"), score)
-                .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
-                .where(_matches("fts_match", match), *article_filters(query)))
+        return (
+            select(ArticleRow.id.label("id"), ArticleRow.published_at.label("published"), score)
+            .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
+            .where(_matches("fts_match", match), *article_filters(query))
+        )
 
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
         """The best `limit` (article id, BM25) over title and body, best first."""
@@ -95,21 +107,26 @@ class Fts5KeywordIndex:
         stmt = scored.order_by(literal_column("score").desc(), ArticleRow.id).limit(limit)
         return [(int(r.id), float(r.score)) for r in conn.execute(stmt)]
 
-    def page(self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int,
-             title_weight: float) -> list[tuple[int, float, int]]:
+    def page(
+        self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
+    ) -> list[tuple[int, float, int]]:
         """One page over all matches: by relevance, or by date with each match's relevance rank kept."""
         scored = self._scored(query, title_weight)
         if scored is None:
             return []
         if sort == "relevance":
             stmt = scored.order_by(literal_column("score").desc(), ArticleRow.id).limit(limit).offset(offset)
-            return [(int(r.id), float(r.score), position)
-                    for position, r in enumerate(conn.execute(stmt), start=offset + 1)]
+            return [
+                (int(r.id), float(r.score), position) for position, r in enumerate(conn.execute(stmt), start=offset + 1)
+            ]
         inner = scored.subquery()
         rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
-        stmt = (select(inner.c.id, inner.c.score, rank)
-                .order_by(*date_order(inner.c.published, inner.c.id, oldest=sort == "oldest"))
-                .limit(limit).offset(offset))
+        stmt = (
+            select(inner.c.id, inner.c.score, rank)
+            .order_by(*date_order(inner.c.published, inner.c.id, oldest=sort == "oldest"))
+            .limit(limit)
+            .offset(offset)
+        )
         return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
 
     def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
@@ -118,10 +135,12 @@ class Fts5KeywordIndex:
         if match is None:
             return {}
         year = extract("year", ArticleRow.published_at)
-        stmt = (select(ArticleRow.source, year, func.count())
-                .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
-                .where(_matches("fts_match", match), *article_filters(query))
-                .group_by(ArticleRow.source, year))
+        stmt = (
+            select(ArticleRow.source, year, func.count())
+            .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
+            .where(_matches("fts_match", match), *article_filters(query))
+            .group_by(ArticleRow.source, year)
+        )
         return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
@@ -135,8 +154,9 @@ class Fts5KeywordIndex:
         atoms += [to_fts5(Query(phrases=(p,))) for p in query.excluded_phrases]
         atoms = [a for a in atoms if a]
         if atoms:
-            clauses.append(ArticleRow.id.not_in(
-                select(_FTS.c.rowid).where(_matches("fts_exclude", " OR ".join(atoms)))))
+            clauses.append(
+                ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", " OR ".join(atoms))))
+            )
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else clauses[0] & clauses[1]

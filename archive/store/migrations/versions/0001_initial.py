@@ -24,7 +24,8 @@ def _schema() -> sa.MetaData:
     """The schema as of this revision (frozen here: later revisions change it, the models move on)."""
     meta = sa.MetaData()
     sa.Table(
-        "articles", meta,
+        "articles",
+        meta,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("uid", sa.String(512), nullable=False, unique=True),
         sa.Column("title", sa.Text, nullable=False),
@@ -41,7 +42,8 @@ def _schema() -> sa.MetaData:
         sqlite_autoincrement=True,  # ids never reused: a stale vector can never point at a new row
     )
     sa.Table(
-        "chunks", meta,
+        "chunks",
+        meta,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),

@@ -1,0 +1,282 @@
+"""The component schemas of the OpenAPI document: the JSON shapes the API answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archive.limits import MAX_LIMIT, MODES, SORTS
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    """A JSON type that may also be null."""
+    return {"type": [kind, "null"], **extra}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["ok", "error", "status"],
+        "additionalProperties": True,
+        "properties": {
+            "ok": {"const": False},
+            "error": {"type": "string", "description": "What went wrong, for humans."},
+            "status": {"type": "integer", "description": "The HTTP status, repeated."},
+            "param": {"type": "string", "description": "The request parameter at fault (400 only)."},
+        },
+    },
+    "Explain": {
+        "type": "object",
+        "required": ["keyword_rank", "semantic_rank", "fused_score"],
+        "properties": {
+            "keyword_rank": nullable("integer", description="Rank among keyword matches (1 = best), null if none."),
+            "semantic_rank": nullable(
+                "integer", description="Rank among the nearest in meaning, null if not among them."
+            ),
+            "keyword_score": nullable("number", description="BM25 score (higher is better)."),
+            "semantic_score": nullable("number", description="Cosine similarity of the best passage."),
+            "fused_score": {"type": "number", "description": "The score results are ranked by in this mode."},
+        },
+    },
+    "SearchResult": {
+        "type": "object",
+        "required": [
+            "id",
+            "uid",
+            "title",
+            "source",
+            "author",
+            "url",
+            "published_at",
+            "score",
+            "passage",
+            "passage_html",
+            "highlights",
+            "chunk_seq",
+            "passage_start",
+            "passage_end",
+            "explain",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "uid": {"type": "string"},
+            "title": {"type": "string"},
+            "source": nullable("string"),
+            "author": nullable("string"),
+            "url": nullable("string"),
+            "published_at": nullable("string", format="date-time"),
+            "score": {"type": "number"},
+            "passage": {"type": "string", "description": "The best passage, plain text."},
+            "passage_html": {"type": "string", "description": "The passage HTML-escaped, query words in <mark>."},
+            "highlights": {
+                "type": "array",
+                "description": "[start, end) of highlighted words in `passage`.",
+                "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+            },
+            "chunk_id": {"type": "integer"},
+            "chunk_seq": {
+                "type": "integer",
+                "description": "Passage number; the article page anchors it as #passage-N.",
+            },
+            "passage_start": {"type": "integer", "description": "Offset of the passage in the article body."},
+            "passage_end": {"type": "integer"},
+            "explain": ref("Explain"),
+        },
+    },
+    "Facet": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["value", "count"],
+            "properties": {"value": {"type": "string"}, "count": {"type": "integer"}},
+        },
+    },
+    "SearchResponse": {
+        "type": "object",
+        "required": ["ok", "query", "mode", "total", "limit", "offset", "sort", "results", "facets", "filters"],
+        "properties": {
+            "ok": {"const": True},
+            "query": {"type": "string"},
+            "mode": {"type": "string", "enum": list(MODES)},
+            "total": {"type": "integer", "description": "Matching articles (over all pages)."},
+            "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
+            "offset": {"type": "integer"},
+            "sort": {"type": "string", "enum": list(SORTS)},
+            "results": {"type": "array", "items": ref("SearchResult")},
+            "facets": {
+                "type": "object",
+                "description": "Counts over all matching articles.",
+                "properties": {"source": ref("Facet"), "year": ref("Facet")},
+            },
+            "filters": {
+                "type": "object",
+                "description": "Filters applied (from parameters or typed in q).",
+                "properties": {
+                    "source": nullable("string"),
+                    "author": nullable("string"),
+                    "after": nullable("string", format="date"),
+                    "before": nullable("string", format="date"),
+                },
+            },
+        },
+    },
+    "Article": {
+        "type": "object",
+        "required": ["id", "uid", "title", "source", "author", "url", "published_at", "body", "passages"],
+        "properties": {
+            "id": {"type": "integer"},
+            "uid": {"type": "string"},
+            "title": {"type": "string"},
+            "source": nullable("string"),
+            "author": nullable("string"),
+            "url": nullable("string"),
+            "published_at": nullable("string", format="date-time"),
+            "language": nullable("string"),
+            "ingested_at": nullable("string", format="date-time"),
+            "extra": {"type": "object", "description": "Other fields of the source record."},
+            "body": {"type": "string"},
+            "passages": {
+                "type": "array",
+                "description": "Non-overlapping passages (the search index's chunks).",
+                "items": {
+                    "type": "object",
+                    "required": ["seq", "start", "end"],
+                    "properties": {
+                        "seq": {"type": "integer"},
+                        "start": {"type": "integer"},
+                        "end": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "ArticleResponse": {
+        "type": "object",
+        "required": ["ok", "article"],
+        "properties": {"ok": {"const": True}, "article": ref("Article")},
+    },
+    "RelatedArticle": {
+        "type": "object",
+        "required": ["id", "uid", "title", "published_at", "score"],
+        "properties": {
+            "id": {"type": "integer"},
+            "uid": {"type": "string"},
+            "title": {"type": "string"},
+            "source": nullable("string"),
+            "author": nullable("string"),
+            "url": nullable("string"),
+            "published_at": nullable("string", format="date-time"),
+            "score": {"type": "number", "description": "Cosine similarity (higher is closer)."},
+            "snippet": {"type": "string", "description": "The article's opening words."},
+        },
+    },
+    "RelatedResponse": {
+        "type": "object",
+        "required": ["ok", "article", "related"],
+        "properties": {
+            "ok": {"const": True},
+            "article": {
+                "type": "object",
+                "required": ["id", "uid", "title"],
+                "properties": {"id": {"type": "integer"}, "uid": {"type": "string"}, "title": {"type": "string"}},
+            },
+            "related": {"type": "array", "items": ref("RelatedArticle")},
+        },
+    },
+    "ArticleInput": {
+        "type": "object",
+        "required": ["text"],
+        "additionalProperties": True,
+        "description": "One article. Aliases are accepted as in .json files: body/content for text, headline for "
+        "title, _id/uid/guid for id, published_at/pubdate for date, publisher/outlet for source. "
+        "Other fields are kept in `extra`. A missing title is taken from the first sentence.",
+        "properties": {
+            "id": {"type": "string", "description": "Your id; else the URL; else a content hash."},
+            "title": {"type": "string"},
+            "text": {"type": "string", "minLength": 1},
+            "source": {"type": "string"},
+            "author": {"type": ["string", "array"]},
+            "date": {"type": "string", "description": "Any common date format; ISO 8601 preferred."},
+            "url": {"type": "string"},
+            "language": {"type": "string"},
+        },
+    },
+    "IngestRequest": {
+        "anyOf": [
+            ref("ArticleInput"),
+            {"type": "array", "items": ref("ArticleInput"), "minItems": 1},
+            {
+                "type": "object",
+                "required": ["articles"],
+                "properties": {"articles": {"type": "array", "items": ref("ArticleInput"), "minItems": 1}},
+            },
+        ],
+    },
+    "IngestSummary": {
+        "type": "object",
+        "required": ["ok", "added", "updated", "duplicates", "failed", "failures", "items"],
+        "properties": {
+            "ok": {"type": "boolean"},
+            "added": {"type": "integer"},
+            "updated": {"type": "integer", "description": "Same id, new text."},
+            "duplicates": {"type": "integer", "description": "Same text as a stored article: skipped."},
+            "failed": {"type": "integer"},
+            "chunks": {"type": "integer"},
+            "seconds": {"type": "number"},
+            "failures": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["origin", "reason"],
+                    "properties": {"origin": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+            "items": {
+                "type": "array",
+                "description": "Outcome per record, in request order (origin articles[i]).",
+                "items": {
+                    "type": "object",
+                    "required": ["origin", "result"],
+                    "properties": {
+                        "origin": {"type": "string"},
+                        "result": {"enum": ["stored", "duplicate", "failed"]},
+                        "uid": {"type": "string"},
+                        "duplicate_of": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+            "error": {"type": "string"},
+            "status": {"type": "integer"},
+        },
+    },
+    "DeleteResponse": {
+        "type": "object",
+        "required": ["ok", "deleted"],
+        "properties": {
+            "ok": {"const": True},
+            "deleted": {
+                "type": "object",
+                "required": ["id", "uid"],
+                "properties": {"id": {"type": "integer"}, "uid": {"type": "string"}},
+            },
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["ok", "articles", "chunks", "vectors", "model", "index_type"],
+        "properties": {
+            "ok": {"const": True},
+            "articles": {"type": "integer"},
+            "chunks": {"type": "integer"},
+            "vectors": {"type": "integer"},
+            "model": {"type": "string"},
+            "encoder": {"type": "string"},
+            "index_type": {"type": "string", "description": "FAISS index kind, e.g. flat."},
+        },
+    },
+}
