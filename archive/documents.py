@@ -50,3 +50,12 @@ class PreparedArticle:
     content_hash: str
     chunks: list[Chunk]
     embed_prefix: str
+
+
+# The fields every view of an article shows first (search results, related coverage, the article itself).
+DISPLAY_FIELDS = ("id", "uid", "title", "source", "author", "url")
+
+
+def display_fields(row: Any) -> dict[str, Any]:
+    """DISPLAY_FIELDS of a row (or any object with those attributes), by name."""
+    return {name: getattr(row, name) for name in DISPLAY_FIELDS}

@@ -8,6 +8,7 @@ from typing import Any
 
 from archive.archive import Archive
 from archive.dates import iso_utc
+from archive.documents import display_fields
 from archive.errors import NotFound
 from archive.store import reads
 
@@ -70,13 +71,8 @@ def load_article(archive: Archive, key: str | int) -> StoredArticle:
             raise NotFound(f"no article with id or uid {str(key)[:80]!r}")
         bounds = reads.chunk_bounds(s, row.id)
         return StoredArticle(
-            id=row.id,
-            uid=row.uid,
-            title=row.title,
+            **display_fields(row),
             body=row.body,
-            source=row.source,
-            author=row.author,
-            url=row.url,
             published_at=row.published_at,
             language=row.language,
             ingested_at=row.ingested_at,

@@ -19,6 +19,7 @@ from archive.query import (
     parse_query,
 )
 from archive.store.keyword.fts5 import to_fts5
+from tests.strategies import QUERIES
 
 ROWS = [
     ("Iran cameras", "The IAEA said Iran would disconnect 27 surveillance cameras."),
@@ -254,47 +255,6 @@ def test_fts5_punctuated_and_accented_tokens(fts: sqlite3.Connection) -> None:
 
 # --- properties -----------------------------------------------------------------------
 
-_NASTY = st.sampled_from(
-    [
-        '"',
-        "-",
-        ":",
-        "*",
-        "^",
-        "(",
-        ")",
-        "NEAR(",
-        "NEAR/3",
-        "OR",
-        "AND",
-        "NOT",
-        "'; DROP TABLE t; --",
-        "source:",
-        "after:",
-        "before:2022-01-01",
-        'author:"',
-        "\x00",
-        "🙂",
-        "\u0301",
-        "\u093f",
-        "+",
-        "{a b}",
-        "title:",
-        "\\",
-        "''",
-        '""',
-        " ",
-        "\n",
-        "é",
-        "İ",
-    ]
-)
-_QUERY_TEXT = st.one_of(
-    st.text(),
-    st.lists(st.one_of(_NASTY, st.text(max_size=8)), max_size=30).map(" ".join),
-    st.lists(st.one_of(_NASTY, st.text(max_size=8)), max_size=30).map("".join),
-)
-
 
 def _parse_or_bad(text: str) -> Query | None:
     try:
@@ -305,7 +265,7 @@ def _parse_or_bad(text: str) -> Query | None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=_QUERY_TEXT)
+@given(text=QUERIES)
 def test_property_fts5_never_a_syntax_error(fts: sqlite3.Connection, text: str) -> None:
     q = _parse_or_bad(text)
     if q is None:
@@ -317,7 +277,7 @@ def test_property_fts5_never_a_syntax_error(fts: sqlite3.Connection, text: str) 
 
 
 @settings(max_examples=30, deadline=None)
-@given(text=_QUERY_TEXT.filter(bool))
+@given(text=QUERIES.filter(bool))
 def test_property_huge_queries_are_cheap_and_safe(fts: sqlite3.Connection, text: str) -> None:
     big = (text + " ") * (10_000 // (len(text) + 1) + 1)  # a ~10 KB query
     assert len(big) >= 10_000

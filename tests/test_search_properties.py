@@ -11,56 +11,9 @@ from hypothesis import strategies as st
 from archive.errors import BadQuery
 from archive.query import parse_query
 from archive.search import Searcher, SearchRequest
+from tests.strategies import QUERIES
 
 pytestmark = pytest.mark.integration
-
-_NASTY = st.sampled_from(
-    [
-        '"',
-        "-",
-        '-"',
-        ":",
-        "*",
-        "^",
-        "(",
-        ")",
-        "NEAR(",
-        "NOT",
-        "OR",
-        "AND",
-        "'; DROP TABLE articles; --",
-        "source:",
-        "after:",
-        "before:2022-01-01",
-        "after:2030-13-45",
-        'author:"',
-        "-source:x",
-        "\x00",
-        "🙂",
-        "\u0301",
-        "+",
-        "{a b}",
-        "title:",
-        "body:",
-        "rowid",
-        "\\",
-        "%",
-        "_",
-        "''",
-        '""',
-        "\n",
-        "é",
-        "Iran",
-        "camera",
-        "disconnection",
-        "<script>",
-    ]
-)
-QUERIES = st.one_of(
-    st.text(max_size=200),
-    st.lists(st.one_of(_NASTY, st.text(max_size=8)), max_size=25).map(" ".join),
-    st.lists(st.one_of(_NASTY, st.text(max_size=6)), max_size=25).map("".join),
-)
 
 
 @settings(max_examples=400, deadline=None)

@@ -6,6 +6,7 @@ from typing import Any
 
 from archive.archive import Archive
 from archive.dates import iso_utc
+from archive.documents import display_fields
 from archive.search.results import Candidate, SearchResult
 from archive.search.terms import passage_terms
 from archive.snippets import best_passage, highlight, highlight_spans, match_strength
@@ -63,12 +64,7 @@ def hydrate(archive: Archive, page: list[Candidate], terms: list[str]) -> list[S
         passage = ch.text[start:end]
         results.append(
             SearchResult(
-                id=a.id,
-                uid=a.uid,
-                title=a.title,
-                source=a.source,
-                author=a.author,
-                url=a.url,
+                **display_fields(a),
                 published_at=iso_utc(a.published_at),
                 score=round(c.score, 6),
                 passage=passage,

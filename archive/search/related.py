@@ -8,6 +8,7 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.dates import iso_utc
+from archive.documents import display_fields
 from archive.errors import NotFound
 from archive.limits import RELATED_MAX
 from archive.search.results import RelatedArticle
@@ -69,12 +70,7 @@ def _hydrate(archive: Archive, scored: list[tuple[int, float]]) -> list[RelatedA
             continue
         out.append(
             RelatedArticle(
-                id=r.id,
-                uid=r.uid,
-                title=r.title,
-                source=r.source,
-                author=r.author,
-                url=r.url,
+                **display_fields(r),
                 published_at=iso_utc(r.published_at),
                 score=round(cosine, 6),
                 snippet=" ".join(r.lead.split())[:SNIPPET_CHARS],

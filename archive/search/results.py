@@ -20,8 +20,8 @@ class Candidate:
 
 
 @dataclass
-class SearchResult:
-    """One article in a result page, with its best passage and why it matched."""
+class ArticleRef:
+    """What every listed article shows: its identity, outlet, byline, link and date (ISO 8601, UTC)."""
 
     id: int
     uid: str
@@ -30,6 +30,12 @@ class SearchResult:
     author: str | None
     url: str | None
     published_at: str | None
+
+
+@dataclass
+class SearchResult(ArticleRef):
+    """One article in a result page, with its best passage and why it matched."""
+
     score: float
     passage: str
     passage_html: str
@@ -67,16 +73,9 @@ class SearchResponse:
 
 
 @dataclass
-class RelatedArticle:
+class RelatedArticle(ArticleRef):
     """One article of related coverage: how close it is and how it opens."""
 
-    id: int
-    uid: str
-    title: str
-    source: str | None
-    author: str | None
-    url: str | None
-    published_at: str | None
     score: float  # cosine of the article vectors
     snippet: str
 

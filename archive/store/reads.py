@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, extract, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
 from archive.query import Query
 from archive.store.filters import article_filters, date_order
@@ -132,32 +133,20 @@ def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tupl
     return out
 
 
+# What a result or a related article shows of each article (documents.DISPLAY_FIELDS, as columns).
+_DISPLAYED = tuple(getattr(ArticleRow, name) for name in (*DISPLAY_FIELDS, "published_at"))
+
+
 def result_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[Any]]:
     """The displayed fields of these articles (id, uid, title, source, author, url, published_at), by id."""
-    stmt = select(
-        ArticleRow.id,
-        ArticleRow.uid,
-        ArticleRow.title,
-        ArticleRow.source,
-        ArticleRow.author,
-        ArticleRow.url,
-        ArticleRow.published_at,
-    ).where(ArticleRow.id.in_(list(article_ids)))
+    stmt = select(*_DISPLAYED).where(ArticleRow.id.in_(list(article_ids)))
     return {int(r.id): r for r in conn.execute(stmt)}
 
 
 def related_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[Any]]:
     """Like `result_rows`, plus `lead`: the first LEAD_CHARS characters of the body."""
-    stmt = select(
-        ArticleRow.id,
-        ArticleRow.uid,
-        ArticleRow.title,
-        ArticleRow.source,
-        ArticleRow.author,
-        ArticleRow.url,
-        ArticleRow.published_at,
-        func.substr(ArticleRow.body, 1, LEAD_CHARS).label("lead"),
-    ).where(ArticleRow.id.in_(list(article_ids)))
+    lead = func.substr(ArticleRow.body, 1, LEAD_CHARS).label("lead")
+    stmt = select(*_DISPLAYED, lead).where(ArticleRow.id.in_(list(article_ids)))
     return {int(r.id): r for r in conn.execute(stmt)}
 
 

@@ -6,19 +6,8 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
+from archive import limits
 from archive.errors import BadQuery
-from archive.limits import (
-    CLAMP_CEILING,
-    DEFAULT_LIMIT,
-    DEFAULT_MODE,
-    DEFAULT_SORT,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    MODES,
-    RELATED_DEFAULT,
-    RELATED_MAX,
-    SORTS,
-)
 from archive.search import SearchRequest
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
@@ -65,14 +54,19 @@ def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default
 def search_request(args: Mapping[str, str]) -> SearchRequest:
     """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
     limit = integer(
-        args, "limit", DEFAULT_LIMIT, 1, CLAMP_CEILING, f" (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})"
+        args,
+        "limit",
+        limits.DEFAULT_LIMIT,
+        1,
+        limits.CLAMP_CEILING,
+        f" (values above {limits.MAX_LIMIT} are clamped to {limits.MAX_LIMIT})",
     )
     return SearchRequest(
         q=args.get("q", ""),
-        mode=choice(args, "mode", MODES, DEFAULT_MODE),
-        limit=min(limit, MAX_LIMIT),
-        offset=integer(args, "offset", 0, 0, MAX_OFFSET),
-        sort=choice(args, "sort", SORTS, DEFAULT_SORT),
+        mode=choice(args, "mode", limits.MODES, limits.DEFAULT_MODE),
+        limit=min(limit, limits.MAX_LIMIT),
+        offset=integer(args, "offset", 0, 0, limits.MAX_OFFSET),
+        sort=choice(args, "sort", limits.SORTS, limits.DEFAULT_SORT),
         source=(args.get("source") or "").strip() or None,
         author=(args.get("author") or "").strip() or None,
         after=day(args, "after"),
@@ -82,4 +76,4 @@ def search_request(args: Mapping[str, str]) -> SearchRequest:
 
 def related_limit(args: Mapping[str, str]) -> int:
     """The `limit` of a related-coverage request (1..RELATED_MAX)."""
-    return integer(args, "limit", RELATED_DEFAULT, 1, RELATED_MAX)
+    return integer(args, "limit", limits.RELATED_DEFAULT, 1, limits.RELATED_MAX)
