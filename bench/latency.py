@@ -159,14 +159,15 @@ class Parts:
     def time(self, text: str, mode: str) -> dict[str, float]:
         """Milliseconds of each part this mode needs: encode (uncached), FTS5 query, FAISS search."""
         from archive.query import parse_query
+        from archive.search.candidates import keyword_articles
 
         query = parse_query(text)
-        window = self.searcher.tuning.candidates
+        window = self.searcher.settings.candidates
         out: dict[str, float] = {}
         if mode in ("keyword", "hybrid"):
             limit = PAGE if mode == "keyword" else window  # keyword mode ranks every match for one page
             started = time.perf_counter()
-            self.searcher.keyword_articles(query, limit)
+            keyword_articles(self.archive, query, limit)
             out["fts"] = (time.perf_counter() - started) * 1000
         if mode in ("semantic", "hybrid"):
             started = time.perf_counter()

@@ -181,11 +181,13 @@ def run_mode(
     return runs, latencies
 
 
-def benchmark(archive, queries: Mapping[str, str], qrels: Qrels, modes: Sequence[str], tuning=None) -> list[ModeResult]:
+def benchmark(
+    archive, queries: Mapping[str, str], qrels: Qrels, modes: Sequence[str], settings=None
+) -> list[ModeResult]:
     """Run and score every mode."""
     from archive.search import Searcher
 
-    searcher = Searcher(archive, tuning)
+    searcher = Searcher(archive, settings)
     run_mode(searcher, dict(list(queries.items())[:3]), modes[0])  # warm-up: model load, caches
     results = []
     for mode in modes:
