@@ -540,11 +540,3 @@ def test_any_parameter_value_is_200_or_a_400_naming_it(app, name, value):
         assert body == {"ok": False, "error": body["error"], "status": 400, "param": name}
     else:
         assert body["ok"] is True
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(q=st.text(max_size=60))
-def test_any_query_text_is_200_or_400(app, q):
-    r = app.test_client().get("/api/search", query_string={"q": q, "mode": "keyword"})
-    assert r.status_code in (200, 400)
-    assert r.get_json()["ok"] is (r.status_code == 200)

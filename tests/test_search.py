@@ -10,7 +10,6 @@ from sqlalchemy import create_engine, text
 from archive.errors import BadQuery
 from archive.limits import MAX_LIMIT
 from archive.search import Searcher, SearchRequest
-from archive.search.candidates import semantic_article_scores
 from archive.store.db import migrate
 from tests.conftest import SEED_UID
 
@@ -212,18 +211,6 @@ def test_fusion_settings_are_honoured(seeded_archive):
     with pytest.raises(ValueError):
         Searcher(seeded_archive, seeded_archive.settings.with_(fusion="borda"))
     assert Searcher(seeded_archive, seeded_archive.settings.with_(rrf_k=7)).settings.rrf_k == 7
-
-
-def test_semantic_article_score_is_best_chunk_plus_bonus():
-    hits = [(10, 0.9), (20, 0.85), (21, 0.8), (22, 0.7), (11, 0.2)]
-    owners = {10: 1, 11: 1, 20: 2, 21: 2, 22: 2}
-    assert semantic_article_scores(hits, owners, 0.0) == [(1, 0.9, 10), (2, 0.85, 20)]
-    scored = semantic_article_scores(hits, owners, 0.1)
-    assert [a for a, _, _ in scored] == [2, 1]  # three matching chunks beat one slightly better one
-    assert scored[0][1] == pytest.approx(0.85 + 0.1 * (0.8 + 0.7))
-    assert semantic_article_scores([(99, 0.5)], {}, 0.1) == []  # a chunk deleted meanwhile
-    # Only the first `bonus_window` hits earn a bonus: widening the search never reorders the top.
-    assert semantic_article_scores(hits, owners, 0.1, bonus_window=2)[0] == (1, 0.9, 10)
 
 
 def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):

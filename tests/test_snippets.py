@@ -173,3 +173,45 @@ def test_property_best_passage_is_a_valid_window(text: str, terms: list[str], ma
     start, end = best_passage(text, terms, max_chars=max_chars)
     assert 0 <= start <= end <= len(text)
     assert end - start <= max_chars
+
+
+# The fast path (a regex of candidate words) must find exactly what scanning every word finds.
+_WORDS = st.sampled_from(
+    [
+        "camera",
+        "Cameras",
+        "disconnect",
+        "disconnection",
+        "art",
+        "arts",
+        "article",
+        "IAEA",
+        "iran",
+        "Iran's",
+        "the",
+        "U.S.",
+        "x",
+        "café",
+        "KELVIN",
+        "İstanbul",
+        "_",
+        "-",
+        " ",
+        "\n",
+        "é",
+        "1987",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.one_of(_WORDS, st.text(max_size=5)), max_size=40).map(lambda xs: "".join(xs)),
+    terms=st.lists(st.one_of(_WORDS, st.text(min_size=1, max_size=6)), min_size=1, max_size=5),
+)
+def test_highlight_fast_path_finds_what_the_word_scan_finds(text: str, terms: list[str]) -> None:
+    from archive.snippets import _WORD, _Matcher
+
+    matcher = _Matcher(terms)
+    slow = [(m.start(), m.end(), hit) for m in _WORD.finditer(text) if (hit := matcher.match(m.group())) is not None]
+    assert matcher.spans(text) == slow

@@ -323,55 +323,6 @@ def test_one_h1_labelled_controls_and_landmarks(client, url):
 # ------------------------------------------------------------------------------ pure helpers
 
 
-def test_split_passages_tiles_the_body_without_repeating_overlap():
-    from archive.reading import split_passages
-
-    body = "One. Two.\nThree. Four. Five."
-    # chunk 1 starts at "Three." (offset 10) and overlaps chunk 0 by one sentence
-    passages = split_passages(body, [(0, 0, 16), (1, 10, len(body))])
-    assert [(p.seq, p.start, p.end) for p in passages] == [(0, 0, 10), (1, 10, len(body))]
-    assert [body[a:b] for a, b in passages[0].paragraphs] == ["One. Two."]
-    assert not passages[0].runs_on
-    mid = split_passages("Alpha beta. Gamma delta.", [(0, 0, 12), (1, 12, 24)])
-    assert mid[0].runs_on and not mid[1].runs_on
-
-
-def test_split_passages_without_chunks_is_one_passage():
-    from archive.reading import split_passages
-
-    (p,) = split_passages("Just text.\n\nMore.", [])
-    assert (p.seq, p.start, p.end) == (0, 0, 17) and len(p.paragraphs) == 2
-
-
-def test_year_timeline_fills_gaps_and_scales():
-    from archive.web.timeline import HEIGHT, year_timeline
-
-    tl = year_timeline([{"value": "2019", "count": 4}, {"value": "2022", "count": 2}])
-    assert [b.year for b in tl.bars] == [2019, 2020, 2021, 2022]
-    assert [b.count for b in tl.bars] == [4, 0, 0, 2]
-    assert tl.bars[0].height == 2 * tl.bars[3].height and tl.bars[1].height == 0
-    assert all(0 <= b.y <= HEIGHT for b in tl.bars)
-    assert tl.summary == "2019: 4, 2022: 2"
-    assert year_timeline([]) is None
-
-
-def test_safe_href():
-    from archive.web.security import safe_href
-
-    assert safe_href("https://example.org/a?b=1") == "https://example.org/a?b=1"
-    for bad in (
-        "javascript:alert(1)",
-        " JavaScript:alert(1)",
-        "data:text/html,x",
-        "//evil.example",
-        "ftp://x",
-        "",
-        None,
-        "http://",
-    ):
-        assert safe_href(bad) is None
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(q=st.text(max_size=60), source=st.text(max_size=20))
 def test_any_query_renders_escaped(app, q, source):

@@ -1,0 +1,67 @@
+"""Pure units of the read side: semantic scoring of chunk hits, passage tiling, the timeline, safe links (no archive)."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive.reading import split_passages
+from archive.search.candidates import semantic_article_scores
+from archive.web.security import safe_href
+from archive.web.timeline import HEIGHT, year_timeline
+
+
+def test_semantic_article_score_is_best_chunk_plus_bonus():
+    hits = [(10, 0.9), (20, 0.85), (21, 0.8), (22, 0.7), (11, 0.2)]
+    owners = {10: 1, 11: 1, 20: 2, 21: 2, 22: 2}
+    assert semantic_article_scores(hits, owners, 0.0) == [(1, 0.9, 10), (2, 0.85, 20)]
+    scored = semantic_article_scores(hits, owners, 0.1)
+    assert [a for a, _, _ in scored] == [2, 1]  # three matching chunks beat one slightly better one
+    assert scored[0][1] == pytest.approx(0.85 + 0.1 * (0.8 + 0.7))
+    assert semantic_article_scores([(99, 0.5)], {}, 0.1) == []  # a chunk deleted meanwhile
+    # Only the first `bonus_window` hits earn a bonus: widening the search never reorders the top.
+    assert semantic_article_scores(hits, owners, 0.1, bonus_window=2)[0] == (1, 0.9, 10)
+
+
+def test_split_passages_tiles_the_body_without_repeating_overlap():
+
+    body = "One. Two.\nThree. Four. Five."
+    # chunk 1 starts at "Three." (offset 10) and overlaps chunk 0 by one sentence
+    passages = split_passages(body, [(0, 0, 16), (1, 10, len(body))])
+    assert [(p.seq, p.start, p.end) for p in passages] == [(0, 0, 10), (1, 10, len(body))]
+    assert [body[a:b] for a, b in passages[0].paragraphs] == ["One. Two."]
+    assert not passages[0].runs_on
+    mid = split_passages("Alpha beta. Gamma delta.", [(0, 0, 12), (1, 12, 24)])
+    assert mid[0].runs_on and not mid[1].runs_on
+
+
+def test_split_passages_without_chunks_is_one_passage():
+
+    (p,) = split_passages("Just text.\n\nMore.", [])
+    assert (p.seq, p.start, p.end) == (0, 0, 17) and len(p.paragraphs) == 2
+
+
+def test_year_timeline_fills_gaps_and_scales():
+
+    tl = year_timeline([{"value": "2019", "count": 4}, {"value": "2022", "count": 2}])
+    assert [b.year for b in tl.bars] == [2019, 2020, 2021, 2022]
+    assert [b.count for b in tl.bars] == [4, 0, 0, 2]
+    assert tl.bars[0].height == 2 * tl.bars[3].height and tl.bars[1].height == 0
+    assert all(0 <= b.y <= HEIGHT for b in tl.bars)
+    assert tl.summary == "2019: 4, 2022: 2"
+    assert year_timeline([]) is None
+
+
+def test_safe_href():
+
+    assert safe_href("https://example.org/a?b=1") == "https://example.org/a?b=1"
+    for bad in (
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "data:text/html,x",
+        "//evil.example",
+        "ftp://x",
+        "",
+        None,
+        "http://",
+    ):
+        assert safe_href(bad) is None
