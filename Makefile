@@ -36,13 +36,14 @@ serve: install
 	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) seed seeds/
 	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) serve --host $(HOST) --port $(PORT)
 
-# Lint and format checks first (seconds), then the whole suite.
+# Lint, format and type checks first (seconds to a minute), then the whole suite.
 test: install system-packages lint
 	$(PY) -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check archive bench tests
 	$(VENV)/bin/ruff format --check archive bench tests
+	$(VENV)/bin/mypy
 
 # Apply ruff's fixes and formatting.
 format: install

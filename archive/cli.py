@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,12 @@ from archive.limits import (
     RELATED_MAX,
     SORTS,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from archive.archive import Archive
+    from archive.write import IngestProgress
 
 
 def _fail_cleanly(fn: Callable) -> Callable:
@@ -41,7 +47,7 @@ def _fail_cleanly(fn: Callable) -> Callable:
     return wrapper
 
 
-def _archive(ctx: click.Context, *, verify: bool = True):
+def _archive(ctx: click.Context, *, verify: bool = True) -> Archive:
     from archive.archive import open_archive
 
     return open_archive(ctx.obj["settings"], verify=verify)
@@ -106,7 +112,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 
     expected = estimate_records(paths)  # a quick line count: the bar's total and ETA cover the whole input
 
-    def on_progress(p) -> None:
+    def on_progress(p: IngestProgress) -> None:
         emit({"stage": "progress", **asdict(p)})
         bar.total = p.chunks_expected  # committed chunks, extrapolated over the records still to read
         bar.n = p.chunks_embedded
@@ -162,8 +168,8 @@ def search(
     sort: str,
     source: str | None,
     author: str | None,
-    after,
-    before,
+    after: datetime | None,
+    before: datetime | None,
     as_json: bool,
 ) -> None:
     """Search the archive (query language: words, "phrases", -exclude, source:, author:, after:, before:)."""
@@ -253,7 +259,7 @@ def reindex(ctx: click.Context) -> None:
     archive = _archive(ctx, verify=False)
     with tqdm(total=0, unit="chunk", desc="re-embedding", file=sys.stderr) as bar:
 
-        def on_progress(p) -> None:
+        def on_progress(p: IngestProgress) -> None:
             bar.total, bar.n = p.chunks_total, p.chunks_embedded
             bar.refresh()
 

@@ -152,4 +152,5 @@ def utc_aware(value: datetime | None) -> datetime | None:
 
 def iso_utc(value: datetime | None) -> str | None:
     """A stored datetime as an ISO 8601 string in UTC (None stays None): the API's date form."""
-    return utc_aware(value).isoformat() if value is not None else None
+    aware = utc_aware(value)
+    return aware.isoformat() if aware is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import date
+from typing import Any
 
 from archive.errors import BadQuery
 from archive.limits import (
@@ -54,7 +55,7 @@ class SearchRequest:
     def query(self) -> Query:
         """Parse q; explicit request filters win over filters typed in q."""
         query = parse_query(self.q)
-        changes = {
+        changes: dict[str, Any] = {
             k: v
             for k, v in {
                 "source": self.source,

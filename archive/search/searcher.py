@@ -141,7 +141,9 @@ class Searcher:
             ordered[article_id] = c
         return ordered
 
-    def _match_set(self, query: Query, req: SearchRequest, *, keyword: bool):
+    def _match_set(
+        self, query: Query, req: SearchRequest, *, keyword: bool
+    ) -> tuple[int, dict[tuple[str | None, int | None], int], list[Candidate]]:
         """Keyword mode and filter-only browsing: every matching article is the candidate set.
 
         Counted, faceted, sorted and paged in SQL (two statements, the count on its own
@@ -175,7 +177,9 @@ class Searcher:
         facet_counts = counting.result()
         return sum(facet_counts.values()), facet_counts, page
 
-    def _counts_and_dates(self, article_ids: list[int]):
+    def _counts_and_dates(
+        self, article_ids: list[int]
+    ) -> tuple[dict[tuple[str | None, int | None], int], dict[int, datetime | None]]:
         """Source and year counts over the candidate set, and each candidate's date (one query)."""
         counts: dict[tuple[str | None, int | None], int] = {}
         dates: dict[int, datetime | None] = {}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal
 
 from archive.query import Query
 from archive.store.models import ArticleRow
@@ -25,7 +26,9 @@ def article_filters(query: Query) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def date_order(published, tiebreak, *, oldest: bool) -> tuple:
+def date_order(
+    published: SQLColumnExpression[datetime | None], tiebreak: SQLColumnExpression[Any], *, oldest: bool
+) -> tuple:
     """ORDER BY terms: undated last either way, then the date and the tiebreak in one direction."""
     if oldest:
         return published.is_(None), published.asc(), tiebreak.asc()

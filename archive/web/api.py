@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from archive.documents import Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
@@ -15,23 +15,26 @@ from archive.web.context import search_json, searcher, the_archive
 from archive.web.params import related_limit
 from archive.web.security import require_api_key
 
+if TYPE_CHECKING:
+    from archive.write import IngestReport
+
 api = Blueprint("api", __name__)
 
 
 @api.get("/search")
-def search():
+def search() -> Response:
     """Search articles: q, mode, limit, offset, sort, source, author, after, before."""
     return search_json()
 
 
 @api.get("/articles/<path:key>")
-def get_article(key: str):
+def get_article(key: str) -> Response:
     """One article by numeric id or uid: metadata, body and passage boundaries."""
     return jsonify({"ok": True, "article": load_article(the_archive(), key).as_dict()})
 
 
 @api.get("/articles/<path:key>/related")
-def related(key: str):
+def related(key: str) -> Response:
     """Nearest other articles (related coverage) of one article."""
     article = load_article(the_archive(), key)
     items = searcher().related(article.uid, limit=related_limit(request.args))
@@ -45,7 +48,7 @@ def related(key: str):
 
 
 @api.post("/articles")
-def add_articles():
+def add_articles() -> tuple[Response, int]:
     """Ingest one article, a list, or {"articles": [...]} (API key required); answers the ingest summary."""
     require_api_key()
     records = _records(_json_body())
@@ -60,7 +63,7 @@ def add_articles():
 
 
 @api.delete("/articles/<path:key>")
-def delete(key: str):
+def delete(key: str) -> Response:
     """Delete an article with its passages and vectors (API key required)."""
     require_api_key()
     from archive.write import delete_article
@@ -71,7 +74,7 @@ def delete(key: str):
 
 
 @api.get("/health")
-def health():
+def health() -> Response:
     """Liveness plus counts, model and index type."""
     stats = the_archive().stats()
     return jsonify(
@@ -88,7 +91,7 @@ def health():
 
 
 @api.get("/openapi.json")
-def openapi():
+def openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     from archive.web.openapi import openapi_document
 
@@ -137,7 +140,7 @@ def _to_article(record: Any, origin: str) -> Article | ReadFailure:
         return ReadFailure(origin, exc.message)
 
 
-def _item_results(items: list[Article | ReadFailure], report) -> list[dict[str, Any]]:
+def _item_results(items: list[Article | ReadFailure], report: IngestReport) -> list[dict[str, Any]]:
     """Per-record outcome, in request order: stored (added or updated), duplicate, or failed with the reason."""
     from archive.write import content_hash, derive_uid
 

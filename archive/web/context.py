@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from archive.archive import Archive
 from archive.config import Settings
@@ -25,7 +25,7 @@ def web_settings() -> Settings:
     return current_app.extensions["settings"]
 
 
-def search_json():
+def search_json() -> Response:
     """Run the search described by the request's query string and return the JSON envelope."""
     response = searcher().search(search_request(request.args))
     return jsonify({"ok": True, **response.as_dict()})

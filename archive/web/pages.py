@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from markupsafe import Markup
 
 from archive.errors import BadQuery, NotFound
@@ -36,7 +36,7 @@ def search_url(**changes: Any) -> str:
 
 @pages.get("/")
 @pages.get("/search")
-def search_page():
+def search_page() -> Response | tuple[str, int]:
     """Search box and results; answers JSON to API clients (Accept: application/json or ?format=json)."""
     if request.path == "/search" and wants_json():
         return search_json()
@@ -101,7 +101,7 @@ def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tupl
 
 
 @pages.get("/articles/<path:key>")
-def article_page(key: str):
+def article_page(key: str) -> str:
     """Full text split into passages, the matched one anchored and highlighted; metadata; related coverage."""
     article = load_article(the_archive(), key)
     q = request.args.get("q", "")

@@ -8,8 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from archive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
 
 _PERIODS = {
     "s": 1.0,
@@ -105,7 +109,7 @@ class RateLimiter:
                 del self._buckets[key]
 
 
-def install_rate_limit(app, spec: str, applies: Callable[[], bool]) -> RateLimiter | None:
+def install_rate_limit(app: Flask, spec: str, applies: Callable[[], bool]) -> RateLimiter | None:
     """Limit requests for which `applies()` is true, per client address; 429 with Retry-After when exhausted."""
     from flask import g, request
 
@@ -116,7 +120,7 @@ def install_rate_limit(app, spec: str, applies: Callable[[], bool]) -> RateLimit
     app.extensions["rate_limiter"] = limiter
 
     @app.before_request
-    def _limit():
+    def _limit() -> None:
         if not applies():
             return
         decision = limiter.hit(request.remote_addr or "unknown")
@@ -126,7 +130,7 @@ def install_rate_limit(app, spec: str, applies: Callable[[], bool]) -> RateLimit
         return
 
     @app.after_request
-    def _headers(response):
+    def _headers(response: Response) -> Response:
         decision = g.pop("rate_decision", None)
         if decision is not None:
             response.headers["X-RateLimit-Limit"] = str(rate.requests)

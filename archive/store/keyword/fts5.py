@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    Select,
     column,
     extract,
     func,
@@ -87,7 +88,7 @@ class Fts5KeywordIndex:
         if int(indexed) != int(stored):
             conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"))
 
-    def _scored(self, query: Query, title_weight: float):
+    def _scored(self, query: Query, title_weight: float) -> Select | None:
         """(select of article id, published_at, score over the matches), or None when nothing is positive."""
         match = to_fts5(query)
         if match is None:
