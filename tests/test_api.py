@@ -575,3 +575,18 @@ def test_any_query_text_is_200_or_400(app, q):
     r = app.test_client().get("/api/search", query_string={"q": q, "mode": "keyword"})
     assert r.status_code in (200, 400)
     assert r.get_json()["ok"] is (r.status_code == 200)
+
+
+def test_post_with_a_repeated_id_answers_each_item_never_500(write_client):
+    """Issue 15 item 1: one POST naming an id twice (different texts) stores the later one as an update."""
+    records = [
+        article("rep-1", "The council approved the new budget on Tuesday."),
+        article("rep-1", "The council rejected the new budget on Tuesday."),
+        article("rep-2", "Rain is expected over the weekend."),
+    ]
+    r = write_client.post("/api/articles", json=records, headers=AUTH)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert (body["added"], body["updated"], body["failed"]) == (2, 1, 0)
+    assert [i["result"] for i in body["items"]] == ["stored", "stored", "stored"]
+    assert "rejected" in write_client.get("/api/articles/rep-1").get_json()["article"]["body"]
