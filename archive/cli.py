@@ -63,7 +63,10 @@ def main(ctx: click.Context, index_dir: Path | None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    ctx.obj = {"settings": Settings.from_env(index_dir=index_dir)}
+    try:
+        ctx.obj = {"settings": Settings.from_env(index_dir=index_dir)}
+    except ArchiveError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @main.command()
