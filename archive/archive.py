@@ -18,9 +18,16 @@ from sqlalchemy.orm import Session
 
 from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
-from archive.errors import ArchiveError, IndexMismatch
+from archive.errors import ArchiveError, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads
-from archive.store.db import make_engine, migrate, session_factory
+from archive.store.db import (
+    database_exists,
+    make_engine,
+    migrate,
+    schema_behind,
+    session_factory,
+    storage_writable,
+)
 from archive.store.keyword import keyword_index_for
 from archive.store.owners import ChunkOwners
 from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, read_manifest
@@ -50,15 +57,31 @@ class Stats:
 class Archive:
     """A data directory: SQL (source of truth) + FAISS vectors + the encoder that made them."""
 
-    def __init__(self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None, create: bool = False
+    ) -> None:
         self.index_dir = Path(settings.index_dir)
+        url = settings.sqlalchemy_url
+        if not create and not database_exists(url):
+            raise no_archive(self.index_dir)
+        # A folder or database this process cannot write is opened read-only: reads work, writes are refused.
+        self.read_only = not storage_writable(self.index_dir, url)
+        if self.read_only and not database_exists(url):
+            raise ReadOnlyArchive(f"cannot create an archive at {self.index_dir}: this user cannot write there")
         recorded = read_manifest(self.index_dir)
         self.settings = settings = settings.with_(
             encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None)
         )
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(settings.sqlalchemy_url)
-        migrate(self.engine)
+        if not self.read_only:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(url, read_only=self.read_only)
+        if not self.read_only:
+            migrate(self.engine)
+        elif (behind := schema_behind(self.engine)) is not None:
+            raise ReadOnlyArchive(
+                f"the database of {self.index_dir} has schema {behind}, older than this version reads, and it is "
+                "read-only here, so it cannot be upgraded: run `archive migrate` as a user who can write it"
+            )
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
@@ -209,9 +232,28 @@ class Archive:
         self.engine.dispose()
 
 
-def open_archive(settings: Settings | None = None, *, verify: bool = True, encoder: Encoder | None = None) -> Archive:
-    """Open (creating if needed) the archive described by `settings`."""
-    return Archive(settings or Settings.from_env(), verify=verify, encoder=encoder)
+def no_archive(index_dir: Path) -> NoArchive:
+    """The error for a data directory without an archive (e.g. a mistyped --index-dir)."""
+    return NoArchive(f"no archive at {index_dir}: create one with `archive ingest` or `archive seed`")
 
 
-__all__ = ["Archive", "Stats", "open_archive"]
+def read_only(index_dir: Path) -> ReadOnlyArchive:
+    """The error for a write to an archive this process cannot write."""
+    return ReadOnlyArchive(
+        f"the archive at {index_dir} is read-only (this user cannot write its folder or database): "
+        "searching works, writes are refused"
+    )
+
+
+def open_archive(
+    settings: Settings | None = None, *, verify: bool = True, encoder: Encoder | None = None, create: bool = False
+) -> Archive:
+    """Open the archive described by `settings`.
+
+    Reading needs an archive to exist (else NoArchive naming the folder, so a mistyped folder is
+    not silently a new empty archive); `create=True` (ingest, seed, tests) makes a new one.
+    """
+    return Archive(settings or Settings.from_env(), verify=verify, encoder=encoder, create=create)
+
+
+__all__ = ["Archive", "Stats", "no_archive", "open_archive", "read_only"]

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from archive.archive import Archive
+from archive.archive import Archive, read_only
 from archive.errors import ArchiveError, NotFound
 from archive.store import writes
 from archive.write.embed import IngestProgress, ProgressCallback, Saver, embed_and_add
@@ -19,6 +19,8 @@ RECOVER_STEP_BATCHES = 16  # chunks re-embedded between saves: batch_size * this
 @contextmanager
 def writing(archive: Archive, timeout: float = 10.0, recover_first: bool = True) -> Iterator[Archive]:
     """Hold the single-writer lock; the vectors are reconciled with SQL before any write."""
+    if archive.read_only:
+        raise read_only(archive.index_dir)
     with archive.locked(timeout) as locked:
         if recover_first:
             recover(locked)
