@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
-from archive.errors import ArchiveError, IndexMismatch, NoArchive, ReadOnlyArchive
+from archive.errors import ArchiveError, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads
 from archive.store.db import (
     database_exists,
@@ -30,7 +30,7 @@ from archive.store.db import (
 )
 from archive.store.keyword import keyword_index_for
 from archive.store.owners import ChunkOwners
-from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, read_manifest
+from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, manifest_is_stale, read_manifest
 
 LOCK_FILE = ".write.lock"
 
@@ -48,6 +48,7 @@ class Stats:
     dim: int
     disk_bytes: int
     index_dir: str
+    problems: list[str] = field(default_factory=list)  # damaged or missing files, each with its repair
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -68,7 +69,10 @@ class Archive:
         self.read_only = not storage_writable(self.index_dir, url)
         if self.read_only and not database_exists(url):
             raise ReadOnlyArchive(f"cannot create an archive at {self.index_dir}: this user cannot write there")
-        recorded = read_manifest(self.index_dir)
+        try:
+            recorded = read_manifest(self.index_dir)
+        except DamagedIndex:
+            recorded = None  # reported by stats, raised by every use of the vectors, replaced by reindex
         self.settings = settings = settings.with_(
             encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None)
         )
@@ -94,6 +98,15 @@ class Archive:
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
         self._check_manifest(recorded)
 
+    def _recorded(self) -> Manifest | None:
+        """The manifest on disk; a damaged one is a DamagedIndex, except to `archive reindex` (which replaces it)."""
+        try:
+            return read_manifest(self.index_dir)
+        except DamagedIndex:
+            if self._verify:
+                raise
+            return None
+
     # -- components -------------------------------------------------------------------------
 
     @property
@@ -102,8 +115,9 @@ class Archive:
         if self._encoder is None:
             with self._mutex:
                 if self._encoder is None:
+                    recorded = self._recorded()  # a damaged manifest fails before a model is loaded
                     self._encoder = shared_encoder(self.settings)
-                    self._check_manifest(read_manifest(self.index_dir))
+                    self._check_manifest(recorded)
         return self._encoder
 
     @property
@@ -117,7 +131,7 @@ class Archive:
         with self._mutex:
             stamp = self._disk_stamp()
             if self._vectors is None or (stamp != self._vectors_stamp and not self._file_lock.is_locked):
-                self._check_manifest(read_manifest(self.index_dir))
+                self._check_manifest(self._recorded())
                 self._vectors = VectorIndex.load(self.index_dir, self._dim())
                 self._vectors_stamp = stamp
             return self._vectors
@@ -127,7 +141,10 @@ class Archive:
         return self.sessions()
 
     def _dim(self) -> int:
-        manifest = read_manifest(self.index_dir)
+        """The dimension the index must have: the loaded model's, else the one the (checked) manifest records."""
+        if self._encoder is not None:
+            return self._encoder.dim
+        manifest = self._recorded()
         return manifest.dim if manifest else self.encoder.dim
 
     def _disk_stamp(self) -> tuple[int, int] | None:
@@ -154,7 +171,10 @@ class Archive:
 
     def new_manifest(self) -> Manifest:
         """A manifest describing the current encoder (keeps the high-water mark on disk)."""
-        old = read_manifest(self.index_dir)
+        try:
+            old = read_manifest(self.index_dir)
+        except DamagedIndex:
+            old = None  # only reindex gets here with a damaged one: it rebuilds every vector
         return Manifest(
             model=self.model_name,
             model_sha256=self._model_identity[2],
@@ -205,21 +225,34 @@ class Archive:
             return reads.is_empty(conn)
 
     def stats(self) -> Stats:
-        """Counts, model and disk size."""
+        """Counts, model and disk size; damaged or missing index files are listed in `problems`, not raised.
+
+        The vector count is the manifest's, unless the index file is not the one it describes
+        (a crash between the two renames): then the index itself is loaded and counted.
+        """
         with self.engine.connect() as conn:
             articles, chunks = reads.counts(conn)
-        manifest = read_manifest(self.index_dir)
+        problems: list[str] = []
+        vectors, manifest = 0, None
+        try:
+            manifest = read_manifest(self.index_dir)
+            if manifest is not None:
+                vectors = self.vectors.count if manifest_is_stale(self.index_dir, manifest) else manifest.count
+        except DamagedIndex as exc:
+            problems.append(exc.message)
+            vectors = 0
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
         return Stats(
             articles=articles,
             chunks=chunks,
-            vectors=manifest.count if manifest else 0,
+            vectors=vectors,
             model=self.model_name,
             encoder=self.settings.encoder,
             index_type=manifest.index_type if manifest else "flat",
             dim=manifest.dim if manifest else 0,
             disk_bytes=disk,
             index_dir=str(self.index_dir.resolve()),
+            problems=problems,
         )
 
     def chunk_ids(self) -> np.ndarray:

@@ -223,15 +223,18 @@ def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
 @click.pass_context
 @_fail_cleanly
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Articles, chunks, vectors, model, index type and disk size."""
+    """Articles, chunks, vectors, model, index type and disk size, and any damaged index file with its repair."""
     info = _archive(ctx).stats().as_dict()
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    problems = info.pop("problems")
     for key, value in info.items():
         if key == "disk_bytes":
             value = f"{value / 1e6:.1f} MB"
         click.echo(f"{key:>11}: {value}")
+    for problem in problems:
+        click.echo(f"{'problem':>11}: {problem}")
 
 
 @main.command()
