@@ -189,3 +189,86 @@ def test_only_temp_files_of_dead_writers_are_removed(stocked):
     os.utime(old_style, (1_000_000_000, 1_000_000_000))  # written long before this process started
     assert sorted(p.name for p in remove_stale_temp_files(stocked.index_dir)) == sorted([dead.name, old_style.name])
     assert mine.exists() and not dead.exists() and not old_style.exists()
+
+
+# ------------------------------------------------------------------------------ issue 15 item 4d: disk full
+
+
+def fill_up_after_this(engine) -> None:
+    """Every new connection of `engine` may grow the database by two pages at most (SQLite then says it is full)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _tiny(dbapi_connection, _record) -> None:
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 2}")
+
+    engine.dispose()  # the pool's connections predate the limit
+
+
+def big_stories(n: int = 200) -> list[Article]:
+    return [Article(title=f"Long {i}", body=f"Story {i} about the tides. " * 120, uid=f"big-{i}") for i in range(n)]
+
+
+def test_a_full_disk_during_ingest_is_one_error_and_loses_nothing_committed(stocked, settings, hash_encoder):
+    fill_up_after_this(stocked.engine)
+    with pytest.raises(ArchiveError) as caught:
+        ingest(stocked, big_stories(), batch_articles=1)
+    message = caught.value.message
+    assert "\n" not in message and "full" in message and str(stocked.index_dir) in message
+    assert caught.value.status == 503
+    reopened = open_archive(settings, encoder=hash_encoder)  # no size limit: the next write recovers
+    assert recover_if_idle(reopened)
+    from tests.test_core import consistent
+
+    articles, _ = consistent(reopened)
+    assert articles >= len(STORIES)  # what was committed before the disk filled is all there
+    from archive.reading import load_article
+
+    assert all(load_article(reopened, a.uid).body == a.body for a in STORIES)
+
+
+def test_a_full_disk_is_one_line_from_the_cli_and_503_from_the_api(cli, stocked, tmp_path, monkeypatch):
+    import archive.archive as archive_module
+
+    real_make_engine = archive_module.make_engine
+
+    def limited(url, **kwargs):
+        engine = real_make_engine(url, **kwargs)
+        fill_up_after_this(engine)
+        return engine
+
+    monkeypatch.setattr(archive_module, "make_engine", limited)
+    feed = tmp_path / "big.jsonl"
+    feed.write_text("".join(json.dumps({"id": a.uid, "title": a.title, "text": a.body}) + "\n" for a in big_stories()))
+    line = one_line_error(cli("ingest", str(feed), "--progress", "none"))
+    assert "full" in line and str(stocked.index_dir) in line
+
+    from archive.web import create_app
+
+    fill_up_after_this(stocked.engine)
+    client = create_app(settings=stocked.settings.with_(api_key="k"), archive=stocked).test_client()
+    records = [{"id": a.uid, "title": a.title, "text": a.body} for a in big_stories(100)]
+    r = client.post("/api/articles", json=records, headers={"Authorization": "Bearer k"})
+    assert r.status_code == 503 and r.mimetype == "application/json"
+    assert "full" in r.get_json()["error"]
+
+
+def test_a_full_disk_while_saving_the_index_is_one_error_and_keeps_the_old_file(stocked, monkeypatch):
+    import errno
+    import os
+
+    from archive.store import manifest
+
+    index = stocked.index_dir / INDEX_FILE
+    before = index.read_bytes()
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(manifest.os, "fsync", no_space)
+    with pytest.raises(ArchiveError, match="full") as caught:
+        stocked.save_vectors()
+    assert caught.value.status == 503 and str(index) in caught.value.message
+    monkeypatch.setattr(manifest.os, "fsync", os.fsync)
+    assert index.read_bytes() == before and list(stocked.index_dir.glob(".*.tmp")) == []

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from archive.errors import ReadOnlyArchive, StorageFull
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -51,10 +53,30 @@ def storage_writable(folder: Path, url: str) -> bool:
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout (or, read-only, none of that)."""
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout (or, read-only, none of that).
+
+    A full disk or an unwritable file is an ArchiveError of one line naming the database, never
+    a driver traceback: the failed transaction is rolled back, every earlier commit stays.
+    """
     path = sqlite_file(url)
-    if read_only and path is not None:
-        return _read_only_sqlite(path)
+    engine = _read_only_sqlite(path) if read_only and path is not None else _engine(url)
+    where = str(path) if path is not None else make_url(url).render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _storage_errors(context) -> None:
+        text = str(context.original_exception)
+        if "database or disk is full" in text:
+            raise StorageFull(
+                f"the disk holding {where} is full: this write was rolled back and every earlier commit is kept; "
+                "free some space and run it again"
+            ) from None
+        if "attempt to write a readonly database" in text:
+            raise ReadOnlyArchive(f"{where} cannot be written by this user: searching works, writes are refused")
+
+    return engine
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

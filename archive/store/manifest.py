@@ -9,6 +9,7 @@ missing file is a `DamagedIndex` naming it and the repair, `archive reindex`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.errors import DamagedIndex, IndexMismatch
+from archive.errors import DamagedIndex, IndexMismatch, StorageFull
 
 INDEX_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -106,6 +107,7 @@ def atomic_write(path: Path, write) -> int:
     """Write through a temp file in the same folder, fsync, then rename over `path`; returns the bytes written.
 
     The temp file is named `.NAME.PID.RANDOM.tmp`, so a later writer can tell a dead writer's debris.
+    A full disk is a StorageFull error (the old file stays in place).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
@@ -122,9 +124,14 @@ def atomic_write(path: Path, write) -> int:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(
+                f"the disk holding {path} is full: it was not saved (the old one stays); the database keeps every "
+                "committed article and the next write re-embeds what the index lacks"
+            ) from None
         raise
     return size
 
