@@ -268,3 +268,11 @@ def test_a_repeated_id_in_one_batch_is_an_update_and_the_rest_is_stored(archive,
     both = ingest(archive, [article("third", "Version two of it."), article("third", "Version three of it.")])
     assert (both.added, both.updated) == (0, 2)
     assert consistent(archive)[0] == 102
+
+
+def test_an_id_longer_than_a_key_is_a_failure_not_an_unreachable_article(archive):
+    """Issue 15 item 9: a 600-character id was stored, then unreachable by GET and DELETE."""
+    report = ingest(archive, [article("k" * 600, "Unreachable words."), article("k" * 512, "Reachable words.")])
+    assert report.added == 1 and len(report.failed) == 1
+    assert "600 characters" in report.failed[0].reason and "512" in report.failed[0].reason
+    assert delete_article(archive, "k" * 512) == "k" * 512

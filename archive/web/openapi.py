@@ -130,6 +130,11 @@ RESPONSES: dict[str, Any] = {
         "Too many requests from this address (ARCHIVE_RATE_LIMIT).",
         **{"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
     ),
+    "Unavailable": _error(
+        "The archive cannot do this now: a write while another process holds the write lock, while the archive is "
+        "read-only for the server or while its disk is full; or a damaged or missing index file (the message names "
+        "it and the repair, `archive reindex`)."
+    ),
 }
 
 
@@ -141,6 +146,7 @@ def _errors(*names: str) -> dict[str, Any]:
         "NotFound": "404",
         "TooLarge": "413",
         "RateLimited": "429",
+        "Unavailable": "503",
     }
     return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in names}
 
@@ -150,7 +156,7 @@ def _search_operation(
 ) -> dict:
     """A search operation; `html`: it also answers the HTML page (to a request that does not ask for JSON)."""
     ok = {**_json(ref("SearchResponse"), "A page of results."), "headers": RATE_HEADERS}
-    responses = {"200": ok, **_errors("BadRequest", "RateLimited")}
+    responses = {"200": ok, **_errors("BadRequest", "RateLimited", "Unavailable")}
     if html:
         page = {"schema": {"type": "string"}}
         ok["content"] = {**ok["content"], HTML: page}
@@ -172,7 +178,7 @@ def _search_operation(
 
 def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
-    write_errors = _errors("Unauthorized", "Forbidden", "RateLimited")
+    write_errors = _errors("Unauthorized", "Forbidden", "RateLimited", "Unavailable")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -277,7 +283,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(ref("RelatedResponse"), "Related articles, closest first."),
-                        **_errors("BadRequest", "NotFound", "RateLimited"),
+                        **_errors("BadRequest", "NotFound", "RateLimited", "Unavailable"),
                     },
                 }
             },
