@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +18,19 @@ from sqlalchemy.orm import Session
 
 from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
-from archive.errors import ArchiveError, IndexMismatch
+from archive.errors import ArchiveError, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads
-from archive.store.db import make_engine, migrate, session_factory
+from archive.store.db import (
+    database_exists,
+    make_engine,
+    migrate,
+    schema_behind,
+    session_factory,
+    storage_writable,
+)
 from archive.store.keyword import keyword_index_for
 from archive.store.owners import ChunkOwners
-from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, read_manifest
+from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, manifest_is_stale, read_manifest
 
 LOCK_FILE = ".write.lock"
 
@@ -41,6 +48,7 @@ class Stats:
     dim: int
     disk_bytes: int
     index_dir: str
+    problems: list[str] = field(default_factory=list)  # damaged or missing files, each with its repair
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -50,15 +58,34 @@ class Stats:
 class Archive:
     """A data directory: SQL (source of truth) + FAISS vectors + the encoder that made them."""
 
-    def __init__(self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, verify: bool = True, encoder: Encoder | None = None, create: bool = False
+    ) -> None:
         self.index_dir = Path(settings.index_dir)
-        recorded = read_manifest(self.index_dir)
+        url = settings.sqlalchemy_url
+        if not create and not database_exists(url):
+            raise no_archive(self.index_dir)
+        # A folder or database this process cannot write is opened read-only: reads work, writes are refused.
+        self.read_only = not storage_writable(self.index_dir, url)
+        if self.read_only and not database_exists(url):
+            raise ReadOnlyArchive(f"cannot create an archive at {self.index_dir}: this user cannot write there")
+        try:
+            recorded = read_manifest(self.index_dir)
+        except DamagedIndex:
+            recorded = None  # reported by stats, raised by every use of the vectors, replaced by reindex
         self.settings = settings = settings.with_(
             encoder=resolve_encoder(settings.encoder, recorded.encoder if recorded else None)
         )
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(settings.sqlalchemy_url)
-        migrate(self.engine)
+        if not self.read_only:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(url, read_only=self.read_only)
+        if not self.read_only:
+            migrate(self.engine)
+        elif (behind := schema_behind(self.engine)) is not None:
+            raise ReadOnlyArchive(
+                f"the database of {self.index_dir} has schema {behind}, older than this version reads, and it is "
+                "read-only here, so it cannot be upgraded: run `archive migrate` as a user who can write it"
+            )
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
@@ -71,6 +98,15 @@ class Archive:
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
         self._check_manifest(recorded)
 
+    def _recorded(self) -> Manifest | None:
+        """The manifest on disk; a damaged one is a DamagedIndex, except to `archive reindex` (which replaces it)."""
+        try:
+            return read_manifest(self.index_dir)
+        except DamagedIndex:
+            if self._verify:
+                raise
+            return None
+
     # -- components -------------------------------------------------------------------------
 
     @property
@@ -79,8 +115,9 @@ class Archive:
         if self._encoder is None:
             with self._mutex:
                 if self._encoder is None:
+                    recorded = self._recorded()  # a damaged manifest fails before a model is loaded
                     self._encoder = shared_encoder(self.settings)
-                    self._check_manifest(read_manifest(self.index_dir))
+                    self._check_manifest(recorded)
         return self._encoder
 
     @property
@@ -94,7 +131,7 @@ class Archive:
         with self._mutex:
             stamp = self._disk_stamp()
             if self._vectors is None or (stamp != self._vectors_stamp and not self._file_lock.is_locked):
-                self._check_manifest(read_manifest(self.index_dir))
+                self._check_manifest(self._recorded())
                 self._vectors = VectorIndex.load(self.index_dir, self._dim())
                 self._vectors_stamp = stamp
             return self._vectors
@@ -104,7 +141,10 @@ class Archive:
         return self.sessions()
 
     def _dim(self) -> int:
-        manifest = read_manifest(self.index_dir)
+        """The dimension the index must have: the loaded model's, else the one the (checked) manifest records."""
+        if self._encoder is not None:
+            return self._encoder.dim
+        manifest = self._recorded()
         return manifest.dim if manifest else self.encoder.dim
 
     def _disk_stamp(self) -> tuple[int, int] | None:
@@ -131,7 +171,10 @@ class Archive:
 
     def new_manifest(self) -> Manifest:
         """A manifest describing the current encoder (keeps the high-water mark on disk)."""
-        old = read_manifest(self.index_dir)
+        try:
+            old = read_manifest(self.index_dir)
+        except DamagedIndex:
+            old = None  # only reindex gets here with a damaged one: it rebuilds every vector
         return Manifest(
             model=self.model_name,
             model_sha256=self._model_identity[2],
@@ -182,21 +225,34 @@ class Archive:
             return reads.is_empty(conn)
 
     def stats(self) -> Stats:
-        """Counts, model and disk size."""
+        """Counts, model and disk size; damaged or missing index files are listed in `problems`, not raised.
+
+        The vector count is the manifest's, unless the index file is not the one it describes
+        (a crash between the two renames): then the index itself is loaded and counted.
+        """
         with self.engine.connect() as conn:
             articles, chunks = reads.counts(conn)
-        manifest = read_manifest(self.index_dir)
+        problems: list[str] = []
+        vectors, manifest = 0, None
+        try:
+            manifest = read_manifest(self.index_dir)
+            if manifest is not None:
+                vectors = self.vectors.count if manifest_is_stale(self.index_dir, manifest) else manifest.count
+        except DamagedIndex as exc:
+            problems.append(exc.message)
+            vectors = 0
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
         return Stats(
             articles=articles,
             chunks=chunks,
-            vectors=manifest.count if manifest else 0,
+            vectors=vectors,
             model=self.model_name,
             encoder=self.settings.encoder,
             index_type=manifest.index_type if manifest else "flat",
             dim=manifest.dim if manifest else 0,
             disk_bytes=disk,
             index_dir=str(self.index_dir.resolve()),
+            problems=problems,
         )
 
     def chunk_ids(self) -> np.ndarray:
@@ -209,9 +265,28 @@ class Archive:
         self.engine.dispose()
 
 
-def open_archive(settings: Settings | None = None, *, verify: bool = True, encoder: Encoder | None = None) -> Archive:
-    """Open (creating if needed) the archive described by `settings`."""
-    return Archive(settings or Settings.from_env(), verify=verify, encoder=encoder)
+def no_archive(index_dir: Path) -> NoArchive:
+    """The error for a data directory without an archive (e.g. a mistyped --index-dir)."""
+    return NoArchive(f"no archive at {index_dir}: create one with `archive ingest` or `archive seed`")
 
 
-__all__ = ["Archive", "Stats", "open_archive"]
+def read_only(index_dir: Path) -> ReadOnlyArchive:
+    """The error for a write to an archive this process cannot write."""
+    return ReadOnlyArchive(
+        f"the archive at {index_dir} is read-only (this user cannot write its folder or database): "
+        "searching works, writes are refused"
+    )
+
+
+def open_archive(
+    settings: Settings | None = None, *, verify: bool = True, encoder: Encoder | None = None, create: bool = False
+) -> Archive:
+    """Open the archive described by `settings`.
+
+    Reading needs an archive to exist (else NoArchive naming the folder, so a mistyped folder is
+    not silently a new empty archive); `create=True` (ingest, seed, tests) makes a new one.
+    """
+    return Archive(settings or Settings.from_env(), verify=verify, encoder=encoder, create=create)
+
+
+__all__ = ["Archive", "Stats", "no_archive", "open_archive", "read_only"]

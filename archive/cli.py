@@ -47,10 +47,11 @@ def _fail_cleanly(fn: Callable) -> Callable:
     return wrapper
 
 
-def _archive(ctx: click.Context, *, verify: bool = True) -> Archive:
+def _archive(ctx: click.Context, *, verify: bool = True, create: bool = False) -> Archive:
+    """The archive of --index-dir; only the commands that add articles (ingest, seed) may create it."""
     from archive.archive import open_archive
 
-    return open_archive(ctx.obj["settings"], verify=verify)
+    return open_archive(ctx.obj["settings"], verify=verify, create=create)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +70,10 @@ def main(ctx: click.Context, index_dir: Path | None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    ctx.obj = {"settings": Settings.from_env(index_dir=index_dir)}
+    try:
+        ctx.obj = {"settings": Settings.from_env(index_dir=index_dir)}
+    except ArchiveError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @main.command()
@@ -99,7 +103,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
             click.echo(json.dumps(event), err=True)
 
     emit({"stage": "opening"})
-    archive = _archive(ctx)
+    archive = _archive(ctx, create=True)
     bar = tqdm(
         total=0,
         unit="chunk",
@@ -225,15 +229,18 @@ def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
 @click.pass_context
 @_fail_cleanly
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Articles, chunks, vectors, model, index type and disk size."""
+    """Articles, chunks, vectors, model, index type and disk size, and any damaged index file with its repair."""
     info = _archive(ctx).stats().as_dict()
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    problems = info.pop("problems")
     for key, value in info.items():
         if key == "disk_bytes":
             value = f"{value / 1e6:.1f} MB"
         click.echo(f"{key:>11}: {value}")
+    for problem in problems:
+        click.echo(f"{'problem':>11}: {problem}")
 
 
 @main.command()
@@ -288,11 +295,17 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 @click.pass_context
 @_fail_cleanly
 def migrate(ctx: click.Context) -> None:
-    """Upgrade the database schema to this version (opening an archive does it too)."""
-    from archive.store.db import current_revision, head_revision, make_engine
+    """Upgrade the database schema of an existing archive to this version (opening one for writing does it too)."""
+    from archive.archive import no_archive, read_only
+    from archive.store.db import current_revision, database_exists, head_revision, make_engine, storage_writable
     from archive.store.db import migrate as run_migrate
 
-    engine = make_engine(ctx.obj["settings"].sqlalchemy_url)
+    settings = ctx.obj["settings"]
+    if not database_exists(settings.sqlalchemy_url):
+        raise no_archive(settings.index_dir)
+    if not storage_writable(settings.index_dir, settings.sqlalchemy_url):
+        raise read_only(settings.index_dir)
+    engine = make_engine(settings.sqlalchemy_url)
     before = current_revision(engine)
     changed = run_migrate(engine)
     after = current_revision(engine)
@@ -314,8 +327,8 @@ def show_settings() -> None:
 @click.pass_context
 @_fail_cleanly
 def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Ingest PATHS only when the archive is empty (used by `make serve`)."""
-    archive = _archive(ctx)
+    """Ingest PATHS only when the archive is empty (used by `make serve`); creates the archive."""
+    archive = _archive(ctx, create=True)
     if not archive.is_empty():
         click.echo("archive not empty: seeding skipped", err=True)
         return

@@ -5,17 +5,24 @@ Only this module reads the environment. Everything else receives a `Settings`.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from archive.errors import ArchiveError
+
 DEFAULT_INDEX_DIR = "index"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
-def _setting(default: Any, env: str, help: str) -> Any:
-    return field(default=default, metadata={"env": env, "help": help})
+def _setting(default: Any, env: str, help: str, low: float | None = None) -> Any:
+    """One setting: default, environment variable, help, and for a number the least value that makes sense."""
+    return field(default=default, metadata={"env": env, "help": help, "low": low})
 
 
 @dataclass(frozen=True)
@@ -44,29 +51,38 @@ class Settings:
         "ARCHIVE_ENCODER_CACHE",
         "Folder of the locally exported ONNX models; default: 'encoders' in the index directory.",
     )
-    batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.")
+    batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.", low=1)
     ann_threshold: int = _setting(
         100_000,
         "ARCHIVE_ANN_THRESHOLD",
         "Vectors above which the FAISS index becomes HNSW (approximate); exact below "
         "(exact search costs ~10 ms per 100,000 vectors on one core).",
+        low=1,
     )
     save_seconds: float = _setting(
         30.0,
         "ARCHIVE_SAVE_SECONDS",
         "During a long write, save the vector index at most this often (at least 20x the last save's duration).",
+        low=0,
     )
     chunk_tokens: int = _setting(
-        200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit)."
+        200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).", low=1
     )
-    chunk_overlap_sentences: int = _setting(1, "ARCHIVE_CHUNK_OVERLAP", "Sentences shared by consecutive chunks.")
-    rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.")
-    keyword_weight: float = _setting(1.0, "ARCHIVE_KEYWORD_WEIGHT", "Weight of the keyword ranking in hybrid fusion.")
+    chunk_overlap_sentences: int = _setting(
+        1, "ARCHIVE_CHUNK_OVERLAP", "Sentences shared by consecutive chunks.", low=0
+    )
+    rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.", low=0)
+    keyword_weight: float = _setting(
+        1.0, "ARCHIVE_KEYWORD_WEIGHT", "Weight of the keyword ranking in hybrid fusion.", low=0
+    )
     semantic_weight: float = _setting(
-        1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion."
+        1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion.", low=0
     )
     candidates: int = _setting(
-        300, "ARCHIVE_CANDIDATES", "Candidates per side before fusion: articles (keyword), chunks (semantic)."
+        300,
+        "ARCHIVE_CANDIDATES",
+        "Candidates per side before fusion: articles (keyword), chunks (semantic).",
+        low=1,
     )
     fusion: str = _setting(
         "zscore",
@@ -74,10 +90,13 @@ class Settings:
         "Hybrid fusion: 'zscore' or 'minmax' (normalised score mix, weighted) or 'rrf' (reciprocal rank).",
     )
     title_weight: float = _setting(
-        3.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches."
+        3.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches.", low=0
     )
     chunk_bonus: float = _setting(
-        0.01, "ARCHIVE_CHUNK_BONUS", "Semantic: bonus per further matching chunk of an article (times its cosine)."
+        0.01,
+        "ARCHIVE_CHUNK_BONUS",
+        "Semantic: bonus per further matching chunk of an article (times its cosine).",
+        low=0,
     )
     related_duplicate_cosine: float = _setting(
         0.97,
@@ -90,17 +109,23 @@ class Settings:
     rate_limit: str = _setting(
         "120/minute", "ARCHIVE_RATE_LIMIT", "API requests per client address, e.g. '120/minute'; 'off' disables."
     )
-    max_body_bytes: int = _setting(10 * 1024 * 1024, "ARCHIVE_MAX_BODY_BYTES", "Largest accepted request body.")
+    max_body_bytes: int = _setting(10 * 1024 * 1024, "ARCHIVE_MAX_BODY_BYTES", "Largest accepted request body.", low=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings from environment variables, then explicit overrides (None values ignored)."""
+        """Settings from environment variables, then explicit overrides (None values ignored).
+
+        A value that is not of the setting's type (or below its least sensible value) is an
+        ArchiveError naming the variable, the expected type and the setting's meaning.
+        """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is not None and raw != "":
-                values[f.name] = _coerce(f.default, raw)
+                values[f.name] = coerce_setting(
+                    f.metadata["env"], f.default, raw, f.metadata["low"], f.metadata["help"]
+                )
         values.update({k: v for k, v in overrides.items() if v is not None})
         for name in ("index_dir", "encoder_cache"):
             if values.get(name) is not None:
@@ -132,13 +157,30 @@ class Settings:
         ]
 
 
-def _coerce(default: Any, raw: str) -> Any:
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+def coerce_setting(env: str, default: Any, raw: str, low: float | None = None, help: str = "") -> Any:
+    """`raw` (an environment value) as the type of `default`, else an ArchiveError naming `env` and the type."""
     if isinstance(default, Path):
         return Path(raw)
-    return raw
+    if not isinstance(default, bool | int | float):
+        return raw
+    word = raw.strip().lower()
+    value: Any = None
+    if isinstance(default, bool):
+        value = True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
+        expected = f"true or false ({'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)})"
+    elif isinstance(default, int):
+        value = int(word) if re.fullmatch(r"[+-]?[0-9]{1,18}", word) else None
+        expected = "an integer"
+    else:
+        try:
+            value = float(word)
+        except ValueError:
+            value = None
+        value = value if value is not None and math.isfinite(value) else None
+        expected = "a number"
+    if value is not None and low is not None and value < low:
+        value, expected = None, f"{expected} of at least {low:g}"
+    if value is None:
+        meaning = f" ({help})" if help else ""
+        raise ArchiveError(f"{env} must be {expected}, got {raw!r}{meaning}")
+    return value

@@ -50,3 +50,27 @@ class Unauthorized(ArchiveError):
     """A write was attempted without a valid API key (HTTP 401/403)."""
 
     status = 401
+
+
+class NoArchive(ArchiveError):
+    """The data directory holds no archive (only `archive ingest` and `archive seed` create one)."""
+
+    status = 503
+
+
+class ReadOnlyArchive(ArchiveError):
+    """The archive's folder or database cannot be written by this process: reads work, writes are refused."""
+
+    status = 503
+
+
+class DamagedIndex(ArchiveError):
+    """A file of the vector index is damaged or missing; the message names it and the repair (`archive reindex`)."""
+
+    status = 503
+
+
+class StorageFull(ArchiveError):
+    """The disk (or the database's size limit) is full: the write stopped, nothing committed before it is lost."""
+
+    status = 503

@@ -56,7 +56,7 @@ def reuters_texts(count: int, encoder) -> list[str]:
     from bench.ingest import embedding_texts
 
     with tempfile.TemporaryDirectory(prefix="bench-texts-") as tmp:
-        archive = open_archive(Settings(index_dir=Path(tmp)), encoder=encoder)
+        archive = open_archive(Settings(index_dir=Path(tmp)), encoder=encoder, create=True)
         texts = embedding_texts(archive, list(reuters_articles(0, count)))
         archive.close()
     return texts[:count]
@@ -151,7 +151,7 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
         archives, seconds, chunks = {}, {}, {}
         for enc in (torch_enc, int8_enc):
             settings = Settings(index_dir=Path(tmp) / enc.backend, encoder=enc.backend, rate_limit="off")
-            archives[enc.backend] = open_archive(settings, encoder=enc)
+            archives[enc.backend] = open_archive(settings, encoder=enc, create=True)
             seconds[enc.backend], chunks[enc.backend] = 0.0, 0
         # ABBA: torch, int8 on the first half; int8, torch on the second (load drift hits both alike).
         for half, order in zip(halves, ((torch_enc, int8_enc), (int8_enc, torch_enc)), strict=False):

@@ -69,7 +69,7 @@ def run(results: Results, articles: int, index_dir: Path, encoder=None, segments
     encoder = encoder or load_encoder(
         settings.encoder, settings.model, cache_dir=index_dir / "encoders", batch_size=settings.batch_size
     )
-    archive = open_archive(settings, encoder=encoder)
+    archive = open_archive(settings, encoder=encoder, create=True)
     if not archive.is_empty():
         raise ValueError(f"{index_dir} is not empty: the ingest benchmark needs a fresh archive")
     encoder.encode(["warm-up: the first call initialises the model's kernels"] * 8)

@@ -154,7 +154,7 @@ def open_or_build(
     from archive.write import ingest
 
     settings = Settings.from_env(index_dir=index_dir, **settings_overrides)
-    archive = open_archive(settings)
+    archive = open_archive(settings, create=True)
     if archive.is_empty():
         log(f"building the archive in {index_dir} from {corpus} (this embeds the whole corpus) ...")
         report = ingest(archive, read_paths([corpus]))

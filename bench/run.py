@@ -40,7 +40,7 @@ def full_archive_problem(index_dir: Path, backend: str) -> str | None:
     except Timeout:
         return f"an ingest is still writing {index_dir}"
     from archive.archive import open_archive
-    from archive.errors import IndexMismatch
+    from archive.errors import IndexMismatch, NoArchive
 
     settings = bench_settings(index_dir)
     if settings.encoder != backend:
@@ -50,7 +50,7 @@ def full_archive_problem(index_dir: Path, backend: str) -> str | None:
         )
     try:
         archive = open_archive(settings)
-    except IndexMismatch as exc:
+    except (IndexMismatch, NoArchive) as exc:
         return f"{index_dir}: {exc}"
     try:
         chunks, vectors = len(archive.chunk_ids()), archive.vectors.count
@@ -167,7 +167,7 @@ def _seeds_archive(index_dir: Path, encoder) -> Path:
     from archive.readers import read_paths
     from archive.write import ingest
 
-    archive = open_archive(bench_settings(index_dir), encoder=encoder)
+    archive = open_archive(bench_settings(index_dir), encoder=encoder, create=True)
     ingest(archive, read_paths([SEEDS]))
     archive.close()
     return index_dir
@@ -178,7 +178,7 @@ def _mid_archive(index_dir: Path, has_first: bool, first: int, total: int, encod
     from archive.archive import open_archive
     from archive.write import ingest
 
-    archive = open_archive(bench_settings(index_dir), encoder=encoder)
+    archive = open_archive(bench_settings(index_dir), encoder=encoder, create=True)
     start = first if has_first else 0
     if total > start:
         log(f"latency: growing the mid-size archive with Reuters records {start}..{total} ...")

@@ -67,7 +67,7 @@ def archive(settings: Settings, hash_encoder):
     """An empty archive with the hash encoder: the write path, recovery, the API and pages without the model."""
     from archive.archive import open_archive
 
-    a = open_archive(settings, encoder=hash_encoder)
+    a = open_archive(settings, encoder=hash_encoder, create=True)
     yield a
     a.close()
 
@@ -83,7 +83,7 @@ def model_archive(model_settings: Settings, encoder):
     """An empty archive sharing the session's real model: for tests where meaning is the point."""
     from archive.archive import open_archive
 
-    a = open_archive(model_settings, encoder=encoder)
+    a = open_archive(model_settings, encoder=encoder, create=True)
     yield a
     a.close()
 
@@ -96,7 +96,7 @@ def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder):
     from archive.write import ingest
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("seeded") / "index", rate_limit="off")
-    a = open_archive(settings, encoder=encoder)
+    a = open_archive(settings, encoder=encoder, create=True)
     report = ingest(a, read_paths([SEEDS, CORPUS]))
     assert report.failed == [] and report.added == 13, report.as_dict()
     yield a

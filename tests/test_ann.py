@@ -84,7 +84,7 @@ def test_ingest_switches_to_hnsw_and_delete_keeps_consistency(settings, hash_enc
     from archive.write import delete_article, ingest, reindex
     from tests.conftest import CORPUS, SEED_UID, SEEDS
 
-    archive = open_archive(settings.with_(ann_threshold=5), encoder=hash_encoder)
+    archive = open_archive(settings.with_(ann_threshold=5), encoder=hash_encoder, create=True)
     ingest(archive, read_paths([SEEDS, CORPUS]))
     assert archive.vectors.index_type == HNSW and read_manifest(archive.index_dir).index_type == HNSW
     results = Searcher(archive).search(SearchRequest(q="Iran camera disconnection", mode="semantic")).results

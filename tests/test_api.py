@@ -540,3 +540,74 @@ def test_any_parameter_value_is_200_or_a_400_naming_it(app, name, value):
         assert body == {"ok": False, "error": body["error"], "status": 400, "param": name}
     else:
         assert body["ok"] is True
+
+
+def test_post_with_a_repeated_id_answers_each_item_never_500(write_client):
+    """Issue 15 item 1: one POST naming an id twice (different texts) stores the later one as an update."""
+    records = [
+        article("rep-1", "The council approved the new budget on Tuesday."),
+        article("rep-1", "The council rejected the new budget on Tuesday."),
+        article("rep-2", "Rain is expected over the weekend."),
+    ]
+    r = write_client.post("/api/articles", json=records, headers=AUTH)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert (body["added"], body["updated"], body["failed"]) == (2, 1, 0)
+    assert [i["result"] for i in body["items"]] == ["stored", "stored", "stored"]
+    assert "rejected" in write_client.get("/api/articles/rep-1").get_json()["article"]["body"]
+
+
+# ------------------------------------------------------------------------------ issue 15 item 9
+
+
+def test_an_id_longer_than_a_key_can_be_is_refused_per_item(write_client):
+    from archive.limits import MAX_KEY_CHARS
+
+    long_id = "x" * 600
+    records = [article(long_id, "A story nobody could ever read back."), article("short", "A story with a fine id.")]
+    r = write_client.post("/api/articles", json=records, headers=AUTH)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert (body["added"], body["failed"]) == (1, 1)
+    assert body["items"][0]["result"] == "failed" and body["items"][1]["result"] == "stored"
+    reason = body["items"][0]["reason"]
+    assert "600" in reason and str(MAX_KEY_CHARS) in reason
+    only = write_client.post("/api/articles", json=article("y" * 600, "Another unreachable one."), headers=AUTH)
+    assert only.status_code == 422
+
+
+def test_a_url_longer_than_a_key_falls_back_to_a_content_uid(write_client):
+    url = "https://news.example/story?" + "utm=1&" * 120
+    r = write_client.post(
+        "/api/articles", json={"title": "t", "text": "Known only by a long URL.", "url": url}, headers=AUTH
+    )
+    assert r.status_code == 201, r.get_json()
+    uid = r.get_json()["items"][0]["uid"]
+    assert uid.startswith("sha256:")
+    got = write_client.get(f"/api/articles/{uid}").get_json()["article"]
+    assert got["url"] == url
+    assert write_client.delete(f"/api/articles/{uid}", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("param", ["mode", "sort", "limit", "offset"])
+def test_an_empty_enum_or_number_parameter_is_400_naming_it(client, param):
+    for path, extra in (("/api/search", {}), ("/search", {"format": "json"})):
+        body = assert_error(client.get(path, query_string={"q": QUERY, param: "", **extra}), 400, param)
+        assert "empty" in body["error"]
+    assert_error(client.get(f"/api/articles/{SEED_UID}/related?limit="), 400, "limit")
+
+
+@pytest.mark.parametrize("param", ["after", "before", "source", "author"])
+def test_an_empty_filter_is_no_filter(client, param):
+    body = client.get("/api/search", query_string={"q": QUERY, param: ""}).get_json()
+    assert body["ok"] is True and body["results"][0]["uid"] == SEED_UID
+
+
+def test_related_allows_only_get(client, write_client):
+    for method in ("put", "post", "delete", "patch"):
+        r = getattr(client, method)(f"/api/articles/{SEED_UID}/related", headers=AUTH)
+        assert_error(r, 405)
+        assert set(r.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}, method
+    write_client.post("/api/articles", json=article("keep", "This article must survive."), headers=AUTH)
+    assert_error(write_client.delete("/api/articles/keep/related", headers=AUTH), 405)
+    assert write_client.get("/api/articles/keep").status_code == 200

@@ -244,3 +244,35 @@ def test_readers_feed_the_indexer_from_every_format(archive, tmp_path: Path):
     assert rows["c-1"].title == "CSV story" and str(rows["c-1"].published_at).startswith("2020-01-02")
     html_row = next(r for r in rows.values() if r.title == "HTML story")
     assert "library" in html_row.body and "Copyright" not in html_row.body
+
+
+def test_a_repeated_id_in_one_batch_is_an_update_and_the_rest_is_stored(archive, tmp_path: Path):
+    """Issue 15 item 1: the later record of an id wins, counted as an update, as if it came in a second batch."""
+    feed = tmp_path / "repeat.jsonl"
+    lines = [
+        {"_id": "twice", "title": "First take", "text": "The ferry was delayed by fog in the morning."},
+        {"_id": "twice", "title": "Second take", "text": "The ferry left on time after the fog lifted early."},
+    ]
+    lines += [{"_id": f"after-{i}", "text": f"Story number {i} about harbour traffic."} for i in range(100)]
+    feed.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = ingest(archive, read_paths([feed]))
+    assert (report.added, report.updated, report.duplicates, report.failed) == (101, 1, 0, [])
+    assert consistent(archive)[0] == 101
+    with archive.engine.connect() as conn:
+        title, body = conn.execute(text("SELECT title, body FROM articles WHERE uid = 'twice'")).one()
+    assert title == "Second take" and "left on time" in body
+    # The earlier text is free again: a later record carrying it is a new article, not a duplicate.
+    again = ingest(archive, [article("third", "The ferry was delayed by fog in the morning.")])
+    assert (again.added, again.duplicates) == (1, 0)
+    # An id repeated in a batch against a stored article: two updates, the last text stays.
+    both = ingest(archive, [article("third", "Version two of it."), article("third", "Version three of it.")])
+    assert (both.added, both.updated) == (0, 2)
+    assert consistent(archive)[0] == 102
+
+
+def test_an_id_longer_than_a_key_is_a_failure_not_an_unreachable_article(archive):
+    """Issue 15 item 9: a 600-character id was stored, then unreachable by GET and DELETE."""
+    report = ingest(archive, [article("k" * 600, "Unreachable words."), article("k" * 512, "Reachable words.")])
+    assert report.added == 1 and len(report.failed) == 1
+    assert "600 characters" in report.failed[0].reason and "512" in report.failed[0].reason
+    assert delete_article(archive, "k" * 512) == "k" * 512

@@ -148,7 +148,7 @@ def test_sigkill_at_named_progress_points_loses_nothing_committed(tmp_path: Path
     seen_chunks = 0
     for label, condition in KILL_POINTS:
         event = kill_at(ingest_process(index_dir, corpus), label, condition)
-        archive = open_archive(settings)
+        archive = open_archive(settings, create=True)  # the kill may precede the database
         assert recover_if_idle(archive), label  # recovery happens on the next open for writing
         articles, chunks = consistent(archive)
         assert chunks >= seen_chunks, f"{label}: committed chunks were lost"

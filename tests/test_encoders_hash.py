@@ -109,7 +109,7 @@ from archive.store.vectors import read_manifest
 
 index_dir, seeds = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings.from_env(index_dir=index_dir, rate_limit="off")  # ARCHIVE_ENCODER=hash
-built = open_archive(settings)
+built = open_archive(settings, create=True)
 report = ingest(built, read_paths([seeds]))
 built.close()
 served = open_archive(Settings(index_dir=index_dir, rate_limit="off"))  # 'auto' follows the manifest

@@ -146,7 +146,7 @@ def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_p
         return [(r.uid, r.score) for r in results]
 
     index_dir = tmp_path / "index"
-    built = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32)
+    built = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32, create=True)
     ingest(built, read_paths([SEEDS, CORPUS]))
     by_torch = top(built, "Tehran switches off UN watchdog surveillance equipment")
     built.close()

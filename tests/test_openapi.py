@@ -117,3 +117,67 @@ def test_request_examples_conform_to_the_input_schema(spec):
     one = {"id": "x", "title": "t", "text": "body"}
     for body in (one, [one], {"articles": [one]}):
         conforms(spec, "IngestRequest", body)
+
+
+# ------------------------------------------------------------------------------ issue 15 item 9: the document and the code agree
+
+
+def parameter(spec: dict, path: str, name: str) -> dict:
+    return next(p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == name)
+
+
+def accepts(schema: dict, value: str) -> bool:
+    from jsonschema import FormatChecker
+
+    return Draft202012Validator(schema, format_checker=FormatChecker()).is_valid(value)
+
+
+@pytest.mark.parametrize("path", ["/api/search", "/search"])
+def test_empty_values_are_documented_as_the_code_treats_them(spec, path):
+    for name in ("mode", "sort"):  # enums: empty is not a member, and the code answers 400
+        p = parameter(spec, path, name)
+        assert not accepts(p["schema"], "") and "empty" in p["description"] and "400" in p["description"]
+    for name in ("limit", "offset"):
+        assert "empty" in parameter(spec, path, name)["description"]
+    for name in ("after", "before"):  # dates: empty is no bound (the search form sends it), the schema allows it
+        p = parameter(spec, path, name)
+        assert accepts(p["schema"], "") and accepts(p["schema"], "2022-06-09")
+        assert not accepts(p["schema"], "2022-02-30") and not accepts(p["schema"], "yesterday")
+        assert "empty" in p["description"]
+
+
+@pytest.mark.parametrize("path", ["/api/search", "/search"])
+def test_the_date_order_400_is_documented(spec, path):
+    for name in ("after", "before"):
+        description = parameter(spec, path, name)["description"]
+        assert "400" in description and "earlier than" in description
+
+
+def test_the_search_page_documents_its_html_answers(spec):
+    responses = spec["paths"]["/search"]["get"]["responses"]
+    for status in ("200", "400"):
+        assert {"text/html", "application/json"} <= set(responses[status]["content"]), status
+    assert set(spec["paths"]["/api/search"]["get"]["responses"]["200"]["content"]) == {"application/json"}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("path", "url", "headers"),
+    [
+        ("/search", "/search?q=oil", {}),
+        ("/search", "/search?q=oil&mode=", {}),
+        ("/search", "/search?q=oil&mode=", {"Accept": "application/json"}),
+        ("/search", "/search?q=oil&after=", {}),
+        ("/api/search", "/api/search?q=oil&before=", {}),
+        ("/api/search", "/api/search?q=oil&mode=", {}),
+        ("/api/search", "/api/search?q=oil&after=2022-01-01&before=2022-01-01", {}),
+        ("/api/articles/{id}/related", f"/api/articles/{SEED_UID}/related?limit=", {}),
+    ],
+)
+def test_answers_have_a_documented_status_and_type(client, spec, path, url, headers):
+    r = client.get(url, headers=headers)
+    documented = spec["paths"][path]["get"]["responses"]
+    assert str(r.status_code) in documented, (url, r.status_code)
+    response = documented[str(r.status_code)]
+    response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]] if "$ref" in response else response
+    assert r.mimetype in response["content"], (url, r.mimetype)

@@ -80,6 +80,7 @@ def crowd(tmp_path_factory, hash_encoder):
     archive = open_archive(
         Settings(index_dir=tmp_path_factory.mktemp("crowd") / "index", rate_limit="off", encoder="hash"),
         encoder=hash_encoder,
+        create=True,
     )
     items, targets = _articles()
     report = ingest(archive, items)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive.errors import IndexMismatch
+from archive.errors import ArchiveError, IndexMismatch
 from archive.store.vectors import FLAT, HNSW, Manifest, VectorIndex, read_manifest
 
 DIM = 16
@@ -97,3 +97,35 @@ def test_add_checks_shapes():
         v.add([1, 2], unit_rows(3))
     v.add([], np.zeros((0, DIM), np.float32))
     assert v.count == 0 and v.search(unit_rows(1)[0], 3) == []
+
+
+def test_a_dimension_mismatch_says_which_side_is_which(index: VectorIndex, tmp_path: Path):
+    """Issue 15 item 9: the message named the manifest's dimension as the model's."""
+    m = manifest()
+    with pytest.raises(IndexMismatch) as caught:
+        m.check_compatible("m", "abc", DIM * 2)
+    assert f"the index holds {DIM}-dimensional vectors, the model m makes {DIM * 2}-dimensional ones" in str(
+        caught.value
+    )
+    index.save(tmp_path, m)
+    with pytest.raises(IndexMismatch) as caught:
+        VectorIndex.load(tmp_path, DIM * 2)
+    assert f"holds {DIM}-dimensional vectors but the model makes {DIM * 2}-dimensional ones" in str(caught.value)
+
+
+def test_a_manifest_that_disagrees_with_its_index_is_named_as_such(archive, settings):
+    import json
+
+    from archive.archive import open_archive
+    from archive.documents import Article
+    from archive.write import ingest
+
+    ingest(archive, [Article(title="t", body="Tin prices slumped.", uid="v-1")])
+    path = archive.index_dir / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dim": 768}))
+    reader = open_archive(settings)  # no model loaded yet, as for `archive related`
+    with pytest.raises(ArchiveError) as caught:
+        _ = reader.vectors
+    message = str(caught.value)
+    assert f"holds 384-dimensional vectors but {path} records 768-dimensional ones" in message
+    assert "model makes 768" not in message and "archive reindex" in message

@@ -1,24 +1,89 @@
-"""Engine, sessions and the schema's migrations (Alembic), for any SQLAlchemy URL the store supports."""
+"""Engine, sessions and the schema's migrations (Alembic), for any SQLAlchemy URL the store supports.
+
+Also the facts about the storage an archive is opened on: does a database exist at all, and
+can this process write it (a read-only folder or file is opened read-only: `mode=ro`, no WAL
+pragma, no migrations).
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
+
+from archive.errors import ReadOnlyArchive, StorageFull
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.engine import ExceptionContext
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def database_exists(url: str) -> bool:
+    """True when `url` names a database that holds an archive (for SQLite: its file exists)."""
+    path = sqlite_file(url)
+    if path is not None:
+        return path.is_file()
+    if make_url(url).get_backend_name() == "sqlite":
+        return False  # in memory: always new
+    engine = create_engine(url)
+    try:
+        return inspect(engine).has_table("articles")
+    finally:
+        engine.dispose()
+
+
+def storage_writable(folder: Path, url: str) -> bool:
+    """False when this process cannot write the data folder or the SQLite file (and the folder of its journals)."""
+    path = sqlite_file(url)
+    for place in (folder, path, path.parent if path is not None else None):
+        if place is not None and place.exists() and not os.access(place, os.W_OK):
+            return False
+    return True
+
+
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout (or, read-only, none of that).
+
+    A full disk or an unwritable file is an ArchiveError of one line naming the database, never
+    a driver traceback: the failed transaction is rolled back, every earlier commit stays.
+    """
+    path = sqlite_file(url)
+    engine = _read_only_sqlite(path) if read_only and path is not None else _engine(url)
+    where = str(path) if path is not None else make_url(url).render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _storage_errors(context: ExceptionContext) -> None:
+        text = str(context.original_exception)
+        if "database or disk is full" in text:
+            raise StorageFull(
+                f"the disk holding {where} is full: this write was rolled back and every earlier commit is kept; "
+                "free some space and run it again"
+            ) from None
+        if "attempt to write a readonly database" in text:
+            raise ReadOnlyArchive(f"{where} cannot be written by this user: searching works, writes are refused")
+
+    return engine
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -32,6 +97,28 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _read_only_sqlite(path: Path) -> Engine:
+    """SQLite opened with `mode=ro` and `query_only`: nothing is written, not even the WAL index.
+
+    A WAL database needs its `-shm` file beside it; when nobody has it open and the folder is
+    read-only, that file cannot be created, so the database is read as an immutable snapshot
+    (a write made later elsewhere is seen after a restart).
+    """
+    uri = path.resolve().as_uri()
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    return create_engine(f"sqlite:///{path}", creator=connect)
 
 
 def session_factory(engine: Engine) -> sessionmaker:
@@ -62,6 +149,12 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_behind(engine: Engine) -> str | None:
+    """The database's migration when it is not the newest one (None when current)."""
+    current = current_revision(engine)
+    return None if current == head_revision() else current or "none"
 
 
 def migrate(engine: Engine) -> bool:

@@ -10,101 +10,41 @@ Two index types, chosen by size (see `VectorIndex.fit_size`):
   tombstones pile up, and by `archive reindex`) rebuilds the graph without them.
 
 Both are wrapped in `IndexIDMap2`, so FAISS ids are chunk ids and vectors can be read back.
+
+Its files (the manifest, atomic writes, crash debris) are in `archive.store.manifest`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
 
 import faiss
 import numpy as np
 
-from archive.errors import IndexMismatch
+from archive.errors import DamagedIndex, IndexMismatch
+from archive.store.manifest import (
+    FLAT,
+    HNSW,
+    INDEX_FILE,
+    MANIFEST_FILE,
+    REPAIR,
+    Manifest,
+    atomic_write,
+    manifest_is_stale,
+    read_manifest,
+    remove_stale_temp_files,
+)
 
-INDEX_FILE = "vectors.faiss"
-MANIFEST_FILE = "manifest.json"
-MANIFEST_VERSION = 1
-
-FLAT = "flat"
-HNSW = "hnsw"
 HNSW_M = 32  # graph degree: recall/memory trade-off (~260 bytes of links per vector)
 HNSW_EF_CONSTRUCTION = 80  # build-time beam; bench/ann.py: 1M vectors in ~5 min, recall@10 0.988 at efSearch 64
 HNSW_EF_SEARCH = 64  # query-time beam for k=10: recall@10 0.988 in 0.25 ms on 1M (exact: 103 ms)
 MAX_EF_SEARCH = 4096
 EXACT_BELOW = 20_000  # allowed-id filters this small are searched exactly, not through the graph
 COMPACT_FRACTION = 0.2  # rebuild the graph when this share of its nodes are tombstones
-
-
-@dataclass
-class Manifest:
-    """What built the vectors on disk; checked on every load."""
-
-    model: str
-    model_sha256: str | None
-    dim: int
-    encoder: str = "torch"
-    metric: str = "inner_product"
-    index_type: str = FLAT
-    count: int = 0
-    high_water_chunk_id: int = 0
-    version: int = MANIFEST_VERSION
-    tombstones: list[int] = field(default_factory=list)  # removed ids still inside an HNSW graph
-    extra: dict = field(default_factory=dict)
-
-    def check_compatible(self, model: str, model_sha256: str | None, dim: int) -> None:
-        """Raise IndexMismatch when the index was built by another model or in another dimension."""
-        problems = []
-        if self.dim != dim:
-            problems.append(f"dimension {self.dim} vs {dim}")
-        if self.model != model or (self.model_sha256 and model_sha256 and self.model_sha256 != model_sha256):
-            problems.append(
-                f"model {self.model} ({(self.model_sha256 or '?')[:12]}) vs {model} ({(model_sha256 or '?')[:12]})"
-            )
-        if problems:
-            raise IndexMismatch(
-                "the vector index was built with another model: "
-                + "; ".join(problems)
-                + ". Use the same settings, or rebuild the vectors with `archive reindex`."
-            )
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temp file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the index is as readable as the database
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_manifest(index_dir: Path) -> Manifest | None:
-    """The manifest in `index_dir`, or None when there is none yet."""
-    path = index_dir / MANIFEST_FILE
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    known = set(Manifest.__dataclass_fields__)
-    return Manifest(**{k: v for k, v in data.items() if k in known})
 
 
 def _ids(values: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -332,24 +272,43 @@ class VectorIndex:
             manifest.index_type = self.index_type
             manifest.tombstones = sorted(self.tombstones)
             # Streamed to the file: serialize_index would hold a second copy of a 1.5 GB index in RAM.
-            _atomic_write(
+            manifest.index_bytes = atomic_write(
                 index_dir / INDEX_FILE, lambda fh: faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
             )
         payload = json.dumps(asdict(manifest), indent=2, sort_keys=True).encode()
-        _atomic_write(index_dir / MANIFEST_FILE, lambda fh: fh.write(payload))
+        atomic_write(index_dir / MANIFEST_FILE, lambda fh: fh.write(payload))
 
     @classmethod
     def load(cls, index_dir: Path, dim: int) -> VectorIndex:
-        """Load the index from `index_dir`, or an empty one when there is no file yet."""
+        """Load the index from `index_dir` (or an empty one when there is none yet); `dim` is what the model makes.
+
+        The index file is trusted over its manifest (whose count may be stale after a crash), but
+        a missing, unreadable or mismatched file is a DamagedIndex naming it: never an empty
+        index that would silently match nothing.
+        """
         path = index_dir / INDEX_FILE
+        manifest = read_manifest(index_dir)
         if not path.exists():
+            if manifest is not None and manifest.count > 0:
+                raise DamagedIndex(
+                    f"{path} is missing but {index_dir / MANIFEST_FILE} records {manifest.count} vectors; {REPAIR}"
+                )
             return cls(dim)
-        index = faiss.read_index(str(path))
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError:
+            raise DamagedIndex(f"{path} is damaged or truncated (FAISS cannot read it); {REPAIR}") from None
+        if not hasattr(index, "id_map"):
+            raise DamagedIndex(f"{path} is not an archive's vector index ({type(index).__name__}); {REPAIR}")
+        if manifest is not None and index.d != manifest.dim:
+            raise DamagedIndex(
+                f"{path} holds {index.d}-dimensional vectors but {index_dir / MANIFEST_FILE} records "
+                f"{manifest.dim}-dimensional ones; {REPAIR}"
+            )
         if index.d != dim:
             raise IndexMismatch(
-                f"{path} holds {index.d}-dimensional vectors, the model makes {dim}; run `archive reindex`"
+                f"{path} holds {index.d}-dimensional vectors but the model makes {dim}-dimensional ones; {REPAIR}"
             )
-        manifest = read_manifest(index_dir)
         tombstones = np.asarray(manifest.tombstones if manifest else [], dtype=np.int64)
         if len(tombstones):  # after a crash between the two writes the list may name ids already compacted away
             tombstones = np.intersect1d(tombstones, faiss.vector_to_array(index.id_map))
@@ -357,3 +316,17 @@ class VectorIndex:
         if vectors.index_type == HNSW:
             faiss.downcast_index(vectors.index.index).hnsw.efSearch = HNSW_EF_SEARCH
         return vectors
+
+
+__all__ = [
+    "FLAT",
+    "HNSW",
+    "INDEX_FILE",
+    "MANIFEST_FILE",
+    "Manifest",
+    "VectorIndex",
+    "manifest_is_stale",
+    "new_faiss_index",
+    "read_manifest",
+    "remove_stale_temp_files",
+]

@@ -31,6 +31,9 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
 
     Duplicate rule: a content hash already stored (or earlier in this batch) is a duplicate.
     Update rule: a known uid with a new content hash replaces that article's fields and chunks.
+    A uid repeated within the batch follows the same rules in input order, exactly as if each
+    record came in a batch of its own: the later text wins and counts as an update (the earlier
+    one's text is then free again, and the same text twice is a duplicate).
     """
     out = BatchOutcome()
     if not prepared:
@@ -46,13 +49,16 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
     by_uid = {
         row.uid: row for row in session.scalars(select(ArticleRow).where(ArticleRow.uid.in_({p.uid for p in prepared})))
     }
-    touched: list[tuple[ArticleRow, PreparedArticle]] = []
+    touched: dict[str, tuple[ArticleRow, PreparedArticle]] = {}  # uid -> (row, its latest text in this batch)
     for p in prepared:
         if p.content_hash in by_hash:
             out.duplicates.append((p.article.origin or p.uid, by_hash[p.content_hash]))
             continue
         row = by_uid.get(p.uid)
-        if row is not None:  # same id, new text: an update
+        if p.uid in touched:  # named earlier in this batch: its chunks are not written yet, only replaced
+            by_hash.pop(touched[p.uid][1].content_hash, None)
+            out.updated += 1
+        elif row is not None:  # same id, new text: an update
             out.stale_chunk_ids += [
                 int(c) for c in session.scalars(select(ChunkRow.id).where(ChunkRow.article_id == row.id))
             ]
@@ -66,10 +72,10 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
             out.added += 1
         _fill(row, p)
         by_hash[p.content_hash] = p.uid
-        touched.append((row, p))
+        touched[p.uid] = (row, p)
     session.flush()  # assigns article ids
     new: list[tuple[ChunkRow, str]] = []
-    for row, p in touched:
+    for row, p in touched.values():
         for c in p.chunks:
             chunk = ChunkRow(article_id=row.id, seq=c.seq, text=c.text, char_start=c.char_start, char_end=c.char_end)
             session.add(chunk)

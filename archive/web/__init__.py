@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     if archive is None:
         from archive.write import recover_if_idle
 
-        archive = open_archive(settings)
+        archive = open_archive(settings, create=False)  # serving never creates an archive: NoArchive names the folder
         recover_if_idle(archive)
         _warm_up(archive)
     app.extensions["archive"] = archive

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.routing import PathConverter
 
 from archive.documents import Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
@@ -21,13 +22,27 @@ if TYPE_CHECKING:
 api = Blueprint("api", __name__)
 
 
+class ArticleKey(PathConverter):
+    """An article's id or uid in a path (slashes allowed), except one ending in `/related`: that is the related route.
+
+    So /api/articles/<id>/related is matched by one rule only, and other methods on it are a 405
+    allowing GET, HEAD and OPTIONS, never a DELETE of an article named "<id>/related" (an uid
+    ending so is addressed by its numeric id).
+    """
+
+    regex = r"[^/].*?(?<!/related)"
+
+
+api.record_once(lambda state: state.app.url_map.converters.setdefault("article_key", ArticleKey))
+
+
 @api.get("/search")
 def search() -> Response:
     """Search articles: q, mode, limit, offset, sort, source, author, after, before."""
     return search_json()
 
 
-@api.get("/articles/<path:key>")
+@api.get("/articles/<article_key:key>")
 def get_article(key: str) -> Response:
     """One article by numeric id or uid: metadata, body and passage boundaries."""
     return jsonify({"ok": True, "article": load_article(the_archive(), key).as_dict()})
@@ -62,7 +77,7 @@ def add_articles() -> tuple[Response, int]:
     return jsonify({"ok": True, **body}), 201 if report.added else 200
 
 
-@api.delete("/articles/<path:key>")
+@api.delete("/articles/<article_key:key>")
 def delete(key: str) -> Response:
     """Delete an article with its passages and vectors (API key required)."""
     require_api_key()

@@ -21,6 +21,14 @@ from archive.limits import (
 from archive.web.schemas import SCHEMAS, ref
 
 JSON = "application/json"
+HTML = "text/html"
+EMPTY_IS_400 = " An empty value is a 400 naming the parameter: leave it out for the default."
+DATE_ORDER = (
+    " `after` must be earlier than `before` (after is inclusive, before exclusive): after >= before is a 400 "
+    "naming `after`. An empty value is no bound (as the search form sends a blank date)."
+)
+# A date, or empty: what the code accepts (an empty value is no bound).
+DATE_OR_EMPTY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -54,51 +62,51 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {
         "name": "mode",
         "in": "query",
-        "description": "keyword (BM25), semantic (embeddings) or hybrid (rank fusion).",
+        "description": "keyword (BM25), semantic (embeddings) or hybrid (rank fusion)." + EMPTY_IS_400,
         "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
     },
     {
         "name": "limit",
         "in": "query",
         "description": f"Results per page, 1 to {MAX_LIMIT}. Values from {MAX_LIMIT + 1} to {CLAMP_CEILING} are clamped to "
-        f"{MAX_LIMIT}; anything else is a 400.",
+        f"{MAX_LIMIT}; anything else is a 400." + EMPTY_IS_400,
         "schema": {"type": "integer", "minimum": 1, "maximum": CLAMP_CEILING, "default": DEFAULT_LIMIT},
     },
     {
         "name": "offset",
         "in": "query",
-        "description": "Results to skip (for paging).",
+        "description": "Results to skip (for paging)." + EMPTY_IS_400,
         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
     },
     {
         "name": "sort",
         "in": "query",
-        "description": "relevance, newest or oldest first.",
+        "description": "relevance, newest or oldest first." + EMPTY_IS_400,
         "schema": {"type": "string", "enum": list(SORTS), "default": DEFAULT_SORT},
     },
     {
         "name": "source",
         "in": "query",
-        "description": "Only this outlet (case-insensitive exact match).",
+        "description": "Only this outlet (case-insensitive exact match). Empty: no filter.",
         "schema": {"type": "string"},
     },
     {
         "name": "author",
         "in": "query",
-        "description": "Only authors containing this text (case-insensitive).",
+        "description": "Only authors containing this text (case-insensitive). Empty: no filter.",
         "schema": {"type": "string"},
     },
     {
         "name": "after",
         "in": "query",
-        "description": "Published on or after this day (UTC).",
-        "schema": {"type": "string", "format": "date"},
+        "description": "Published on or after this day (UTC)." + DATE_ORDER,
+        "schema": DATE_OR_EMPTY,
     },
     {
         "name": "before",
         "in": "query",
-        "description": "Published before this day (UTC, exclusive).",
-        "schema": {"type": "string", "format": "date"},
+        "description": "Published before this day (UTC, exclusive)." + DATE_ORDER,
+        "schema": DATE_OR_EMPTY,
     },
 ]
 
@@ -122,6 +130,11 @@ RESPONSES: dict[str, Any] = {
         "Too many requests from this address (ARCHIVE_RATE_LIMIT).",
         **{"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
     ),
+    "Unavailable": _error(
+        "The archive cannot do this now: a write while another process holds the write lock, while the archive is "
+        "read-only for the server or while its disk is full; or a damaged or missing index file (the message names "
+        "it and the repair, `archive reindex`)."
+    ),
 }
 
 
@@ -133,27 +146,39 @@ def _errors(*names: str) -> dict[str, Any]:
         "NotFound": "404",
         "TooLarge": "413",
         "RateLimited": "429",
+        "Unavailable": "503",
     }
     return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in names}
 
 
-def _search_operation(operation_id: str, summary: str, description: str, extra: list[dict] | None = None) -> dict:
+def _search_operation(
+    operation_id: str, summary: str, description: str, extra: list[dict] | None = None, html: bool = False
+) -> dict:
+    """A search operation; `html`: it also answers the HTML page (to a request that does not ask for JSON)."""
+    ok = {**_json(ref("SearchResponse"), "A page of results."), "headers": RATE_HEADERS}
+    responses = {"200": ok, **_errors("BadRequest", "RateLimited", "Unavailable")}
+    if html:
+        page = {"schema": {"type": "string"}}
+        ok["content"] = {**ok["content"], HTML: page}
+        ok["description"] = "A page of results: the HTML page, or JSON when asked for."
+        bad = RESPONSES["BadRequest"]
+        responses["400"] = {
+            "description": bad["description"] + " The HTML page shows the message when JSON was not asked for.",
+            "content": {**bad["content"], HTML: page},
+        }
     return {
         "operationId": operation_id,
         "summary": summary,
         "description": description,
         "tags": ["search"],
         "parameters": SEARCH_PARAMETERS + (extra or []),
-        "responses": {
-            "200": {**_json(ref("SearchResponse"), "A page of results."), "headers": RATE_HEADERS},
-            **_errors("BadRequest", "RateLimited"),
-        },
+        "responses": responses,
     }
 
 
 def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
-    write_errors = _errors("Unauthorized", "Forbidden", "RateLimited")
+    write_errors = _errors("Unauthorized", "Forbidden", "RateLimited", "Unavailable")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -177,16 +202,19 @@ def openapi_document() -> dict[str, Any]:
                 "get": _search_operation(
                     "searchPage",
                     "Search (content negotiation)",
-                    "The HTML search page; answers the same JSON as /api/search when the request sends "
+                    "The HTML search page (text/html: the answer to a request without an Accept header, "
+                    "or one preferring HTML); the same JSON as /api/search when the request sends "
                     "`Accept: application/json` or `format=json`.",
                     [
                         {
                             "name": "format",
                             "in": "query",
-                            "schema": {"type": "string", "enum": ["json"]},
-                            "description": "json forces a JSON answer.",
+                            "schema": {"type": "string"},
+                            "description": "json forces a JSON answer; any other value (or none) leaves the choice "
+                            "to the Accept header.",
                         }
                     ],
+                    html=True,
                 )
             },
             "/api/articles": {
@@ -244,6 +272,7 @@ def openapi_document() -> dict[str, Any]:
                         {
                             "name": "limit",
                             "in": "query",
+                            "description": f"Related articles, 1 to {RELATED_MAX}." + EMPTY_IS_400,
                             "schema": {
                                 "type": "integer",
                                 "minimum": 1,
@@ -254,7 +283,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(ref("RelatedResponse"), "Related articles, closest first."),
-                        **_errors("BadRequest", "NotFound", "RateLimited"),
+                        **_errors("BadRequest", "NotFound", "RateLimited", "Unavailable"),
                     },
                 }
             },

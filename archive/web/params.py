@@ -1,4 +1,10 @@
-"""Request parameters -> SearchRequest, with 400s that name the bad parameter."""
+"""Request parameters -> SearchRequest, with 400s that name the bad parameter.
+
+Empty values: a choice or a number given empty (`mode=`, `limit=`) is a 400, as the OpenAPI
+document's enum and integer schemas say (leave it out for the default); an empty date or text
+filter (`after=`, `source=`) is no filter, which the document allows, because the search form's
+blank date and text fields send exactly that.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def integer(args: Mapping[str, str], name: str, default: int, low: int, high: int, hint: str = "") -> int:
     """An integer parameter in [low, high] (ASCII digits only), else BadQuery naming it."""
     raw = args.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
     raw = raw.strip()
+    if not raw:
+        raise BadQuery(f"{name} is empty: leave it out for the default ({default}) or give an integer", param=name)
     if not _INTEGER.fullmatch(raw):
         raise BadQuery(f"{name} must be an integer, got {raw[:40]!r}", param=name)
     value = int(raw)
@@ -43,9 +51,13 @@ def day(args: Mapping[str, str], name: str) -> date | None:
 
 def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default: str) -> str:
     """One of `options`, else BadQuery naming the parameter."""
+    if name not in args:
+        return default
     raw = (args.get(name) or "").strip().lower()
     if not raw:
-        return default
+        raise BadQuery(
+            f"{name} is empty: leave it out for the default ({default}) or give one of {', '.join(options)}", param=name
+        )
     if raw not in options:
         raise BadQuery(f"{name} must be one of {', '.join(options)}, got {raw[:40]!r}", param=name)
     return raw

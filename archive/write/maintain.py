@@ -7,9 +7,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from archive.archive import Archive
-from archive.errors import ArchiveError, NotFound
+from archive.archive import Archive, read_only
+from archive.errors import ArchiveError, DamagedIndex, NotFound
 from archive.store import writes
+from archive.store.vectors import manifest_is_stale, read_manifest, remove_stale_temp_files
 from archive.write.embed import IngestProgress, ProgressCallback, Saver, embed_and_add
 from archive.write.prepare import embedding_text, title_prefix
 
@@ -19,7 +20,10 @@ RECOVER_STEP_BATCHES = 16  # chunks re-embedded between saves: batch_size * this
 @contextmanager
 def writing(archive: Archive, timeout: float = 10.0, recover_first: bool = True) -> Iterator[Archive]:
     """Hold the single-writer lock; the vectors are reconciled with SQL before any write."""
+    if archive.read_only:
+        raise read_only(archive.index_dir)
     with archive.locked(timeout) as locked:
+        remove_stale_temp_files(locked.index_dir)  # debris of a writer killed mid-save
         if recover_first:
             recover(locked)
         yield locked
@@ -44,6 +48,7 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> tu
     missing = np.setdiff1d(sql_ids, index_ids, assume_unique=True)
     orphans = np.setdiff1d(index_ids, sql_ids, assume_unique=True)
     saver = Saver(archive)
+    saver.dirty = _manifest_disagrees(archive)
     if len(orphans):
         archive.vectors.remove(orphans)
         saver.dirty = True
@@ -57,6 +62,17 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> tu
     if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold):
         saver.now()
     return len(missing), len(orphans)
+
+
+def _manifest_disagrees(archive: Archive) -> bool:
+    """True when manifest.json does not describe the index in memory (a crash between the index and manifest renames)."""
+    try:
+        manifest = read_manifest(archive.index_dir)
+    except DamagedIndex:
+        return True  # only reindex writes over a damaged manifest (every other writer failed loading the vectors)
+    if manifest is None:
+        return archive.vectors.count > 0
+    return manifest.count != archive.vectors.count or manifest_is_stale(archive.index_dir, manifest)
 
 
 def chunk_inputs(archive: Archive, chunk_ids: list[int]) -> list[tuple[int, str]]:

@@ -9,6 +9,7 @@ import unicodedata
 from archive.archive import Archive
 from archive.chunking import chunk_text
 from archive.documents import Article, PreparedArticle, ReadFailure
+from archive.limits import MAX_KEY_CHARS
 
 TITLE_TOKEN_BUDGET = 48  # title words prefixed to each chunk for embedding, at most this many tokens
 
@@ -24,10 +25,13 @@ def content_hash(article: Article) -> str:
 
 
 def derive_uid(article: Article, digest: str) -> str:
-    """The source's own id, else the URL, else a content hash."""
+    """The source's own id, else the URL (if it fits in a key: MAX_KEY_CHARS), else a content hash.
+
+    An own id longer than a key is returned as it is, and `prepare` refuses the article.
+    """
     if article.uid and article.uid.strip():
         return article.uid.strip()
-    if article.url and article.url.strip():
+    if article.url and article.url.strip() and len(article.url.strip()) <= MAX_KEY_CHARS:
         return article.url.strip()
     return f"sha256:{digest[:32]}"
 
@@ -56,6 +60,9 @@ def prepare(archive: Archive, article: Article) -> PreparedArticle | ReadFailure
     if not article.body or not article.body.strip():
         return ReadFailure(origin, "no text")
     digest = content_hash(article)
+    uid = derive_uid(article, digest)
+    if len(uid) > MAX_KEY_CHARS:  # it could be stored but never read, updated or deleted by its id
+        return ReadFailure(origin, f"id is {len(uid)} characters long; an id has at most {MAX_KEY_CHARS}")
     prefix, prefix_tokens = title_prefix(archive, article.title or "")
     # [CLS] and [SEP] plus the newline-separated title must fit beside the passage.
     max_tokens = archive.encoder.max_tokens - 2 - prefix_tokens
@@ -68,4 +75,4 @@ def prepare(archive: Archive, article: Article) -> PreparedArticle | ReadFailure
     )
     if not chunks:
         return ReadFailure(origin, "no text after cleaning")
-    return PreparedArticle(article, derive_uid(article, digest), digest, chunks, prefix)
+    return PreparedArticle(article, uid, digest, chunks, prefix)

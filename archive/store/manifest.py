@@ -1,0 +1,195 @@
+"""The files of the vector index: `manifest.json` (what built the vectors), atomic writes, crash debris.
+
+`vectors.faiss` is written first, then `manifest.json`, each through a temporary file renamed
+over the old one. The manifest records the byte size of the index it describes, so a crash
+between the two renames is visible (the sizes differ): readers then trust the index, and the
+next writer rewrites the manifest and removes temporary files of dead writers. A damaged or
+missing file is a `DamagedIndex` naming it and the repair, `archive reindex`.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from archive.errors import DamagedIndex, IndexMismatch, StorageFull
+
+INDEX_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_VERSION = 1
+FLAT = "flat"  # the index types (see archive.store.vectors)
+HNSW = "hnsw"
+REPAIR = "rebuild the vectors from the database with `archive reindex`"
+_PROCESS_STARTED = time.time()  # temporary files older than this process and without a live writer are debris
+
+
+@dataclass
+class Manifest:
+    """What built the vectors on disk; checked on every load."""
+
+    model: str
+    model_sha256: str | None
+    dim: int
+    encoder: str = "torch"
+    metric: str = "inner_product"
+    index_type: str = FLAT
+    count: int = 0
+    high_water_chunk_id: int = 0
+    version: int = MANIFEST_VERSION
+    tombstones: list[int] = field(default_factory=list)  # removed ids still inside an HNSW graph
+    extra: dict = field(default_factory=dict)
+    index_bytes: int | None = None  # size of the vectors.faiss this manifest describes (None: written before it was)
+
+    def check_compatible(self, model: str, model_sha256: str | None, dim: int) -> None:
+        """Raise IndexMismatch when the index was built by another model or in another dimension."""
+        problems = []
+        if self.dim != dim:
+            problems.append(
+                f"the index holds {self.dim}-dimensional vectors, the model {model} makes {dim}-dimensional ones"
+            )
+        if self.model != model or (self.model_sha256 and model_sha256 and self.model_sha256 != model_sha256):
+            problems.append(
+                f"the index was made by {self.model} ({(self.model_sha256 or '?')[:12]}), "
+                f"the configured model is {model} ({(model_sha256 or '?')[:12]})"
+            )
+        if problems:
+            raise IndexMismatch(
+                "the vector index was built with another model: "
+                + "; ".join(problems)
+                + ". Use the same settings, or rebuild the vectors with `archive reindex`."
+            )
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "model_sha256": (str, type(None)),
+    "dim": (int,),
+    "encoder": (str,),
+    "metric": (str,),
+    "index_type": (str,),
+    "count": (int,),
+    "high_water_chunk_id": (int,),
+    "version": (int,),
+    "tombstones": (list,),
+    "extra": (dict,),
+    "index_bytes": (int, type(None)),
+}
+
+
+def _manifest_fault(data: object) -> str | None:
+    """What is wrong with a parsed manifest, or None."""
+    if not isinstance(data, dict):
+        return f"a JSON object was expected, not {type(data).__name__}"
+    missing = [name for name in ("model", "dim") if name not in data]
+    if missing:
+        return "missing " + ", ".join(missing)
+    for name, types in _FIELD_TYPES.items():
+        value = data.get(name)
+        if name in data and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"{name} is {json.dumps(value)[:40]}"
+    numbers = {"dim": data["dim"], **{k: data[k] for k in ("count", "high_water_chunk_id", "index_bytes") if k in data}}
+    negative = [k for k, v in numbers.items() if v is not None and (v < 0 or (k == "dim" and v == 0))]
+    if negative:
+        return f"{negative[0]} is {numbers[negative[0]]}"
+    if data.get("index_type", FLAT) not in (FLAT, HNSW):
+        return f"unknown index_type {str(data['index_type'])[:40]!r}"
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in data.get("tombstones", [])):
+        return "tombstones are not all chunk ids"
+    return None
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> int:
+    """Write through a temp file in the same folder, fsync, then rename over `path`; returns the bytes written.
+
+    The temp file is named `.NAME.PID.RANDOM.tmp`, so a later writer can tell a dead writer's debris.
+    A full disk is a StorageFull error (the old file stays in place).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+            size = fh.tell()
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the index is as readable as the database
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(
+                f"the disk holding {path} is full: it was not saved (the old one stays); the database keeps every "
+                "committed article and the next write re-embeds what the index lacks"
+            ) from None
+        raise
+    return size
+
+
+def _writer_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_stale_temp_files(index_dir: Path) -> list[Path]:
+    """Delete temporary index and manifest files left by writers that died mid-save; returns them.
+
+    A file naming a live process is kept (it may be that process's save in progress); one
+    without a pid (older builds) is removed only when it is older than this process.
+    """
+    removed = []
+    for name in (INDEX_FILE, MANIFEST_FILE):
+        for path in index_dir.glob(f".{name}.*.tmp"):
+            pid = path.name[len(name) + 2 :].split(".", 1)[0]
+            try:
+                stale = not _writer_alive(int(pid)) if pid.isdigit() else path.stat().st_mtime < _PROCESS_STARTED
+                if stale:
+                    path.unlink()
+                    removed.append(path)
+            except (FileNotFoundError, ValueError):
+                continue
+    return removed
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    """The manifest in `index_dir`, or None when there is none yet; DamagedIndex when it cannot be trusted."""
+    path = index_dir / MANIFEST_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:  # JSONDecodeError or UnicodeDecodeError
+        fault: str | None = f"not JSON: {exc}"
+    else:
+        fault = _manifest_fault(data)
+    if fault is not None:
+        raise DamagedIndex(f"{path} is damaged ({fault}); {REPAIR}")
+    known = set(Manifest.__dataclass_fields__)
+    return Manifest(**{k: v for k, v in data.items() if k in known})
+
+
+def manifest_is_stale(index_dir: Path, manifest: Manifest) -> bool:
+    """True when vectors.faiss is not the file `manifest` describes (a crash between the two renames, or damage)."""
+    if manifest.index_bytes is None:
+        return False  # written before sizes were recorded: nothing to compare
+    try:
+        return (index_dir / INDEX_FILE).stat().st_size != manifest.index_bytes
+    except FileNotFoundError:
+        return manifest.count > 0
