@@ -214,3 +214,22 @@ def test_property_fts5_matches_what_the_tree_says(fts: sqlite3.Connection, items
         assert run(fts, expression_to_fts5(q.boolean)) == allowed
     elif q.boolean is not None:  # only exclusions: the restriction keeps what matches none of them
         assert set(range(len(DOCS))) - run(fts, compile_excluded(q.boolean, FTS5)) == allowed
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "(" * 10_000 + "a",
+        "NOT " * 2_500 + "a",
+        "-(" * 5_000 + "a",
+        "title:(" * 1_400 + "a",
+        "NOT(" * 2_500 + "a",
+        "a AND " * 1_600,
+        "(a OR (b AND " * 700,
+        ('(x "a b" OR title:c* AND NOT d) ') * 300,
+    ],
+)
+def test_pathological_nesting_is_repaired_not_recursed(fts: sqlite3.Connection, q: str) -> None:
+    parsed = parse_query(q)  # no RecursionError: nesting beyond MAX_DEPTH is ignored, operator runs are loops
+    for expression in (to_fts5(ranking_terms(parsed)), expression_to_fts5(parsed.boolean)):
+        run(fts, expression)

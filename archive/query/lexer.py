@@ -10,6 +10,7 @@ standing alone (or glued to a ``(``); ``+`` marks a required item except before 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from archive.errors import BadQuery
@@ -20,6 +21,9 @@ FILTER_FIELDS = ("source", "author", "after", "before")
 SEARCH_FIELDS = ("title",)  # field searches (`title:iran`): columns of the keyword index
 OPERATORS = ("AND", "OR", "NOT")
 _CONTROL_TO_SPACE = dict.fromkeys([*range(32), *range(127, 160)], " ")  # NUL would end an FTS5 string
+_WORD_END = re.compile(r'[\s"]')  # str.isspace() and \s agree on what a space is
+_GLUED_OPERATOR = re.compile(r"(AND|OR|NOT)\(")
+_FIELD_GROUP = re.compile(r"(" + "|".join(SEARCH_FIELDS) + r"):\(", re.IGNORECASE)
 _IGNORED = frozenset({"||", "&&", "|", "&"})  # dropped, as they always were
 
 
@@ -95,20 +99,19 @@ class _Lexer:
     def _word(self, i: int, mod: str | None = None) -> int:
         """A word (or operator, filter, field search) running to the next space or quote."""
         t = self.text
-        j = i
-        while j < len(t) and not t[j].isspace() and t[j] != '"':
-            j += 1
+        if mod is None and (glued := _GLUED_OPERATOR.match(t, i)):  # NOT(a OR b)
+            self._emit(glued.group(1))
+            return glued.end(1)
+        if group := _FIELD_GROUP.match(t, i):  # title:(a OR b): the field applies to the group that follows
+            if mod:
+                self._emit(mod)
+            self._emit("FIELD", name=group.group(1).lower())
+            return group.end(1) + 1
+        end = _WORD_END.search(t, i)
+        j = end.start() if end else len(t)
         raw = t[i:j]
-        if mod is None:
-            if raw in OPERATORS:
-                self._emit(raw)
-                return j
-            if raw in _IGNORED:
-                return j
-            for op in OPERATORS:
-                if raw.startswith(op + "("):  # NOT(a OR b)
-                    self._emit(op)
-                    return i + len(op)
+        if mod is None and raw in _IGNORED:
+            return j
         word = raw.rstrip(")")
         closing = len(raw) - len(word)
         start = i
@@ -124,11 +127,6 @@ class _Lexer:
         elif colon and lname in SEARCH_FIELDS:
             if not value and j < len(t) and t[j] == '"':
                 return self._phrase(j, mod=mod, field=lname)
-            if value.startswith("("):
-                if mod:
-                    self._emit(mod)
-                self._emit("FIELD", name=lname)
-                return i + len(name) + 1  # lex the group that follows
             if word_parts(value):
                 self._leaf(value, value, mod, lname)
         elif colon and mod is None:  # `foo:bar`, `12:30`: plain words
