@@ -60,6 +60,7 @@ SHAPES = {
     "(coffee": '"coffee"',
     "coffee)": '"coffee"',
     "coffee AND OR brazil": '("coffee" OR "brazil")',  # the last operator wins
+    "coffee AND source:reuters brazil": '("coffee" OR "brazil")',  # a filter is not a clause
     "((((((((((coffee))))))))))": '"coffee"',
     "( ) coffee ()": '"coffee"',
     "NOT NOT coffee": '"coffee"',

@@ -29,7 +29,7 @@ _IGNORED = frozenset({"||", "&&", "|", "&"})  # dropped, as they always were
 
 @dataclass(frozen=True)
 class Token:
-    """`kind` is one of ``( ) AND OR NOT + - FIELD ATOM``; an ATOM carries its leaf and the words
+    """`kind` is one of ``( ) AND OR NOT + - FIELD FILTER ATOM``; an ATOM carries its leaf and the words
     it contributes, as typed, to the text the encoder embeds; a FIELD names the field."""
 
     kind: str
@@ -163,6 +163,7 @@ class _Lexer:
                 value = t[j + 1 : close]
                 j = close + 1
         self.filters[name] = value.strip()
+        self._emit("FILTER")  # a clause boundary: `a AND source:x b` does not AND a with b
         return j
 
 

@@ -12,7 +12,8 @@ requires the item that follows. Each clause of a group is then
 - required: everything else (``+x``, a phrase, ``title:x``, an AND or an OR holding
   anything but optional items, a group that requires or excludes something).
 
-Repairs: an operator with nothing on one side is dropped; the last of two operators in
+Repairs: an operator with nothing on one side is dropped (a filter such as ``source:x``
+is not a clause: ``a AND source:x b`` is ``a b`` filtered); the last of two operators in
 a row wins; an unclosed ``(`` closes at the end, a stray ``)`` is ignored, ``()`` is
 nothing; parentheses nested deeper than MAX_DEPTH are ignored.
 """
@@ -100,9 +101,9 @@ class _Parser:
                 if depth:
                     break
                 continue  # a stray `)`
-            if tok.kind in ("AND", "OR"):
+            if tok.kind in ("AND", "OR", "FILTER"):
                 self.i += 1
-                pending = tok.kind if clauses else None  # a leading operator is dropped
+                pending = tok.kind if clauses and tok.kind != "FILTER" else None  # a leading operator is dropped
                 continue
             unit = self.unary(depth, negated)
             if unit is None:
