@@ -51,8 +51,8 @@ class _Lexer:
             i = i + 1 if t[i].isspace() else self._item(i)
         return self.tokens, self.filters
 
-    def _emit(self, kind: str, **kw: object) -> None:
-        self.tokens.append(Token(kind, **kw))  # type: ignore[arg-type]
+    def _emit(self, kind: str, *, name: str = "") -> None:
+        self.tokens.append(Token(kind, name=name))
 
     def _atom(self, leaf: Leaf, typed: tuple[str, ...], mod: str | None = None, field: str | None = None) -> None:
         """An atom with its modifier and field, or nothing once MAX_ATOMS atoms were read."""
@@ -63,7 +63,7 @@ class _Lexer:
             self._emit(mod)
         if field:
             self._emit("FIELD", name=field)
-        self._emit("ATOM", leaf=leaf, typed=typed)
+        self.tokens.append(Token("ATOM", leaf=leaf, typed=typed))
 
     def _item(self, i: int) -> int:
         """Read one item starting at a non-space character; return where the next one starts."""

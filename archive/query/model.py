@@ -37,7 +37,7 @@ class Query:
 
     def __post_init__(self) -> None:
         if self.boolean is None and (self.phrases or self.excluded or self.excluded_phrases):
-            flat = [Phrase(p) for p in self.phrases]
+            flat: list[Node] = [Phrase(p) for p in self.phrases]
             flat += [Not(Term(w)) for w in self.excluded] + [Not(Phrase(p)) for p in self.excluded_phrases]
             object.__setattr__(self, "boolean", all_of(flat))
         if not self.text_for_embedding:
