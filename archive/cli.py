@@ -176,7 +176,7 @@ def search(
     before: datetime | None,
     as_json: bool,
 ) -> None:
-    """Search the archive (query language: words, "phrases", -exclude, source:, author:, after:, before:)."""
+    """Search the archive (query language: words, "phrases", AND, OR, NOT, ( ), +, -, title:, word*, source:, author:, after:, before:)."""
     from archive.search import Searcher, SearchRequest
 
     response = Searcher(_archive(ctx)).search(

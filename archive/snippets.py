@@ -115,10 +115,10 @@ def _matcher(terms: tuple[str, ...]) -> _Matcher:
 
 
 def highlight_terms(query: Query) -> list[str]:
-    """Words to mark for a query: its terms and phrase words (not exclusions), lower-cased."""
+    """Words to mark for a query: every word it looks for (optional, required, prefix stems, phrase words;
+    not exclusions), lower-cased."""
     out: list[str] = []
-    words = list(query.terms) + [w for phrase in query.phrases for w in phrase]
-    for word in words:
+    for word in query.positive_words:
         for part in word_parts(word):
             if len(part) > 1 and part not in out:  # single letters (the "s" of "U.S.") would mark noise
                 out.append(part)

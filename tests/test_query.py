@@ -14,7 +14,10 @@ from archive.errors import BadQuery
 from archive.query import (
     MAX_TERM_CHARS,
     MAX_TERMS,
+    And,
+    Or,
     Query,
+    Term,
     parse_date,
     parse_query,
 )
@@ -86,9 +89,12 @@ def test_quote_inside_word_starts_a_phrase() -> None:
     assert q.phrases == (("bar", "baz"),)
 
 
-def test_or_and_keywords_are_dropped_not_lowercase() -> None:
-    q = parse_query("OR iran OR cameras AND nuclear OR")
-    assert q.terms == ("iran", "cameras", "nuclear")
+def test_upper_case_operators_only() -> None:
+    q = parse_query("OR iran OR cameras OR")  # dangling ORs dropped; OR is the default
+    assert q.terms == ("iran", "cameras") and q.boolean is None
+    q = parse_query("OR iran OR cameras AND nuclear OR")  # AND binds tighter: iran OR (cameras AND nuclear)
+    assert q.terms == () and q.boolean == Or((Term("iran"), And((Term("cameras"), Term("nuclear")))))
+    assert q.text_for_embedding == "iran cameras nuclear"
     q = parse_query("cats or dogs and birds")
     assert q.terms == ("cats", "or", "dogs", "and", "birds")
 

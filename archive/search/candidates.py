@@ -13,19 +13,19 @@ from archive.store import reads
 
 
 def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[int, float]]:
-    """(article id, BM25 over title + body) best first; filters, phrases and exclusions applied in SQL."""
+    """(article id, BM25 over title + body) best first; filters and the Boolean constraint applied in SQL."""
     with archive.engine.connect() as conn:
         return archive.keyword.rank(conn, ranking_terms(query), limit, archive.settings.title_weight)
 
 
 def allowed_chunk_ids(archive: Archive, query: Query) -> np.ndarray | None:
-    """Chunk ids of articles passing the filters, required phrases and exclusions; None for all.
+    """Chunk ids of articles passing the filters and the Boolean constraint; None for all.
 
-    A quote means "must contain" and a minus "must not", on the semantic side too, judged
-    on the whole article like the keyword side.
+    A quote, ``+``, ``AND`` or ``title:`` means "must contain" and a minus or ``NOT`` "must
+    not", on the semantic side too, judged on the whole article like the keyword side;
+    optional words restrict nothing (the meaning is embedded from the positive words).
     """
-    constrained = bool(query.phrases or query.excluded or query.excluded_phrases)
-    if not query.has_filters and not constrained:
+    if not query.has_filters and query.boolean is None:
         return None
     with archive.engine.connect() as conn:
         return reads.allowed_chunk_ids(conn, archive.keyword, query)

@@ -50,12 +50,13 @@ STOPWORDS = frozenset(
 def ranking_terms(query: Query) -> Query:
     """The query with hyphenated and similar bare words split into their parts (``TNF-alpha`` -> tnf, alpha).
 
-    query.py keeps a punctuated word as one token, which a keyword index matches as a
+    The parser keeps a punctuated word as one token, which a keyword index matches as a
     phrase: "TNF-alpha" would miss "TNF alpha" and "alpha-TNF"; as optional ranking words
     the parts do better (SciFact train nDCG@10 0.688 -> 0.701). Words with a one-letter
     part (U.S., don't, IL-6) stay phrases: a lone letter would match almost everything.
-    Stopwords are dropped when other words remain: BM25 gives them ~0 weight anyway
-    (same nDCG), but they made nearly every article "match" and the query 2x slower.
+    Stopwords are dropped when other words (or prefixes, or required clauses) remain: BM25
+    gives them ~0 weight anyway (same nDCG), but they made nearly every article "match" and
+    the query 2x slower.
     """
     terms: dict[str, str] = {}  # by normalised form: "melanoma" and "melanoma." are one word, counted once
     for term in query.terms:
@@ -65,7 +66,10 @@ def ranking_terms(query: Query) -> Query:
         elif parts:
             terms.setdefault(" ".join(parts), term)
     content = tuple(t for key, t in terms.items() if key not in STOPWORDS)
-    return replace(query, terms=content or tuple(terms.values()), text_for_embedding=query.text_for_embedding)
+    others = query.prefixes or query.required  # a Boolean query's own words count as other words
+    return replace(
+        query, terms=content or (() if others else tuple(terms.values())), text_for_embedding=query.text_for_embedding
+    )
 
 
 def passage_terms(terms: list[str]) -> list[str]:

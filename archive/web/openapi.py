@@ -55,8 +55,10 @@ SEARCH_PARAMETERS: list[dict[str, Any]] = [
         "name": "q",
         "in": "query",
         "required": False,
-        "description": "Search words or a question. Quoted phrases are required, `-word` excludes, and filters may be typed "
-        "inline: `source:`, `author:`, `after:YYYY-MM-DD`, `before:YYYY-MM-DD`. An empty q returns no results.",
+        "description": "Search words or a question (bare words are optional and rank). Boolean: `AND`, `OR`, `NOT`, "
+        "parentheses, `+required`, `-excluded`, quoted phrases (required), `title:` (in the title), `word*` (prefix). "
+        "Filters may be typed inline: `source:`, `author:`, `after:YYYY-MM-DD`, `before:YYYY-MM-DD`. "
+        "Malformed syntax is repaired, never an error. An empty q returns no results.",
         "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
     },
     {

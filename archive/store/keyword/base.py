@@ -6,11 +6,11 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection
 
-from archive.query import Query
+from archive.query import Node, Query
 
 
 class KeywordIndex(Protocol):
-    """BM25-style ranking of articles (title + body) with the query language's rules.
+    """BM25-style ranking of articles (title + body) with the query language's rules (`archive.query`).
 
     Every method takes the query with its field filters; filters are applied in the same
     statement (before ranking). Scores are higher-is-better. A query with nothing positive
@@ -32,6 +32,12 @@ class KeywordIndex(Protocol):
     def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
         """Matches counted per (source, year) over all matches."""
 
+    def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
+        """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree
+        (`archive.query.nodes`: And/Or/Not of words, phrases, prefixes and field searches; a tree
+        that only excludes keeps the articles matching none of it). None for None."""
+
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
-        """A condition on `articles.id`: contains every required phrase and no excluded word or phrase
-        (None when the query has neither). The semantic side applies it to judge whole articles."""
+        """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded
+        one (None when the query has none: optional words restrict nothing). The semantic side applies it
+        to judge whole articles."""

@@ -24,7 +24,8 @@ from sqlalchemy import (
     text,
 )
 
-from archive.query import Query, compile_query
+from archive.query import Node, Query, compile_expression, compile_query
+from archive.query.compile import compile_excluded
 from archive.store.filters import article_filters, date_order
 from archive.store.models import ArticleRow
 
@@ -32,6 +33,7 @@ TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
+COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
 
 
 def _fts_string(parts: list[str]) -> str:
@@ -39,15 +41,49 @@ def _fts_string(parts: list[str]) -> str:
     return '"' + " ".join(parts).replace('"', '""') + '"'
 
 
+class _Fts5:
+    """The query language spelled in FTS5 syntax: every token quoted, every group parenthesised."""
+
+    atom = staticmethod(_fts_string)
+
+    @staticmethod
+    def prefix(parts: list[str]) -> str:
+        return _fts_string(parts) + "*"
+
+    @staticmethod
+    def field(name: str, expression: str) -> str:
+        if name not in COLUMNS:
+            raise ValueError(f"no column {name!r} in {TABLE}")
+        return f"{name} : {expression}"  # an atom, a prefix, or a parenthesised group
+
+    @staticmethod
+    def any_of(xs: list[str]) -> str:
+        return xs[0] if len(xs) == 1 else "(" + " OR ".join(xs) + ")"
+
+    @staticmethod
+    def all_of(xs: list[str]) -> str:
+        return xs[0] if len(xs) == 1 else "(" + " AND ".join(xs) + ")"
+
+    @staticmethod
+    def exclude(positive: str, excluded: list[str]) -> str:
+        return f"{positive} NOT ({' OR '.join(excluded)})"
+
+    @staticmethod
+    def group(expression: str) -> str:
+        return f"({expression})"
+
+
+FTS5 = _Fts5()
+
+
 def to_fts5(query: Query) -> str | None:
     """Compile to an SQLite FTS5 MATCH expression (never a syntax error), or None when nothing is positive."""
-    return compile_query(
-        query,
-        atom=_fts_string,
-        any_of=lambda xs: xs[0] if len(xs) == 1 else "(" + " OR ".join(xs) + ")",
-        all_of=lambda xs: xs[0] if len(xs) == 1 else "(" + " AND ".join(xs) + ")",
-        exclude=lambda pos, negs: f"{pos} NOT ({' OR '.join(negs)})",
-    )
+    return compile_query(query, FTS5)
+
+
+def expression_to_fts5(expression: Node | None) -> str | None:
+    """A Boolean tree as an FTS5 MATCH expression, or None when it requires nothing positive."""
+    return compile_expression(expression, FTS5)
 
 
 def _matches(name: str, expression: str) -> ColumnElement[bool]:
@@ -144,20 +180,19 @@ class Fts5KeywordIndex:
         )
         return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
 
-    def restriction(self, query: Query) -> ColumnElement[bool] | None:
-        """Articles holding every required phrase and none of the excluded words or phrases."""
-        clauses = []
-        if query.phrases:
-            required = to_fts5(Query(phrases=query.phrases))
-            clauses.append(ArticleRow.id.in_(select(_FTS.c.rowid).where(_matches("fts_require", required))))
-        # Any excluded word or phrase rules the article out.
-        atoms = [to_fts5(Query(terms=(w,))) for w in query.excluded]
-        atoms += [to_fts5(Query(phrases=(p,))) for p in query.excluded_phrases]
-        atoms = [a for a in atoms if a]
-        if atoms:
-            clauses.append(
-                ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", " OR ".join(atoms))))
-            )
-        if not clauses:
+    def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
+        """Articles (title + body) satisfying a Boolean tree: one FTS5 match, or, for a tree that only
+        excludes, the articles matching none of its exclusions."""
+        if expression is None:
             return None
-        return clauses[0] if len(clauses) == 1 else clauses[0] & clauses[1]
+        match = expression_to_fts5(expression)
+        if match is not None:
+            return ArticleRow.id.in_(select(_FTS.c.rowid).where(_matches("fts_require", match)))
+        excluded = compile_excluded(expression, FTS5)
+        if excluded is None:
+            return None
+        return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded)))
+
+    def restriction(self, query: Query) -> ColumnElement[bool] | None:
+        """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""
+        return self.satisfying(query.boolean)
