@@ -201,9 +201,14 @@ def test_get_article_by_id_and_by_uid(client):
 
 
 def test_search_result_passage_offsets_point_into_the_body(client):
-    result = client.get("/api/search", query_string={"q": QUERY}).get_json()["results"][0]
-    body = client.get(f"/api/articles/{result['id']}").get_json()["article"]["body"]
-    assert body[result["passage_start"] : result["passage_end"]] == result["passage"]
+    results = client.get("/api/search", query_string={"q": QUERY, "limit": 100}).get_json()["results"]
+    for result in results:
+        body = client.get(f"/api/articles/{result['id']}").get_json()["article"]["body"]
+        # `passage` is display text: the body slice with every whitespace run (line breaks too) one space
+        assert " ".join(body[result["passage_start"] : result["passage_end"]].split()) == result["passage"]
+        assert "\n" not in result["passage"] and "  " not in result["passage"]
+        for start, end in result["highlights"]:
+            assert result["passage"][start:end].lower()[:4] in QUERY.lower()
 
 
 @pytest.mark.parametrize("key", ["999999", "no-such-uid", "x" * 600])

@@ -11,6 +11,7 @@ from archive.errors import BadQuery, NotFound
 from archive.limits import DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
 from archive.query import parse_query
 from archive.reading import StoredArticle, archive_overview, load_article
+from archive.reflow import display_text
 from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
 from archive.web.context import search_json, searcher, the_archive
@@ -112,7 +113,7 @@ def article_page(key: str):
             "seq": p.seq,
             "matched": p.seq == matched,
             "runs_on": p.runs_on,
-            "paragraphs": [_mark(article.body[a:b], terms) for a, b in p.paragraphs],
+            "paragraphs": [_mark(display_text(article.body[a:b]), terms) for a, b in p.paragraphs],
         }
         for p in article.passages
     ]
