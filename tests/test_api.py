@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SEARCH_KEYS = {"ok", "query", "mode", "total", "limit", "offset", "sort", "results", "facets", "filters"}
+SEARCH_KEYS = {"ok", "query", "mode", "total", "limit", "offset", "sort", "results", "facets", "date_bucket", "filters"}
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
     "passage_start passage_end explain".split()
@@ -67,7 +67,9 @@ def test_api_search_envelope_and_seed_first(client):
     assert set(body["results"][0]) == RESULT_KEYS
     assert set(body["results"][0]["explain"]) >= {"keyword_rank", "semantic_rank", "fused_score"}
     assert "<mark>" in body["results"][0]["passage_html"]
-    assert set(body["facets"]) == {"source", "year"}
+    assert set(body["facets"]) == {"source", "year", "date"}
+    assert body["date_bucket"] == "year" and [d["value"] for d in body["facets"]["date"]] == ["2021", "2022", "2023"]
+    assert sum(d["count"] for d in body["facets"]["date"]) == sum(y["count"] for y in body["facets"]["year"])
     assert set(body["filters"]) == {"source", "author", "after", "before"}
 
 

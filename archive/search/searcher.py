@@ -9,7 +9,7 @@ two article rankings. The chunk level then supplies the passage shown.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 
 from archive.archive import Archive
 from archive.config import Settings
@@ -74,6 +74,7 @@ class Searcher:
                 ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
             total, page = len(ranked), ranked[req.offset : need]
         results = hydrate(self.archive, page, highlight_terms(query))
+        facet_lists, date_bucket = facets(facet_counts)
         return SearchResponse(
             query=req.q,
             mode=req.mode,
@@ -82,7 +83,8 @@ class Searcher:
             offset=req.offset,
             sort=req.sort,
             results=results,
-            facets=facets(facet_counts),
+            facets=facet_lists,
+            date_bucket=date_bucket,
             filters={
                 "source": query.source,
                 "author": query.author,
@@ -151,10 +153,10 @@ class Searcher:
         archive = self.archive
         terms = ranking_terms(query)
 
-        def counts() -> dict[tuple[str | None, int | None], int]:
+        def counts() -> dict[tuple[str | None, date | None], int]:
             with archive.engine.connect() as conn:
                 if keyword:
-                    return archive.keyword.source_year_counts(conn, terms)
+                    return archive.keyword.source_day_counts(conn, terms)
                 return reads.browse_counts(conn, query)
 
         counting = self.pool.submit(counts)
@@ -176,8 +178,8 @@ class Searcher:
         return sum(facet_counts.values()), facet_counts, page
 
     def _counts_and_dates(self, article_ids: list[int]):
-        """Source and year counts over the candidate set, and each candidate's date (one query)."""
-        counts: dict[tuple[str | None, int | None], int] = {}
+        """Counts per (source, day) over the candidate set, and each candidate's date (one query)."""
+        counts: dict[tuple[str | None, date | None], int] = {}
         dates: dict[int, datetime | None] = {}
         if not article_ids:
             return counts, dates
@@ -185,6 +187,6 @@ class Searcher:
             rows = reads.sources_and_dates(conn, article_ids)
         for aid, source, published in rows:
             dates[aid] = published
-            key = (source, published.year if published else None)
+            key = (source, published.date() if published else None)
             counts[key] = counts.get(key, 0) + 1
         return counts, dates

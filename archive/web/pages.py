@@ -17,7 +17,7 @@ from archive.snippets import highlight, highlight_terms
 from archive.web.context import search_json, searcher, the_archive
 from archive.web.errors import wants_json
 from archive.web.params import search_request
-from archive.web.timeline import year_timeline
+from archive.web.timeline import timelines
 
 pages = Blueprint("pages", __name__)
 
@@ -71,7 +71,7 @@ def _results_context(response: SearchResponse) -> dict[str, Any]:
     window = range(max(1, page - PAGE_WINDOW), min(pages_total, page + PAGE_WINDOW) + 1)
     filters = {k: v for k, v in response.filters.items() if v}
     return {
-        "timeline": year_timeline(response.facets.get("year", [])),
+        "timelines": timelines(response.facets.get("date", []), response.date_bucket),
         "page": page,
         "pages_total": pages_total,
         "page_window": list(window),
