@@ -134,7 +134,7 @@ def test_clicking_a_year_bar_narrows_to_it_and_draws_its_months(client):
     narrowed = client.get(year, headers={"Accept": "application/json"}).get_json()
     assert narrowed["date_bucket"] == "month"
     assert {r["published_at"][:4] for r in narrowed["results"]} == {"2022"}
-    html, page = get_page(client, year)
+    _html, page = get_page(client, year)
     assert "Matching articles per month" in page.all_text
     months = [a["href"] for a in page.find("a", class_="timeline-bar")]
     assert months and all(re.search(r"after=2022-\d\d-01&before=2022-\d\d-01|before=2023-01-01", h) for h in months)

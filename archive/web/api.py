@@ -1,4 +1,4 @@
-"""JSON API blueprint: search, articles (read, related, add, delete), health and the OpenAPI document."""
+"""JSON API blueprint: search and its export, articles (read, related, cite, add, delete), health, OpenAPI."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def search():
     return search_json()
 
 
+@api.get("/search/export")
+def export():
+    """The whole result set of a search (at most ARCHIVE_EXPORT_MAX rows) as CSV or JSON Lines, streamed."""
+    from archive.web.downloads import export_response
+
+    return export_response()
+
+
 @api.get("/articles/<path:key>")
 def get_article(key: str):
     """One article by numeric id or uid: metadata, body and passage boundaries."""
@@ -42,6 +50,14 @@ def related(key: str):
             "related": [item.as_dict() for item in items],
         }
     )
+
+
+@api.get("/articles/<path:key>/cite")
+def cite(key: str):
+    """A citation of one article (or of its passage p): RIS, BibTeX or CSL-JSON."""
+    from archive.web.downloads import cite_response
+
+    return cite_response(load_article(the_archive(), key))
 
 
 @api.post("/articles")

@@ -16,12 +16,12 @@ from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
 from archive.web.context import search_json, searcher, the_archive
 from archive.web.errors import wants_json
-from archive.web.params import search_request
+from archive.web.params import SEARCH_PARAMS, search_request
 from archive.web.timeline import timelines
 
 pages = Blueprint("pages", __name__)
 
-KEPT_PARAMS = ("q", "mode", "source", "author", "after", "before", "sort", "limit")
+KEPT_PARAMS = tuple(p for p in SEARCH_PARAMS if p != "offset")  # carried from page to page of results
 RELATED_ON_PAGE = 8
 PAGE_WINDOW = 2  # page links shown either side of the current page
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from archive.limits import MAX_LIMIT, MODES, SORTS
 from archive.search.histogram import BUCKETS, DAY_SPAN, MONTH_SPAN, WEEK_SPAN
+from archive.web.params import EXPORT_COLUMNS
 
 
 def ref(name: str) -> dict[str, str]:
@@ -130,6 +131,9 @@ SCHEMAS: dict[str, Any] = {
             "facets",
             "date_bucket",
             "filters",
+            "took_ms",
+            "next",
+            "prev",
         ],
         "properties": {
             "ok": {"const": True},
@@ -139,6 +143,14 @@ SCHEMAS: dict[str, Any] = {
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
             "offset": {"type": "integer"},
             "sort": {"type": "string", "enum": list(SORTS)},
+            "took_ms": {"type": "number", "description": "Milliseconds the search took on the server."},
+            "next": nullable(
+                "string",
+                description="Root-relative URL of the next page (this request with offset + limit); null on the last.",
+            ),
+            "prev": nullable(
+                "string", description="Root-relative URL of the previous page; null on the first (offset 0)."
+            ),
             "results": {"type": "array", "items": ref("SearchResult")},
             "facets": {
                 "type": "object",
@@ -163,6 +175,23 @@ SCHEMAS: dict[str, Any] = {
                     "before": nullable("string", format="date"),
                 },
             },
+        },
+    },
+    "ExportRow": {
+        "type": "object",
+        "description": "One row of /api/search/export (a CSV record has the same columns, in this order).",
+        "required": list(EXPORT_COLUMNS),
+        "properties": {
+            "id": {"type": "integer"},
+            "uid": {"type": "string"},
+            "title": {"type": "string"},
+            "source": nullable("string"),
+            "author": nullable("string"),
+            "published_at": nullable("string", format="date-time"),
+            "url": nullable("string", description="The original article."),
+            "permalink": {"type": "string", "description": "The archive page at the result's passage."},
+            "score": {"type": "number"},
+            "passage": {"type": "string", "description": "The best passage (display text)."},
         },
     },
     "Article": {
