@@ -21,15 +21,17 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, request, url_for
 
 from archive.cite import FORMATS, Reference, bibtex_key, cite
 from archive.errors import BadQuery
 from archive.reading import StoredArticle
+from archive.reflow import display_text
 from archive.search import SearchResult
 from archive.web.context import searcher, web_settings
-from archive.web.params import CITE_FORMATS, EXPORT_COLUMNS, EXPORT_FORMATS, choice, integer, search_request
+from archive.web.params import ACCEPTED, CITE_FORMATS, EXPORT_COLUMNS, EXPORT_FORMATS, choice, integer, search_request
 
 COLUMNS = EXPORT_COLUMNS
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -145,3 +147,50 @@ def cite_response(article: StoredArticle) -> Response:
     response = Response(cite(ref, fmt), content_type=f"{media}; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{bibtex_key(ref)}.{extension}"'
     return response
+
+
+FRAGMENT_WORDS = 4  # words at each end of a text-fragment link
+
+
+def text_fragment(text: str) -> str:
+    """A text directive (`:~:text=start,end`) for a passage's display text: its first and last few words.
+
+    Browsers that support text fragments scroll to and highlight that range; the others
+    ignore the directive and keep the element anchor in front of it (#passage-N).
+    """
+    words = text.split()
+    if not words:
+        return ""
+    if len(words) <= 2 * FRAGMENT_WORDS:
+        return ":~:text=" + _fragment_term(" ".join(words))
+    start, end = " ".join(words[:FRAGMENT_WORDS]), " ".join(words[-FRAGMENT_WORDS:])
+    return f":~:text={_fragment_term(start)},{_fragment_term(end)}"
+
+
+def _fragment_term(text: str) -> str:
+    """Percent-encoded, '-' included (the directive's own syntax uses '-', ',' and '&')."""
+    return quote(text, safe="").replace("-", "%2D")
+
+
+def citation_links(article: StoredArticle, passage: int | None) -> dict[str, Any]:
+    """The article page's citation box: permalinks (passage anchor, text fragment) and the formats."""
+    base = article_base()
+    links: dict[str, Any] = {"permalink": permalink(base, article.id, passage), "fragment": None}
+    chosen = next((p for p in article.passages if p.seq == passage), None)
+    if chosen is not None:
+        shown = " ".join(display_text(article.body[a:b]) for a, b in chosen.paragraphs)
+        links["fragment"] = links["permalink"] + text_fragment(shown)
+    query = {} if passage is None else {"p": passage}
+    links["formats"] = [
+        (label, url_for("api.cite", key=article.id, format=fmt, **query))
+        for fmt, label in (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"))
+    ]
+    return links
+
+
+def export_links(args: Any) -> list[tuple[str, str]]:
+    """(label, url) of the export of the search in `args` (the export's own parameters only)."""
+    kept = {k: v for k, v in args.items() if k in ACCEPTED["api.export"] and k != "format" and v}
+    return [
+        (label, url_for("api.export", format=fmt, **kept)) for fmt, label in (("csv", "CSV"), ("jsonl", "JSON Lines"))
+    ]

@@ -15,6 +15,7 @@ from archive.reflow import display_text
 from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
 from archive.web.context import search_json, searcher, the_archive
+from archive.web.downloads import citation_links, export_links
 from archive.web.errors import wants_json
 from archive.web.params import SEARCH_PARAMS, search_request
 from archive.web.timeline import timelines
@@ -76,6 +77,7 @@ def _results_context(response: SearchResponse) -> dict[str, Any]:
         "pages_total": pages_total,
         "page_window": list(window),
         "active_filters": filters,
+        "export_links": export_links(request.args) if response.total else [],
         "suggestions": _suggestions(response, filters) if not response.results else [],
     }
 
@@ -129,6 +131,7 @@ def article_page(key: str):
         matched=matched,
         related=related,
         extra_fields=_extra_fields(article),
+        cite=citation_links(article, matched if any(p.seq == matched for p in article.passages) else None),
     )
 
 
