@@ -110,6 +110,25 @@ class Settings:
         "120/minute", "ARCHIVE_RATE_LIMIT", "API requests per client address, e.g. '120/minute'; 'off' disables."
     )
     max_body_bytes: int = _setting(10 * 1024 * 1024, "ARCHIVE_MAX_BODY_BYTES", "Largest accepted request body.", low=1)
+    cors_origins: str = _setting(
+        "",
+        "ARCHIVE_CORS_ORIGINS",
+        "Comma-separated origins (https://desk.example.org) whose pages may call the read API from a browser "
+        "(CORS); '*' for any; empty (the default) sends no CORS headers.",
+    )
+    cors_writes: bool = _setting(
+        False,
+        "ARCHIVE_CORS_WRITES",
+        "Also allow those origins the write endpoints (POST/DELETE with the API key); off by default.",
+    )
+    export_max: int = _setting(
+        10_000, "ARCHIVE_EXPORT_MAX", "Most rows one export (CSV or JSON Lines of a whole result set) may hold.", low=1
+    )
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The configured CORS origins, trimmed, without a trailing slash."""
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

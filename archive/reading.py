@@ -10,6 +10,7 @@ from archive.archive import Archive
 from archive.dates import iso_utc
 from archive.documents import display_fields
 from archive.errors import NotFound
+from archive.reflow import paragraph_spans, pieces
 from archive.store import reads
 
 
@@ -20,7 +21,7 @@ class Passage:
     seq: int
     start: int
     end: int
-    paragraphs: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of each paragraph piece
+    paragraphs: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of each (reflowed) paragraph piece
     runs_on: bool = False  # the last paragraph continues in the next passage (the cut is mid-paragraph)
 
     def as_dict(self) -> dict[str, Any]:
@@ -82,9 +83,14 @@ def load_article(archive: Archive, key: str | int) -> StoredArticle:
 
 
 def split_passages(body: str, chunks: list[tuple[int, int, int]]) -> list[Passage]:
-    """Cut the body at each chunk's start, so passage N begins where chunk N begins and nothing repeats."""
+    """Cut the body at each chunk's start, so passage N begins where chunk N begins and nothing repeats.
+
+    Each passage lists its part of the body's reflowed paragraphs (`archive.reflow`): a
+    hard-wrapped paragraph is one piece, however many lines it spans.
+    """
+    spans = paragraph_spans(body)
     if not chunks:
-        return [Passage(0, 0, len(body), _paragraphs(body, 0, len(body)))]
+        return [Passage(0, 0, len(body), pieces(spans, body, 0, len(body))[0])]
     ordered = sorted(chunks)
     passages = []
     for i, (seq, start, _end) in enumerate(ordered):
@@ -92,28 +98,9 @@ def split_passages(body: str, chunks: list[tuple[int, int, int]]) -> list[Passag
         stop = ordered[i + 1][1] if i + 1 < len(ordered) else len(body)
         if stop <= begin:  # defensive: malformed offsets never hide text
             continue
-        paragraphs = _paragraphs(body, begin, stop)
-        tail = body[paragraphs[-1][1] : stop] if paragraphs else ""
-        passages.append(Passage(seq, begin, stop, paragraphs, runs_on=stop < len(body) and "\n" not in tail))
+        paragraphs, runs_on = pieces(spans, body, begin, stop)
+        passages.append(Passage(seq, begin, stop, paragraphs, runs_on=runs_on))
     return passages
-
-
-def _paragraphs(body: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Non-blank line spans inside [start, end), trimmed of surrounding whitespace."""
-    out: list[tuple[int, int]] = []
-    pos = start
-    while pos < end:
-        newline = body.find("\n", pos, end)
-        stop = end if newline == -1 else newline
-        left, right = pos, stop
-        while left < right and body[left].isspace():
-            left += 1
-        while right > left and body[right - 1].isspace():
-            right -= 1
-        if right > left:
-            out.append((left, right))
-        pos = stop + 1
-    return out
 
 
 def archive_overview(archive: Archive, max_sources: int = 500) -> dict[str, Any]:

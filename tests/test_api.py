@@ -17,7 +17,22 @@ pytestmark = pytest.mark.integration
 QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SEARCH_KEYS = {"ok", "query", "mode", "total", "limit", "offset", "sort", "results", "facets", "filters"}
+SEARCH_KEYS = {
+    "ok",
+    "query",
+    "mode",
+    "total",
+    "limit",
+    "offset",
+    "sort",
+    "results",
+    "facets",
+    "date_bucket",
+    "filters",
+    "took_ms",
+    "next",
+    "prev",
+}
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
     "passage_start passage_end explain".split()
@@ -67,7 +82,9 @@ def test_api_search_envelope_and_seed_first(client):
     assert set(body["results"][0]) == RESULT_KEYS
     assert set(body["results"][0]["explain"]) >= {"keyword_rank", "semantic_rank", "fused_score"}
     assert "<mark>" in body["results"][0]["passage_html"]
-    assert set(body["facets"]) == {"source", "year"}
+    assert set(body["facets"]) == {"source", "year", "date"}
+    assert body["date_bucket"] == "year" and [d["value"] for d in body["facets"]["date"]] == ["2021", "2022", "2023"]
+    assert sum(d["count"] for d in body["facets"]["date"]) == sum(y["count"] for y in body["facets"]["year"])
     assert set(body["filters"]) == {"source", "author", "after", "before"}
 
 
@@ -201,9 +218,14 @@ def test_get_article_by_id_and_by_uid(client):
 
 
 def test_search_result_passage_offsets_point_into_the_body(client):
-    result = client.get("/api/search", query_string={"q": QUERY}).get_json()["results"][0]
-    body = client.get(f"/api/articles/{result['id']}").get_json()["article"]["body"]
-    assert body[result["passage_start"] : result["passage_end"]] == result["passage"]
+    results = client.get("/api/search", query_string={"q": QUERY, "limit": 100}).get_json()["results"]
+    for result in results:
+        body = client.get(f"/api/articles/{result['id']}").get_json()["article"]["body"]
+        # `passage` is display text: the body slice with every whitespace run (line breaks too) one space
+        assert " ".join(body[result["passage_start"] : result["passage_end"]].split()) == result["passage"]
+        assert "\n" not in result["passage"] and "  " not in result["passage"]
+        for start, end in result["highlights"]:
+            assert result["passage"][start:end].lower()[:4] in QUERY.lower()
 
 
 @pytest.mark.parametrize("key", ["999999", "no-such-uid", "x" * 600])

@@ -152,7 +152,7 @@ def test_search_click_through_to_the_anchored_passage(page, live_server):
     assert titles[0] == SEED_TITLE
     first = page.locator(".result").first
     assert first.locator(".passage mark").count() >= 2
-    assert page.locator("svg.timeline-chart rect.bar").count() == 3
+    assert page.locator("svg.timeline-wide rect.bar").count() == 3
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "search.png"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -63,11 +64,36 @@ def test_every_api_route_is_documented_and_nothing_else(app, spec):
     assert documented == routes
 
 
-def test_documented_search_parameters_are_the_ones_read(spec):
-    from archive.web.pages import KEPT_PARAMS
+def test_documented_query_parameters_are_the_ones_each_endpoint_accepts(app, spec):
+    """The document lists, per operation, exactly the parameters the server accepts (params.ACCEPTED)."""
+    from archive.web.params import ACCEPTED
 
-    names = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
-    assert names == set(KEPT_PARAMS) | {"offset"}
+    checked = set()
+    for rule in app.url_map.iter_rules():
+        if not (rule.rule.startswith("/api/") or rule.rule == "/search"):
+            continue
+        path = re.sub(r"<(?:\w+:)?key>", "{id}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            op = spec["paths"][path][method.lower()]
+            names = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            assert names == list(ACCEPTED[rule.endpoint]), (path, method)
+            checked.add(rule.endpoint)
+    assert checked == set(ACCEPTED)  # and nothing is declared for an endpoint that does not exist
+
+
+def test_examples_conform_to_their_schemas(spec):
+    search = spec["paths"]["/api/search"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    article = spec["paths"]["/api/articles/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    assert search and article
+    for example in search.values():
+        conforms(spec, "SearchResponse", example["value"])
+    for example in article.values():
+        conforms(spec, "ArticleResponse", example["value"])
+    q = next(p for p in spec["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "q")
+    assert q["examples"] and spec["paths"]["/api/articles/{id}"]["get"]["parameters"][0]["examples"]
+    body = article["seed"]["value"]["article"]["body"]
+    result = search["seed"]["value"]["results"][0]
+    assert result["passage"] == " ".join(body[result["passage_start"] : result["passage_end"]].split())
 
 
 def test_operations_have_ids_and_error_responses(spec):
@@ -91,6 +117,9 @@ def test_read_responses_conform(client, spec):
     conforms(spec, "Health", client.get("/api/health").get_json())
     conforms(spec, "Error", client.get("/api/search?limit=-1").get_json())
     conforms(spec, "Error", client.get("/api/articles/nope").get_json())
+    conforms(spec, "Error", client.get("/api/search?q=x&page=2").get_json())
+    for line in client.get("/api/search/export?q=oil&format=jsonl").get_data(as_text=True).splitlines():
+        conforms(spec, "ExportRow", json.loads(line))
 
 
 @pytest.mark.integration

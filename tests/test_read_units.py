@@ -1,4 +1,6 @@
-"""Pure units of the read side: semantic scoring of chunk hits, passage tiling, the timeline, safe links (no archive)."""
+"""Pure units of the read side: semantic scoring of chunk hits, passage tiling, safe links (no archive).
+
+The timeline and its date histogram: tests/test_timeline.py; reflowed paragraphs: tests/test_reflow.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import pytest
 from archive.reading import split_passages
 from archive.search.candidates import semantic_article_scores
 from archive.web.security import safe_href
-from archive.web.timeline import HEIGHT, year_timeline
 
 
 def test_semantic_article_score_is_best_chunk_plus_bonus():
@@ -38,17 +39,6 @@ def test_split_passages_without_chunks_is_one_passage():
 
     (p,) = split_passages("Just text.\n\nMore.", [])
     assert (p.seq, p.start, p.end) == (0, 0, 17) and len(p.paragraphs) == 2
-
-
-def test_year_timeline_fills_gaps_and_scales():
-
-    tl = year_timeline([{"value": "2019", "count": 4}, {"value": "2022", "count": 2}])
-    assert [b.year for b in tl.bars] == [2019, 2020, 2021, 2022]
-    assert [b.count for b in tl.bars] == [4, 0, 0, 2]
-    assert tl.bars[0].height == 2 * tl.bars[3].height and tl.bars[1].height == 0
-    assert all(0 <= b.y <= HEIGHT for b in tl.bars)
-    assert tl.summary == "2019: 4, 2022: 2"
-    assert year_timeline([]) is None
 
 
 def test_safe_href():

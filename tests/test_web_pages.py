@@ -116,15 +116,28 @@ def test_facets_narrow_the_search(client):
     assert narrowed_page.find("a", class_="chip-remove")
 
 
-def test_timeline_is_inline_svg_with_year_links(client):
+def test_timeline_is_inline_svg_with_links_to_each_period(client):
     html, page = get_page(client, "/search?q=Iran+camera+disconnection")
-    assert page.find("svg", class_="timeline-chart")
-    assert page.find("title", id="timeline-title")
-    bars = page.find("rect", class_="bar")
-    assert len(bars) == 3  # 2021, 2022, 2023 in the fixture corpus
+    assert page.find("svg", class_="timeline-wide") and page.find("svg", class_="timeline-narrow")
+    assert page.find("title", id="timeline-title-wide") and page.find("title", id="timeline-title-narrow")
+    wide = html.split('class="timeline-chart timeline-wide"', 1)[1].split("</svg>", 1)[0]
+    assert wide.count('class="bar"') == 3  # 2021, 2022, 2023 in the fixture corpus: yearly bars
     year_links = [a["href"] for a in page.find("a", class_="timeline-bar")]
     assert any("after=2022-01-01" in h and "before=2023-01-01" in h for h in year_links)
+    assert "Matching articles per year" in page.all_text
     assert "<script" not in html
+
+
+def test_clicking_a_year_bar_narrows_to_it_and_draws_its_months(client):
+    _, page = get_page(client, "/search?q=Iran+camera+disconnection")
+    year = next(a["href"] for a in page.find("a", class_="timeline-bar") if "after=2022-01-01" in a["href"])
+    narrowed = client.get(year, headers={"Accept": "application/json"}).get_json()
+    assert narrowed["date_bucket"] == "month"
+    assert {r["published_at"][:4] for r in narrowed["results"]} == {"2022"}
+    _html, page = get_page(client, year)
+    assert "Matching articles per month" in page.all_text
+    months = [a["href"] for a in page.find("a", class_="timeline-bar")]
+    assert months and all(re.search(r"after=2022-\d\d-01&before=2022-\d\d-01|before=2023-01-01", h) for h in months)
 
 
 def test_date_filter_and_year_facet(client):
@@ -132,7 +145,6 @@ def test_date_filter_and_year_facet(client):
     assert page.find("input", id="f-after")[0]["value"] == "2022-01-01"
     assert "From: 1 January 2022" in " ".join(page.all_text.split())
     assert "Before: 1 January 2023" in " ".join(page.all_text.split())
-    assert not page.find("svg", class_="timeline-chart")  # one year: a one-bar chart would say nothing
     years = re.findall(r'<time datetime="(\d{4})', html)
     assert years and set(years) == {"2022"}
 

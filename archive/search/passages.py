@@ -7,6 +7,7 @@ from typing import Any
 from archive.archive import Archive
 from archive.dates import iso_utc
 from archive.documents import display_fields
+from archive.reflow import display_text
 from archive.search.results import Candidate, SearchResult
 from archive.search.terms import passage_terms
 from archive.snippets import best_passage, highlight, highlight_spans, match_strength
@@ -61,7 +62,7 @@ def hydrate(archive: Archive, page: list[Candidate], terms: list[str]) -> list[S
         if a is None or ch is None:  # deleted between ranking and hydration
             continue
         start, end = best_passage(ch.text, terms, PASSAGE_CHARS)
-        passage = ch.text[start:end]
+        passage = display_text(ch.text[start:end])  # display text; the offsets below locate it in the body
         results.append(
             SearchResult(
                 **display_fields(a),

@@ -11,6 +11,7 @@ from archive.dates import iso_utc
 from archive.documents import display_fields
 from archive.errors import NotFound
 from archive.limits import RELATED_MAX
+from archive.reflow import display_text
 from archive.search.results import RelatedArticle
 from archive.store import reads
 from archive.store.vectors import VectorIndex
@@ -73,7 +74,7 @@ def _hydrate(archive: Archive, scored: list[tuple[int, float]]) -> list[RelatedA
                 **display_fields(r),
                 published_at=iso_utc(r.published_at),
                 score=round(cosine, 6),
-                snippet=" ".join(r.lead.split())[:SNIPPET_CHARS],
+                snippet=display_text(r.lead)[:SNIPPET_CHARS],
             )
         )
     return out

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
+
+from archive.search.histogram import date_histogram
 
 
 @dataclass
@@ -63,6 +66,7 @@ class SearchResponse:
     sort: str
     results: list[SearchResult]
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    date_bucket: str | None = None  # the bucket of facets["date"]: day, week, month or year (None: no dated match)
     filters: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,17 +88,25 @@ class RelatedArticle(ArticleRef):
         return asdict(self)
 
 
-def facets(counts: dict[tuple[str | None, int | None], int]) -> dict[str, list[dict[str, Any]]]:
-    """(source, year) -> count pairs as the response's facets: sources by count, years in order."""
+def facets(counts: dict[tuple[str | None, date | None], int]) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+    """(source, day) -> count pairs as the response's facets, and the date histogram's bucket.
+
+    `source`: by count; `year`: in order; `date`: the date histogram (`histogram.py`) over
+    the same counts, so every facet counts the same matches.
+    """
     sources: dict[str, int] = {}
     years: dict[str, int] = {}
-    for (source, year), n in counts.items():
+    days: dict[date, int] = {}
+    for (source, day), n in counts.items():
         if source:
             sources[source] = sources.get(source, 0) + n
-        if year is not None:
-            key = f"{year:04d}"
+        if day is not None:
+            key = f"{day.year:04d}"
             years[key] = years.get(key, 0) + n
+            days[day] = days.get(day, 0) + n
+    bucket, histogram = date_histogram(days)
     return {
         "source": [{"value": k, "count": v} for k, v in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
         "year": [{"value": k, "count": v} for k, v in sorted(years.items())],
-    }
+        "date": histogram,
+    }, bucket

@@ -8,23 +8,25 @@ two article rankings. The chunk level then supplies the passage shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 
 from archive.archive import Archive
 from archive.config import Settings
 from archive.fusion import rrf, score_mix
-from archive.limits import FUSIONS
+from archive.limits import DEFAULT_LIMIT, FUSIONS
 from archive.query import Query
 from archive.search.candidates import keyword_articles, semantic_articles
 from archive.search.passages import hydrate
 from archive.search.related import related
 from archive.search.request import SearchRequest
-from archive.search.results import Candidate, RelatedArticle, SearchResponse, facets
+from archive.search.results import Candidate, RelatedArticle, SearchResponse, SearchResult, facets
 from archive.search.terms import ranking_terms
 from archive.snippets import highlight_terms
 from archive.store import reads
 
+EXPORT_BATCH = 100  # results hydrated at a time while an export streams
 SIDE_THREADS = 8  # concurrent second halves of searches in flight (see Searcher._pool)
 
 
@@ -60,20 +62,9 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query()
-        need = req.offset + req.limit
-        browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
-        if browse or req.mode == "keyword":
-            total, facet_counts, page = self._match_set(query, req, keyword=not browse)
-        else:
-            candidates = self._candidates(query, req.mode, need)
-            ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
-            facet_counts, dates = self._counts_and_dates([c.article_id for c in ranked])
-            if req.sort != "relevance":
-                oldest = req.sort == "oldest"
-                missing = datetime.max if oldest else datetime.min  # undated articles go last either way
-                ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
-            total, page = len(ranked), ranked[req.offset : need]
+        total, facet_counts, page = self._ranked(query, req, req.offset, req.limit, need=req.offset + req.limit)
         results = hydrate(self.archive, page, highlight_terms(query))
+        facet_lists, date_bucket = facets(facet_counts)
         return SearchResponse(
             query=req.q,
             mode=req.mode,
@@ -82,7 +73,8 @@ class Searcher:
             offset=req.offset,
             sort=req.sort,
             results=results,
-            facets=facets(facet_counts),
+            facets=facet_lists,
+            date_bucket=date_bucket,
             filters={
                 "source": query.source,
                 "author": query.author,
@@ -90,6 +82,44 @@ class Searcher:
                 "before": query.before.isoformat() if query.before else None,
             },
         )
+
+    def export(
+        self, request: SearchRequest, max_results: int, batch: int = EXPORT_BATCH
+    ) -> tuple[int, Iterator[SearchResult]]:
+        """(total, results) for a whole result set: `total` as a search reports it, and the first
+        `max_results` results in the request's order, hydrated `batch` at a time as they are read.
+
+        The ranking runs once, before the first result (so a bad request fails before anything is
+        sent); then each batch costs what a result page costs. The set is the one a first page
+        counts in `total`: every match in keyword mode and when browsing, the fused candidate
+        windows in hybrid mode, the articles of the nearest `candidates` chunks in semantic mode.
+        """
+        req = request.validated()
+        query = req.query()
+        total, _, ranked = self._ranked(query, req, 0, max(0, max_results), need=DEFAULT_LIMIT)
+        terms = highlight_terms(query)
+
+        def results() -> Iterator[SearchResult]:
+            for start in range(0, len(ranked), batch):
+                yield from hydrate(self.archive, ranked[start : start + batch], terms)
+
+        return total, results()
+
+    def _ranked(
+        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
+    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate]]:
+        """(total, facet counts, the candidates at [offset, offset + limit) in the request's order)."""
+        browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
+        if browse or req.mode == "keyword":
+            return self._match_set(query, req, offset, limit, keyword=not browse)
+        candidates = self._candidates(query, req.mode, need)
+        ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
+        facet_counts, dates = self._counts_and_dates([c.article_id for c in ranked])
+        if req.sort != "relevance":
+            oldest = req.sort == "oldest"
+            missing = datetime.max if oldest else datetime.min  # undated articles go last either way
+            ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
+        return len(ranked), facet_counts, ranked[offset : offset + limit]
 
     def _candidates(self, query: Query, mode: str, need: int) -> dict[int, Candidate]:
         """Semantic or hybrid candidates, fused per article.
@@ -142,8 +172,8 @@ class Searcher:
         return ordered
 
     def _match_set(
-        self, query: Query, req: SearchRequest, *, keyword: bool
-    ) -> tuple[int, dict[tuple[str | None, int | None], int], list[Candidate]]:
+        self, query: Query, req: SearchRequest, offset: int, limit: int, *, keyword: bool
+    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate]]:
         """Keyword mode and filter-only browsing: every matching article is the candidate set.
 
         Counted, faceted, sorted and paged in SQL (two statements, the count on its own
@@ -153,10 +183,10 @@ class Searcher:
         archive = self.archive
         terms = ranking_terms(query)
 
-        def counts() -> dict[tuple[str | None, int | None], int]:
+        def counts() -> dict[tuple[str | None, date | None], int]:
             with archive.engine.connect() as conn:
                 if keyword:
-                    return archive.keyword.source_year_counts(conn, terms)
+                    return archive.keyword.source_day_counts(conn, terms)
                 return reads.browse_counts(conn, query)
 
         counting = self.pool.submit(counts)
@@ -166,22 +196,22 @@ class Searcher:
                     conn,
                     terms,
                     sort=req.sort,
-                    limit=req.limit,
-                    offset=req.offset,
+                    limit=limit,
+                    offset=offset,
                     title_weight=self.settings.title_weight,
                 )
                 page = [Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows]
             else:  # browsing: newest first unless asked for oldest; undated last either way
-                ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=req.limit, offset=req.offset)
+                ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=limit, offset=offset)
                 page = [Candidate(a) for a in ids]
         facet_counts = counting.result()
         return sum(facet_counts.values()), facet_counts, page
 
     def _counts_and_dates(
         self, article_ids: list[int]
-    ) -> tuple[dict[tuple[str | None, int | None], int], dict[int, datetime | None]]:
-        """Source and year counts over the candidate set, and each candidate's date (one query)."""
-        counts: dict[tuple[str | None, int | None], int] = {}
+    ) -> tuple[dict[tuple[str | None, date | None], int], dict[int, datetime | None]]:
+        """Counts per (source, day) over the candidate set, and each candidate's date (one query)."""
+        counts: dict[tuple[str | None, date | None], int] = {}
         dates: dict[int, datetime | None] = {}
         if not article_ids:
             return counts, dates
@@ -189,6 +219,6 @@ class Searcher:
             rows = reads.sources_and_dates(conn, article_ids)
         for aid, source, published in rows:
             dates[aid] = published
-            key = (source, published.year if published else None)
+            key = (source, published.date() if published else None)
             counts[key] = counts.get(key, 0) + 1
         return counts, dates

@@ -1,8 +1,8 @@
-"""The query's field filters and the date order as SQL conditions over `articles` (any dialect)."""
+"""The query's field filters, the date order and the publication day as SQL over `articles` (any dialect)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal
@@ -33,3 +33,19 @@ def date_order(
     if oldest:
         return published.is_(None), published.asc(), tiebreak.asc()
     return published.is_(None), published.desc(), tiebreak.desc()
+
+
+def publication_day() -> ColumnElement[Any]:
+    """The UTC day of `published_at` (NULL when undated): the unit of the date histogram."""
+    return func.date(ArticleRow.published_at)
+
+
+def as_day(value: Any) -> date | None:
+    """A `publication_day()` value as a date: SQLite answers 'YYYY-MM-DD' text, other dialects a date."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, extract, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
 from archive.query import Query
-from archive.store.filters import article_filters, date_order
+from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.keyword import KeywordIndex
 from archive.store.models import ArticleRow, ChunkRow
 
@@ -111,13 +111,11 @@ def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, off
     return [int(i) for i in conn.scalars(stmt)]
 
 
-def browse_counts(conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
-    """Filtered articles per (source, year)."""
-    year = extract("year", ArticleRow.published_at)
-    stmt = (
-        select(ArticleRow.source, year, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, year)
-    )
-    return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
+def browse_counts(conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
+    """Filtered articles per (source, UTC day of publication)."""
+    day = publication_day()
+    stmt = select(ArticleRow.source, day, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, day)
+    return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
 
 def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tuple[int, str | None, datetime | None]]:

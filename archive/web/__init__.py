@@ -32,8 +32,10 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     from archive.archive import open_archive
     from archive.search import Searcher
     from archive.web.api import api
+    from archive.web.cors import install_cors
     from archive.web.errors import register_error_handlers, wants_json
     from archive.web.pages import pages
+    from archive.web.params import check_known
     from archive.web.ratelimit import install_rate_limit
     from archive.web.security import install_security_headers
     from archive.web.templating import install_filters
@@ -57,11 +59,18 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     register_error_handlers(app)
     install_security_headers(app)
     install_filters(app)
+    install_cors(app)  # before the rate limit: a refused preflight costs the client no token
     install_rate_limit(
         app,
         settings.rate_limit,
         applies=lambda: request.path.startswith("/api/") or (request.path == "/search" and wants_json()),
     )
+
+    @app.before_request
+    def _reject_unknown_parameters() -> None:
+        if request.method != "OPTIONS" and (request.path.startswith("/api/") or wants_json()):
+            check_known(request.endpoint, request.args)
+
     return app
 
 

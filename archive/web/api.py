@@ -1,4 +1,4 @@
-"""JSON API blueprint: search, articles (read, related, add, delete), health and the OpenAPI document."""
+"""JSON API blueprint: search and its export, articles (read, related, cite, add, delete), health, OpenAPI."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def search() -> Response:
     return search_json()
 
 
+@api.get("/search/export")
+def export() -> Response:
+    """The whole result set of a search (at most ARCHIVE_EXPORT_MAX rows) as CSV or JSON Lines, streamed."""
+    from archive.web.downloads import export_response
+
+    return export_response()
+
+
 @api.get("/articles/<article_key:key>")
 def get_article(key: str) -> Response:
     """One article by numeric id or uid: metadata, body and passage boundaries."""
@@ -60,6 +68,14 @@ def related(key: str) -> Response:
             "related": [item.as_dict() for item in items],
         }
     )
+
+
+@api.get("/articles/<path:key>/cite")
+def cite(key: str) -> Response:
+    """A citation of one article (or of its passage p): RIS, BibTeX or CSL-JSON."""
+    from archive.web.downloads import cite_response
+
+    return cite_response(load_article(the_archive(), key))
 
 
 @api.post("/articles")

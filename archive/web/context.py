@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlencode
+
 from flask import Response, current_app, jsonify, request
 
 from archive.archive import Archive
 from archive.config import Settings
+from archive.limits import MAX_OFFSET
 from archive.search import Searcher
 from archive.web.params import search_request
 
@@ -26,6 +30,37 @@ def web_settings() -> Settings:
 
 
 def search_json() -> Response:
-    """Run the search described by the request's query string and return the JSON envelope."""
+    """Run the search described by the request's query string and return the JSON envelope.
+
+    Beside the response: `took_ms` (the search's own time, as Elasticsearch's `took`) and
+    `next`/`prev`, the root-relative URLs of the neighbouring pages (this request's path and
+    parameters with `offset` moved by `limit`), null at either end.
+    """
+    started = time.perf_counter()
     response = searcher().search(search_request(request.args))
-    return jsonify({"ok": True, **response.as_dict()})
+    took = round((time.perf_counter() - started) * 1000, 1)
+    body = response.as_dict()
+    return jsonify({"ok": True, **body, "took_ms": took, **page_links(response.offset, response.limit, response.total)})
+
+
+def page_links(offset: int, limit: int, total: int) -> dict[str, str | None]:
+    """{"next": url | None, "prev": url | None} for a page at `offset` of `limit` results out of `total`."""
+    after = offset + limit
+    following = after if after < total and after <= MAX_OFFSET else None
+    previous = max(0, min(offset - limit, _last_page(total, limit))) if offset > 0 else None
+    return {"next": _with_offset(following, limit), "prev": _with_offset(previous, limit)}
+
+
+def _last_page(total: int, limit: int) -> int:
+    return max(0, (total - 1) // limit * limit)
+
+
+def _with_offset(offset: int | None, limit: int) -> str | None:
+    if offset is None:
+        return None
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("offset", "limit")]
+    if "limit" in request.args:
+        args.append(("limit", str(limit)))  # the limit actually used (a clamped 500 reads 100)
+    if offset:
+        args.append(("offset", str(offset)))
+    return request.path + ("?" + urlencode(args) if args else "")

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from archive.limits import (
-    CLAMP_CEILING,
-    DEFAULT_LIMIT,
-    DEFAULT_MODE,
-    DEFAULT_SORT,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    MAX_POST_ARTICLES,
-    MAX_QUERY_CHARS,
-    MODES,
-    RELATED_DEFAULT,
-    RELATED_MAX,
-    SORTS,
-)
+from archive.limits import MAX_POST_ARTICLES
+from archive.search.histogram import BUCKETS
+from archive.web.openapi_examples import ARTICLE_EXAMPLE, SEARCH_EXAMPLE
+from archive.web.openapi_params import query_parameters
+from archive.web.params import EXPORT_COLUMNS
 from archive.web.schemas import SCHEMAS, ref
 
 JSON = "application/json"
 HTML = "text/html"
-EMPTY_IS_400 = " An empty value is a 400 naming the parameter: leave it out for the default."
-DATE_ORDER = (
-    " `after` must be earlier than `before` (after is inclusive, before exclusive): after >= before is a 400 "
-    "naming `after`. An empty value is no bound (as the search form sends a blank date)."
-)
-# A date, or empty: what the code accepts (an empty value is no bound).
-DATE_OR_EMPTY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str, example: dict[str, Any] | None = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["examples"] = {example["name"]: {"summary": example["summary"], "value": example["value"]}}
+    return {"description": description, "content": {JSON: media}}
 
 
 def _error(description: str, **headers: Any) -> dict[str, Any]:
@@ -50,74 +37,13 @@ RATE_HEADERS = {
     "X-RateLimit-Remaining": {"description": "Requests left before 429.", "schema": {"type": "integer"}},
 }
 
-SEARCH_PARAMETERS: list[dict[str, Any]] = [
-    {
-        "name": "q",
-        "in": "query",
-        "required": False,
-        "description": "Search words or a question (bare words are optional and rank). Boolean: `AND`, `OR`, `NOT`, "
-        "parentheses, `+required`, `-excluded`, quoted phrases (required), `title:` (in the title), `word*` (prefix). "
-        "Filters may be typed inline: `source:`, `author:`, `after:YYYY-MM-DD`, `before:YYYY-MM-DD`. "
-        "Malformed syntax is repaired, never an error. An empty q returns no results.",
-        "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
-    },
-    {
-        "name": "mode",
-        "in": "query",
-        "description": "keyword (BM25), semantic (embeddings) or hybrid (rank fusion)." + EMPTY_IS_400,
-        "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
-    },
-    {
-        "name": "limit",
-        "in": "query",
-        "description": f"Results per page, 1 to {MAX_LIMIT}. Values from {MAX_LIMIT + 1} to {CLAMP_CEILING} are clamped to "
-        f"{MAX_LIMIT}; anything else is a 400." + EMPTY_IS_400,
-        "schema": {"type": "integer", "minimum": 1, "maximum": CLAMP_CEILING, "default": DEFAULT_LIMIT},
-    },
-    {
-        "name": "offset",
-        "in": "query",
-        "description": "Results to skip (for paging)." + EMPTY_IS_400,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
-    },
-    {
-        "name": "sort",
-        "in": "query",
-        "description": "relevance, newest or oldest first." + EMPTY_IS_400,
-        "schema": {"type": "string", "enum": list(SORTS), "default": DEFAULT_SORT},
-    },
-    {
-        "name": "source",
-        "in": "query",
-        "description": "Only this outlet (case-insensitive exact match). Empty: no filter.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "author",
-        "in": "query",
-        "description": "Only authors containing this text (case-insensitive). Empty: no filter.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "after",
-        "in": "query",
-        "description": "Published on or after this day (UTC)." + DATE_ORDER,
-        "schema": DATE_OR_EMPTY,
-    },
-    {
-        "name": "before",
-        "in": "query",
-        "description": "Published before this day (UTC, exclusive)." + DATE_ORDER,
-        "schema": DATE_OR_EMPTY,
-    },
-]
-
 ARTICLE_KEY = {
     "name": "id",
     "in": "path",
     "required": True,
     "description": "Numeric archive id, or the article's uid (URL-encode it).",
     "schema": {"type": "string"},
+    "examples": {"uid": {"summary": "By uid", "value": "wire-003"}, "id": {"summary": "By archive id", "value": "4"}},
 }
 
 RESPONSES: dict[str, Any] = {
@@ -153,11 +79,9 @@ def _errors(*names: str) -> dict[str, Any]:
     return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in names}
 
 
-def _search_operation(
-    operation_id: str, summary: str, description: str, extra: list[dict] | None = None, html: bool = False
-) -> dict:
+def _search_operation(operation_id: str, endpoint: str, summary: str, description: str, html: bool = False) -> dict:
     """A search operation; `html`: it also answers the HTML page (to a request that does not ask for JSON)."""
-    ok = {**_json(ref("SearchResponse"), "A page of results."), "headers": RATE_HEADERS}
+    ok = {**_json(ref("SearchResponse"), "A page of results.", SEARCH_EXAMPLE), "headers": RATE_HEADERS}
     responses = {"200": ok, **_errors("BadRequest", "RateLimited", "Unavailable")}
     if html:
         page = {"schema": {"type": "string"}}
@@ -173,8 +97,80 @@ def _search_operation(
         "summary": summary,
         "description": description,
         "tags": ["search"],
-        "parameters": SEARCH_PARAMETERS + (extra or []),
+        "parameters": query_parameters(endpoint),
         "responses": responses,
+    }
+
+
+EXPORT_HEADERS = {
+    "X-Total-Count": {"description": "Matching articles (the search's `total`).", "schema": {"type": "integer"}},
+    "X-Export-Rows": {
+        "description": "Rows that follow: min(total, ARCHIVE_EXPORT_MAX).",
+        "schema": {"type": "integer"},
+    },
+    "X-Export-Truncated": {
+        "description": "true when total exceeds ARCHIVE_EXPORT_MAX and only the first rows follow.",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+    "Content-Disposition": {
+        "description": "attachment; filename=archive-<query>.<format>",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _export_operation() -> dict[str, Any]:
+    columns = ", ".join(EXPORT_COLUMNS)
+    return {
+        "operationId": "exportSearch",
+        "summary": "Export a whole result set",
+        "tags": ["search"],
+        "description": "Every result of the search (not one page), in the search's order, as CSV or JSON Lines, "
+        "streamed; at most ARCHIVE_EXPORT_MAX rows (default 10,000). The parameters are those of /api/search "
+        "without limit and offset, plus format. One row per article: "
+        f"{columns}. `permalink` is the archive page of the result's passage (/articles/<id>#passage-N); "
+        "`passage` is the display text of /api/search. CSV cells that a spreadsheet would run as a formula "
+        "(starting with = + - @) get a leading apostrophe. The set is what a first search page counts in `total`: "
+        "all matches in keyword mode, the fused candidates in hybrid mode.",
+        "parameters": query_parameters("api.export"),
+        "responses": {
+            "200": {
+                "description": "The rows, streamed.",
+                "headers": {**EXPORT_HEADERS, **RATE_HEADERS},
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {
+                        "schema": {"type": "string", "description": "One ExportRow object per line."}
+                    },
+                },
+            },
+            **_errors("BadRequest", "RateLimited", "Unavailable"),
+        },
+    }
+
+
+def _cite_operation() -> dict[str, Any]:
+    return {
+        "operationId": "citeArticle",
+        "summary": "Cite an article",
+        "tags": ["articles"],
+        "description": "A citation to import into a reference manager: title, outlet, authors, publication date, "
+        "the original URL, the archive permalink (to passage p when given) and today's date as access date. "
+        "Sent as a download (Content-Disposition: attachment).",
+        "parameters": [ARTICLE_KEY, *query_parameters("api.cite")],
+        "responses": {
+            "200": {
+                "description": "The citation.",
+                "content": {
+                    "application/x-research-info-systems": {"schema": {"type": "string"}},
+                    "application/x-bibtex": {"schema": {"type": "string"}},
+                    "application/vnd.citationstyles.csl+json": {
+                        "schema": {"type": "array", "items": {"type": "object"}}
+                    },
+                },
+            },
+            **_errors("BadRequest", "NotFound", "RateLimited"),
+        },
     }
 
 
@@ -190,32 +186,32 @@ def openapi_document() -> dict[str, Any]:
             'authenticated writes. Every response is JSON: `{"ok": true, ...}` on success, '
             '`{"ok": false, "error": "...", "status": N}` on error (with `param` naming a bad '
             "parameter). Requests are rate limited per client address (ARCHIVE_RATE_LIMIT, "
-            "e.g. 120/minute) and answer 429 with Retry-After when exhausted.",
+            "e.g. 120/minute) and answer 429 with Retry-After when exhausted. A query parameter an endpoint "
+            "does not read is a 400 naming it. Browsers on the origins in ARCHIVE_CORS_ORIGINS may call the "
+            "read endpoints (CORS; off by default; writes only with ARCHIVE_CORS_WRITES).",
         },
         "servers": [{"url": "/"}],
         "tags": [{"name": "search"}, {"name": "articles"}, {"name": "meta"}],
         "paths": {
             "/api/search": {
                 "get": _search_operation(
-                    "search", "Search articles", "Results grouped per article with the best passage highlighted."
+                    "search",
+                    "api.search",
+                    "Search articles",
+                    "Results grouped per article with the best passage highlighted; `next`/`prev` link the "
+                    "neighbouring pages, `took_ms` times the search, `facets.date` is a date histogram "
+                    f"({', '.join(BUCKETS)} buckets, chosen from the matched range).",
                 )
             },
+            "/api/search/export": {"get": _export_operation()},
             "/search": {
                 "get": _search_operation(
                     "searchPage",
+                    "pages.search_page",
                     "Search (content negotiation)",
                     "The HTML search page (text/html: the answer to a request without an Accept header, "
                     "or one preferring HTML); the same JSON as /api/search when the request sends "
                     "`Accept: application/json` or `format=json`.",
-                    [
-                        {
-                            "name": "format",
-                            "in": "query",
-                            "schema": {"type": "string"},
-                            "description": "json forces a JSON answer; any other value (or none) leaves the choice "
-                            "to the Accept header.",
-                        }
-                    ],
                     html=True,
                 )
             },
@@ -246,7 +242,7 @@ def openapi_document() -> dict[str, Any]:
                     "tags": ["articles"],
                     "parameters": [ARTICLE_KEY],
                     "responses": {
-                        "200": _json(ref("ArticleResponse"), "The article."),
+                        "200": _json(ref("ArticleResponse"), "The article.", ARTICLE_EXAMPLE),
                         **_errors("NotFound", "RateLimited"),
                     },
                 },
@@ -269,26 +265,14 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Related coverage",
                     "tags": ["articles"],
                     "description": "The nearest other articles by meaning (near-duplicates of the article left out).",
-                    "parameters": [
-                        ARTICLE_KEY,
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "description": f"Related articles, 1 to {RELATED_MAX}." + EMPTY_IS_400,
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": RELATED_MAX,
-                                "default": RELATED_DEFAULT,
-                            },
-                        },
-                    ],
+                    "parameters": [ARTICLE_KEY, *query_parameters("api.related")],
                     "responses": {
                         "200": _json(ref("RelatedResponse"), "Related articles, closest first."),
                         **_errors("BadRequest", "NotFound", "RateLimited", "Unavailable"),
                     },
                 }
             },
+            "/api/articles/{id}/cite": {"get": _cite_operation()},
             "/api/health": {
                 "get": {
                     "operationId": "health",

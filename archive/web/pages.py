@@ -11,16 +11,18 @@ from archive.errors import BadQuery, NotFound
 from archive.limits import DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
 from archive.query import parse_query
 from archive.reading import StoredArticle, archive_overview, load_article
+from archive.reflow import display_text
 from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
 from archive.web.context import search_json, searcher, the_archive
+from archive.web.downloads import citation_links, export_links
 from archive.web.errors import wants_json
-from archive.web.params import search_request
-from archive.web.timeline import year_timeline
+from archive.web.params import SEARCH_PARAMS, search_request
+from archive.web.timeline import timelines
 
 pages = Blueprint("pages", __name__)
 
-KEPT_PARAMS = ("q", "mode", "source", "author", "after", "before", "sort", "limit")
+KEPT_PARAMS = tuple(p for p in SEARCH_PARAMS if p != "offset")  # carried from page to page of results
 RELATED_ON_PAGE = 8
 PAGE_WINDOW = 2  # page links shown either side of the current page
 
@@ -70,11 +72,12 @@ def _results_context(response: SearchResponse) -> dict[str, Any]:
     window = range(max(1, page - PAGE_WINDOW), min(pages_total, page + PAGE_WINDOW) + 1)
     filters = {k: v for k, v in response.filters.items() if v}
     return {
-        "timeline": year_timeline(response.facets.get("year", [])),
+        "timelines": timelines(response.facets.get("date", []), response.date_bucket),
         "page": page,
         "pages_total": pages_total,
         "page_window": list(window),
         "active_filters": filters,
+        "export_links": export_links(request.args) if response.total else [],
         "suggestions": _suggestions(response, filters) if not response.results else [],
     }
 
@@ -112,7 +115,7 @@ def article_page(key: str) -> str:
             "seq": p.seq,
             "matched": p.seq == matched,
             "runs_on": p.runs_on,
-            "paragraphs": [_mark(article.body[a:b], terms) for a, b in p.paragraphs],
+            "paragraphs": [_mark(display_text(article.body[a:b]), terms) for a, b in p.paragraphs],
         }
         for p in article.passages
     ]
@@ -128,6 +131,7 @@ def article_page(key: str) -> str:
         matched=matched,
         related=related,
         extra_fields=_extra_fields(article),
+        cite=citation_links(article, matched if any(p.seq == matched for p in article.passages) else None),
     )
 
 

@@ -1,4 +1,11 @@
-"""Request parameters -> SearchRequest, with 400s that name the bad parameter.
+"""Request parameters -> SearchRequest, with 400s that name the bad parameter; the parameters each endpoint takes.
+
+`ACCEPTED` is the one declaration of which query parameters each JSON endpoint reads; any
+other parameter is a 400 naming it and listing the valid ones (`check_known`), as
+Elasticsearch does, so a misspelt `page=2` or `offest=10` never silently returns page 1.
+The HTML pages are not checked (a browser's form may carry anything); /search is checked
+when it answers JSON.
+
 
 Empty values: a choice or a number given empty (`mode=`, `limit=`) is a 400, as the OpenAPI
 document's enum and integer schemas say (leave it out for the default); an empty date or text
@@ -15,6 +22,35 @@ from datetime import date
 from archive import limits
 from archive.errors import BadQuery
 from archive.search import SearchRequest
+
+SEARCH_PARAMS: tuple[str, ...] = ("q", "mode", "limit", "offset", "sort", "source", "author", "after", "before")
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "uid",
+    "title",
+    "source",
+    "author",
+    "published_at",
+    "url",
+    "permalink",
+    "score",
+    "passage",
+)  # one export row per article, in this order
+CITE_FORMATS: tuple[str, ...] = ("ris", "bibtex", "csl-json")
+# endpoint -> the query parameters it reads (only JSON answers are checked; see the module docstring)
+ACCEPTED: dict[str, tuple[str, ...]] = {
+    "api.search": SEARCH_PARAMS,
+    "pages.search_page": (*SEARCH_PARAMS, "format"),  # format=json asks for JSON
+    "api.export": (*[p for p in SEARCH_PARAMS if p not in ("limit", "offset")], "format"),  # the whole set
+    "api.get_article": (),
+    "api.related": ("limit",),
+    "api.cite": ("format", "p"),
+    "api.add_articles": (),
+    "api.delete": (),
+    "api.health": (),
+    "api.openapi": (),
+}
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -89,3 +125,14 @@ def search_request(args: Mapping[str, str]) -> SearchRequest:
 def related_limit(args: Mapping[str, str]) -> int:
     """The `limit` of a related-coverage request (1..RELATED_MAX)."""
     return integer(args, "limit", limits.RELATED_DEFAULT, 1, limits.RELATED_MAX)
+
+
+def check_known(endpoint: str | None, args: Mapping[str, str]) -> None:
+    """BadQuery naming the first parameter `endpoint` does not read, with the list of those it does."""
+    accepted = ACCEPTED.get(endpoint or "")
+    if accepted is None:
+        return
+    for name in args:
+        if name not in accepted:
+            valid = ", ".join(accepted) if accepted else "none"
+            raise BadQuery(f"unknown parameter {name[:40]!r}; valid parameters: {valid}", param=name[:40])

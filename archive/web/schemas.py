@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from archive.limits import MAX_LIMIT, MODES, SORTS
+from archive.search.histogram import BUCKETS, DAY_SPAN, MONTH_SPAN, WEEK_SPAN
+from archive.web.params import EXPORT_COLUMNS
 
 
 def ref(name: str) -> dict[str, str]:
@@ -70,11 +72,15 @@ SCHEMAS: dict[str, Any] = {
             "url": nullable("string"),
             "published_at": nullable("string", format="date-time"),
             "score": {"type": "number"},
-            "passage": {"type": "string", "description": "The best passage, plain text."},
+            "passage": {
+                "type": "string",
+                "description": "The best passage as display text: `body[passage_start:passage_end]` with every "
+                "whitespace run (the line breaks of hard-wrapped text) collapsed to one space.",
+            },
             "passage_html": {"type": "string", "description": "The passage HTML-escaped, query words in <mark>."},
             "highlights": {
                 "type": "array",
-                "description": "[start, end) of highlighted words in `passage`.",
+                "description": "[start, end) of highlighted words in `passage` (the display text).",
                 "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
             },
             "chunk_id": {"type": "integer"},
@@ -82,8 +88,8 @@ SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "description": "Passage number; the article page anchors it as #passage-N.",
             },
-            "passage_start": {"type": "integer", "description": "Offset of the passage in the article body."},
-            "passage_end": {"type": "integer"},
+            "passage_start": {"type": "integer", "description": "Offset of the passage in the stored article body."},
+            "passage_end": {"type": "integer", "description": "End offset (exclusive) in the stored body."},
             "explain": ref("Explain"),
         },
     },
@@ -95,9 +101,40 @@ SCHEMAS: dict[str, Any] = {
             "properties": {"value": {"type": "string"}, "count": {"type": "integer"}},
         },
     },
+    "DateHistogram": {
+        "type": "array",
+        "description": "Matches per period (`date_bucket`) from the period of the first match to that of the last, "
+        "empty periods included at zero; undated matches are in no period. `start` and `end` are the `after` and "
+        "`before` parameters that narrow the search to a period.",
+        "items": {
+            "type": "object",
+            "required": ["value", "start", "end", "count"],
+            "properties": {
+                "value": {"type": "string", "description": "1987-03-02 (day), 1987-W10 (ISO week), 1987-03, 1987."},
+                "start": {"type": "string", "format": "date", "description": "First day (inclusive)."},
+                "end": {"type": "string", "format": "date", "description": "Day after the last (exclusive)."},
+                "count": {"type": "integer"},
+            },
+        },
+    },
     "SearchResponse": {
         "type": "object",
-        "required": ["ok", "query", "mode", "total", "limit", "offset", "sort", "results", "facets", "filters"],
+        "required": [
+            "ok",
+            "query",
+            "mode",
+            "total",
+            "limit",
+            "offset",
+            "sort",
+            "results",
+            "facets",
+            "date_bucket",
+            "filters",
+            "took_ms",
+            "next",
+            "prev",
+        ],
         "properties": {
             "ok": {"const": True},
             "query": {"type": "string"},
@@ -106,11 +143,27 @@ SCHEMAS: dict[str, Any] = {
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
             "offset": {"type": "integer"},
             "sort": {"type": "string", "enum": list(SORTS)},
+            "took_ms": {"type": "number", "description": "Milliseconds the search took on the server."},
+            "next": nullable(
+                "string",
+                description="Root-relative URL of the next page (this request with offset + limit); null on the last.",
+            ),
+            "prev": nullable(
+                "string", description="Root-relative URL of the previous page; null on the first (offset 0)."
+            ),
             "results": {"type": "array", "items": ref("SearchResult")},
             "facets": {
                 "type": "object",
-                "description": "Counts over all matching articles.",
-                "properties": {"source": ref("Facet"), "year": ref("Facet")},
+                "description": "Counts over all matching articles (keyword mode: exact, in SQL; semantic and hybrid: "
+                "over the candidate set that `total` counts).",
+                "properties": {"source": ref("Facet"), "year": ref("Facet"), "date": ref("DateHistogram")},
+            },
+            "date_bucket": {
+                "type": ["string", "null"],
+                "enum": [*BUCKETS, None],
+                "description": "The bucket of `facets.date`, chosen from the matched date range: day (up to "
+                f"{DAY_SPAN} days from the first to the last match), week (up to {WEEK_SPAN} days), month (up to "
+                f"{MONTH_SPAN} days), else year. null when no match has a date.",
             },
             "filters": {
                 "type": "object",
@@ -122,6 +175,23 @@ SCHEMAS: dict[str, Any] = {
                     "before": nullable("string", format="date"),
                 },
             },
+        },
+    },
+    "ExportRow": {
+        "type": "object",
+        "description": "One row of /api/search/export (a CSV record has the same columns, in this order).",
+        "required": list(EXPORT_COLUMNS),
+        "properties": {
+            "id": {"type": "integer"},
+            "uid": {"type": "string"},
+            "title": {"type": "string"},
+            "source": nullable("string"),
+            "author": nullable("string"),
+            "published_at": nullable("string", format="date-time"),
+            "url": nullable("string", description="The original article."),
+            "permalink": {"type": "string", "description": "The archive page at the result's passage."},
+            "score": {"type": "number"},
+            "passage": {"type": "string", "description": "The best passage (display text)."},
         },
     },
     "Article": {
@@ -171,7 +241,10 @@ SCHEMAS: dict[str, Any] = {
             "url": nullable("string"),
             "published_at": nullable("string", format="date-time"),
             "score": {"type": "number", "description": "Cosine similarity (higher is closer)."},
-            "snippet": {"type": "string", "description": "The article's opening words."},
+            "snippet": {
+                "type": "string",
+                "description": "The article's opening words (display text: whitespace collapsed).",
+            },
         },
     },
     "RelatedResponse": {

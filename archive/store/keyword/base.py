@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection
@@ -29,8 +30,9 @@ class KeywordIndex(Protocol):
         """One page over *all* matches as (article id, score, relevance rank), in `sort` order
         ('relevance', 'newest' or 'oldest'; undated articles last)."""
 
-    def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
-        """Matches counted per (source, year) over all matches."""
+    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
+        """Matches counted per (source, UTC publication day) over all matches: the facets and the date
+        histogram of keyword mode (`filters.publication_day`; None for undated articles)."""
 
     def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree

@@ -10,13 +10,14 @@ made before it existed are backfilled on open (two cheap counts decide).
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
     Select,
     column,
-    extract,
     func,
     literal_column,
     select,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 
 from archive.query import Node, Query, compile_expression, compile_query
 from archive.query.compile import compile_excluded
-from archive.store.filters import article_filters, date_order
+from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.models import ArticleRow
 
 TABLE = "article_fts"
@@ -166,19 +167,19 @@ class Fts5KeywordIndex:
         )
         return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
 
-    def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
-        """Matches per (source, year of publication)."""
+    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
+        """Matches per (source, UTC day of publication)."""
         match = to_fts5(query)
         if match is None:
             return {}
-        year = extract("year", ArticleRow.published_at)
+        day = publication_day()
         stmt = (
-            select(ArticleRow.source, year, func.count())
+            select(ArticleRow.source, day, func.count())
             .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
             .where(_matches("fts_match", match), *article_filters(query))
-            .group_by(ArticleRow.source, year)
+            .group_by(ArticleRow.source, day)
         )
-        return {(source, None if y is None else int(y)): int(n) for source, y, n in conn.execute(stmt)}
+        return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
         """Articles (title + body) satisfying a Boolean tree: one FTS5 match, or, for a tree that only

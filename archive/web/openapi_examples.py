@@ -1,0 +1,100 @@
+"""Example answers for the OpenAPI document (tests/test_openapi.py checks them against the schemas).
+
+Taken from the seeded test archive (the seed article plus tests/fixtures/corpus), shortened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SEED_BODY = (
+    "Top Iranian officials Thursday showed defiance in the face of the IAEA resolution criticizing Tehran for "
+    "lack of cooperation with the UN nuclear watchdog.\nOne day after the International Atomic Energy Agency "
+    "passed the resolution, Iran responded by starting to disconnect some 27 cameras and monitoring devices in "
+    "and around its nuclear sites, as its officials and media continued making defying remarks."
+)
+
+SEARCH_EXAMPLE: dict[str, Any] = {
+    "name": "seed",
+    "summary": "GET /api/search?q=Iran+camera+disconnection&limit=1",
+    "value": {
+        "ok": True,
+        "query": "Iran camera disconnection",
+        "mode": "hybrid",
+        "total": 13,
+        "limit": 1,
+        "offset": 0,
+        "sort": "relevance",
+        "results": [
+            {
+                "id": 1,
+                "uid": "seed-000-9d4ed8e042963c08",
+                "title": "Top Iranian officials show defiance after IAEA resolution",
+                "source": None,
+                "author": None,
+                "url": None,
+                "published_at": "2022-06-09T00:00:00+00:00",
+                "score": 0.032787,
+                "passage": "One day after the International Atomic Energy Agency passed the resolution, Iran "
+                "responded by starting to disconnect some 27 cameras and monitoring devices in and around its "
+                "nuclear sites, as its officials and media continued making defying remarks.",
+                "passage_html": "One day after the International Atomic Energy Agency passed the resolution, "
+                "<mark>Iran</mark> responded by starting to <mark>disconnect</mark> some 27 <mark>cameras</mark> "
+                "and monitoring devices in and around its nuclear sites, as its officials and media continued "
+                "making defying remarks.",
+                "highlights": [[76, 80], [106, 116], [125, 132]],
+                "chunk_id": 1,
+                "chunk_seq": 0,
+                "passage_start": 155,
+                "passage_end": 404,
+                "explain": {
+                    "keyword_rank": 1,
+                    "semantic_rank": 1,
+                    "keyword_score": 4.001225,
+                    "semantic_score": 0.45112,
+                    "fused_score": 0.032787,
+                },
+            }
+        ],
+        "facets": {
+            "source": [
+                {"value": "The Daily Ledger", "count": 5},
+                {"value": "Global Wire", "count": 4},
+                {"value": "Tech Times", "count": 3},
+            ],
+            "year": [{"value": "2021", "count": 2}, {"value": "2022", "count": 7}, {"value": "2023", "count": 4}],
+            "date": [
+                {"value": "2021", "start": "2021-01-01", "end": "2022-01-01", "count": 2},
+                {"value": "2022", "start": "2022-01-01", "end": "2023-01-01", "count": 7},
+                {"value": "2023", "start": "2023-01-01", "end": "2024-01-01", "count": 4},
+            ],
+        },
+        "date_bucket": "year",
+        "filters": {"source": None, "author": None, "after": None, "before": None},
+        "took_ms": 41.3,
+        "next": "/api/search?q=Iran+camera+disconnection&limit=1&offset=1",
+        "prev": None,
+    },
+}
+
+ARTICLE_EXAMPLE: dict[str, Any] = {
+    "name": "seed",
+    "summary": "GET /api/articles/seed-000-9d4ed8e042963c08 (body shortened)",
+    "value": {
+        "ok": True,
+        "article": {
+            "id": 1,
+            "uid": "seed-000-9d4ed8e042963c08",
+            "title": "Top Iranian officials show defiance after IAEA resolution",
+            "source": None,
+            "author": None,
+            "url": None,
+            "published_at": "2022-06-09T00:00:00+00:00",
+            "language": "en",
+            "ingested_at": "2026-11-28T16:55:50.038875+00:00",
+            "extra": {},
+            "body": _SEED_BODY,
+            "passages": [{"seq": 0, "start": 0, "end": len(_SEED_BODY)}],
+        },
+    },
+}
