@@ -74,6 +74,7 @@ def corpus(tmp_path_factory, hash_encoder):
     archive = open_archive(
         Settings(index_dir=tmp_path_factory.mktemp("boolean") / "index", rate_limit="off", encoder="hash"),
         encoder=hash_encoder,
+        create=True,
     )
     report = ingest(archive, [Article(title=t, body=b, uid=uid) for uid, (t, b) in CORPUS.items()])
     assert report.added == len(CORPUS), report.as_dict()
