@@ -20,14 +20,7 @@ from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import ArchiveError, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads
-from archive.store.db import (
-    database_exists,
-    make_engine,
-    migrate,
-    schema_behind,
-    session_factory,
-    storage_writable,
-)
+from archive.store.db import database_exists, make_engine, migrate, schema_behind, session_factory, storage_writable
 from archive.store.keyword import keyword_index_for
 from archive.store.owners import ChunkOwners
 from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, manifest_is_stale, read_manifest

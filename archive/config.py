@@ -79,10 +79,7 @@ class Settings:
         1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion.", low=0
     )
     candidates: int = _setting(
-        300,
-        "ARCHIVE_CANDIDATES",
-        "Candidates per side before fusion: articles (keyword), chunks (semantic).",
-        low=1,
+        300, "ARCHIVE_CANDIDATES", "Candidates per side before fusion: articles (keyword), chunks (semantic).", low=1
     )
     fusion: str = _setting(
         "zscore",

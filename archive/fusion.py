@@ -37,9 +37,7 @@ def _weights(sides: Sequence[str], weights: Mapping[str, float] | None) -> dict[
 
 
 def rrf(
-    rankings: Mapping[str, Sequence[K]],
-    k: float = 60,
-    weights: Mapping[str, float] | None = None,
+    rankings: Mapping[str, Sequence[K]], k: float = 60, weights: Mapping[str, float] | None = None
 ) -> list[tuple[K, float]]:
     """Weighted reciprocal rank fusion: score(id) = sum over sides of w / (k + rank)."""
     if not math.isfinite(k) or k < 0:
@@ -80,9 +78,7 @@ def _normalised(side_scores: Mapping[K, float], how: Normalise) -> tuple[dict[K,
 
 
 def score_mix(
-    scores: Mapping[str, Mapping[K, float]],
-    weights: Mapping[str, float] | None = None,
-    normalise: Normalise = "minmax",
+    scores: Mapping[str, Mapping[K, float]], weights: Mapping[str, float] | None = None, normalise: Normalise = "minmax"
 ) -> list[tuple[K, float]]:
     """Convex combination of per-side normalised scores; a missing id gets the side's minimum."""
     w = _weights(list(scores), weights)

@@ -22,17 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (
-    DEFAULT_REUTERS_INDEX,
-    Results,
-    Skip,
-    log,
-    p50,
-    p95,
-    require,
-    run_suite,
-    stopwatch,
-)
+from bench.common import DEFAULT_REUTERS_INDEX, Results, Skip, log, p50, p95, require, run_suite, stopwatch
 
 EF_SEARCH = (16, 32, 64, 128, 256)
 NPROBE = (8, 16, 32, 64, 128)

@@ -19,16 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import (
-    SCIFACT,
-    Results,
-    log,
-    p50,
-    require,
-    reuters_articles,
-    run_suite,
-    stopwatch,
-)
+from bench.common import SCIFACT, Results, log, p50, require, reuters_articles, run_suite, stopwatch
 
 NDCG_MAX_LOSS = 0.005  # the int8 encoder may become the default only within this nDCG@10 loss
 

@@ -18,14 +18,7 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
-from bench.common import (
-    Results,
-    bench_settings,
-    log,
-    reuters_articles,
-    run_suite,
-    stopwatch,
-)
+from bench.common import Results, bench_settings, log, reuters_articles, run_suite, stopwatch
 
 
 def embedding_texts(archive, articles, seen: set[str] | None = None) -> list[str]:

@@ -27,19 +27,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench.common import (
-    REUTERS,
-    Results,
-    Skip,
-    bench_settings,
-    dir_bytes,
-    log,
-    p50,
-    p95,
-    require,
-    rss_bytes,
-    run_suite,
-)
+from bench.common import REUTERS, Results, Skip, bench_settings, dir_bytes, log, p50, p95, require, rss_bytes, run_suite
 
 MODES = ("keyword", "semantic", "hybrid")
 PAGE = 10

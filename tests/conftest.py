@@ -117,3 +117,20 @@ def app(seeded_archive):
 def client(app):
     """A test client for the app."""
     return app.test_client()
+
+
+def one_line_error(result) -> str:
+    """The CLI's one error line (`Error: ...`, exit 1, no traceback) of a click test result."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def hash_archive(tmp_path_factory: pytest.TempPathFactory, name: str, hash_encoder):
+    """A new archive in its own temporary folder, embedded by the hash encoder (for module-scoped fixtures)."""
+    from archive.archive import open_archive
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp(name) / "index", rate_limit="off", encoder="hash")
+    return open_archive(settings, encoder=hash_encoder, create=True)

@@ -6,14 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archive.store.vectors import (
-    COMPACT_FRACTION,
-    FLAT,
-    HNSW,
-    Manifest,
-    VectorIndex,
-    read_manifest,
-)
+from archive.store.vectors import COMPACT_FRACTION, FLAT, HNSW, Manifest, VectorIndex, read_manifest
 from tests.test_vectors import DIM, unit_rows
 
 

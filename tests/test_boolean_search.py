@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from archive.archive import open_archive
-from archive.config import Settings
 from archive.documents import Article
 from archive.search import Searcher, SearchRequest
 from archive.write import ingest
+from tests.conftest import hash_archive
 
 pytestmark = pytest.mark.integration
 
@@ -71,11 +70,7 @@ BOOLEAN_TABLE: dict[str, tuple[set[str], set[str] | None]] = {
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, hash_encoder):
     """The `archive` fixture's set-up (hash encoder), once for the module."""
-    archive = open_archive(
-        Settings(index_dir=tmp_path_factory.mktemp("boolean") / "index", rate_limit="off", encoder="hash"),
-        encoder=hash_encoder,
-        create=True,
-    )
+    archive = hash_archive(tmp_path_factory, "boolean", hash_encoder)
     report = ingest(archive, [Article(title=t, body=b, uid=uid) for uid, (t, b) in CORPUS.items()])
     assert report.added == len(CORPUS), report.as_dict()
     yield Searcher(archive)

@@ -16,7 +16,7 @@ from archive.documents import Article
 from archive.errors import ArchiveError
 from archive.store.vectors import INDEX_FILE, MANIFEST_FILE, read_manifest
 from archive.write import ingest, recover_if_idle
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, one_line_error
 
 STORIES = [
     Article(title="Harbour", body="The harbour reopened after the storm.", uid="d-1"),
@@ -39,14 +39,6 @@ def cli(monkeypatch, stocked):
     monkeypatch.setenv("ARCHIVE_INDEX_DIR", str(stocked.index_dir))
     runner = CliRunner()
     return lambda *args: runner.invoke(main, list(args))
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def assert_repaired_by_reindex(cli) -> None:

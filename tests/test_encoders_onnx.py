@@ -10,12 +10,7 @@ import pytest
 
 from archive.chunking import chunk_text, sentence_spans
 from archive.config import Settings
-from archive.encoders import (
-    NEW_ARCHIVE_ENCODER,
-    encoder_family,
-    load_encoder,
-    resolve_encoder,
-)
+from archive.encoders import NEW_ARCHIVE_ENCODER, encoder_family, load_encoder, resolve_encoder
 from archive.errors import IndexMismatch, ModelError
 from tests.conftest import CORPUS, SEEDS
 

@@ -20,12 +20,7 @@ def test_rrf_hand_computed_example() -> None:
     out = rrf(
         {"keyword": ["a", "b", "c"], "semantic": ["c", "a", "d"]}, k=60, weights={"keyword": 1.0, "semantic": 2.0}
     )
-    expected = {
-        "a": 1 / 61 + 2 / 62,
-        "b": 1 / 62,
-        "c": 1 / 63 + 2 / 61,
-        "d": 2 / 63,
-    }
+    expected = {"a": 1 / 61 + 2 / 62, "b": 1 / 62, "c": 1 / 63 + 2 / 61, "d": 2 / 63}
     assert [key for key, _ in out] == ["c", "a", "d", "b"]
     for key, score in out:
         assert score == pytest.approx(expected[key])
@@ -129,8 +124,7 @@ def test_score_mix_rejects_bad_input() -> None:
 
 
 _RANKINGS = st.dictionaries(
-    st.sampled_from(["keyword", "semantic", "title"]),
-    st.lists(st.integers(0, 30), max_size=25),
+    st.sampled_from(["keyword", "semantic", "title"]), st.lists(st.integers(0, 30), max_size=25)
 )
 _WEIGHTS = st.dictionaries(st.sampled_from(["keyword", "semantic", "title"]), st.floats(0, 5))
 
@@ -158,8 +152,7 @@ def test_property_single_side_preserves_order(ids: list[int]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     scores=st.dictionaries(
-        st.sampled_from(["keyword", "semantic"]),
-        st.dictionaries(st.integers(0, 20), st.floats(-1e6, 1e6), max_size=15),
+        st.sampled_from(["keyword", "semantic"]), st.dictionaries(st.integers(0, 20), st.floats(-1e6, 1e6), max_size=15)
     ),
     normalise=st.sampled_from(["minmax", "zscore"]),
 )

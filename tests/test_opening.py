@@ -18,7 +18,7 @@ from archive.cli import main
 from archive.config import Settings
 from archive.documents import Article
 from archive.errors import ArchiveError
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, one_line_error
 
 
 @pytest.fixture
@@ -27,14 +27,6 @@ def cli(monkeypatch):
     monkeypatch.setenv("ARCHIVE_ENCODER", "hash")
     runner = CliRunner()
     return lambda *args: runner.invoke(main, [str(a) for a in args])
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------ issue 15 item 8: no archive here

@@ -11,16 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.errors import BadQuery
-from archive.query import (
-    MAX_TERM_CHARS,
-    MAX_TERMS,
-    And,
-    Or,
-    Query,
-    Term,
-    parse_date,
-    parse_query,
-)
+from archive.query import MAX_TERM_CHARS, MAX_TERMS, And, Or, Query, Term, parse_date, parse_query
 from archive.store.keyword.fts5 import to_fts5
 from tests.strategies import QUERIES
 

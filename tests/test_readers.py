@@ -11,13 +11,7 @@ import pytest
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers import (
-    article_from_record,
-    clean_text,
-    estimate_records,
-    read_paths,
-    title_from_body,
-)
+from archive.readers import article_from_record, clean_text, estimate_records, read_paths, title_from_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readers"
 REUTERS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578" / "corpus.jsonl"
@@ -107,9 +101,7 @@ def test_reuters_style_record_is_unescaped_and_cleaned(tmp_path: Path) -> None:
 
 def test_cli_source_fills_in_only_when_the_record_has_none(tmp_path: Path) -> None:
     path = write_jsonl(
-        tmp_path / "mixed.jsonl",
-        {"text": "Has its own outlet.", "outlet": "Own Outlet"},
-        {"text": "Names no outlet."},
+        tmp_path / "mixed.jsonl", {"text": "Has its own outlet.", "outlet": "Own Outlet"}, {"text": "Names no outlet."}
     )
 
     own, missing = read(path, source="CLI Source")

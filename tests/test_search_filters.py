@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from archive.archive import open_archive
-from archive.config import Settings
 from archive.documents import Article
 from archive.search import Searcher, SearchRequest
 from archive.write import ingest
+from tests.conftest import hash_archive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -77,11 +76,7 @@ def _articles() -> tuple[list[Article], set[str]]:
 @pytest.fixture(scope="module")
 def crowd(tmp_path_factory, hash_encoder):
     # Filters and widening are the point, not meaning: the hash encoder ranks by shared words.
-    archive = open_archive(
-        Settings(index_dir=tmp_path_factory.mktemp("crowd") / "index", rate_limit="off", encoder="hash"),
-        encoder=hash_encoder,
-        create=True,
-    )
+    archive = hash_archive(tmp_path_factory, "crowd", hash_encoder)
     items, targets = _articles()
     report = ingest(archive, items)
     assert report.added == 210, report.as_dict()

@@ -9,13 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.query import parse_query
-from archive.snippets import (
-    best_passage,
-    highlight,
-    highlight_spans,
-    highlight_terms,
-    stem,
-)
+from archive.snippets import best_passage, highlight, highlight_spans, highlight_terms, stem
 
 ARTICLE = (
     "Vienna, Friday. The board met for the third time this year. Diplomats discussed the budget "

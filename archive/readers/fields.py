@@ -9,12 +9,7 @@ from typing import Any
 
 from archive.dates import parse_date
 from archive.documents import Article, ReadFailure
-from archive.readers.clean import (
-    clean_text,
-    clean_title,
-    replace_surrogates,
-    title_from_body,
-)
+from archive.readers.clean import clean_text, clean_title, replace_surrogates, title_from_body
 
 ReadResult = Article | ReadFailure
 

@@ -6,18 +6,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
+from archive import limits
 from archive.errors import BadQuery
-from archive.limits import (
-    DEFAULT_LIMIT,
-    DEFAULT_MODE,
-    DEFAULT_SORT,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    MAX_QUERY_CHARS,
-    MODES,
-    SORTS,
-    check_date_range,
-)
 from archive.query import Query, parse_query
 
 
@@ -26,31 +16,31 @@ class SearchRequest:
     """A search as asked; `validated()` checks it and clamps the limit."""
 
     q: str
-    mode: str = DEFAULT_MODE
-    limit: int = DEFAULT_LIMIT
+    mode: str = limits.DEFAULT_MODE
+    limit: int = limits.DEFAULT_LIMIT
     offset: int = 0
-    sort: str = DEFAULT_SORT
+    sort: str = limits.DEFAULT_SORT
     source: str | None = None
     author: str | None = None
     after: date | None = None
     before: date | None = None
 
     def validated(self) -> SearchRequest:
-        """Check mode/sort/paging/dates; limit is clamped to MAX_LIMIT."""
-        if self.mode not in MODES:
-            raise BadQuery(f"mode must be one of {', '.join(MODES)}", param="mode")
-        if self.sort not in SORTS:
-            raise BadQuery(f"sort must be one of {', '.join(SORTS)}", param="sort")
+        """Check mode/sort/paging/dates; limit is clamped to limits.MAX_LIMIT."""
+        if self.mode not in limits.MODES:
+            raise BadQuery(f"mode must be one of {', '.join(limits.MODES)}", param="mode")
+        if self.sort not in limits.SORTS:
+            raise BadQuery(f"sort must be one of {', '.join(limits.SORTS)}", param="sort")
         if self.limit < 1:
             raise BadQuery("limit must be a positive integer", param="limit")
         if self.offset < 0:
             raise BadQuery("offset must be zero or a positive integer", param="offset")
-        if self.offset > MAX_OFFSET:
-            raise BadQuery(f"offset must be at most {MAX_OFFSET}", param="offset")
-        if len(self.q) > MAX_QUERY_CHARS:
-            raise BadQuery(f"q is longer than {MAX_QUERY_CHARS:,} characters", param="q")
-        check_date_range(self.after, self.before)
-        return SearchRequest(**{**asdict(self), "limit": min(self.limit, MAX_LIMIT)})
+        if self.offset > limits.MAX_OFFSET:
+            raise BadQuery(f"offset must be at most {limits.MAX_OFFSET}", param="offset")
+        if len(self.q) > limits.MAX_QUERY_CHARS:
+            raise BadQuery(f"q is longer than {limits.MAX_QUERY_CHARS:,} characters", param="q")
+        limits.check_date_range(self.after, self.before)
+        return SearchRequest(**{**asdict(self), "limit": min(self.limit, limits.MAX_LIMIT)})
 
     def query(self) -> Query:
         """Parse q; explicit request filters win over filters typed in q."""
@@ -67,5 +57,5 @@ class SearchRequest:
         }
         if changes:
             query = replace(query, **changes)
-        check_date_range(query.after, query.before)
+        limits.check_date_range(query.after, query.before)
         return query

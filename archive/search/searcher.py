@@ -193,12 +193,7 @@ class Searcher:
         with archive.engine.connect() as conn:
             if keyword:
                 rows = archive.keyword.page(
-                    conn,
-                    terms,
-                    sort=req.sort,
-                    limit=limit,
-                    offset=offset,
-                    title_weight=self.settings.title_weight,
+                    conn, terms, sort=req.sort, limit=limit, offset=offset, title_weight=self.settings.title_weight
                 )
                 page = [Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows]
             else:  # browsing: newest first unless asked for oldest; undated last either way

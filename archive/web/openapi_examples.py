@@ -14,6 +14,17 @@ _SEED_BODY = (
     "and around its nuclear sites, as its officials and media continued making defying remarks."
 )
 
+# The seed article as every example shows it first.
+SEED: dict[str, Any] = {
+    "id": 1,
+    "uid": "seed-000-9d4ed8e042963c08",
+    "title": "Top Iranian officials show defiance after IAEA resolution",
+    "source": None,
+    "author": None,
+    "url": None,
+    "published_at": "2022-06-09T00:00:00+00:00",
+}
+
 SEARCH_EXAMPLE: dict[str, Any] = {
     "name": "seed",
     "summary": "GET /api/search?q=Iran+camera+disconnection&limit=1",
@@ -27,13 +38,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
         "sort": "relevance",
         "results": [
             {
-                "id": 1,
-                "uid": "seed-000-9d4ed8e042963c08",
-                "title": "Top Iranian officials show defiance after IAEA resolution",
-                "source": None,
-                "author": None,
-                "url": None,
-                "published_at": "2022-06-09T00:00:00+00:00",
+                **SEED,
                 "score": 0.032787,
                 "passage": "One day after the International Atomic Energy Agency passed the resolution, Iran "
                 "responded by starting to disconnect some 27 cameras and monitoring devices in and around its "
@@ -83,13 +88,7 @@ ARTICLE_EXAMPLE: dict[str, Any] = {
     "value": {
         "ok": True,
         "article": {
-            "id": 1,
-            "uid": "seed-000-9d4ed8e042963c08",
-            "title": "Top Iranian officials show defiance after IAEA resolution",
-            "source": None,
-            "author": None,
-            "url": None,
-            "published_at": "2022-06-09T00:00:00+00:00",
+            **SEED,
             "language": "en",
             "ingested_at": "2026-11-28T16:55:50.038875+00:00",
             "extra": {},

@@ -19,6 +19,19 @@ def nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"type": [kind, "null"], **extra}
 
 
+INT = {"type": "integer"}
+STR = {"type": "string"}
+# What every listed article shows first (documents.DISPLAY_FIELDS and the date), as search.results.ArticleRef.
+ARTICLE_REF = {
+    "id": INT,
+    "uid": STR,
+    "title": STR,
+    "source": nullable("string"),
+    "author": nullable("string"),
+    "url": nullable("string"),
+    "published_at": nullable("string", format="date-time"),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -64,13 +77,7 @@ SCHEMAS: dict[str, Any] = {
             "explain",
         ],
         "properties": {
-            "id": {"type": "integer"},
-            "uid": {"type": "string"},
-            "title": {"type": "string"},
-            "source": nullable("string"),
-            "author": nullable("string"),
-            "url": nullable("string"),
-            "published_at": nullable("string", format="date-time"),
+            **ARTICLE_REF,
             "score": {"type": "number"},
             "passage": {
                 "type": "string",
@@ -81,9 +88,9 @@ SCHEMAS: dict[str, Any] = {
             "highlights": {
                 "type": "array",
                 "description": "[start, end) of highlighted words in `passage` (the display text).",
-                "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                "items": {"type": "array", "items": INT, "minItems": 2, "maxItems": 2},
             },
-            "chunk_id": {"type": "integer"},
+            "chunk_id": INT,
             "chunk_seq": {
                 "type": "integer",
                 "description": "Passage number; the article page anchors it as #passage-N.",
@@ -95,11 +102,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Facet": {
         "type": "array",
-        "items": {
-            "type": "object",
-            "required": ["value", "count"],
-            "properties": {"value": {"type": "string"}, "count": {"type": "integer"}},
-        },
+        "items": {"type": "object", "required": ["value", "count"], "properties": {"value": STR, "count": INT}},
     },
     "DateHistogram": {
         "type": "array",
@@ -113,7 +116,7 @@ SCHEMAS: dict[str, Any] = {
                 "value": {"type": "string", "description": "1987-03-02 (day), 1987-W10 (ISO week), 1987-03, 1987."},
                 "start": {"type": "string", "format": "date", "description": "First day (inclusive)."},
                 "end": {"type": "string", "format": "date", "description": "Day after the last (exclusive)."},
-                "count": {"type": "integer"},
+                "count": INT,
             },
         },
     },
@@ -137,11 +140,11 @@ SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "ok": {"const": True},
-            "query": {"type": "string"},
+            "query": STR,
             "mode": {"type": "string", "enum": list(MODES)},
             "total": {"type": "integer", "description": "Matching articles (over all pages)."},
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
-            "offset": {"type": "integer"},
+            "offset": INT,
             "sort": {"type": "string", "enum": list(SORTS)},
             "took_ms": {"type": "number", "description": "Milliseconds the search took on the server."},
             "next": nullable(
@@ -182,9 +185,9 @@ SCHEMAS: dict[str, Any] = {
         "description": "One row of /api/search/export (a CSV record has the same columns, in this order).",
         "required": list(EXPORT_COLUMNS),
         "properties": {
-            "id": {"type": "integer"},
-            "uid": {"type": "string"},
-            "title": {"type": "string"},
+            "id": INT,
+            "uid": STR,
+            "title": STR,
             "source": nullable("string"),
             "author": nullable("string"),
             "published_at": nullable("string", format="date-time"),
@@ -198,28 +201,18 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "uid", "title", "source", "author", "url", "published_at", "body", "passages"],
         "properties": {
-            "id": {"type": "integer"},
-            "uid": {"type": "string"},
-            "title": {"type": "string"},
-            "source": nullable("string"),
-            "author": nullable("string"),
-            "url": nullable("string"),
-            "published_at": nullable("string", format="date-time"),
+            **ARTICLE_REF,
             "language": nullable("string"),
             "ingested_at": nullable("string", format="date-time"),
             "extra": {"type": "object", "description": "Other fields of the source record."},
-            "body": {"type": "string"},
+            "body": STR,
             "passages": {
                 "type": "array",
                 "description": "Non-overlapping passages (the search index's chunks).",
                 "items": {
                     "type": "object",
                     "required": ["seq", "start", "end"],
-                    "properties": {
-                        "seq": {"type": "integer"},
-                        "start": {"type": "integer"},
-                        "end": {"type": "integer"},
-                    },
+                    "properties": {"seq": INT, "start": INT, "end": INT},
                 },
             },
         },
@@ -233,13 +226,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "uid", "title", "published_at", "score"],
         "properties": {
-            "id": {"type": "integer"},
-            "uid": {"type": "string"},
-            "title": {"type": "string"},
-            "source": nullable("string"),
-            "author": nullable("string"),
-            "url": nullable("string"),
-            "published_at": nullable("string", format="date-time"),
+            **ARTICLE_REF,
             "score": {"type": "number", "description": "Cosine similarity (higher is closer)."},
             "snippet": {
                 "type": "string",
@@ -255,7 +242,7 @@ SCHEMAS: dict[str, Any] = {
             "article": {
                 "type": "object",
                 "required": ["id", "uid", "title"],
-                "properties": {"id": {"type": "integer"}, "uid": {"type": "string"}, "title": {"type": "string"}},
+                "properties": {"id": INT, "uid": STR, "title": STR},
             },
             "related": {"type": "array", "items": ref("RelatedArticle")},
         },
@@ -269,13 +256,13 @@ SCHEMAS: dict[str, Any] = {
         "Other fields are kept in `extra`. A missing title is taken from the first sentence.",
         "properties": {
             "id": {"type": "string", "description": "Your id; else the URL; else a content hash."},
-            "title": {"type": "string"},
+            "title": STR,
             "text": {"type": "string", "minLength": 1},
-            "source": {"type": "string"},
+            "source": STR,
             "author": {"type": ["string", "array"]},
             "date": {"type": "string", "description": "Any common date format; ISO 8601 preferred."},
-            "url": {"type": "string"},
-            "language": {"type": "string"},
+            "url": STR,
+            "language": STR,
         },
     },
     "IngestRequest": {
@@ -287,25 +274,25 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["articles"],
                 "properties": {"articles": {"type": "array", "items": ref("ArticleInput"), "minItems": 1}},
             },
-        ],
+        ]
     },
     "IngestSummary": {
         "type": "object",
         "required": ["ok", "added", "updated", "duplicates", "failed", "failures", "items"],
         "properties": {
             "ok": {"type": "boolean"},
-            "added": {"type": "integer"},
+            "added": INT,
             "updated": {"type": "integer", "description": "Same id, new text."},
             "duplicates": {"type": "integer", "description": "Same text as a stored article: skipped."},
-            "failed": {"type": "integer"},
-            "chunks": {"type": "integer"},
+            "failed": INT,
+            "chunks": INT,
             "seconds": {"type": "number"},
             "failures": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "required": ["origin", "reason"],
-                    "properties": {"origin": {"type": "string"}, "reason": {"type": "string"}},
+                    "properties": {"origin": STR, "reason": STR},
                 },
             },
             "items": {
@@ -315,16 +302,16 @@ SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["origin", "result"],
                     "properties": {
-                        "origin": {"type": "string"},
+                        "origin": STR,
                         "result": {"enum": ["stored", "duplicate", "failed"]},
-                        "uid": {"type": "string"},
-                        "duplicate_of": {"type": "string"},
-                        "reason": {"type": "string"},
+                        "uid": STR,
+                        "duplicate_of": STR,
+                        "reason": STR,
                     },
                 },
             },
-            "error": {"type": "string"},
-            "status": {"type": "integer"},
+            "error": STR,
+            "status": INT,
         },
     },
     "DeleteResponse": {
@@ -332,11 +319,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["ok", "deleted"],
         "properties": {
             "ok": {"const": True},
-            "deleted": {
-                "type": "object",
-                "required": ["id", "uid"],
-                "properties": {"id": {"type": "integer"}, "uid": {"type": "string"}},
-            },
+            "deleted": {"type": "object", "required": ["id", "uid"], "properties": {"id": INT, "uid": STR}},
         },
     },
     "Health": {
@@ -344,11 +327,11 @@ SCHEMAS: dict[str, Any] = {
         "required": ["ok", "articles", "chunks", "vectors", "model", "index_type"],
         "properties": {
             "ok": {"const": True},
-            "articles": {"type": "integer"},
-            "chunks": {"type": "integer"},
-            "vectors": {"type": "integer"},
-            "model": {"type": "string"},
-            "encoder": {"type": "string"},
+            "articles": INT,
+            "chunks": INT,
+            "vectors": INT,
+            "model": STR,
+            "encoder": STR,
             "index_type": {"type": "string", "description": "FAISS index kind, e.g. flat."},
         },
     },

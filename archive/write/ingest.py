@@ -19,14 +19,7 @@ from itertools import islice
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.store import writes
-from archive.write.embed import (
-    IngestProgress,
-    IngestTimings,
-    ProgressCallback,
-    Saver,
-    check_backend,
-    embed_and_add,
-)
+from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend, embed_and_add
 from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 

@@ -12,18 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Integer,
-    Select,
-    column,
-    func,
-    literal_column,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import ColumnElement, Connection, Integer, Select, column, func, literal_column, select, table, text
 
 from archive.query import Node, Query, compile_expression, compile_query
 from archive.query.compile import compile_excluded
