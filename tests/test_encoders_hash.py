@@ -124,7 +124,7 @@ print(json.dumps({
     "manifest": read_manifest(index_dir).encoder, "added": report.added, "failed": len(report.failed),
     "hits": [(r.uid, r.score) for r in results], "refused_onnx": refused,
     "vector": hash_vector("Iran camera disconnection").tolist(),
-    "loaded": sorted(m for m in ("torch", "onnxruntime", "sentence_transformers", "transformers") if m in sys.modules),
+    "loaded": sorted(m for m in ("torch", "onnxruntime", "openvino", "sentence_transformers", "transformers") if m in sys.modules),
 }))
 """
 
@@ -151,7 +151,7 @@ def test_an_archive_with_the_hash_encoder_ingests_and_searches_without_torch(tmp
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert Path(out["package"]).resolve().is_relative_to(PROJECT_ROOT)
-    assert out["loaded"] == []  # no torch, onnxruntime or transformers: no model was loaded
+    assert out["loaded"] == []  # no torch, onnxruntime, openvino or transformers: no model was loaded
     assert (out["encoder"], out["served_by"], out["manifest"]) == ("hash", "hash", "hash")
     assert (out["added"], out["failed"]) == (1, 0)
     uid, score = out["hits"][0]

@@ -1,15 +1,17 @@
-"""Sentence encoders: texts -> L2-normalised float32 vectors, by name ('onnx', 'torch', 'onnx-int8', 'hash').
+"""Sentence encoders: texts -> L2-normalised float32 vectors, by name ('onnx', 'torch', 'openvino', 'onnx-int8', 'hash').
 
     base.py           Encoder (what every backend shares), ModelInfo, length_order, token_counter
     model.py          the bundled model, its sha256 pin (hashed once per process), resolve_model
     factory.py        the encoder names and families, resolve_encoder, load_encoder, shared_encoder
     torch_encoder.py  TorchEncoder (sentence-transformers)
     onnx_export.py    the local ONNX export and int8 quantisation, cached by the weights' sha256
+    pipeline.py       TokenPipeline: tokenise in, pool and normalise out, around an exported model's runtime
     onnx_encoder.py   OnnxEncoder (onnxruntime, fp32 or int8)
+    openvino_encoder.py  OpenVinoEncoder (batches by OpenVINO, one query by onnxruntime; same fp32 export)
     hashing.py        HashEncoder (word hashing, no model: for tests)
 
 Importing this package is cheap: the backend modules are imported on first use of their names
-(or by `load_encoder`), and torch, sentence-transformers and onnxruntime only when an encoder
+(or by `load_encoder`), and torch, sentence-transformers, onnxruntime and openvino only when an encoder
 that needs them is built.
 """
 
@@ -42,12 +44,14 @@ if TYPE_CHECKING:
     from archive.encoders.hashing import HashEncoder
     from archive.encoders.onnx_encoder import OnnxEncoder
     from archive.encoders.onnx_export import ensure_onnx_model
+    from archive.encoders.openvino_encoder import OpenVinoEncoder
     from archive.encoders.torch_encoder import TorchEncoder
 
 # The backends' names, imported from their module on first use.
 _LAZY = {
     "HashEncoder": "archive.encoders.hashing",
     "OnnxEncoder": "archive.encoders.onnx_encoder",
+    "OpenVinoEncoder": "archive.encoders.openvino_encoder",
     "TorchEncoder": "archive.encoders.torch_encoder",
     "ensure_onnx_model": "archive.encoders.onnx_export",
 }
@@ -71,6 +75,7 @@ __all__ = [
     "HashEncoder",
     "ModelInfo",
     "OnnxEncoder",
+    "OpenVinoEncoder",
     "TorchEncoder",
     "bundled_model_path",
     "encoder_family",

@@ -1,7 +1,9 @@
 """The one declaration of encoder names and families, and how a name becomes a loaded encoder.
 
-Encoders that make the same vectors (cosine 1.0 to 1e-7: the same fp32 weights and arithmetic)
-share a family; an archive can be served and extended by any encoder of its family.
+Encoders that make the same vectors share a family; an archive can be served and extended by any
+encoder of its family. 'fp32': torch and onnx (the same fp32 weights and arithmetic: cosine 1.0
+to 1e-7) and openvino (the same weights; bf16 arithmetic on CPUs that have it: per-text cosine
+>= 0.9999 to torch's, tests/test_encoders_openvino.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from archive.encoders.base import Encoder
 from archive.errors import ModelError
 
 # Every encoder name (ARCHIVE_ENCODER, the manifest's "encoder") and its family.
-ENCODER_FAMILIES: dict[str, str] = {"onnx": "fp32", "torch": "fp32", "onnx-int8": "int8", "hash": "hash"}
+ENCODER_FAMILIES: dict[str, str] = {
+    "onnx": "fp32",
+    "torch": "fp32",
+    "openvino": "fp32",
+    "onnx-int8": "int8",
+    "hash": "hash",
+}
 ENCODERS: tuple[str, ...] = tuple(ENCODER_FAMILIES)
 # What 'auto' runs for each family: the fastest encoder of it (docs/performance.md, "Encoders").
 FAMILY_ENCODER: dict[str, str] = {"fp32": "onnx", "int8": "onnx-int8", "hash": "hash"}
@@ -22,7 +30,7 @@ FAMILY_ENCODER: dict[str, str] = {"fp32": "onnx", "int8": "onnx-int8", "hash": "
 # but reorders close calls on Reuters (docs/performance.md, "The int8 encoder" under "Encoders").
 NEW_ARCHIVE_ENCODER = FAMILY_ENCODER["fp32"]
 # Encoders that run a locally exported model from a cache folder (<index_dir>/encoders).
-CACHED_ENCODERS = frozenset({"onnx", "onnx-int8"})
+CACHED_ENCODERS = frozenset({"onnx", "onnx-int8", "openvino"})
 
 _SHARED: dict[tuple[str | None, str, int, str], Encoder] = {}
 _SHARED_LOCK = threading.Lock()
@@ -57,20 +65,24 @@ def load_encoder(
     batch_size: int = 64,
     query_cache_size: int = 256,
 ) -> Encoder:
-    """A new encoder by name: 'onnx' (fp32), 'torch' (sentence-transformers), 'onnx-int8' or 'hash'.
+    """A new encoder by name: 'onnx' (fp32), 'torch' (sentence-transformers), 'openvino', 'onnx-int8' or 'hash'.
 
-    The ONNX models are exported (and quantised) once into `cache_dir`. Each backend's module
-    is imported only here, when it is chosen.
+    The ONNX models are exported (and quantised) once into `cache_dir`; 'openvino' compiles the
+    same fp32 export. Each backend's module (and its runtime) is imported only here, when it is chosen.
     """
     if name == "torch":
         from archive.encoders.torch_encoder import TorchEncoder
 
         return TorchEncoder(model, batch_size=batch_size, query_cache_size=query_cache_size)
     if name in CACHED_ENCODERS:
-        from archive.encoders.onnx_encoder import OnnxEncoder
-
         if cache_dir is None:
             raise ModelError(f"the {name} encoder needs a cache directory (<index_dir>/encoders)")
+        if name == "openvino":
+            from archive.encoders.openvino_encoder import OpenVinoEncoder
+
+            return OpenVinoEncoder(model, cache_dir=cache_dir, batch_size=batch_size, query_cache_size=query_cache_size)
+        from archive.encoders.onnx_encoder import OnnxEncoder
+
         return OnnxEncoder(
             model,
             cache_dir=cache_dir,

@@ -1,0 +1,152 @@
+"""The OpenVINO encoder: the exported fp32 model (`model-fp32.onnx`, the file 'onnx' runs) compiled by OpenVINO.
+
+Batches (ingest, reindex, recover) run through OpenVINO's CPU plugin, about twice onnxruntime's
+throughput on this machine (docs/performance.md, "Encoders"); one query is answered by onnxruntime
+on the same model file, which is at least as fast for one short input. Tokenising, mean pooling
+and L2 normalisation are `pipeline.TokenPipeline`, as for the ONNX encoders, so the vectors are the
+fp32 family's within the stated tolerance (tests/test_encoders_openvino.py).
+
+Precision: the plugin computes in bf16 on CPUs with native bf16 (AVX512_BF16 or AMX, as here)
+unless told otherwise, and that is where its speed comes from (in f32 it is ~1.3x onnxruntime):
+per-text cosine to torch's fp32 vectors >= 0.99997 on Reuters text. `precision="f32"` asks for
+f32 arithmetic (cosine 1.0 to 1e-7, like 'onnx').
+
+Each runtime is loaded on first use: a server that only answers queries never compiles the
+OpenVINO model (~1.2 s and ~220 MB), and an ingest never opens the onnxruntime session.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from archive.encoders.base import Encoder, ModelInfo
+from archive.encoders.model import model_max_tokens, resolve_model
+from archive.encoders.onnx_export import ensure_onnx_model
+from archive.encoders.pipeline import TokenPipeline, embedding_dim
+from archive.errors import ModelError
+
+# How the batch model is compiled (measured on 512 Reuters chunks, docs/performance.md): one
+# stream with every core on each batch (LATENCY) beat two single-core streams (THROUGHPUT) fed
+# two batches at once, and batches of 32 beat 64 (less padding, better cache use).
+PERFORMANCE_HINT = "LATENCY"
+MODEL_BATCH = 32
+# Who answers one query: onnxruntime (measured faster for one short input) or OpenVINO itself.
+QUERY_RUNTIMES = ("onnxruntime", "openvino")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class OpenVinoEncoder(Encoder):
+    """Unit vectors from the exported fp32 model: batches by OpenVINO (CPU), one query by onnxruntime."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        cache_dir: Path,
+        batch_size: int = 64,
+        query_cache_size: int = 256,
+        threads: int | None = None,
+        precision: str | None = None,
+        model_batch: int = MODEL_BATCH,
+        query_runtime: str = "onnxruntime",
+    ) -> None:
+        if query_runtime not in QUERY_RUNTIMES:
+            raise ModelError(f"query_runtime must be one of {', '.join(QUERY_RUNTIMES)}, not {query_runtime!r}")
+        name, path, digest = resolve_model(model)
+        super().__init__(path, batch_size=batch_size, query_cache_size=query_cache_size)
+        self._model, self._cache_dir = model, cache_dir
+        self.model_file = ensure_onnx_model(path, digest, cache_dir, int8=False)
+        self.threads = threads or available_cores()
+        self.model_batch = max(model_batch, 1)
+        self.query_runtime = query_runtime
+        self._precision_hint = precision
+        max_tokens = model_max_tokens(path)
+        self._pipeline = TokenPipeline(path, max_tokens)
+        self._load_lock = threading.Lock()
+        self._infer_lock = threading.Lock()  # one infer request: one batch at a time
+        self._request = None  # the compiled model's infer request, made on first use
+        self._inputs: set[str] = set()
+        self._queries: Encoder | None = None  # the onnxruntime encoder of single queries, made on first use
+        dim = embedding_dim(path)
+        if dim is None:  # the model's files do not say: ask the compiled model
+            dim = self._compile()
+        self.info = ModelInfo(
+            name=name,
+            path=str(path),
+            sha256=digest,
+            dim=dim,
+            max_tokens=max_tokens,
+            backend="openvino",
+        )
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic OpenVINO runs the model in ('bf16' or 'f32'); compiles the model if needed."""
+        self._infer_request()
+        return self._effective_precision
+
+    def _compile(self) -> int:
+        """Compile the model for the CPU (once); returns its output width."""
+        try:
+            import openvino as ov
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError("the openvino encoder needs the openvino package (`make install` installs it)") from exc
+        config: dict[str, object] = {"PERFORMANCE_HINT": PERFORMANCE_HINT, "INFERENCE_NUM_THREADS": self.threads}
+        if self._precision_hint:
+            config["INFERENCE_PRECISION_HINT"] = self._precision_hint
+        try:
+            compiled = ov.Core().compile_model(str(self.model_file), "CPU", config)
+        except RuntimeError as exc:
+            raise ModelError(f"OpenVINO cannot compile {self.model_file}: {exc}") from exc
+        self._effective_precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        self._inputs = {n for port in compiled.inputs for n in port.get_names()}
+        self._request = compiled.create_infer_request()
+        return int(compiled.outputs[0].get_partial_shape()[-1].get_length())
+
+    def _infer_request(self):
+        if self._request is None:
+            with self._load_lock:
+                if self._request is None:
+                    dim = self._compile()
+                    if dim != self.info.dim:
+                        raise ModelError(
+                            f"{self.model_file} makes {dim}-d vectors, the model's files say {self.info.dim}"
+                        )
+        return self._request
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        request = self._infer_request()
+        parts = []
+        for start in range(0, len(texts), self.model_batch):
+            feeds = self._pipeline.inputs(texts[start : start + self.model_batch], self._inputs)
+            with self._infer_lock:
+                request.infer(feeds, share_inputs=True)
+                parts.append(self._pipeline.vectors(request.get_output_tensor(0).data, feeds["attention_mask"]))
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        if self.query_runtime == "openvino":
+            return self._encode_batch([text])[0]
+        return self._query_encoder()._encode_one(text)
+
+    def _query_encoder(self) -> Encoder:
+        if self._queries is None:
+            with self._load_lock:
+                if self._queries is None:
+                    from archive.encoders.onnx_encoder import OnnxEncoder
+
+                    self._queries = OnnxEncoder(self._model, cache_dir=self._cache_dir, query_cache_size=0)
+        return self._queries
