@@ -32,7 +32,7 @@ def fp32(encoder, encoder_cache):
 
 @pytest.fixture(scope="session")
 def onnx(encoder, encoder_cache):
-    """The ONNX fp32 encoder (the default of a new archive)."""
+    """The ONNX fp32 encoder (the default's query runtime)."""
     return session_or_load(encoder, "onnx", encoder_cache)
 
 
@@ -114,22 +114,26 @@ def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
 def test_settings_make_auto_concrete():
     auto = Settings()
     assert auto.encoder == "auto"
-    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "onnx"  # a new archive
-    assert resolve_encoder("auto", "torch") == "onnx"  # the same vectors, faster
-    assert resolve_encoder("auto", "onnx") == "onnx"
+    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "openvino"  # a new archive
+    assert resolve_encoder("auto", "torch") == "openvino"  # the same vectors, faster
+    assert resolve_encoder("auto", "onnx") == "openvino"
+    assert resolve_encoder("onnx", "openvino") == "onnx"
     assert resolve_encoder("auto", "onnx-int8") == "onnx-int8"  # int8 vectors need the int8 model
     assert resolve_encoder("auto", "hash") == "hash"
     assert resolve_encoder("torch", "onnx") == "torch"  # explicit wins (then checked)
-    assert encoder_family("torch") == encoder_family("onnx") != encoder_family("onnx-int8")
+    assert (
+        encoder_family("torch") == encoder_family("onnx") == encoder_family("openvino") != encoder_family("onnx-int8")
+    )
     assert encoder_family("hash") not in {encoder_family("onnx"), encoder_family("onnx-int8")}
-    with pytest.raises(ModelError, match="ARCHIVE_ENCODER must be auto, onnx, torch, onnx-int8, hash"):
+    with pytest.raises(ModelError, match="ARCHIVE_ENCODER must be auto, onnx, torch, openvino, onnx-int8, hash"):
         resolve_encoder("tensorflow", "torch")
     assert Settings(index_dir=Path("x")).encoder_cache_dir == Path("x") / "encoders"
     assert Settings(encoder_cache=Path("/c")).encoder_cache_dir == Path("/c")
 
 
 def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_path, fp32, onnx, int8):
-    """'auto' serves an archive with the fastest encoder of the kind that built it; reindex converts it."""
+    """onnx serves a torch-built archive (same family: same top-5, same scores); reindex converts it to int8,
+    which 'auto' then follows. ('auto' on an fp32 archive is 'openvino': tests/test_encoders_openvino.py.)"""
     from archive.archive import open_archive
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
@@ -147,7 +151,7 @@ def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_p
     built.close()
     assert read_manifest(index_dir).encoder == "torch"
 
-    served = open_archive(Settings(index_dir=index_dir), encoder=onnx)  # 'auto'
+    served = open_archive(Settings(index_dir=index_dir, encoder="onnx"), encoder=onnx)
     assert served.settings.encoder == "onnx" and served.stats().encoder == "onnx"
     by_onnx = top(served, "Tehran switches off UN watchdog surveillance equipment")
     assert [u for u, _ in by_onnx] == [u for u, _ in by_torch]
