@@ -1,11 +1,13 @@
-"""torch fp32 vs. onnx-int8 encoder: speed on the same texts, agreement, and retrieval quality on SciFact.
+"""The encoders side by side: speed on the same texts, agreement, and retrieval quality on SciFact.
 
     .venv/bin/python -m bench.encoders            # speed + agreement (a few minutes)
+    .venv/bin/python -m bench.encoders --encoders onnx,openvino   # only these (the first is the reference)
     .venv/bin/python -m bench.encoders --ndcg     # + nDCG@10 on a SciFact train subset (~15 min)
 
-Speed: the same Reuters chunk texts encoded by both, alternating halves (torch, int8,
-torch, int8) so background load hits both alike; single-query latency (uncached) on the
-same queries, alternating per query. Quality: a SciFact train subset (N judged queries,
+Speed: the same Reuters chunk texts encoded by every encoder in rounds of a quarter each, the
+order reversed every other round (ABBA), so background load hits all alike; single-query
+latency (uncached) on the same queries, in turn per query. The openvino encoder answers one
+query with onnxruntime; its row "OpenVINO itself" times a batch of one through OpenVINO. Quality: a SciFact train subset (N judged queries,
 their relevant documents plus M random distractors) is ingested once per encoder through
 the real ingest (same chunking), then every query runs through `Searcher` (bench/retrieval.py).
 """
@@ -22,22 +24,33 @@ from pathlib import Path
 from bench.common import SCIFACT, Results, log, p50, require, reuters_articles, run_suite, stopwatch
 
 NDCG_MAX_LOSS = 0.005  # the int8 encoder may become the default only within this nDCG@10 loss
+ALL_ENCODERS = ("torch", "onnx", "openvino", "onnx-int8")
+# What the tests assert of each encoder's vectors against torch's (tests/test_encoders_*.py).
+COSINE_FLOOR = {
+    "onnx": "test_encoders_onnx.py: per text > 0.99999",
+    "openvino": "test_encoders_openvino.py: per text >= 0.9999",
+    "onnx-int8": "test_encoders_onnx.py: mean >= 0.98",
+}
 
 
-def load_all(cache_dir: Path, loaded=None) -> dict:
-    """{backend: encoder} for torch, onnx (fp32) and onnx-int8; ONNX models exported into `cache_dir` if needed.
+def load_all(cache_dir: Path, loaded=None, names: tuple[str, ...] = ALL_ENCODERS) -> dict:
+    """{backend: encoder} for `names` (in that order); ONNX models exported into `cache_dir` if needed.
 
     `loaded` (an encoder the caller already has) is reused for its backend.
     """
     from archive.encoders import load_encoder
 
-    out = {loaded.backend: loaded} if loaded is not None else {}
+    out = {}
     with stopwatch() as built:
-        for backend in ("onnx", "onnx-int8"):
-            out.setdefault(backend, load_encoder(backend, cache_dir=cache_dir))
-    log(f"encoders: ONNX models ready in {built[0]:.1f}s ({out['onnx-int8'].model_file.parent})")
-    out.setdefault("torch", load_encoder("torch"))
-    return out
+        for backend in names:
+            if loaded is not None and loaded.backend == backend:
+                out[backend] = loaded
+            elif backend != "torch":
+                out[backend] = load_encoder(backend, cache_dir=cache_dir)
+    log(f"encoders: exported models ready in {built[0]:.1f}s ({cache_dir})")
+    if "torch" in names:
+        out["torch"] = loaded if loaded is not None and loaded.backend == "torch" else load_encoder("torch")
+    return {k: out[k] for k in names}
 
 
 def reuters_texts(count: int, encoder) -> list[str]:
@@ -53,57 +66,88 @@ def reuters_texts(count: int, encoder) -> list[str]:
     return texts[:count]
 
 
-def speed(results: Results, encoders: dict, texts: list[str], queries: list[str]) -> dict:
-    """Chunks/s of every encoder on the same texts, one-query latency and mean cosine, each against torch."""
+def speed(results: Results, encoders: dict, texts: list[str], queries: list[str], rounds: int = 4) -> dict:
+    """Chunks/s of every encoder on the same texts, one-query latency and cosine, each against the first.
+
+    The first encoder (torch by default) is the reference of the ratios and cosines.
+    """
     import numpy as np
 
+    reference = next(iter(encoders))
     for enc in encoders.values():
         enc.encode(["warm-up text for the kernels"] * 8)
-    half = len(texts) // 2
     seconds = dict.fromkeys(encoders, 0.0)
-    vectors: dict[str, list] = {k: [] for k in encoders}
-    for part in (texts[:half], texts[half:]):  # halves in turn: load drift hits every encoder alike
-        for backend, enc in encoders.items():
+    vectors = {k: np.zeros((len(texts), 384), dtype=np.float32) for k in encoders}
+    for r in range(rounds):  # a share of the texts each round, ABBA order: load drift hits every encoder alike
+        rows = np.arange(r, len(texts), rounds)
+        part = [texts[i] for i in rows]
+        for backend in list(encoders) if r % 2 == 0 else list(reversed(encoders)):
             with stopwatch() as t:
-                vectors[backend].append(enc.encode(part))
+                vectors[backend][rows] = encoders[backend].encode(part)
             seconds[backend] += t[0]
-    reference = np.vstack(vectors["torch"])
-    cosine = {k: float(np.mean((np.vstack(v) * reference).sum(axis=1))) for k, v in vectors.items()}
-    latency: dict[str, list[float]] = {k: [] for k in encoders}
+    cosines = {k: (v * vectors[reference]).sum(axis=1) for k, v in vectors.items()}
+    timed = {k: enc._encode_one for k, enc in encoders.items()}  # uncached: the model's own cost
+    if "openvino" in encoders:  # one query through OpenVINO itself (the encoder answers it with onnxruntime)
+        timed["openvino (OpenVINO itself)"] = lambda q: encoders["openvino"]._encode_batch([q])[0]
+    for f in timed.values():
+        f("warm-up query")
+    latency: dict[str, list[float]] = {k: [] for k in timed}
     for q in queries:
-        for backend, enc in encoders.items():
+        for name, f in timed.items():
             with stopwatch() as t:
-                enc._encode_one(q)  # uncached: the model's own cost
-            latency[backend].append(t[0] * 1000)
+                f(q)
+            latency[name].append(t[0] * 1000)
     cps = {k: len(texts) / v for k, v in seconds.items()}
     q50 = {k: p50(v) for k, v in latency.items()}
-    for backend in (k for k in encoders if k != "torch"):
+    sizes = {k: f"batch {getattr(e, 'batch_size', '?')}" for k, e in encoders.items()}
+    if "openvino" in encoders:
+        ov = encoders["openvino"]
+        sizes["openvino"] += f" (model batches of {ov.model_batch}), {ov.threads} threads, {ov.precision}"
+    for backend in (k for k in encoders if k != reference):
         results.add(
             "encoder",
             f"{backend} chunks/s ({len(texts)} Reuters chunks)",
             cps[backend],
-            f"{cps['torch']:.3g} torch fp32",
-            cps[backend] / cps["torch"],
-            "speed-up",
+            f"{cps[reference]:.3g} {reference}",
+            cps[backend] / cps[reference],
+            f"speed-up; {sizes[backend]}",
         )
+    for name in (k for k in timed if k != reference):
         results.add(
             "encoder",
-            f"{backend} query encode p50 ms ({len(queries)} queries)",
-            q50[backend],
-            f"{q50['torch']:.3g} torch fp32",
-            q50["torch"] / q50[backend],
+            f"{name} query encode p50 ms ({len(queries)} queries)",
+            q50[name],
+            f"{q50[reference]:.3g} {reference}",
+            q50[reference] / q50[name],
             "speed-up",
         )
-        floor = ">= 0.99999" if backend == "onnx" else ">= 0.98"
+    for backend in (k for k in encoders if k != reference):
         results.add(
             "encoder",
-            f"{backend} vs torch vectors: mean cosine",
-            cosine[backend],
+            f"{backend} vs {reference} vectors: mean (min) cosine",
+            f"{cosines[backend].mean():.6f} ({cosines[backend].min():.6f})",
             "",
             "",
-            f"tests/test_encoders_onnx.py asserts {floor}",
+            COSINE_FLOOR.get(backend, "") if reference == "torch" else "",
         )
-    detail = {"texts": len(texts), "chunks_per_s": cps, "query_p50_ms": q50, "mean_cosine": cosine}
+    if {"onnx", "openvino"} <= encoders.keys() and reference != "onnx":
+        results.add(
+            "encoder",
+            "openvino vs onnx chunks/s (same model file)",
+            cps["openvino"],
+            f"{cps['onnx']:.3g} onnx",
+            cps["openvino"] / cps["onnx"],
+            "speed-up",
+        )
+    detail = {
+        "texts": len(texts),
+        "reference": reference,
+        "chunks_per_s": cps,
+        "query_p50_ms": q50,
+        "mean_cosine": {k: float(v.mean()) for k, v in cosines.items()},
+        "min_cosine": {k: float(v.min()) for k, v in cosines.items()},
+        "settings": sizes,
+    }
     results.details["encoder_speed"] = detail
     return detail
 
@@ -192,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=512, help="Reuters chunks for the speed test")
+    parser.add_argument(
+        "--encoders",
+        default=",".join(ALL_ENCODERS),
+        help="comma-separated encoders to compare; the first is the reference (default: %(default)s)",
+    )
     parser.add_argument("--ndcg", action="store_true", help="also measure nDCG@10 on a SciFact train subset")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--distractors", type=int, default=2000)
@@ -199,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(results: Results) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
-            encoders = load_all(Path(tmp))
-            speed(results, encoders, reuters_texts(args.texts, encoders["torch"]), reuters_queries(40, seed=11))
+            names = tuple(n.strip() for n in args.encoders.split(",") if n.strip())
+            if args.ndcg:
+                names += tuple(n for n in ("torch", "onnx-int8") if n not in names)
+            encoders = load_all(Path(tmp), names=names)
+            texts = reuters_texts(args.texts, next(iter(encoders.values())))
+            speed(results, encoders, texts, reuters_queries(40, seed=11))
             if args.ndcg:
                 ndcg(results, encoders["torch"], encoders["onnx-int8"], args.queries, args.distractors)
 

@@ -29,11 +29,13 @@ from archive.encoders.onnx_export import ensure_onnx_model
 from archive.encoders.pipeline import TokenPipeline, embedding_dim
 from archive.errors import ModelError
 
-# How the batch model is compiled (measured on 512 Reuters chunks, docs/performance.md): one
-# stream with every core on each batch (LATENCY) beat two single-core streams (THROUGHPUT) fed
-# two batches at once, and batches of 32 beat 64 (less padding, better cache use).
+# How the batch model is compiled (measured on 512 Reuters chunks, docs/performance.md, "Encoders"):
+# one stream with every core on each batch (LATENCY) beat two single-core streams (THROUGHPUT) fed
+# two batches at once; model batches of 16-32 beat 64 (less padding); threads not pinned to cores
+# (OpenVINO pins by default) ran 1.12-1.17x faster on this shared, busy machine.
 PERFORMANCE_HINT = "LATENCY"
 MODEL_BATCH = 32
+PIN_THREADS = False
 # Who answers one query: onnxruntime (measured faster for one short input) or OpenVINO itself.
 QUERY_RUNTIMES = ("onnxruntime", "openvino")
 
@@ -102,7 +104,11 @@ class OpenVinoEncoder(Encoder):
             import openvino as ov
         except ImportError as exc:  # pragma: no cover - install problem
             raise ModelError("the openvino encoder needs the openvino package (`make install` installs it)") from exc
-        config: dict[str, object] = {"PERFORMANCE_HINT": PERFORMANCE_HINT, "INFERENCE_NUM_THREADS": self.threads}
+        config: dict[str, object] = {
+            "PERFORMANCE_HINT": PERFORMANCE_HINT,
+            "INFERENCE_NUM_THREADS": self.threads,
+            "ENABLE_CPU_PINNING": PIN_THREADS,
+        }
         if self._precision_hint:
             config["INFERENCE_PRECISION_HINT"] = self._precision_hint
         try:
