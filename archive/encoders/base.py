@@ -93,7 +93,7 @@ class Encoder:
 
     @property
     def backend(self) -> str:
-        """Name of the backend, as recorded in the manifest ('onnx', 'torch', 'onnx-int8', 'hash')."""
+        """Name of the backend, as recorded in the manifest ('onnx', 'torch', 'openvino', 'onnx-int8', 'hash')."""
         return self.info.backend
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -1,18 +1,20 @@
 """The OpenVINO encoder: the exported fp32 model (`model-fp32.onnx`, the file 'onnx' runs) compiled by OpenVINO.
 
-Batches (ingest, reindex, recover) run through OpenVINO's CPU plugin, about twice onnxruntime's
-throughput on this machine (docs/performance.md, "Encoders"); one query is answered by onnxruntime
-on the same model file, which is at least as fast for one short input. Tokenising, mean pooling
+Batches (ingest, reindex, recover) run through OpenVINO's CPU plugin, ~2.4x onnxruntime's chunks/s
+on this machine (docs/performance.md, "The OpenVINO encoder"); one query is answered by onnxruntime
+on the same model file, ~10% faster than OpenVINO for one short input. Tokenising, mean pooling
 and L2 normalisation are `pipeline.TokenPipeline`, as for the ONNX encoders, so the vectors are the
 fp32 family's within the stated tolerance (tests/test_encoders_openvino.py).
 
 Precision: the plugin computes in bf16 on CPUs with native bf16 (AVX512_BF16 or AMX, as here)
-unless told otherwise, and that is where its speed comes from (in f32 it is ~1.3x onnxruntime):
+unless told otherwise, and that is where its speed comes from (in f32 it is ~1.2-1.3x onnxruntime):
 per-text cosine to torch's fp32 vectors >= 0.99997 on Reuters text. `precision="f32"` asks for
 f32 arithmetic (cosine 1.0 to 1e-7, like 'onnx').
 
-Each runtime is loaded on first use: a server that only answers queries never compiles the
-OpenVINO model (~1.2 s and ~220 MB), and an ingest never opens the onnxruntime session.
+The OpenVINO model is compiled on the first batch: a server that only answers queries never
+compiles it (~1.2 s and ~220 MB; with `query_runtime="openvino"` it is compiled at once). The
+onnxruntime session of the queries opens with the encoder, as the onnx encoder's does, so
+`archive serve`'s warm-up (which builds the encoder) still loads it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 from archive.encoders.base import Encoder, ModelInfo
 from archive.encoders.model import model_max_tokens, resolve_model
 from archive.encoders.onnx_export import ensure_onnx_model
-from archive.encoders.pipeline import TokenPipeline, embedding_dim
+from archive.encoders.pipeline import TokenPipeline
 from archive.errors import ModelError
 
 # How the batch model is compiled (measured on 512 Reuters chunks, docs/performance.md, "Encoders"):
@@ -67,7 +69,6 @@ class OpenVinoEncoder(Encoder):
             raise ModelError(f"query_runtime must be one of {', '.join(QUERY_RUNTIMES)}, not {query_runtime!r}")
         name, path, digest = resolve_model(model)
         super().__init__(path, batch_size=batch_size, query_cache_size=query_cache_size)
-        self._model, self._cache_dir = model, cache_dir
         self.model_file = ensure_onnx_model(path, digest, cache_dir, int8=False)
         self.threads = threads or available_cores()
         self.model_batch = max(model_batch, 1)
@@ -79,10 +80,13 @@ class OpenVinoEncoder(Encoder):
         self._infer_lock = threading.Lock()  # one infer request: one batch at a time
         self._request = None  # the compiled model's infer request, made on first use
         self._inputs: set[str] = set()
-        self._queries: Encoder | None = None  # the onnxruntime encoder of single queries, made on first use
-        dim = embedding_dim(path)
-        if dim is None:  # the model's files do not say: ask the compiled model
-            dim = self._compile()
+        self._queries: Encoder | None = None
+        if query_runtime == "onnxruntime":
+            from archive.encoders.onnx_encoder import OnnxEncoder
+
+            self._queries = OnnxEncoder(model, cache_dir=cache_dir, query_cache_size=0, threads=self.threads)
+        # The query runtime knows the vectors' width; without it OpenVINO answers queries: compile now.
+        dim = self._queries.dim if self._queries is not None else self._compile()
         self.info = ModelInfo(
             name=name,
             path=str(path),
@@ -124,11 +128,7 @@ class OpenVinoEncoder(Encoder):
         if self._request is None:
             with self._load_lock:
                 if self._request is None:
-                    dim = self._compile()
-                    if dim != self.info.dim:
-                        raise ModelError(
-                            f"{self.model_file} makes {dim}-d vectors, the model's files say {self.info.dim}"
-                        )
+                    self._compile()
         return self._request
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
@@ -144,15 +144,6 @@ class OpenVinoEncoder(Encoder):
         return parts[0] if len(parts) == 1 else np.vstack(parts)
 
     def _encode_one(self, text: str) -> np.ndarray:
-        if self.query_runtime == "openvino":
-            return self._encode_batch([text])[0]
-        return self._query_encoder()._encode_one(text)
-
-    def _query_encoder(self) -> Encoder:
         if self._queries is None:
-            with self._load_lock:
-                if self._queries is None:
-                    from archive.encoders.onnx_encoder import OnnxEncoder
-
-                    self._queries = OnnxEncoder(self._model, cache_dir=self._cache_dir, query_cache_size=0)
-        return self._queries
+            return self._encode_batch([text])[0]
+        return self._queries._encode_one(text)

@@ -17,40 +17,19 @@ import numpy as np
 from archive.errors import ModelError
 
 
-def _pooling_config(model_path: Path) -> dict | None:
-    """The model's sentence-transformers Pooling module config, if it has one."""
+def pooling_mode(model_path: Path) -> str:
+    """'mean' or 'cls', from the model's sentence-transformers pooling config."""
     modules = model_path / "modules.json"
     if modules.is_file():
         for module in json.loads(modules.read_text()):
             if module.get("type", "").endswith("Pooling"):
-                return json.loads((model_path / module["path"] / "config.json").read_text())
-    return None
-
-
-def pooling_mode(model_path: Path) -> str:
-    """'mean' or 'cls', from the model's sentence-transformers pooling config."""
-    config = _pooling_config(model_path)
-    if config is None:
-        return "mean"
-    if config.get("pooling_mode_cls_token"):
-        return "cls"
-    if config.get("pooling_mode_mean_tokens"):
-        return "mean"
-    raise ModelError(f"{model_path}: only mean or CLS pooling is supported by the exported-model encoders")
-
-
-def embedding_dim(model_path: Path) -> int | None:
-    """The width of the model's token embeddings (so of its vectors), read from its files; None if they do not say."""
-    pooling = _pooling_config(model_path) or {}
-    if pooling.get("word_embedding_dimension"):
-        return int(pooling["word_embedding_dimension"])
-    config = model_path / "config.json"
-    if config.is_file():
-        values = json.loads(config.read_text())
-        for key in ("hidden_size", "dim", "d_model"):
-            if isinstance(values.get(key), int):
-                return values[key]
-    return None
+                config = json.loads((model_path / module["path"] / "config.json").read_text())
+                if config.get("pooling_mode_cls_token"):
+                    return "cls"
+                if config.get("pooling_mode_mean_tokens"):
+                    return "mean"
+                raise ModelError(f"{model_path}: only mean or CLS pooling is supported by the exported-model encoders")
+    return "mean"
 
 
 class TokenPipeline:
