@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from archive.encoders.model import model_max_tokens, resolve_model
 from archive.encoders.onnx_export import ensure_onnx_model
 from archive.encoders.pipeline import TokenPipeline
 from archive.errors import ModelError
+
+if TYPE_CHECKING:
+    from openvino import InferRequest
 
 # How the batch model is compiled (measured on 512 Reuters chunks, docs/performance.md, "Encoders"):
 # one stream with every core on each batch (LATENCY) beat two single-core streams (THROUGHPUT) fed
@@ -78,7 +82,7 @@ class OpenVinoEncoder(Encoder):
         self._pipeline = TokenPipeline(path, max_tokens)
         self._load_lock = threading.Lock()
         self._infer_lock = threading.Lock()  # one infer request: one batch at a time
-        self._request = None  # the compiled model's infer request, made on first use
+        self._request: InferRequest | None = None  # the compiled model's infer request, made on first use
         self._inputs: set[str] = set()
         self._queries: Encoder | None = None
         if query_runtime == "onnxruntime":
@@ -124,11 +128,12 @@ class OpenVinoEncoder(Encoder):
         self._request = compiled.create_infer_request()
         return int(compiled.outputs[0].get_partial_shape()[-1].get_length())
 
-    def _infer_request(self):
+    def _infer_request(self) -> InferRequest:
         if self._request is None:
             with self._load_lock:
                 if self._request is None:
                     self._compile()
+        assert self._request is not None
         return self._request
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
