@@ -139,7 +139,7 @@ def test_auto_serves_and_extends_an_onnx_built_archive_with_openvino(tmp_path, o
 
     query = "Tehran switches off UN watchdog surveillance equipment"
     index_dir = tmp_path / "index"
-    built = open_archive(Settings(index_dir=index_dir, encoder="onnx"), encoder=onnx)
+    built = open_archive(Settings(index_dir=index_dir, encoder="onnx"), encoder=onnx, create=True)
     assert ingest(built, read_paths([CORPUS])).added == 12
     by_onnx = top(built, query)
     built.close()
