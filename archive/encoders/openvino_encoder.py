@@ -92,12 +92,7 @@ class OpenVinoEncoder(Encoder):
         # The query runtime knows the vectors' width; without it OpenVINO answers queries: compile now.
         dim = self._queries.dim if self._queries is not None else self._compile()
         self.info = ModelInfo(
-            name=name,
-            path=str(path),
-            sha256=digest,
-            dim=dim,
-            max_tokens=max_tokens,
-            backend="openvino",
+            name=name, path=str(path), sha256=digest, dim=dim, max_tokens=max_tokens, backend="openvino"
         )
 
     @property
