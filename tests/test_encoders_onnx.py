@@ -114,9 +114,10 @@ def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
 def test_settings_make_auto_concrete():
     auto = Settings()
     assert auto.encoder == "auto"
-    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "openvino"  # a new archive
-    assert resolve_encoder("auto", "torch") == "openvino"  # the same vectors, faster
-    assert resolve_encoder("auto", "onnx") == "openvino"
+    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "onnx"  # a new archive
+    assert resolve_encoder("auto", "torch") == "onnx"  # the same vectors, faster
+    assert resolve_encoder("auto", "onnx") == "onnx"
+    assert resolve_encoder("auto", "openvino") == "onnx"  # bf16 vectors of the fp32 family
     assert resolve_encoder("onnx", "openvino") == "onnx"
     assert resolve_encoder("auto", "onnx-int8") == "onnx-int8"  # int8 vectors need the int8 model
     assert resolve_encoder("auto", "hash") == "hash"
@@ -133,7 +134,7 @@ def test_settings_make_auto_concrete():
 
 def test_a_torch_archive_is_served_by_onnx_and_reindex_converts_it_to_int8(tmp_path, fp32, onnx, int8):
     """onnx serves a torch-built archive (same family: same top-5, same scores); reindex converts it to int8,
-    which 'auto' then follows. ('auto' on an fp32 archive is 'openvino': tests/test_encoders_openvino.py.)"""
+    which 'auto' then follows. (an openvino-built fp32 archive is served by onnx under 'auto': tests/test_encoders_openvino.py.)"""
     from archive.archive import open_archive
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
