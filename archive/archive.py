@@ -7,6 +7,7 @@ write path can depend on it and not the other way round.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
-from archive.errors import ArchiveError, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
+from archive.errors import Busy, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads
 from archive.store.db import database_exists, make_engine, migrate, schema_behind, session_factory, storage_writable
 from archive.store.keyword import keyword_index_for
@@ -26,6 +27,7 @@ from archive.store.owners import ChunkOwners
 from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, manifest_is_stale, read_manifest
 
 LOCK_FILE = ".write.lock"
+RELOAD_CHECK_SECONDS = 1.0  # readers look at the manifest's stamp at most this often (one stat() call)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Stats:
     disk_bytes: int
     index_dir: str
     problems: list[str] = field(default_factory=list)  # damaged or missing files, each with its repair
+    pending_vectors: int = 0  # chunks in SQL without a vector yet (the next write embeds them)
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -83,10 +86,16 @@ class Archive:
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
-        self._vectors: VectorIndex | None = None
-        self._vectors_stamp: tuple[int, int] | None = None
-        self._file_lock = FileLock(str(self.index_dir / LOCK_FILE))
-        self._mutex = threading.RLock()  # guards the in-memory FAISS index inside one process
+        self._vectors: VectorIndex | None = None  # the published index readers search
+        self._vectors_stamp: tuple[int, int] | None = None  # manifest (mtime, size) it was loaded or saved at
+        self._next_check = 0.0  # monotonic time of the next look at the manifest's stamp
+        self._writing = False  # a write of this process holds the locks: its in-memory index is the newest
+        self._write_depth = 0  # nested writes of the owning thread
+        self._file_lock = FileLock(str(self.index_dir / LOCK_FILE))  # one writer across processes
+        # Locks, none of which a search waits on while a write runs (docs/operations.md):
+        self._write_mutex = threading.RLock()  # one writer inside this process, held for a whole write
+        self._load_lock = threading.Lock()  # one thread loads or saves the index file; others keep the old one
+        self._encoder_lock = threading.Lock()  # the model loads once
         self._model_identity = resolve_model(settings.model)  # (name, path, sha256): hashed once per process
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
         self._check_manifest(recorded)
@@ -106,7 +115,7 @@ class Archive:
     def encoder(self) -> Encoder:
         """The encoder, loaded on first use (once per process)."""
         if self._encoder is None:
-            with self._mutex:
+            with self._encoder_lock:
                 if self._encoder is None:
                     recorded = self._recorded()  # a damaged manifest fails before a model is loaded
                     self._encoder = shared_encoder(self.settings)
@@ -120,14 +129,35 @@ class Archive:
 
     @property
     def vectors(self) -> VectorIndex:
-        """The vector index, reloaded when another process has saved a newer one."""
-        with self._mutex:
-            stamp = self._disk_stamp()
-            if self._vectors is None or (stamp != self._vectors_stamp and not self._file_lock.is_locked):
-                self._check_manifest(self._recorded())
-                self._vectors = VectorIndex.load(self.index_dir, self._dim())
-                self._vectors_stamp = stamp
-            return self._vectors
+        """The published vector index, reloaded (at most one check a second) when another process saved a newer one.
+
+        Never waits for a write: a write of this process adds to this same index in short locked
+        steps (`VectorIndex.add`), and while a thread loads a newer file the others keep searching
+        the one they have.
+        """
+        current = self._vectors
+        if current is not None and (self._writing or time.monotonic() < self._next_check):
+            return current
+        if not self._load_lock.acquire(blocking=current is None):
+            return current  # another thread is checking or loading: search what is published meanwhile
+        try:
+            return self._reload_if_changed()
+        finally:
+            self._load_lock.release()
+
+    def _reload_if_changed(self) -> VectorIndex:
+        """Load the index file when the manifest changed since ours was loaded or saved (holding `_load_lock`)."""
+        current = self._vectors
+        if current is not None and self._writing:
+            return current  # this process's write holds the newest vectors, saved or not
+        self._next_check = time.monotonic() + RELOAD_CHECK_SECONDS
+        stamp = self._disk_stamp()  # taken before reading: a save during the load shows as a change next time
+        if current is not None and stamp == self._vectors_stamp:
+            return current
+        self._check_manifest(self._recorded())
+        fresh = VectorIndex.load(self.index_dir, self._dim())
+        self._vectors, self._vectors_stamp = fresh, stamp
+        return fresh
 
     def session(self) -> Session:
         """A new SQL session."""
@@ -162,7 +192,7 @@ class Archive:
                 f"or {manifest.encoder}, or re-embed it with `ARCHIVE_ENCODER={self.settings.encoder} archive reindex`."
             )
 
-    def new_manifest(self) -> Manifest:
+    def new_manifest(self, dim: int | None = None) -> Manifest:
         """A manifest describing the current encoder (keeps the high-water mark on disk)."""
         try:
             old = read_manifest(self.index_dir)
@@ -171,44 +201,64 @@ class Archive:
         return Manifest(
             model=self.model_name,
             model_sha256=self._model_identity[2],
-            dim=self.vectors.dim,
+            dim=dim if dim is not None else self.vectors.dim,
             encoder=self.settings.encoder,
             high_water_chunk_id=old.high_water_chunk_id if old else 0,
         )
 
     def reset_vectors(self) -> None:
         """Start from an empty vector index for the current encoder (used by reindex)."""
-        with self._mutex:
+        with self._load_lock:
             self._vectors = VectorIndex(self.encoder.dim)
             self._vectors_stamp = self._disk_stamp()
             self._verify = True
 
     def save_vectors(self, high_water_chunk_id: int | None = None) -> None:
-        """Persist the vector index and manifest atomically."""
-        with self._mutex:
-            manifest = self.new_manifest()
-            ids = self.vectors.ids()
+        """Persist the vector index and manifest atomically: the step that publishes it to other processes."""
+        with self._load_lock:
+            vectors = self._vectors if self._vectors is not None else self._reload_if_changed()
+            manifest = self.new_manifest(vectors.dim)
+            ids = vectors.ids()
             embedded_max = int(ids.max()) if len(ids) else 0
             manifest.high_water_chunk_id = max(manifest.high_water_chunk_id, embedded_max, high_water_chunk_id or 0)
-            self.vectors.save(self.index_dir, manifest)
+            vectors.save(self.index_dir, manifest)
             self._vectors_stamp = self._disk_stamp()
 
     @contextmanager
     def locked(self, timeout: float = 10.0) -> Iterator[Archive]:
-        """Hold the single-writer lock, starting from the vector index on disk (another writer may have saved)."""
+        """Hold the single-writer locks, starting from the newest vector index on disk.
+
+        Writes are serialised (in this process by a mutex, across processes by the file lock);
+        readers take neither, so they go on searching the published index meanwhile.
+        """
+        if not self._write_mutex.acquire(timeout=timeout if timeout >= 0 else -1):
+            raise Busy(f"another write is in progress on {self.index_dir}; try again when it ends")
         try:
-            self._file_lock.acquire(timeout=timeout)
-        except Timeout as exc:
-            raise ArchiveError(
-                f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends", status=503
-            ) from exc
-        try:
-            with self._mutex:
-                if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
-                    self._vectors = None
-                yield self
+            try:
+                self._file_lock.acquire(timeout=timeout)
+            except Timeout as exc:
+                raise Busy(
+                    f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends"
+                ) from exc
+            try:
+                if self._write_depth == 0:
+                    with self._load_lock:
+                        if self._vectors is not None:  # another writer may have saved since we loaded
+                            self._next_check = 0.0
+                            self._reload_if_changed()
+                        self._writing = True
+                self._write_depth += 1
+                try:
+                    yield self
+                finally:
+                    self._write_depth -= 1
+                    if self._write_depth == 0:
+                        self._writing = False
+                        self._next_check = 0.0
+            finally:
+                self._file_lock.release()
         finally:
-            self._file_lock.release()
+            self._write_mutex.release()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -234,6 +284,10 @@ class Archive:
         except DamagedIndex as exc:
             problems.append(exc.message)
             vectors = 0
+        try:
+            pending = len(self.pending_chunk_ids())
+        except DamagedIndex:
+            pending = chunks  # no usable index: nothing is found by meaning until `archive reindex`
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
         return Stats(
             articles=articles,
@@ -246,12 +300,20 @@ class Archive:
             disk_bytes=disk,
             index_dir=str(self.index_dir.resolve()),
             problems=problems,
+            pending_vectors=pending,
         )
 
     def chunk_ids(self) -> np.ndarray:
         """All chunk ids in SQL (int64)."""
         with self.engine.connect() as conn:
             return reads.all_chunk_ids(conn)
+
+    def pending_chunk_ids(self) -> np.ndarray:
+        """Chunk ids in SQL without a vector in the published index: the backlog the next write embeds."""
+        sql_ids = self.chunk_ids()
+        if not len(sql_ids) or (self._vectors is None and self._recorded() is None):
+            return sql_ids  # no index yet (and no need to load the model to learn its dimension)
+        return np.setdiff1d(sql_ids, self.vectors.ids(), assume_unique=True)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -34,6 +34,16 @@ class IndexMismatch(ArchiveError):
     status = 500
 
 
+class Busy(ArchiveError):
+    """Another write holds the archive (HTTP 503); `retry_after` is a hint in seconds."""
+
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ModelError(ArchiveError):
     """The embedding model is missing, corrupt, or does not match its pinned checksum."""
 
