@@ -61,9 +61,11 @@ class Settings:
         low=1,
     )
     save_seconds: float = _setting(
-        30.0,
+        2.0,
         "ARCHIVE_SAVE_SECONDS",
-        "During a long write, save the vector index at most this often (at least 20x the last save's duration).",
+        "During a write, save (publish) the vector index this often, so other processes find new articles by "
+        "meaning within seconds and a kill loses at most one step; saves stay at least 20x their own duration "
+        "apart (docs/operations.md).",
         low=0,
     )
     chunk_tokens: int = _setting(

@@ -51,8 +51,16 @@ class IngestTimings:
         return {k: round(v, 3) for k, v in self.__dict__.items()}
 
 
+SAVE_COST_FACTOR = 20  # saves stay this many times their own duration apart: at most ~5% of a write's time
+
+
 class Saver:
-    """Saves the vector index from time to time, never spending more than ~5% of the run on it."""
+    """Saves (publishes) the vector index every `save_seconds` during a write, checked after each model batch.
+
+    Other processes reload the saved file (`Archive.vectors`), so this step bounds how long a
+    committed article stays unfindable by meaning elsewhere, and how much embedding a kill loses.
+    A big index takes long to write: the interval grows to SAVE_COST_FACTOR times the last save.
+    """
 
     def __init__(
         self,
@@ -71,7 +79,7 @@ class Saver:
 
     def maybe(self) -> None:
         """Save if the index changed and the interval has passed."""
-        if self.dirty and time.monotonic() - self._last > self._interval:
+        if self.dirty and time.monotonic() - self._last >= self._interval:
             self.now()
 
     def now(self) -> None:
@@ -81,8 +89,7 @@ class Saver:
         self.archive.save_vectors()
         took = time.monotonic() - started
         self.timings.save += took
-        # A 1M-vector index takes seconds to write: save it less often than a small one.
-        self._interval = max(self.archive.settings.save_seconds, 20 * took)
+        self._interval = max(self.archive.settings.save_seconds, SAVE_COST_FACTOR * took)
         self._last, self.dirty = time.monotonic(), False
         if self.progress is not None:
             self.progress.saves += 1
@@ -106,8 +113,9 @@ def embed_and_add(
     progress: IngestProgress,
     on_progress: ProgressCallback | None,
     timings: IngestTimings | None = None,
+    saver: Saver | None = None,
 ) -> None:
-    """Encode longest first in model batches and add each batch to FAISS, reporting progress per batch."""
+    """Encode longest first in model batches; add each batch to FAISS, report progress, and let `saver` publish."""
     check_backend(archive)
     timings = timings or IngestTimings()
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
@@ -121,8 +129,11 @@ def embed_and_add(
             return
         rows, vectors = step
         tick = time.perf_counter()
-        archive.vectors.add(ids[rows], vectors)
+        archive.vectors.add(ids[rows], vectors)  # a short lock: searches of this process go on between batches
         timings.add += time.perf_counter() - tick
         progress.chunks_embedded += len(rows)
         if on_progress:
             on_progress(progress)
+        if saver is not None:
+            saver.dirty = True
+            saver.maybe()

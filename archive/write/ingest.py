@@ -2,19 +2,21 @@
 
 Order of work (docs/architecture.md): SQL first, in one transaction per batch (articles and
 chunks together; the keyword index follows by trigger); then vectors are embedded and added
-to FAISS, which is saved atomically from time to time. SQL is the truth: every open for
-writing recovers first, so a crash at any point loses nothing committed.
+to FAISS, which is saved atomically every few seconds (`Saver`). SQL is the truth: every open
+for writing recovers first, so a crash at any point loses nothing committed.
+
+Freshness (docs/operations.md): the producer commits a batch only when the embedder is nearly
+through the previous one (`Pace`), so an article waits for its vectors a few seconds at most,
+and the saver publishes them to other processes within `save_seconds` after that.
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
-from itertools import islice
 
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
@@ -24,8 +26,8 @@ from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
-LOOKAHEAD_BATCHES = 6  # committed batches waiting for the embedder (bounds the work a crash leaves to recover)
-POOL_BATCHES = 16  # chunks sorted by length together: batch_size * this (64 * 16 = 1024)
+LOOKAHEAD_SECONDS = 3.0  # committed chunks wait about this long at most for the embedder (its measured speed)
+POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
 
 
 @dataclass
@@ -54,10 +56,48 @@ class IngestReport:
         }
 
 
-def _batched(items: Iterable, n: int) -> Iterator[list]:
-    it = iter(items)
-    while batch := list(islice(it, n)):
-        yield batch
+class Pace:
+    """How many committed chunks may wait for the embedder: LOOKAHEAD_SECONDS of its measured speed.
+
+    The producer commits its next batch (at most this many chunks) only once the backlog is down
+    to half of it, so a committed article gets its vectors within ~1.5 steps; the embedder pools
+    up to a step of chunks to sort by length. A fast encoder gets big steps, a slow one small ones.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self.floor = max(batch_size, 1)
+        self.ceiling = self.floor * POOL_BATCHES
+        self.rate: float | None = None  # chunks/s of the embedder in this run
+        self.backlog = 0  # committed chunks not embedded (nor dropped as stale) yet
+        self.changed = threading.Condition()
+
+    @property
+    def chunks(self) -> int:
+        """The step: chunks per transaction (at most) and per embedding pool."""
+        if self.rate is None:
+            return self.floor
+        return int(min(self.ceiling, max(self.floor, self.rate * LOOKAHEAD_SECONDS)))
+
+    def measured(self, chunks: int, seconds: float) -> None:
+        """Fold the speed of one pool into the running rate."""
+        if chunks and seconds > 0:
+            rate = chunks / seconds
+            self.rate = rate if self.rate is None else 0.7 * self.rate + 0.3 * rate
+
+    def add(self, n: int) -> None:
+        """The producer committed n chunks; the embedder finished (n < 0) some."""
+        with self.changed:
+            self.backlog += n
+            self.changed.notify_all()
+
+    def wait_for_room(self, stop: threading.Event) -> bool:
+        """Block until the backlog is down to half a step; False when the run is stopping."""
+        with self.changed:
+            while self.backlog > self.chunks // 2:
+                if stop.is_set():
+                    return False
+                self.changed.wait(0.1)
+        return not stop.is_set()
 
 
 def ingest(
@@ -83,23 +123,21 @@ def ingest(
     started = time.perf_counter()
     with writing(archive):
         check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
-        batches: queue.Queue = queue.Queue(maxsize=LOOKAHEAD_BATCHES)
+        batches: queue.Queue = queue.Queue()  # bounded by the pace: the producer waits before it commits
+        pace = Pace(archive.settings.batch_size)
         stop = threading.Event()
         producer = threading.Thread(
             target=_produce,
             name="ingest-store",
             daemon=True,
-            args=(archive, items, batch_articles, report, progress, batches, stop),
+            args=(archive, items, batch_articles, report, progress, batches, stop, pace),
         )
         producer.start()
         saver = Saver(archive, report.timings, progress, on_progress)
         try:
-            _consume(archive, batches, progress, on_progress, saver)
+            _consume(archive, batches, progress, on_progress, saver, pace)
         finally:
             stop.set()
-            while producer.is_alive():  # unblock a producer waiting on a full queue
-                with contextlib.suppress(queue.Empty):
-                    batches.get(timeout=0.05)
             producer.join()
         if saver.dirty:
             saver.now()
@@ -115,42 +153,47 @@ def _produce(
     progress: IngestProgress,
     out: queue.Queue,
     stop: threading.Event,
+    pace: Pace,
 ) -> None:
-    """Producer thread: read, prepare and commit batches; hand (new chunks, stale ids) to the embedder."""
+    """Producer thread: read and prepare a step of articles, commit it when the embedder has room, hand it over."""
 
-    def put(message: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def commit(prepared: list[PreparedArticle]) -> bool:
+        if not pace.wait_for_room(stop):
+            return False
+        tick = time.perf_counter()
+        new_chunks, stale_ids = _store_batch(archive, prepared, report)
+        report.timings.store += time.perf_counter() - tick
+        progress.chunks_total += len(new_chunks)
+        progress.batches_committed += 1
+        pace.add(len(new_chunks))
+        out.put(("batch", new_chunks, stale_ids))
+        return True
 
     try:
-        for batch in _batched(items, batch_articles):
+        prepared: list[PreparedArticle] = []
+        articles = chunks = 0
+        for item in items:
             if stop.is_set():
                 return
             tick = time.perf_counter()
-            prepared: list[PreparedArticle] = []
-            for item in batch:
-                progress.articles_seen += 1
-                result = item if isinstance(item, ReadFailure) else prepare(archive, item)
-                if isinstance(result, ReadFailure):
-                    report.failed.append(result)
-                else:
-                    prepared.append(result)
+            progress.articles_seen += 1
+            articles += 1
+            result = item if isinstance(item, ReadFailure) else prepare(archive, item)
+            if isinstance(result, ReadFailure):
+                report.failed.append(result)
+            else:
+                prepared.append(result)
+                chunks += len(result.chunks)
             report.timings.prepare += time.perf_counter() - tick
-            tick = time.perf_counter()
-            new_chunks, stale_ids = _store_batch(archive, prepared, report)
-            report.timings.store += time.perf_counter() - tick
-            progress.chunks_total += len(new_chunks)
-            progress.batches_committed += 1
-            if not put(("batch", new_chunks, stale_ids)):
-                return
-        put(("done",))
+            if articles >= batch_articles or chunks >= pace.chunks:
+                if not commit(prepared):
+                    return
+                prepared, articles, chunks = [], 0, 0
+        if articles and not commit(prepared):
+            return
+        out.put(("done",))
     except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
-        put(("error", exc))
+        out.put(("error", exc))
 
 
 def _store_batch(
@@ -170,10 +213,14 @@ def _store_batch(
 
 
 def _consume(
-    archive: Archive, batches: queue.Queue, progress: IngestProgress, on_progress: ProgressCallback | None, saver: Saver
+    archive: Archive,
+    batches: queue.Queue,
+    progress: IngestProgress,
+    on_progress: ProgressCallback | None,
+    saver: Saver,
+    pace: Pace,
 ) -> None:
-    """Embedder (main thread): pool committed chunks, encode them longest first, add to FAISS."""
-    pool_limit = max(archive.settings.batch_size * POOL_BATCHES, 1)
+    """Embedder (main thread): pool committed chunks, encode them longest first, add to FAISS, publish."""
     pending: dict[int, str] = {}
     done = False
     timings = saver.timings
@@ -186,8 +233,8 @@ def _consume(
             return True
         _, new_chunks, stale_ids = message
         if stale_ids:  # an updated article: its old chunks may still be waiting, or already in FAISS
-            for cid in stale_ids:
-                pending.pop(cid, None)
+            dropped = sum(pending.pop(cid, None) is not None for cid in stale_ids)
+            pace.add(-dropped)
             tick = time.perf_counter()
             archive.vectors.remove(stale_ids)
             timings.add += time.perf_counter() - tick
@@ -197,20 +244,30 @@ def _consume(
             on_progress(progress)
         return False
 
+    counted = progress.chunks_embedded
+
+    def embedded(p: IngestProgress) -> None:
+        nonlocal counted
+        pace.add(counted - p.chunks_embedded)  # a model batch done: the producer may commit the next step
+        counted = p.chunks_embedded
+        if on_progress:
+            on_progress(p)
+
     while not done or pending:
         if not pending:
             tick = time.perf_counter()
             message = batches.get()
             timings.wait += time.perf_counter() - tick
             done = take(message)
-        # Take whatever else is ready (up to a pool): more texts to sort means less padding.
-        while not done and len(pending) < pool_limit:
+        # Take whatever else is ready (up to a step): more texts to sort means less padding.
+        while not done and len(pending) < pace.chunks:
             try:
                 done = take(batches.get_nowait())
             except queue.Empty:
                 break
         if pending:
-            embed_and_add(archive, list(pending.items()), progress, on_progress, timings)
+            tick = time.perf_counter()
+            embed_and_add(archive, list(pending.items()), progress, embedded, timings, saver)
+            pace.measured(len(pending), time.perf_counter() - tick)
             pending.clear()
-            saver.dirty = True
         saver.maybe()

@@ -56,9 +56,9 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> tu
         progress = IngestProgress(chunks_total=len(missing))
         step = max(archive.settings.batch_size * RECOVER_STEP_BATCHES, 1)
         for start in range(0, len(missing), step):
-            embed_and_add(archive, chunk_inputs(archive, missing[start : start + step].tolist()), progress, on_progress)
-            saver.dirty = True
-            saver.maybe()  # a long re-embedding (reindex) resumes from here after a crash
+            chunks = chunk_inputs(archive, missing[start : start + step].tolist())
+            # Saved every few seconds: other processes see the progress, a crash resumes from the last save.
+            embed_and_add(archive, chunks, progress, on_progress, saver=saver)
     if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold):
         saver.now()
     return len(missing), len(orphans)
