@@ -68,6 +68,11 @@ class Settings:
         "apart (docs/operations.md).",
         low=0,
     )
+    max_article_chars: int = _setting(
+        1_000_000,
+        "ARCHIVE_MAX_ARTICLE_CHARS",
+        "Longest article accepted (title + body, in characters); a longer one is refused with the reason.",
+    )
     chunk_tokens: int = _setting(
         200, "ARCHIVE_CHUNK_TOKENS", "Target chunk size in model tokens (hard cap: the model's limit).", low=1
     )

@@ -59,6 +59,9 @@ def prepare(archive: Archive, article: Article) -> PreparedArticle | ReadFailure
     origin = article.origin or article.uid or article.title[:60]
     if not article.body or not article.body.strip():
         return ReadFailure(origin, "no text")
+    size, limit = len(article.body) + len(article.title or ""), archive.settings.max_article_chars
+    if size > limit:  # before any work: chunking and embedding grow with the text (ARCHIVE_MAX_ARTICLE_CHARS)
+        return ReadFailure(origin, f"article too long: {size:,} characters, limit {limit:,}")
     digest = content_hash(article)
     uid = derive_uid(article, digest)
     if len(uid) > MAX_KEY_CHARS:  # it could be stored but never read, updated or deleted by its id
