@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,14 +47,14 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False
     if archive is None:
-        from archive.write import recover_if_idle
-
+        # No recovery here: a backlog of chunks without vectors is the next write's job (it may take
+        # minutes); the server answers at once from the vectors saved so far (/api/health: pending_vectors).
         archive = open_archive(settings, create=False)  # serving never creates an archive: NoArchive names the folder
-        recover_if_idle(archive)
         _warm_up(archive)
     app.extensions["archive"] = archive
     app.extensions["searcher"] = Searcher(archive)
     app.extensions["settings"] = settings
+    app.extensions["write_slot"] = threading.BoundedSemaphore(1)  # one write at a time; others get 503 at once
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")
     register_error_handlers(app)

@@ -12,7 +12,7 @@ from archive.documents import Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
 from archive.limits import MAX_POST_ARTICLES
 from archive.reading import load_article
-from archive.web.context import search_json, searcher, the_archive
+from archive.web.context import search_json, searcher, the_archive, write_slot
 from archive.web.params import related_limit
 from archive.web.security import require_api_key
 
@@ -86,7 +86,8 @@ def add_articles() -> tuple[Response, int]:
     items = [_to_article(record, f"articles[{i}]") for i, record in enumerate(records)]
     from archive.write import ingest
 
-    report = ingest(the_archive(), items)
+    with write_slot():
+        report = ingest(the_archive(), items)
     body = {**report.as_dict(), "items": _item_results(items, report)}
     if report.added == 0 and report.updated == 0 and report.duplicates == 0:
         return jsonify({"ok": False, "error": "no article could be stored; see failures", "status": 422, **body}), 422
@@ -100,13 +101,14 @@ def delete(key: str) -> Response:
     from archive.write import delete_article
 
     article = load_article(the_archive(), key)  # 404 before taking the write lock
-    uid = delete_article(the_archive(), article.uid)
+    with write_slot():
+        uid = delete_article(the_archive(), article.uid)
     return jsonify({"ok": True, "deleted": {"id": article.id, "uid": uid}})
 
 
 @api.get("/health")
 def health() -> Response:
-    """Liveness plus counts, model and index type."""
+    """Liveness plus counts, model, index type and the chunks still waiting for a vector."""
     stats = the_archive().stats()
     return jsonify(
         {
@@ -117,6 +119,7 @@ def health() -> Response:
             "model": stats.model,
             "encoder": stats.encoder,
             "index_type": stats.index_type,
+            "pending_vectors": stats.pending_vectors,
         }
     )
 

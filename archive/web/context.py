@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
 
 from archive.archive import Archive
 from archive.config import Settings
+from archive.errors import Busy
 from archive.limits import MAX_OFFSET
 from archive.search import Searcher
 from archive.web.params import search_request
@@ -64,3 +67,22 @@ def _with_offset(offset: int | None, limit: int) -> str | None:
     if offset:
         args.append(("offset", str(offset)))
     return request.path + ("?" + urlencode(args) if args else "")
+
+
+WRITE_RETRY_SECONDS = 5
+
+
+@contextmanager
+def write_slot() -> Iterator[None]:
+    """The server's single write slot: a write arriving while another runs gets 503 + Retry-After at once.
+
+    Writes are serialised anyway (the archive's write lock); refusing instead of queueing keeps
+    every other request thread free for readers (docs/operations.md, "Writes over HTTP").
+    """
+    slot = current_app.extensions["write_slot"]
+    if not slot.acquire(blocking=False):
+        raise Busy("another write is in progress on this server; retry later", retry_after=WRITE_RETRY_SECONDS)
+    try:
+        yield
+    finally:
+        slot.release()

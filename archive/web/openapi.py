@@ -59,9 +59,11 @@ RESPONSES: dict[str, Any] = {
         **{"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
     ),
     "Unavailable": _error(
-        "The archive cannot do this now: a write while another process holds the write lock, while the archive is "
-        "read-only for the server or while its disk is full; or a damaged or missing index file (the message names "
-        "it and the repair, `archive reindex`)."
+        "The archive cannot do this now: a write while another write runs (one at a time: on this server it is "
+        "refused at once, not queued; while another process holds the write lock, after 10 s), with Retry-After; "
+        "a write while the archive is read-only for the server or while its disk is full; or a damaged or missing "
+        "index file (the message names it and the repair, `archive reindex`).",
+        **{"Retry-After": {"description": "Seconds to wait (a busy writer).", "schema": {"type": "integer"}}},
     ),
 }
 

@@ -324,7 +324,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["ok", "articles", "chunks", "vectors", "model", "index_type"],
+        "required": ["ok", "articles", "chunks", "vectors", "model", "index_type", "pending_vectors"],
         "properties": {
             "ok": {"const": True},
             "articles": INT,
@@ -333,6 +333,12 @@ SCHEMAS: dict[str, Any] = {
             "model": STR,
             "encoder": STR,
             "index_type": {"type": "string", "description": "FAISS index kind, e.g. flat."},
+            "pending_vectors": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Chunks stored without a vector yet (searchable by keyword only until the next "
+                "write embeds them).",
+            },
         },
     },
 }
