@@ -259,8 +259,8 @@ def test_health(client, seeded_archive):
     r = client.get("/api/health")
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"ok", "articles", "chunks", "vectors", "model", "encoder", "index_type"}
-    assert body["ok"] is True and body["articles"] == 13
+    assert set(body) == {"ok", "articles", "chunks", "vectors", "model", "encoder", "index_type", "pending_vectors"}
+    assert body["ok"] is True and body["articles"] == 13 and body["pending_vectors"] == 0
     assert body["chunks"] == body["vectors"] >= 13
     assert "MiniLM" in body["model"] and body["index_type"]
 
