@@ -52,6 +52,7 @@ class IngestTimings:
 
 
 SAVE_COST_FACTOR = 20  # saves stay this many times their own duration apart: at most ~5% of a write's time
+SAVE_COST_WINDOW = 5  # ... their typical duration: the median of the last few (one fsync stall is noise)
 
 
 class Saver:
@@ -59,7 +60,9 @@ class Saver:
 
     Other processes reload the saved file (`Archive.vectors`), so this step bounds how long a
     committed article stays unfindable by meaning elsewhere, and how much embedding a kill loses.
-    A big index takes long to write: the interval grows to SAVE_COST_FACTOR times the last save.
+    A big index takes long to write: the interval grows to SAVE_COST_FACTOR times a typical save
+    (the median of the last SAVE_COST_WINDOW: a single slow fsync on a busy disk must not stretch
+    the next interval, and with it the freshness, tenfold).
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class Saver:
         self.dirty = False
         self._interval = archive.settings.save_seconds
         self._last = time.monotonic()
+        self._costs: list[float] = []  # durations of the last saves (the file writes, not index rebuilds)
 
     def maybe(self) -> None:
         """Save if the index changed and the interval has passed."""
@@ -86,10 +90,13 @@ class Saver:
         """Save now (choosing the index type for the new size first)."""
         started = time.monotonic()
         self.archive.vectors.fit_size(self.archive.settings.ann_threshold)
+        writing = time.monotonic()
         self.archive.save_vectors()
-        took = time.monotonic() - started
-        self.timings.save += took
-        self._interval = max(self.archive.settings.save_seconds, SAVE_COST_FACTOR * took)
+        took = time.monotonic() - writing
+        self.timings.save += time.monotonic() - started
+        self._costs = [*self._costs[1 - SAVE_COST_WINDOW :], took]
+        typical = sorted(self._costs)[(len(self._costs) - 1) // 2]  # the lower median
+        self._interval = max(self.archive.settings.save_seconds, SAVE_COST_FACTOR * typical)
         self._last, self.dirty = time.monotonic(), False
         if self.progress is not None:
             self.progress.saves += 1
@@ -114,13 +121,15 @@ def embed_and_add(
     on_progress: ProgressCallback | None,
     timings: IngestTimings | None = None,
     saver: Saver | None = None,
+    batch_size: int | None = None,
 ) -> None:
-    """Encode longest first in model batches; add each batch to FAISS, report progress, and let `saver` publish."""
+    """Encode longest first in model batches (of `batch_size`, default the setting); add each batch to FAISS,
+    report progress, and let `saver` publish."""
     check_backend(archive)
     timings = timings or IngestTimings()
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
     texts = [t for _, t in chunks]
-    batches = archive.encoder.iter_encode(texts, archive.settings.batch_size)
+    batches = archive.encoder.iter_encode(texts, batch_size or archive.settings.batch_size)
     while True:
         tick = time.perf_counter()
         step = next(batches, None)

@@ -26,7 +26,8 @@ from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
-LOOKAHEAD_SECONDS = 3.0  # committed chunks wait about this long at most for the embedder (its measured speed)
+LOOKAHEAD_SECONDS = 2.0  # a step of chunks is about this much of the embedder's measured work
+MIN_STEP = 8  # chunks: the smallest step and model batch (a slow or loaded machine)
 POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
 
 
@@ -61,19 +62,21 @@ class Pace:
 
     The producer commits its next batch (at most this many chunks) only once the backlog is down
     to half of it, so a committed article gets its vectors within ~1.5 steps; the embedder pools
-    up to a step of chunks to sort by length. A fast encoder gets big steps, a slow one small ones.
+    up to a step of chunks to sort by length, and encodes model batches no larger than a step (a
+    model batch is the unit added and published). A fast encoder gets big steps, a slow one small
+    ones: 50 chunks at 25 chunks/s, 8 on a machine so loaded it makes 4.
     """
 
     def __init__(self, batch_size: int) -> None:
-        self.floor = max(batch_size, 1)
-        self.ceiling = self.floor * POOL_BATCHES
+        self.floor = max(min(batch_size, MIN_STEP), 1)
+        self.ceiling = max(batch_size, 1) * POOL_BATCHES
         self.rate: float | None = None  # chunks/s of the embedder in this run
         self.backlog = 0  # committed chunks not embedded (nor dropped as stale) yet
         self.changed = threading.Condition()
 
     @property
     def chunks(self) -> int:
-        """The step: chunks per transaction (at most) and per embedding pool."""
+        """The step: chunks per transaction (at most), per embedding pool, and at most per model batch."""
         if self.rate is None:
             return self.floor
         return int(min(self.ceiling, max(self.floor, self.rate * LOOKAHEAD_SECONDS)))
@@ -267,7 +270,8 @@ def _consume(
                 break
         if pending:
             tick = time.perf_counter()
-            embed_and_add(archive, list(pending.items()), progress, embedded, timings, saver)
+            batch = min(archive.settings.batch_size, pace.chunks)
+            embed_and_add(archive, list(pending.items()), progress, embedded, timings, saver, batch)
             pace.measured(len(pending), time.perf_counter() - tick)
             pending.clear()
         saver.maybe()
