@@ -63,9 +63,10 @@ class Settings:
     save_seconds: float = _setting(
         2.0,
         "ARCHIVE_SAVE_SECONDS",
-        "During a write, save (publish) the vector index this often, so other processes find new articles by "
-        "meaning within seconds and a kill loses at most one step; saves stay at least 20x their own duration "
-        "apart (docs/operations.md).",
+        "The publishing step of a write: the vector index is saved this often (at least 20x a save's duration "
+        "apart) and committed chunks wait about this long for the model, so other processes find a new article "
+        "by meaning within ~4x this + 1 s and a kill loses one step; larger = faster ingest, staler readers "
+        "(docs/operations.md).",
         low=0,
     )
     max_article_chars: int = _setting(

@@ -26,7 +26,6 @@ from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
-LOOKAHEAD_SECONDS = 2.0  # a step of chunks is about this much of the embedder's measured work
 MIN_STEP = 8  # chunks: the smallest step and model batch (a slow or loaded machine)
 POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
 
@@ -58,16 +57,19 @@ class IngestReport:
 
 
 class Pace:
-    """How many committed chunks may wait for the embedder: LOOKAHEAD_SECONDS of its measured speed.
+    """How many committed chunks may wait for the embedder: `seconds` (ARCHIVE_SAVE_SECONDS) of its measured speed.
 
     The producer commits its next batch (at most this many chunks) only once the backlog is down
     to half of it, so a committed article gets its vectors within ~1.5 steps; the embedder pools
     up to a step of chunks to sort by length, and encodes model batches no larger than a step (a
     model batch is the unit added and published). A fast encoder gets big steps, a slow one small
-    ones: 50 chunks at 25 chunks/s, 8 on a machine so loaded it makes 4.
+    ones: 50 chunks at 25 chunks/s and the default 2 s, 8 on a machine so loaded it makes 4.
+    The same setting paces the saves, so one knob trades freshness for throughput: bigger steps
+    sort more texts together (less padding: up to ~15% faster with the real model).
     """
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, seconds: float) -> None:
+        self.seconds = seconds
         self.floor = max(min(batch_size, MIN_STEP), 1)
         self.ceiling = max(batch_size, 1) * POOL_BATCHES
         self.rate: float | None = None  # chunks/s of the embedder in this run
@@ -79,7 +81,7 @@ class Pace:
         """The step: chunks per transaction (at most), per embedding pool, and at most per model batch."""
         if self.rate is None:
             return self.floor
-        return int(min(self.ceiling, max(self.floor, self.rate * LOOKAHEAD_SECONDS)))
+        return int(min(self.ceiling, max(self.floor, self.rate * self.seconds)))
 
     def measured(self, chunks: int, seconds: float) -> None:
         """Fold the speed of one pool into the running rate."""
@@ -127,7 +129,7 @@ def ingest(
     with writing(archive):
         check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
         batches: queue.Queue = queue.Queue()  # bounded by the pace: the producer waits before it commits
-        pace = Pace(archive.settings.batch_size)
+        pace = Pace(archive.settings.batch_size, archive.settings.save_seconds)
         stop = threading.Event()
         producer = threading.Thread(
             target=_produce,
