@@ -118,8 +118,9 @@ def ingest(
     Two threads overlap the work: a producer reads, chunks and commits batches of articles
     (SQL first, as ever), while this thread embeds the committed chunks and adds them to
     FAISS. torch and onnxruntime release the GIL while they compute, so the producer's
-    Python work hides behind the model. The producer runs at most a few batches ahead, so
-    a crash leaves little committed-but-unembedded work for `recover` to redo.
+    Python work hides behind the model. The producer commits at most about one pace ahead
+    (`Pace`), so a committed article is embedded within seconds, and a crash leaves little
+    committed-but-unembedded work for `recover` to redo.
     """
     report = IngestReport()
     if articles_expected is None and isinstance(items, Sized):
