@@ -71,7 +71,7 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 @pytest.fixture
 def slow_archive(settings: Settings):
     """An archive whose writes take 0.3 s per model batch of 2 chunks, seeded with a few stories."""
-    a = open_archive(settings.with_(batch_size=2), encoder=SlowHash(delay=0.0))
+    a = open_archive(settings.with_(batch_size=2), encoder=SlowHash(delay=0.0), create=True)
     ingest(a, [story(i, "airport") for i in range(4)])
     a.encoder.delay = 0.3
     yield a
@@ -144,7 +144,7 @@ def test_a_second_post_is_refused_at_once_and_searches_go_on(slow_archive):
 
 
 def test_an_oversize_article_is_refused_alone_with_the_reason(settings: Settings, hash_encoder):
-    archive = open_archive(settings.with_(max_article_chars=2_000), encoder=hash_encoder)
+    archive = open_archive(settings.with_(max_article_chars=2_000), encoder=hash_encoder, create=True)
     huge = Article(uid="huge", title="Huge", body="Word after word. " * 200, source="Test Wire")
     report = ingest(archive, [story(1), huge, story(2)])
     assert (report.added, len(report.failed)) == (2, 1)
@@ -157,7 +157,7 @@ def test_an_oversize_article_is_refused_alone_with_the_reason(settings: Settings
 def test_an_oversize_article_in_a_post_is_reported_per_item(settings: Settings, hash_encoder):
     from archive.web import create_app
 
-    archive = open_archive(settings.with_(max_article_chars=500), encoder=hash_encoder)
+    archive = open_archive(settings.with_(max_article_chars=500), encoder=hash_encoder, create=True)
     app = create_app(settings=archive.settings.with_(api_key=KEY, rate_limit="off"), archive=archive)
     body = [record(1), {"id": "long", "title": "Long", "text": "x " * 400}]
     r = app.test_client().post("/api/articles", json=body, headers={"Authorization": f"Bearer {KEY}"})
@@ -172,7 +172,7 @@ def test_an_oversize_article_in_a_post_is_reported_per_item(settings: Settings, 
 def test_a_server_on_a_backlog_answers_at_once_and_reports_it(settings: Settings, hash_encoder, monkeypatch):
     from archive.web import create_app
 
-    archive = open_archive(settings, encoder=hash_encoder)
+    archive = open_archive(settings, encoder=hash_encoder, create=True)
     ingest(archive, [story(i) for i in range(30)])
     pending = archive.chunk_ids()[:20]
     with archive.locked():  # as after a kill: committed chunks whose vectors were never saved
@@ -211,7 +211,7 @@ main(prog_name="archive")
 def test_another_process_finds_a_new_article_by_meaning_while_the_ingest_runs(tmp_path: Path, hash_encoder):
     index_dir = tmp_path / "index"
     settings = Settings(index_dir=index_dir, encoder="hash", rate_limit="off")
-    reader = open_archive(settings, encoder=hash_encoder)
+    reader = open_archive(settings, encoder=hash_encoder, create=True)
     ingest(reader, [story(0, "airport")])
     searcher = Searcher(reader)
     assert searcher.search(SearchRequest(q="airport", mode="semantic")).results  # the reader's index is loaded
