@@ -52,7 +52,7 @@ class IngestTimings:
 
 
 SAVE_COST_FACTOR = 20  # saves stay this many times their own duration apart: at most ~5% of a write's time
-SAVE_COST_WINDOW = 5  # ... their typical duration: the median of the last few (one fsync stall is noise)
+SAVE_COST_WINDOW = 5  # ... their typical duration: the fastest of the last few (an fsync stall is noise)
 
 
 class Saver:
@@ -61,8 +61,9 @@ class Saver:
     Other processes reload the saved file (`Archive.vectors`), so this step bounds how long a
     committed article stays unfindable by meaning elsewhere, and how much embedding a kill loses.
     A big index takes long to write: the interval grows to SAVE_COST_FACTOR times a typical save
-    (the median of the last SAVE_COST_WINDOW: a single slow fsync on a busy disk must not stretch
-    the next interval, and with it the freshness, tenfold).
+    (the fastest of the last SAVE_COST_WINDOW: a slow fsync on a busy disk, or the first save of a
+    run into a cold cache, must not stretch the next interval, and with it the freshness, tenfold;
+    an index that is slow to write every time is still seen within a few saves).
     """
 
     def __init__(
@@ -95,8 +96,7 @@ class Saver:
         took = time.monotonic() - writing
         self.timings.save += time.monotonic() - started
         self._costs = [*self._costs[1 - SAVE_COST_WINDOW :], took]
-        typical = sorted(self._costs)[(len(self._costs) - 1) // 2]  # the lower median
-        self._interval = max(self.archive.settings.save_seconds, SAVE_COST_FACTOR * typical)
+        self._interval = max(self.archive.settings.save_seconds, SAVE_COST_FACTOR * min(self._costs))
         self._last, self.dirty = time.monotonic(), False
         if self.progress is not None:
             self.progress.saves += 1

@@ -262,7 +262,7 @@ def _consume(
     while not done or pending:
         if not pending:
             tick = time.perf_counter()
-            message = batches.get()
+            message = _next_message(batches, saver)
             timings.wait += time.perf_counter() - tick
             done = take(message)
         # Take whatever else is ready (up to a step): more texts to sort means less padding.
@@ -278,3 +278,12 @@ def _consume(
             pace.measured(len(pending), time.perf_counter() - tick)
             pending.clear()
         saver.maybe()
+
+
+def _next_message(batches: queue.Queue, saver: Saver) -> tuple:
+    """The producer's next message; while the embedder waits for it, what is embedded still gets published."""
+    while True:
+        try:
+            return batches.get(timeout=0.25 if saver.dirty else None)
+        except queue.Empty:
+            saver.maybe()
