@@ -61,9 +61,10 @@ class Pace:
 
     The producer commits its next batch (at most this many chunks) only once the backlog is down
     to half of it, so a committed article gets its vectors within ~1.5 steps; the embedder pools
-    up to a step of chunks to sort by length, and encodes model batches no larger than a step (a
-    model batch is the unit added and published). A fast encoder gets big steps, a slow one small
-    ones: 50 chunks at 25 chunks/s and the default 2 s, 8 on a machine so loaded it makes 4.
+    up to a step of chunks to sort by length, and encodes model batches of at most half a step (a
+    model batch is the unit added, and the saver looks after each). A fast encoder gets big steps,
+    a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, 8 on a machine so loaded
+    it makes 4.
     The same setting paces the saves, so one knob trades freshness for throughput: bigger steps
     sort more texts together (less padding: up to ~15% faster with the real model).
     """
@@ -82,6 +83,11 @@ class Pace:
         if self.rate is None:
             return self.floor
         return int(min(self.ceiling, max(self.floor, self.rate * self.seconds)))
+
+    @property
+    def batch(self) -> int:
+        """Model batch: at most half a step, so the saver (checked after each batch) is never late by more than that."""
+        return max(self.floor, self.chunks // 2)
 
     def measured(self, chunks: int, seconds: float) -> None:
         """Fold the speed of one pool into the running rate."""
@@ -273,7 +279,7 @@ def _consume(
                 break
         if pending:
             tick = time.perf_counter()
-            batch = min(archive.settings.batch_size, pace.chunks)
+            batch = min(archive.settings.batch_size, pace.batch)
             embed_and_add(archive, list(pending.items()), progress, embedded, timings, saver, batch)
             pace.measured(len(pending), time.perf_counter() - tick)
             pending.clear()
