@@ -618,3 +618,21 @@ def test_related_allows_only_get(client, write_client):
     write_client.post("/api/articles", json=article("keep", "This article must survive."), headers=AUTH)
     assert_error(write_client.delete("/api/articles/keep/related", headers=AUTH), 405)
     assert write_client.get("/api/articles/keep").status_code == 200
+
+
+def test_fields_of_the_wrong_json_type_fail_their_record(write_client):
+    """Found by schemathesis: `language: {}` was silently dropped; a documented field of another type fails its record."""
+    r = write_client.post(
+        "/api/articles", json={"articles": [{"text": "Tin prices fell.", "language": {}}]}, headers=AUTH
+    )
+    assert r.status_code == 422
+    assert "language (dict)" in r.get_json()["items"][0]["reason"]
+    r = write_client.post("/api/articles", json={"text": "Tin prices rose.", "author": ["A. Writer", 3]}, headers=AUTH)
+    assert r.status_code == 422 and "author (list)" in r.get_json()["failures"][0]["reason"]
+
+
+def test_other_methods_on_the_cite_route_are_405_not_an_article_delete(write_client):
+    """Found by schemathesis: DELETE /api/articles/<id>/cite reached the article DELETE route."""
+    write_client.post("/api/articles", json=article("kept", "A story to cite."), headers=AUTH)
+    assert_error(write_client.delete("/api/articles/kept/cite", headers=AUTH), 405)
+    assert write_client.get("/api/articles/kept").status_code == 200

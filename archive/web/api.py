@@ -23,14 +23,15 @@ api = Blueprint("api", __name__)
 
 
 class ArticleKey(PathConverter):
-    """An article's id or uid in a path (slashes allowed), except one ending in `/related`: that is the related route.
+    """An article's id or uid in a path (slashes allowed), except one ending in `/related` or `/cite`: those are
+    the related-coverage and citation routes.
 
     So /api/articles/<id>/related is matched by one rule only, and other methods on it are a 405
     allowing GET, HEAD and OPTIONS, never a DELETE of an article named "<id>/related" (an uid
     ending so is addressed by its numeric id).
     """
 
-    regex = r"[^/].*?(?<!/related)"
+    regex = r"[^/].*?(?<!/related)(?<!/cite)"
 
 
 api.record_once(lambda state: state.app.url_map.converters.setdefault("article_key", ArticleKey))
@@ -168,10 +169,38 @@ def _to_article(record: Any, origin: str) -> Article | ReadFailure:
 
     if not isinstance(record, dict):
         return ReadFailure(origin, f"expected a JSON object, got {type(record).__name__}")
+    wrong = _mistyped_fields(record)
+    if wrong:
+        return ReadFailure(origin, "wrongly typed field(s), see the ArticleInput schema: " + ", ".join(wrong))
     try:
         return article_from_record(record, origin)
     except ArchiveError as exc:
         return ReadFailure(origin, exc.message)
+
+
+# The documented fields of an ArticleInput (archive/web/schemas.py) and the JSON types each accepts.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "title": (str,),
+    "text": (str,),
+    "source": (str,),
+    "date": (str,),
+    "url": (str,),
+    "language": (str,),
+    "author": (str, list),
+}
+
+
+def _mistyped_fields(record: dict[str, Any]) -> list[str]:
+    """Documented fields holding another JSON type than the schema names (e.g. `language: {}`), as 'name (type)'."""
+    wrong = []
+    for name, types in _FIELD_TYPES.items():
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+            wrong.append(f"{name} ({type(value).__name__})")
+    return wrong
 
 
 def _item_results(items: list[Article | ReadFailure], report: IngestReport) -> list[dict[str, Any]]:

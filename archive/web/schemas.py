@@ -259,7 +259,7 @@ SCHEMAS: dict[str, Any] = {
             "title": STR,
             "text": {"type": "string", "minLength": 1},
             "source": STR,
-            "author": {"type": ["string", "array"]},
+            "author": {"anyOf": [STR, {"type": "array", "items": STR}]},
             "date": {"type": "string", "description": "Any common date format; ISO 8601 preferred."},
             "url": STR,
             "language": STR,
