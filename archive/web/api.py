@@ -193,7 +193,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 
 def _mistyped_fields(record: dict[str, Any]) -> list[str]:
     """Documented fields holding another JSON type than the schema names (e.g. `language: {}`), as 'name (type)'."""
-    wrong = []
+    wrong = ["id (empty)"] if record.get("id") == "" else []
     for name, types in _FIELD_TYPES.items():
         value = record.get(name)
         if value is None:

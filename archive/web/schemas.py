@@ -253,16 +253,17 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": True,
         "description": "One article. Aliases are accepted as in .json files: body/content for text, headline for "
         "title, _id/uid/guid for id, published_at/pubdate for date, publisher/outlet for source. "
-        "Other fields are kept in `extra`. A missing title is taken from the first sentence.",
+        "Other fields are kept in `extra`. A missing title is taken from the first sentence. null (or a blank "
+        "string, except for id, which must not be empty) means the field is absent.",
         "properties": {
-            "id": {"type": "string", "description": "Your id; else the URL; else a content hash."},
-            "title": STR,
+            "id": nullable("string", minLength=1, description="Your id; else the URL; else a content hash."),
+            "title": nullable("string"),
             "text": {"type": "string", "minLength": 1},
-            "source": STR,
-            "author": {"anyOf": [STR, {"type": "array", "items": STR}]},
-            "date": {"type": "string", "description": "Any common date format; ISO 8601 preferred."},
-            "url": STR,
-            "language": STR,
+            "source": nullable("string"),
+            "author": {"anyOf": [STR, {"type": "array", "items": STR}, {"type": "null"}]},
+            "date": nullable("string", description="Any common date format; ISO 8601 preferred."),
+            "url": nullable("string"),
+            "language": nullable("string"),
         },
     },
     "IngestRequest": {
