@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import ArchiveError, IndexMismatch
 from archive.store import reads
-from archive.store.db import make_engine, migrate, session_factory
+from archive.store.db import make_engine, migrate, session_factory, writer_lock
 from archive.store.keyword import keyword_index_for
 from archive.store.owners import ChunkOwners
 from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, read_manifest
@@ -58,7 +58,6 @@ class Archive:
         )
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.sqlalchemy_url)
-        migrate(self.engine)
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
@@ -67,9 +66,15 @@ class Archive:
         self._vectors_stamp: tuple[int, int] | None = None
         self._file_lock = FileLock(str(self.index_dir / LOCK_FILE))
         self._mutex = threading.RLock()  # guards the in-memory FAISS index inside one process
-        self._model_identity = resolve_model(settings.model)  # (name, path, sha256): hashed once per process
+        self._holding = threading.local()  # this thread's depth in locked(): the database lock is taken once
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
-        self._check_manifest(recorded)
+        try:
+            migrate(self.engine)
+            self._model_identity = resolve_model(settings.model)  # (name, path, sha256): hashed once per process
+            self._check_manifest(recorded)
+        except BaseException:
+            self.engine.dispose()  # a refused archive leaves no connection open
+            raise
 
     # -- components -------------------------------------------------------------------------
 
@@ -159,19 +164,35 @@ class Archive:
 
     @contextmanager
     def locked(self, timeout: float = 10.0) -> Iterator[Archive]:
-        """Hold the single-writer lock, starting from the vector index on disk (another writer may have saved)."""
+        """Hold the single-writer lock, starting from the vector index on disk (another writer may have saved).
+
+        The lock is the data directory's lock file (this machine's writers, and its FAISS files)
+        plus, on PostgreSQL, the database's advisory lock (writers on every machine).
+        """
         try:
             self._file_lock.acquire(timeout=timeout)
         except Timeout as exc:
             raise ArchiveError(
                 f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends", status=503
             ) from exc
+        depth = getattr(self._holding, "depth", 0)
         try:
-            with self._mutex:
-                if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
-                    self._vectors = None
-                yield self
+            with ExitStack() as held:
+                if depth == 0:  # the outermost locked() of this thread takes the database's lock
+                    try:
+                        held.enter_context(writer_lock(self.engine, timeout))
+                    except TimeoutError as exc:
+                        raise ArchiveError(
+                            "another process is writing to this archive's database; try again when it ends",
+                            status=503,
+                        ) from exc
+                with self._mutex:
+                    self._holding.depth = depth + 1
+                    if self._vectors is not None and self._disk_stamp() != self._vectors_stamp:
+                        self._vectors = None
+                    yield self
         finally:
+            self._holding.depth = depth
             self._file_lock.release()
 
     # -- reading -----------------------------------------------------------------------------

@@ -75,10 +75,13 @@ def _articles() -> tuple[list[Article], set[str]]:
 
 
 @pytest.fixture(scope="module")
-def crowd(tmp_path_factory, hash_encoder):
+def crowd(tmp_path_factory, hash_encoder, databases):
     # Filters and widening are the point, not meaning: the hash encoder ranks by shared words.
+    url = databases.new()
     archive = open_archive(
-        Settings(index_dir=tmp_path_factory.mktemp("crowd") / "index", rate_limit="off", encoder="hash"),
+        Settings(
+            index_dir=tmp_path_factory.mktemp("crowd") / "index", rate_limit="off", encoder="hash", database_url=url
+        ),
         encoder=hash_encoder,
     )
     items, targets = _articles()
@@ -86,6 +89,7 @@ def crowd(tmp_path_factory, hash_encoder):
     assert report.added == 210, report.as_dict()
     yield archive, targets
     archive.close()
+    databases.drop(url)
 
 
 QUERY = f'election results source:"{TARGET_SOURCE}" after:2022-01-01'

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.orm import sessionmaker
 
 if TYPE_CHECKING:
@@ -15,10 +18,20 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITER_LOCK_KEY = 0x4152434849564531  # the advisory lock of the archive's single writer ("ARCHIVE1")
+
+
+def engine_url(url: str) -> str:
+    """`url` with PostgreSQL's driver made explicit: psycopg 3 (the one installed), also for `postgresql://`."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout, PostgreSQL psycopg 3."""
+    url = engine_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -77,3 +90,36 @@ def migrate(engine: Engine) -> bool:
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
     return True
+
+
+@contextmanager
+def writer_lock(engine: Engine, timeout: float) -> Iterator[None]:
+    """The database's single-writer lock, held for the block; TimeoutError after `timeout` seconds.
+
+    On PostgreSQL a session advisory lock on a connection of its own: writers on any machine
+    sharing the database take turns, and a writer that dies (its connection closes) releases it.
+    On SQLite there is none to take: the database is a file beside the data directory, whose
+    file lock (taken by the caller) already covers every writer.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    conn = engine.connect()
+    try:
+        deadline = time.monotonic() + timeout
+        while not conn.scalar(select(func.pg_try_advisory_lock(WRITER_LOCK_KEY))):
+            conn.rollback()
+            if time.monotonic() >= deadline:
+                raise TimeoutError("another writer holds the database's writer lock")
+            time.sleep(0.05)
+        conn.commit()  # the lock belongs to the session, not to this transaction
+        try:
+            yield
+        finally:
+            conn.scalar(select(func.pg_advisory_unlock(WRITER_LOCK_KEY)))
+            conn.commit()
+    except BaseException:
+        conn.invalidate()  # whatever happened, the lock must not stay with a pooled connection
+        raise
+    finally:
+        conn.close()

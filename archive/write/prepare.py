@@ -9,6 +9,7 @@ import unicodedata
 from archive.archive import Archive
 from archive.chunking import chunk_text
 from archive.documents import Article, PreparedArticle, ReadFailure
+from archive.limits import MAX_KEY_CHARS
 
 TITLE_TOKEN_BUDGET = 48  # title words prefixed to each chunk for embedding, at most this many tokens
 
@@ -24,12 +25,20 @@ def content_hash(article: Article) -> str:
 
 
 def derive_uid(article: Article, digest: str) -> str:
-    """The source's own id, else the URL, else a content hash."""
+    """The source's own id, else the URL, else a content hash; at most MAX_KEY_CHARS characters."""
     if article.uid and article.uid.strip():
-        return article.uid.strip()
+        return _fit_key(article.uid.strip())
     if article.url and article.url.strip():
-        return article.url.strip()
+        return _fit_key(article.url.strip())
     return f"sha256:{digest[:32]}"
+
+
+def _fit_key(uid: str) -> str:
+    """A uid longer than the column (a long URL) keeps its start plus a hash of the whole: still unique, still stable."""
+    if len(uid) <= MAX_KEY_CHARS:
+        return uid
+    whole = hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{uid[: MAX_KEY_CHARS - len(whole) - 1]}#{whole}"
 
 
 def embedding_text(prefix: str, chunk: str) -> str:
