@@ -1,35 +1,39 @@
 """PostgreSQL keyword index: a weighted `tsvector` with a GIN index, ranked by BM25 in SQL.
 
-Document side. A row trigger keeps `articles.search_vector` (title at weight A, body at weight
-B) and `articles.search_length` (its tokens) in step with title and body, in the writer's own
-transaction, like FTS5's triggers on SQLite. The text search configuration `archive_english`
-is PostgreSQL's `english` (Snowball/Porter stemming, English stop words) plus `unaccent` when
-that extension can be installed (FTS5 removes diacritics too). ASCII and Unicode punctuation
-becomes a space before parsing (`archive_search_text`), so a document splits into words
-exactly where the query parser's `word_parts` splits a query ("U.S." is u + s, "COVID-19" is
-covid + 19), not into PostgreSQL's host names, e-mails and signed numbers. Only the first
-BODY_CHARS characters of a body are indexed (a tsvector holds at most 1 MB of lexemes).
+Document side (`postgres_schema.py`). A row trigger keeps `articles.search_vector` (title at
+weight A, body at weight B) and `articles.search_length` (its tokens) in step with title and
+body, inside the writer's own transaction, like FTS5's triggers on SQLite. The configuration
+`archive_english` stems English words (Snowball, i.e. Porter), keeps stop words (FTS5 has
+none), and folds diacritics with `unaccent` when the extension can be installed. Punctuation
+becomes a space before parsing, so a document splits into words where the query parser's
+`word_parts` splits a query ("U.S." is u + s, "COVID-19" is covid + 19), not into
+PostgreSQL's host names, e-mail addresses and signed numbers.
 
-Statistics. Statement triggers with transition tables keep `keyword_terms(lexeme, df)` (the
-articles containing each lexeme) and the one row of `keyword_totals(docs, tokens)`; one
-INSERT, UPDATE or DELETE of many articles updates them once.
+Statistics. Statement triggers with transition tables keep `keyword_terms(lexeme, df)` (how
+many articles hold each lexeme) and the one row of `keyword_totals(docs, tokens)`; an INSERT,
+UPDATE or DELETE of many articles updates them once.
 
-Ranking: the BM25 that SQLite FTS5's `bm25()` computes, for the same order on both backends.
-For an article d and the query's positive lexemes q (words and phrase words, stemmed):
+Ranking: the BM25 that SQLite FTS5's `bm25()` computes, so both backends order alike. For an
+article d and each positive lexeme q of the query (its words and phrase words, stemmed):
 
-    score(d) = sum over q in d of  idf(q) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))
+    score(d) = sum over q of  idf(q) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))
     tf       = title_weight * (occurrences of q in the title) + (occurrences of q in the body)
     idf(q)   = max(ln((N - df(q) + 0.5) / (df(q) + 0.5)), 1e-6)
 
-with k1 = 1.2, b = 0.75, N the articles indexed, |d| the article's tokens (stop words left
-out), avgdl the mean |d|. Only matches (`search_vector @@ tsquery`, found through the GIN
-index) are scored, and the score reads each match's tsvector, so the scored set is bounded
-first: when the query's lexemes may match more than CANDIDATE_BOUND articles, the candidates
-are the matches holding one of its rarest lexemes (rarest first while their document
-frequencies add up to at most the bound). Any other match holds only common lexemes, so its
-score is at most (k1 + 1) times the sum of their small idfs: it ranks after the candidates
-(scored only when a page reaches past them). This bound uses the statistics, unlike
-`ts_rank_cd`, which would read every match and ignores idf.
+with k1 = 1.2, b = 0.75, N the articles indexed, |d| the article's tokens and avgdl their
+mean. `tf` is counted from the positions of the query's lexemes only: `setweight` marks them,
+`ts_filter` keeps them (in the whole vector, and in its title part), and only these few
+entries are unnested (unnesting a whole vector costs ~0.1 ms per article).
+
+Bounding the work. Only matches (`search_vector @@ tsquery`, through the GIN index) are
+scored, but an OR of common words matches most of an archive. When more than CANDIDATE_BOUND
+articles may match (the sum of the lexemes' df, at most N), the window of the ranking asked
+for is first taken from the matches holding one of the query's rarest lexemes (rarest first,
+while their df add up to at most the bound; the GIN index finds them). Any other match holds
+only the common lexemes, so its score is below their `ceiling` = (k1 + 1) * sum of their idf:
+when the window's last score is above it, the window is exact; otherwise (a window deep into
+weak matches) every match is scored. Either way the order is exactly BM25's. Unlike a bound
+by `ts_rank_cd` (no idf), this one never reads the matches it leaves out.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    cast,
     extract,
     func,
     literal,
@@ -57,7 +62,9 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import Grouping
 
 from archive.query import Query, compile_query, phrase_parts, word_parts
 from archive.store.filters import article_filters, date_order
@@ -65,7 +72,7 @@ from archive.store.keyword.postgres_schema import CONFIG, create_schema
 from archive.store.models import ArticleRow
 
 K1, B = 1.2, 0.75
-CANDIDATE_BOUND = 5_000  # articles scored per ranking before the rarest-lexeme restriction applies
+CANDIDATE_BOUND = 5_000  # matches scored before a ranking first tries the rarest lexemes' matches alone
 IDF_FLOOR = 1e-6  # FTS5's floor for terms in more than half the articles
 
 SEARCH_VECTOR = literal_column("articles.search_vector", TSVECTOR)
@@ -105,7 +112,10 @@ def _tsquery(expression: str, name: str) -> ColumnElement:
 
 
 def _matches(expression: str, name: str) -> ColumnElement[bool]:
-    return SEARCH_VECTOR.op("@@", return_type=Boolean)(_tsquery(expression, name))
+    """The articles matching; none when no positive word survives normalisation (a query of marks
+    or symbols minus an exclusion would otherwise be `!excluded`, matching everything else)."""
+    tsquery = _tsquery(expression, name)
+    return and_(SEARCH_VECTOR.op("@@", return_type=Boolean)(tsquery), func.querytree(tsquery) != literal("T", Text))
 
 
 def _positive_words(query: Query) -> tuple[str, str]:
@@ -123,12 +133,13 @@ def _idf(docs: int, df: int) -> float:
 
 @dataclass(frozen=True)
 class _Plan:
-    """A ranking's statistics: lexemes with their idf, the mean length and the candidate restriction."""
+    """A ranking's statistics: lexemes with their idf, the mean length, and the bounded first pass."""
 
     lexemes: list[str]
     idfs: list[float]
     avgdl: float
-    restriction: str | None  # a tsquery over lexemes (cast, not parsed): the candidates, when bounded
+    essential: list[str] | None  # the rarest lexemes, whose matches are ranked first (None: rank every match)
+    ceiling: float  # above every score of a match holding no essential lexeme
 
 
 def _plan(conn: Connection, query: Query) -> _Plan:
@@ -142,23 +153,21 @@ def _plan(conn: Connection, query: Query) -> _Plan:
         ),
         {"words": words, "required": required},
     ).all()
-    docs, tokens = conn.execute(text("SELECT docs, tokens FROM keyword_totals")).one()
-    docs, tokens = int(docs), int(tokens)
+    docs, tokens = (int(v) for v in conn.execute(text("SELECT docs, tokens FROM keyword_totals")).one())
     lexemes = [r.lexeme for r in rows]
     idfs = [_idf(docs, r.df) for r in rows]
-    bound = sum(r.df for r in rows)
-    if any(r.required for r in rows):
-        bound = min(bound, min(r.df for r in rows if r.required))
-    restriction = None
-    if bound > CANDIDATE_BOUND:
-        essential, total = [], 0
+    most = min(docs, sum(r.df for r in rows), *(r.df for r in rows if r.required))
+    essential: list[str] = []
+    if most > CANDIDATE_BOUND:
+        total = 0
         for r in rows:  # rarest first
             if essential and total + r.df > CANDIDATE_BOUND:
                 break
             essential.append(r.lexeme)
             total += r.df
-        restriction = " | ".join(map(_lexeme, essential))
-    return _Plan(lexemes, idfs, tokens / docs if docs else 1.0, restriction)
+    ceiling = (K1 + 1) * sum(idf for lexeme, idf in zip(lexemes, idfs, strict=True) if lexeme not in essential)
+    bounded = essential if 0 < len(essential) < len(lexemes) else None
+    return _Plan(lexemes, idfs, tokens / docs if docs else 1.0, bounded, ceiling)
 
 
 class PostgresKeywordIndex:
@@ -168,12 +177,17 @@ class PostgresKeywordIndex:
         """Create the configuration, columns, index, statistics and triggers; backfill what is behind."""
         create_schema(conn)
 
-    def _scored(self, conn: Connection, query: Query, title_weight: float) -> Select | None:
-        """(id, published, score) of every match, or None when nothing is positive."""
-        expression = to_tsquery_text(query)
-        if expression is None:
-            return None
-        plan = _plan(conn, query)
+    @staticmethod
+    def _scored(query: Query, expression: str, plan: _Plan, title_weight: float, *, essential: bool = False) -> Select:
+        """(id, published, score) of the matches: all of them, or only those holding an essential lexeme."""
+        conditions = [_matches(expression, "ts_query"), *article_filters(query)]
+        if essential and plan.essential:
+            any_essential = " | ".join(map(_lexeme, plan.essential))  # lexemes already: cast, not parsed again
+            conditions.append(
+                SEARCH_VECTOR.op("@@", return_type=Boolean)(
+                    cast(bindparam("ts_essential", any_essential, Text), TSQUERY)
+                )
+            )
         matches = (
             select(
                 ArticleRow.id.label("id"),
@@ -181,60 +195,95 @@ class PostgresKeywordIndex:
                 SEARCH_VECTOR.label("vector"),
                 SEARCH_LENGTH.label("length"),
             )
-            .where(_matches(expression, "ts_query"), *article_filters(query))
+            .where(*conditions)
             .cte("matches")
         )
-        entries = func.unnest(matches.c.vector).table_valued("lexeme", "positions", "weights").lateral("entry")
-        terms = (
-            func.unnest(
-                bindparam("ts_lexemes", plan.lexemes, type_=ARRAY(Text)),
-                bindparam("ts_idfs", plan.idfs, type_=ARRAY(Float)),
+        # Only the query's lexemes, with their positions: weight D marks them in the title part,
+        # C in the whole vector, ts_filter drops the rest, and the concatenation (title first, so
+        # no position is pushed past the 16,383 limit) holds each lexeme once: C counts its
+        # occurrences anywhere, D those in the title. At most one unnested row per query lexeme.
+        lexemes = bindparam("ts_lexemes", plan.lexemes, ARRAY(Text))
+
+        def marked(vector: ColumnElement, weight: str) -> ColumnElement:
+            return func.ts_filter(
+                func.setweight(vector, literal_column(f"'{weight}'"), lexemes), literal_column(f"'{{{weight}}}'")
             )
-            .table_valued("lexeme", "idf")
-            .render_derived("terms")
+
+        title = func.ts_filter(matches.c.vector, literal_column("'{a}'"))
+        found = (
+            func.unnest(marked(title, "D").op("||")(marked(matches.c.vector, "C")))
+            .table_valued("lexeme", "positions", "weights")
+            .lateral("found")
         )
-        in_title = func.cardinality(func.array_positions(entries.c.weights, literal("A", Text)))
-        tf = func.cardinality(entries.c.positions) + (float(title_weight) - 1.0) * in_title
+        idfs = Grouping(
+            cast(bindparam("ts_idfs", plan.idfs, ARRAY(Float)), ARRAY(Float))
+        )  # (...)[i] needs the parentheses
+        idf = idfs[func.array_position(lexemes, found.c.lexeme)]
+
+        def count(weight: str) -> ColumnElement:
+            return func.cardinality(func.array_positions(found.c.weights, literal_column(f"'{weight}'")))
+
+        tf = count("C") + (float(title_weight) - 1.0) * count("D")
         norm = K1 * (1 - B + B * matches.c.length / float(plan.avgdl or 1.0))
-        score = func.sum(terms.c.idf * tf * (K1 + 1) / (tf + norm)).label("score")
+        score = func.sum(idf * tf * (K1 + 1) / (tf + norm)).label("score")
+        joined = matches.join(found, true())
         return (
             select(matches.c.id, matches.c.published, score)
-            .select_from(matches.join(entries, true()).join(terms, terms.c.lexeme == entries.c.lexeme))
+            .select_from(joined)
             .group_by(matches.c.id, matches.c.published)
         )
 
+    def _window(self, conn: Connection, query: Query, title_weight: float, limit: int, offset: int) -> list[Row]:
+        """Rows (id, score) `offset` to `offset + limit` of the matches in BM25 order (ties by id)."""
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return []
+        plan = _plan(conn, query)
+        for essential in (True, False) if plan.essential else (False,):
+            inner = self._scored(query, expression, plan, title_weight, essential=essential).subquery()
+            stmt = select(inner.c.id, inner.c.score).order_by(inner.c.score.desc(), inner.c.id).limit(limit)
+            rows = conn.execute(stmt.offset(offset)).all()
+            if not essential or (len(rows) == limit and rows[-1].score > plan.ceiling):
+                return rows
+        return []  # not reached
+
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
         """The best `limit` (article id, BM25) over title and body, best first."""
-        scored = self._scored(conn, query, title_weight)
-        if scored is None:
-            return []
-        inner = scored.subquery()
-        stmt = select(inner.c.id, inner.c.score).order_by(inner.c.score.desc(), inner.c.id).limit(limit)
-        return [(int(r.id), float(r.score)) for r in conn.execute(stmt)]
+        return [(int(r.id), float(r.score)) for r in self._window(conn, query, title_weight, limit, 0)]
 
     def page(
         self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
     ) -> list[tuple[int, float, int]]:
         """One page over all matches: by relevance, or by date with each match's relevance rank kept."""
-        scored = self._scored(conn, query, title_weight)
-        if scored is None:
-            return []
-        inner = scored.subquery()
         if sort == "relevance":
-            stmt = (
-                select(inner.c.id, inner.c.score).order_by(inner.c.score.desc(), inner.c.id).limit(limit).offset(offset)
-            )
-            return [
-                (int(r.id), float(r.score), position) for position, r in enumerate(conn.execute(stmt), start=offset + 1)
-            ]
-        rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
-        stmt = (
-            select(inner.c.id, inner.c.score, rank)
-            .order_by(*date_order(inner.c.published, inner.c.id, oldest=sort == "oldest"))
+            rows = self._window(conn, query, title_weight, limit, offset)
+            return [(int(r.id), float(r.score), position) for position, r in enumerate(rows, start=offset + 1)]
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return []
+        dated = (
+            select(ArticleRow.id)
+            .where(_matches(expression, "ts_query"), *article_filters(query))
+            .order_by(*date_order(ArticleRow.published_at, ArticleRow.id, oldest=sort == "oldest"))
             .limit(limit)
             .offset(offset)
         )
-        return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
+        ids = [int(i) for i in conn.scalars(dated)]
+        if not ids:
+            return []
+        plan = _plan(conn, query)
+        ranks: dict[int, tuple[float, int]] = {}
+        for essential in (True, False) if plan.essential else (False,):
+            inner = self._scored(query, expression, plan, title_weight, essential=essential).subquery()
+            rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
+            ranked = select(inner.c.id, inner.c.score, rank).subquery()
+            wanted = [i for i in ids if i not in ranks]
+            for r in conn.execute(select(ranked).where(ranked.c.id.in_(wanted))):
+                if not essential or r.score > plan.ceiling:  # only then is its rank among the first the rank
+                    ranks[int(r.id)] = (float(r.score), int(r.rnk))
+            if len(ranks) == len(ids):
+                break
+        return [(i, *ranks[i]) for i in ids]
 
     def source_year_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, int | None], int]:
         """Matches per (source, year of publication)."""

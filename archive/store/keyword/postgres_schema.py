@@ -83,6 +83,10 @@ _FUNCTIONS = (
 _TABLES = (
     "ALTER TABLE articles ADD COLUMN IF NOT EXISTS search_vector tsvector",
     "ALTER TABLE articles ADD COLUMN IF NOT EXISTS search_length integer",
+    # Kept in the row (compressed if need be; out of line only as a last resort), so matching and
+    # scoring read it with the row instead of fetching it from the TOAST table at every use: the
+    # body moves out instead. Twice as fast on SciFact.
+    "ALTER TABLE articles ALTER COLUMN search_vector SET STORAGE MAIN",
     "CREATE INDEX IF NOT EXISTS ix_articles_search_vector ON articles USING gin (search_vector)",
     "CREATE TABLE IF NOT EXISTS keyword_terms (lexeme text PRIMARY KEY, df integer NOT NULL)",
     (
