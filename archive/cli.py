@@ -48,9 +48,12 @@ def _fail_cleanly(fn: Callable) -> Callable:
 
 
 def _archive(ctx: click.Context, *, verify: bool = True) -> Archive:
+    """The archive of the settings, closed (its database connections too) when the command ends."""
     from archive.archive import open_archive
 
-    return open_archive(ctx.obj["settings"], verify=verify)
+    archive = open_archive(ctx.obj["settings"], verify=verify)
+    ctx.call_on_close(archive.close)
+    return archive
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -34,16 +34,6 @@ BACKEND = "postgresql" if TEST_DATABASE_URL else "sqlite"
 DATABASE_FIXTURE = "databases"  # every fixture that opens an archive depends on it
 
 
-def sqlite_only(reason: str) -> pytest.MarkDecorator:
-    """Skip a test on the PostgreSQL pass, saying why it is about SQLite only."""
-    return pytest.mark.skipif(BACKEND != "sqlite", reason=f"SQLite only: {reason}")
-
-
-def postgres_only(reason: str) -> pytest.MarkDecorator:
-    """Skip a test unless a PostgreSQL server is given (ARCHIVE_TEST_DATABASE_URL; `make test` starts one)."""
-    return pytest.mark.skipif(BACKEND != "postgresql", reason=f"PostgreSQL only: {reason}")
-
-
 class Databases:
     """Fresh, migrated PostgreSQL databases on the test server; `new()` is None on the SQLite pass."""
 
@@ -115,14 +105,28 @@ def database_url(databases: Databases) -> Iterator[str | None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On the PostgreSQL pass, leave out the tests that never open a database."""
+    """Skip the tests marked for the other backend (with their reason); on the PostgreSQL pass, leave out
+    the tests that never open a database (they ran on the SQLite pass: nothing in them is backend-specific)."""
+    for item in items:
+        for marker, backend, name in (
+            ("sqlite_only", "sqlite", "SQLite"),
+            ("postgres_only", "postgresql", "PostgreSQL"),
+        ):
+            found = item.get_closest_marker(marker)
+            if found is not None and backend != BACKEND:
+                item.add_marker(pytest.mark.skip(reason=f"{name} only: {found.args[0]}"))
     if BACKEND == "sqlite":
         return
-    kept = [item for item in items if DATABASE_FIXTURE in getattr(item, "fixturenames", ())]
-    left_out = [item for item in items if DATABASE_FIXTURE not in getattr(item, "fixturenames", ())]
+
+    def kept(item: pytest.Item) -> bool:
+        return (
+            DATABASE_FIXTURE in getattr(item, "fixturenames", ()) or item.get_closest_marker("sqlite_only") is not None
+        )
+
+    left_out = [item for item in items if not kept(item)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = kept
+        items[:] = [item for item in items if kept(item)]
 
 
 def shared_data(*parts: str) -> Path:

@@ -157,7 +157,9 @@ def test_sigkill_at_named_progress_points_loses_nothing_committed(tmp_path: Path
             assert chunks >= event["chunks_total"], f"{label}: a reported commit is missing"
         seen_chunks = chunks
         archive.close()
-    stored_before = consistent(open_archive(settings))[0]
+    reopened = open_archive(settings)
+    stored_before = consistent(reopened)[0]
+    reopened.close()
     # The re-run completes the rest; nothing is stored twice.
     proc = ingest_process(index_dir, corpus, database_url)
     out, err = proc.communicate(timeout=600)
@@ -171,6 +173,7 @@ def test_sigkill_at_named_progress_points_loses_nothing_committed(tmp_path: Path
     # Ingesting the same corpus once more adds nothing.
     again = ingest(archive, read_paths([corpus]))
     assert (again.added, again.duplicates, again.updated) == (0, ARTICLES, 0)
+    archive.close()
     if database_url is None:  # the SQLite file survived every kill (PostgreSQL's own recovery is not ours to test)
         with sqlite3.connect(index_dir / "archive.db") as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -17,12 +17,11 @@ from archive.errors import BadQuery
 from archive.query import MAX_TERMS, Query, parse_query
 from archive.store.db import make_engine
 from archive.store.keyword.postgres import PostgresKeywordIndex, to_tsquery_text
-from tests.conftest import postgres_only
 from tests.strategies import QUERIES
 from tests.test_query import ROWS
 
 INDEX = PostgresKeywordIndex()
-needs_server = postgres_only("runs SQL on the PostgreSQL server")
+needs_server = pytest.mark.postgres_only("runs SQL on the PostgreSQL server")
 INSERT = text(
     "INSERT INTO articles (uid, title, body, content_hash, ingested_at, extra) "
     "VALUES (:uid, :title, :body, :uid, '2024-01-01', '{}')"
