@@ -19,7 +19,8 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/archive-pg.XXXXXX")
 chmod 755 "$dir"
 if [ "$(id -u)" = 0 ]; then
   chown postgres:postgres "$dir"
-  as_owner() { runuser -u postgres -- "$@"; }
+  # From inside the folder: the postgres user may not be allowed into the caller's directory.
+  as_owner() { (cd "$dir" && runuser -u postgres -- "$@"); }
 else
   as_owner() { "$@"; }
 fi

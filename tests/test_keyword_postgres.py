@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from archive.errors import BadQuery
 from archive.query import MAX_TERMS, Query, parse_query
 from archive.store.db import make_engine
-from archive.store.keyword.postgres import PostgresKeywordIndex, to_tsquery_text
+from archive.store.keyword.postgres import PostgresKeywordIndex, _lexeme, to_tsquery_text
 from tests.strategies import QUERIES
 from tests.test_query import ROWS
 
@@ -39,8 +39,9 @@ def test_tsquery_shapes() -> None:
     assert to_tsquery_text(parse_query("U.S. don't")) == "(('u' <-> 's') | ('don' <-> 't'))"
     assert to_tsquery_text(parse_query("🙂 !!! ***")) is None
     assert to_tsquery_text(parse_query("-iran")) is None
-    # Quotes and backslashes cannot survive the parser, but the quoting would hold them anyway.
-    assert to_tsquery_text(Query(terms=("o'neil\\",))) == "'o''neil\\\\'"
+    # Quotes and backslashes cannot survive word_parts, but an operand's quoting would hold them anyway.
+    assert to_tsquery_text(Query(terms=("o'neil\\",))) == "('o' <-> 'neil')"
+    assert _lexeme("o'neil\\") == "'o''neil\\\\'"
 
 
 # -- on the server ------------------------------------------------------------------------

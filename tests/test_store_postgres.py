@@ -138,6 +138,31 @@ def test_an_empty_database_is_migrated_on_open(tmp_path, databases, hash_encoder
         databases.drop(url)
 
 
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path, databases, hash_encoder):
+    url = databases.new(migrated=False)
+    opened, errors = [], []
+
+    def open_one(n: int) -> None:
+        try:
+            opened.append(machine(tmp_path, f"w{n}", url, hash_encoder))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == [] and len(opened) == 3
+        with opened[0].engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    finally:
+        for archive in opened:
+            archive.close()
+        databases.drop(url)
+
+
 def test_copy_store_moves_a_sqlite_archive_to_postgresql(tmp_path, database_url, hash_encoder):
     from bench.copy_store import main as copy_store
 

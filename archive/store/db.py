@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITER_LOCK_KEY = 0x4152434849564531  # the advisory lock of the archive's single writer ("ARCHIVE1")
+MIGRATION_LOCK_KEY = 0x4152434849564D31  # the advisory lock of a schema migration ("ARCHIVM1")
 
 
 def engine_url(url: str) -> str:
@@ -44,6 +45,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if url.startswith("postgresql"):
+        # pre-ping: a pooled connection the server dropped (restart, failover) is replaced, not reported.
+        return create_engine(url, pool_pre_ping=True, connect_args={"application_name": "archive"})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -86,8 +90,13 @@ def migrate(engine: Engine) -> bool:
     if current_revision(engine) == head_revision():
         return False
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # processes opening a new database at once: one migrates, the rest wait
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            if MigrationContext.configure(conn).get_current_revision() == head_revision():
+                return False
         command.upgrade(_alembic_config(conn), "head")
     return True
 

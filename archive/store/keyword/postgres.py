@@ -3,8 +3,8 @@
 Document side (`postgres_schema.py`). A row trigger keeps `articles.search_vector` (title at
 weight A, body at weight B) and `articles.search_length` (its tokens) in step with title and
 body, inside the writer's own transaction, like FTS5's triggers on SQLite. The configuration
-`archive_english` stems English words (Snowball, i.e. Porter), keeps stop words (FTS5 has
-none), and folds diacritics with `unaccent` when the extension can be installed. Punctuation
+`archive_english` stems with Porter (FTS5's stemmer), keeps stop words (FTS5 has none), and
+folds diacritics with `unaccent` when the extension can be installed. Punctuation
 becomes a space before parsing, so a document splits into words where the query parser's
 `word_parts` splits a query ("U.S." is u + s, "COVID-19" is covid + 19), not into
 PostgreSQL's host names, e-mail addresses and signed numbers.

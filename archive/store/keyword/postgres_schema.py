@@ -11,16 +11,21 @@ from sqlalchemy import Connection, text
 CONFIG = "archive_english"
 BODY_CHARS = 200_000  # a tsvector holds at most 1 MB of lexemes: the rest of a book-length body is not indexed
 
-# English Snowball stemming without a stop-word list: like FTS5's porter tokenizer, every word is
-# indexed ("the who", "to be or not to be" and "don't" stay searchable; the ranking drops stop
-# words from longer queries itself, archive.search.terms). unaccent folds diacritics when the
-# extension can be installed (it is "trusted": a database owner may), as FTS5's remove_diacritics.
+# Porter stemming (Snowball's `porter`, the stemmer of FTS5's `porter` tokenizer; `english`, i.e.
+# Porter2, where a server lacks it) without a stop-word list: like FTS5, every word is indexed
+# ("the who", "to be or not to be" and "don't" stay searchable; the ranking drops stop words
+# from longer queries itself, archive.search.terms). unaccent folds diacritics when the
+# extension can be installed (it is "trusted": a database owner may), like FTS5's remove_diacritics.
 _CONFIGURATION = f"""
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = '{CONFIG}'
                  AND cfgnamespace = current_schema()::regnamespace) THEN
-    CREATE TEXT SEARCH DICTIONARY {CONFIG}_stem (TEMPLATE = snowball, Language = english);
+    BEGIN
+      CREATE TEXT SEARCH DICTIONARY {CONFIG}_stem (TEMPLATE = snowball, Language = porter);
+    EXCEPTION WHEN OTHERS THEN
+      CREATE TEXT SEARCH DICTIONARY {CONFIG}_stem (TEMPLATE = snowball, Language = english);
+    END;
     CREATE TEXT SEARCH CONFIGURATION {CONFIG} (COPY = pg_catalog.english);
     ALTER TEXT SEARCH CONFIGURATION {CONFIG}
       ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH {CONFIG}_stem;
