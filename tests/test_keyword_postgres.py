@@ -292,3 +292,27 @@ def test_articles_without_vectors_are_indexed_on_create(bm25) -> None:
     INDEX.create(conn)  # idempotent
     assert conn.execute(text("SELECT df FROM keyword_terms WHERE lexeme = 'harbour'")).scalar_one() == 4
     conn.rollback()
+
+
+@needs_server
+@pytest.mark.parametrize("q", ["harbour cranes", "harbour storms trains", "report harbour", '"harbour report" cranes'])
+def test_the_bounded_first_pass_gives_the_exact_order(bm25, monkeypatch, q: str) -> None:
+    """With a bound of 2 every query here takes the rarest-lexeme first pass; pages, deep pages (past the
+    first pass: the fallback) and date-sorted ranks must equal the unbounded order."""
+    from archive.store.keyword import postgres
+
+    conn, _ = bm25
+    query = parse_query(q)
+
+    def everything() -> tuple[list, list, list]:
+        pages = [INDEX.page(conn, query, sort="relevance", limit=2, offset=o, title_weight=3.0) for o in range(0, 6, 2)]
+        dated = INDEX.page(conn, query, sort="newest", limit=10, offset=0, title_weight=3.0)
+        return INDEX.rank(conn, query, 10, 3.0), pages, sorted(dated)
+
+    exact = everything()
+    monkeypatch.setattr(postgres, "CANDIDATE_BOUND", 2)
+    assert postgres._plan(conn, query).essential, "the first pass should apply"
+    bounded = everything()
+    assert bounded[0] == exact[0]
+    assert bounded[1] == exact[1]
+    assert bounded[2] == exact[2]

@@ -96,7 +96,7 @@ def to_tsquery_text(query: Query) -> str | None:
     """Compile to `to_tsquery('archive_english', ...)` input (never a syntax error), or None when nothing is positive.
 
     The shape is `to_fts5`'s: required phrases AND (words OR phrases), minus exclusions.
-    PostgreSQL stems each quoted operand and drops stop words (a phrase keeps their positions).
+    PostgreSQL stems each quoted operand; there are no stop words (as in FTS5).
     """
     return compile_query(
         query,
