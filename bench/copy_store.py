@@ -5,8 +5,9 @@
 Moves an archive between backends (SQLite -> PostgreSQL, or back) without re-embedding: the
 destination gets the same article and chunk ids (chunk ids are the FAISS ids), so the copied
 vectors.faiss and manifest.json stay valid; its id sequences start past every id the source
-ever gave. The destination database must be empty (it is created and migrated here); the
-source is only read. The files of SRC_INDEX_DIR other than the SQLite database (vectors,
+ever gave. The destination database must be empty (it is migrated here); the source is only
+read, under its data directory's writer lock (an ingest into it waits, or is refused, until the
+copy ends). The files of SRC_INDEX_DIR other than the SQLite database (vectors,
 manifest, the exported encoders) are copied into DST_INDEX_DIR.
 """
 
@@ -79,8 +80,13 @@ def main(argv=None) -> int:
         return 2
     migrate(dst)
     print(f"copying {src.url.render_as_string()} -> {dst.url.render_as_string()}")
-    counts = copy_rows(src, dst)
-    files = copy_files(args.src_index_dir, args.dst_index_dir)
+    from filelock import FileLock
+
+    from archive.archive import LOCK_FILE
+
+    with FileLock(str(args.src_index_dir / LOCK_FILE), timeout=10):
+        counts = copy_rows(src, dst)
+        files = copy_files(args.src_index_dir, args.dst_index_dir)
     print(f"copied {counts['articles']} articles, {counts['chunks']} chunks; files: {', '.join(files)}")
     src.dispose()
     dst.dispose()
