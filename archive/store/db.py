@@ -119,16 +119,24 @@ def writer_lock(engine: Engine, timeout: float) -> Iterator[None]:
         while not conn.scalar(select(func.pg_try_advisory_lock(WRITER_LOCK_KEY))):
             conn.rollback()
             if time.monotonic() >= deadline:
+                conn.close()  # the lock was never ours: the connection goes back to the pool as it is
                 raise TimeoutError("another writer holds the database's writer lock")
             time.sleep(0.05)
         conn.commit()  # the lock belongs to the session, not to this transaction
+    except TimeoutError:
+        raise
+    except BaseException:
+        conn.invalidate()  # interrupted: the lock may be held, and must not stay with a pooled connection
+        conn.close()
+        raise
+    try:
+        yield
+    finally:
         try:
-            yield
-        finally:
             conn.scalar(select(func.pg_advisory_unlock(WRITER_LOCK_KEY)))
             conn.commit()
-    except BaseException:
-        conn.invalidate()  # whatever happened, the lock must not stay with a pooled connection
-        raise
-    finally:
-        conn.close()
+        except BaseException:
+            conn.invalidate()  # closing the session is what releases the lock then
+            raise
+        finally:
+            conn.close()
