@@ -9,11 +9,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 INDEX_DIR ?= index
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := chromium
+DEBIAN_PACKAGES := chromium postgresql
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-packages serve test lint format docs screenshots bench clean
+.PHONY: install system-packages serve test test-postgres lint format docs screenshots bench clean
 
 # Idempotent: re-runs pip only when pyproject.toml changed.
 install: $(STAMP)
@@ -25,9 +25,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Debian packages the browser tests need (headless Chromium).
+# Debian packages the tests need: headless Chromium (browser tests), PostgreSQL (the second pass).
 system-packages:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
 	fi
@@ -36,9 +36,16 @@ serve: install
 	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) seed seeds/
 	ARCHIVE_INDEX_DIR=$(INDEX_DIR) $(ARCHIVE) serve --host $(HOST) --port $(PORT)
 
-# Lint, format and type checks first (seconds to a minute), then the whole suite.
+# Lint, format and type checks first (seconds to a minute), then the whole suite on SQLite, then
+# again on a throwaway PostgreSQL server that tests/pg_cluster.sh starts and removes (tests that
+# never open a database, and the browser tests, run on the SQLite pass only).
 test: install system-packages lint
 	$(PY) -m pytest -q
+	tests/pg_cluster.sh $(PY) -m pytest -q -m "not browser"
+
+# Only the PostgreSQL pass.
+test-postgres: install system-packages
+	tests/pg_cluster.sh $(PY) -m pytest -q -m "not browser"
 
 lint: install
 	$(VENV)/bin/ruff check archive bench tests

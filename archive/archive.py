@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,15 @@ from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import Busy, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads
-from archive.store.db import database_exists, make_engine, migrate, schema_behind, session_factory, storage_writable
+from archive.store.db import (
+    database_exists,
+    make_engine,
+    migrate,
+    schema_behind,
+    session_factory,
+    storage_writable,
+    writer_lock,
+)
 from archive.store.keyword import keyword_index_for
 from archive.store.owners import ChunkOwners
 from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, manifest_is_stale, read_manifest
@@ -98,7 +106,13 @@ class Archive:
         self._encoder_lock = threading.Lock()  # the model loads once
         self._model_identity = resolve_model(settings.model)  # (name, path, sha256): hashed once per process
         self._verify = verify  # False only to rebuild vectors made by another model (`archive reindex`)
-        self._check_manifest(recorded)
+        try:
+            migrate(self.engine)
+            self._model_identity = resolve_model(settings.model)  # (name, path, sha256): hashed once per process
+            self._check_manifest(recorded)
+        except BaseException:
+            self.engine.dispose()  # a refused archive leaves no connection open
+            raise
 
     def _recorded(self) -> Manifest | None:
         """The manifest on disk; a damaged one is a DamagedIndex, except to `archive reindex` (which replaces it)."""
@@ -228,8 +242,9 @@ class Archive:
     def locked(self, timeout: float = 10.0) -> Iterator[Archive]:
         """Hold the single-writer locks, starting from the newest vector index on disk.
 
-        Writes are serialised (in this process by a mutex, across processes by the file lock);
-        readers take neither, so they go on searching the published index meanwhile.
+        Writes are serialised (in this process by a mutex, across processes by the file lock and, on
+        PostgreSQL, across machines by the database's advisory lock); readers take none of them, so they go
+        on searching the published index meanwhile.
         """
         if not self._write_mutex.acquire(timeout=timeout if timeout >= 0 else -1):
             raise Busy(f"another write is in progress on {self.index_dir}; try again when it ends")
@@ -241,7 +256,14 @@ class Archive:
                     f"another process is writing to {self.index_dir} (lock {LOCK_FILE}); try again when it ends"
                 ) from exc
             try:
-                if self._write_depth == 0:
+                held = ExitStack()
+                if self._write_depth == 0:  # the outermost write of this thread takes the database's lock
+                    try:
+                        held.enter_context(writer_lock(self.engine, timeout if timeout >= 0 else 10.0))
+                    except TimeoutError as exc:
+                        raise Busy(
+                            "another process is writing to this archive's database; try again when it ends"
+                        ) from exc
                     with self._load_lock:
                         if self._vectors is not None:  # another writer may have saved since we loaded
                             self._next_check = 0.0
@@ -255,6 +277,7 @@ class Archive:
                     if self._write_depth == 0:
                         self._writing = False
                         self._next_check = 0.0
+                    held.close()
             finally:
                 self._file_lock.release()
         finally:

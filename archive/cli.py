@@ -48,10 +48,13 @@ def _fail_cleanly(fn: Callable) -> Callable:
 
 
 def _archive(ctx: click.Context, *, verify: bool = True, create: bool = False) -> Archive:
-    """The archive of --index-dir; only the commands that add articles (ingest, seed) may create it."""
+    """The archive of --index-dir, closed (its database connections too) when the command ends; only the
+    commands that add articles (ingest, seed) may create it."""
     from archive.archive import open_archive
 
-    return open_archive(ctx.obj["settings"], verify=verify, create=create)
+    archive = open_archive(ctx.obj["settings"], verify=verify, create=create)
+    ctx.call_on_close(archive.close)
+    return archive
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -33,7 +33,10 @@ class Settings:
         Path(DEFAULT_INDEX_DIR), "ARCHIVE_INDEX_DIR", "Data directory (SQLite db, FAISS index, manifest)."
     )
     database_url: str | None = _setting(
-        None, "ARCHIVE_DATABASE_URL", "SQLAlchemy URL; default: SQLite file archive.db in the index directory."
+        None,
+        "ARCHIVE_DATABASE_URL",
+        "SQLAlchemy URL: SQLite (default: archive.db in the index directory) or PostgreSQL "
+        "(postgresql+psycopg://user:password@host/dbname).",
     )
     model: str | None = _setting(
         None, "ARCHIVE_MODEL", "Path of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2."

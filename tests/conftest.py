@@ -1,8 +1,18 @@
-"""Shared fixtures: settings -> archive -> app -> client, with the real model loaded once per session."""
+"""Shared fixtures: settings -> archive -> app -> client, with the real model loaded once per session.
+
+Two backends. By default every archive is a SQLite file in a temporary folder. With
+ARCHIVE_TEST_DATABASE_URL set to a PostgreSQL server's URL (`make test` starts a throwaway
+server for its second pass, see tests/pg_cluster.sh), every archive instead gets a database of
+its own on that server, created for the test (or the module or session, for shared fixtures)
+from a migrated template and dropped after it; tests that never open a database are then left
+out (they ran on the SQLite pass and hold nothing backend-specific).
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +29,104 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CORPUS = FIXTURES / "corpus"
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SEED_UID = "seed-000-9d4ed8e042963c08"
+TEST_DATABASE_URL = os.environ.get("ARCHIVE_TEST_DATABASE_URL") or None
+BACKEND = "postgresql" if TEST_DATABASE_URL else "sqlite"
+DATABASE_FIXTURE = "databases"  # every fixture that opens an archive depends on it
+
+
+class Databases:
+    """Fresh, migrated PostgreSQL databases on the test server; `new()` is None on the SQLite pass."""
+
+    def __init__(self, admin_url: str | None) -> None:
+        self.admin_url = admin_url
+        self._admin = None
+        self._template: str | None = None
+
+    def _url(self, name: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        assert self.admin_url is not None
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def _execute(self, statement: str) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        if self._admin is None:
+            self._admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with self._admin.connect() as conn:
+            conn.execute(text(statement))
+
+    def new(self, *, migrated: bool = True) -> str | None:
+        """The URL of a new database (a copy of a migrated template unless `migrated` is False)."""
+        if self.admin_url is None:
+            return None
+        if migrated and self._template is None:
+            from archive.store.db import make_engine, migrate
+
+            template = f"archive_template_{uuid.uuid4().hex[:8]}"
+            self._execute(f"CREATE DATABASE {template}")
+            engine = make_engine(self._url(template))
+            migrate(engine)
+            engine.dispose()
+            self._template = template
+        name = f"archive_test_{uuid.uuid4().hex[:12]}"
+        self._execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {self._template}" if migrated else ""))
+        return self._url(name)
+
+    def drop(self, url: str | None) -> None:
+        """Drop a database made by `new` (its open connections are ended)."""
+        if url is not None:
+            from sqlalchemy.engine import make_url
+
+            self._execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+    def close(self) -> None:
+        if self._template is not None:
+            self.drop(self._url(self._template))
+        if self._admin is not None:
+            self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    """The session's source of fresh databases (PostgreSQL pass) or of None (SQLite files)."""
+    server = Databases(TEST_DATABASE_URL)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def database_url(databases: Databases) -> Iterator[str | None]:
+    """A fresh database for one test on the PostgreSQL pass; None (a SQLite file in the index folder) otherwise."""
+    url = databases.new()
+    yield url
+    databases.drop(url)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked for the other backend (with their reason); on the PostgreSQL pass, leave out
+    the tests that never open a database (they ran on the SQLite pass: nothing in them is backend-specific)."""
+    for item in items:
+        for marker, backend, name in (
+            ("sqlite_only", "sqlite", "SQLite"),
+            ("postgres_only", "postgresql", "PostgreSQL"),
+        ):
+            found = item.get_closest_marker(marker)
+            if found is not None and backend != BACKEND:
+                item.add_marker(pytest.mark.skip(reason=f"{name} only: {found.args[0]}"))
+    if BACKEND == "sqlite":
+        return
+
+    def kept(item: pytest.Item) -> bool:
+        return (
+            DATABASE_FIXTURE in getattr(item, "fixturenames", ()) or item.get_closest_marker("sqlite_only") is not None
+        )
+
+    left_out = [item for item in items if not kept(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if kept(item)]
 
 
 def shared_data(*parts: str) -> Path:
@@ -57,9 +165,9 @@ def hash_encoder():
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     """Settings for a fresh archive in a temporary directory, with the hash encoder (no model)."""
-    return Settings(index_dir=tmp_path / "index", rate_limit="off", encoder="hash")
+    return Settings(index_dir=tmp_path / "index", rate_limit="off", encoder="hash", database_url=database_url)
 
 
 @pytest.fixture
@@ -73,9 +181,9 @@ def archive(settings: Settings, hash_encoder):
 
 
 @pytest.fixture
-def model_settings(tmp_path: Path) -> Settings:
+def model_settings(tmp_path: Path, database_url: str | None) -> Settings:
     """Settings for a fresh archive in a temporary directory, embedded by the real model."""
-    return Settings(index_dir=tmp_path / "model-index", rate_limit="off")
+    return Settings(index_dir=tmp_path / "model-index", rate_limit="off", database_url=database_url)
 
 
 @pytest.fixture
@@ -89,18 +197,20 @@ def model_archive(model_settings: Settings, encoder):
 
 
 @pytest.fixture(scope="session")
-def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder):
+def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder, databases: Databases):
     """An archive holding the seed article plus the small fixture corpus; built once, treat as read-only."""
     from archive.archive import open_archive
     from archive.readers import read_paths
     from archive.write import ingest
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp("seeded") / "index", rate_limit="off")
+    url = databases.new()
+    settings = Settings(index_dir=tmp_path_factory.mktemp("seeded") / "index", rate_limit="off", database_url=url)
     a = open_archive(settings, encoder=encoder, create=True)
     report = ingest(a, read_paths([SEEDS, CORPUS]))
     assert report.failed == [] and report.added == 13, report.as_dict()
     yield a
     a.close()
+    databases.drop(url)
 
 
 @pytest.fixture(scope="session")
@@ -128,9 +238,12 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
-def hash_archive(tmp_path_factory: pytest.TempPathFactory, name: str, hash_encoder):
-    """A new archive in its own temporary folder, embedded by the hash encoder (for module-scoped fixtures)."""
+def hash_archive(tmp_path_factory: pytest.TempPathFactory, name: str, hash_encoder, database_url: str | None = None):
+    """A new archive in its own temporary folder, embedded by the hash encoder (for module-scoped fixtures);
+    on the PostgreSQL pass, in the database `database_url` (from the `databases` fixture)."""
     from archive.archive import open_archive
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp(name) / "index", rate_limit="off", encoder="hash")
+    settings = Settings(
+        index_dir=tmp_path_factory.mktemp(name) / "index", rate_limit="off", encoder="hash", database_url=database_url
+    )
     return open_archive(settings, encoder=hash_encoder, create=True)

@@ -15,9 +15,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def run(tmp_path: Path, encoder, monkeypatch):
-    """Invoke the CLI against a fresh index directory; returns the click Result."""
+def run(tmp_path: Path, encoder, monkeypatch, database_url):
+    """Invoke the CLI against a fresh index directory (and database); returns the click Result."""
     monkeypatch.setenv("ARCHIVE_INDEX_DIR", str(tmp_path / "index"))
+    if database_url:
+        monkeypatch.setenv("ARCHIVE_DATABASE_URL", database_url)
     runner = CliRunner()
 
     def invoke(*args: str):

@@ -18,6 +18,10 @@ from archive.store.vectors import INDEX_FILE, MANIFEST_FILE, read_manifest
 from archive.write import ingest, recover_if_idle
 from tests.conftest import PROJECT_ROOT, one_line_error
 
+pytestmark = pytest.mark.sqlite_only(
+    "the archive's SQLite file and FAISS files damaged in place, through the CLI's --index-dir"
+)
+
 STORIES = [
     Article(title="Harbour", body="The harbour reopened after the storm.", uid="d-1"),
     Article(title="Bakery", body="A bakery opened a second shop downtown.", uid="d-2"),

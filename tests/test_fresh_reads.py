@@ -204,6 +204,11 @@ def slow(self, texts):
     return batch(self, texts)
 HashEncoder._encode_batch = slow
 from archive.cli import main
+
+pytestmark = pytest.mark.sqlite_only(
+    "subprocess writers on the data directory's SQLite database"
+    " (PostgreSQL writers: test_store_postgres.py)"
+)
 main(prog_name="archive")
 """
 

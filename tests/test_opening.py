@@ -20,6 +20,10 @@ from archive.documents import Article
 from archive.errors import ArchiveError
 from tests.conftest import PROJECT_ROOT, one_line_error
 
+pytestmark = pytest.mark.sqlite_only(
+    "a SQLite file or folder that is missing or read-only (a PostgreSQL database's access is the server's)"
+)
+
 
 @pytest.fixture
 def cli(monkeypatch):

@@ -213,6 +213,7 @@ def test_fusion_settings_are_honoured(seeded_archive):
     assert Searcher(seeded_archive, seeded_archive.settings.with_(rrf_k=7)).settings.rrf_k == 7
 
 
+@pytest.mark.sqlite_only("FTS5's external-content table and its triggers (PostgreSQL's: test_keyword_postgres.py)")
 def test_article_index_is_backfilled_and_kept_by_triggers(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
     migrate(engine)

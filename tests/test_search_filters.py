@@ -74,14 +74,16 @@ def _articles() -> tuple[list[Article], set[str]]:
 
 
 @pytest.fixture(scope="module")
-def crowd(tmp_path_factory, hash_encoder):
+def crowd(tmp_path_factory, hash_encoder, databases):
     # Filters and widening are the point, not meaning: the hash encoder ranks by shared words.
-    archive = hash_archive(tmp_path_factory, "crowd", hash_encoder)
+    url = databases.new()
+    archive = hash_archive(tmp_path_factory, "crowd", hash_encoder, url)
     items, targets = _articles()
     report = ingest(archive, items)
     assert report.added == 210, report.as_dict()
     yield archive, targets
     archive.close()
+    databases.drop(url)
 
 
 QUERY = f'election results source:"{TARGET_SOURCE}" after:2022-01-01'

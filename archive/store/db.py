@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
@@ -26,6 +29,16 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITER_LOCK_KEY = 0x4152434849564531  # the advisory lock of the archive's single writer ("ARCHIVE1")
+MIGRATION_LOCK_KEY = 0x4152434849564D31  # the advisory lock of a schema migration ("ARCHIVM1")
+
+
+def engine_url(url: str) -> str:
+    """`url` with PostgreSQL's driver made explicit: psycopg 3 (the one installed), also for `postgresql://`."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -43,7 +56,7 @@ def database_exists(url: str) -> bool:
         return path.is_file()
     if make_url(url).get_backend_name() == "sqlite":
         return False  # in memory: always new
-    engine = create_engine(url)
+    engine = create_engine(engine_url(url))
     try:
         return inspect(engine).has_table("articles")
     finally:
@@ -84,6 +97,7 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
 
 
 def _engine(url: str) -> Engine:
+    url = engine_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -96,6 +110,9 @@ def _engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if url.startswith("postgresql"):
+        # pre-ping: a pooled connection the server dropped (restart, failover) is replaced, not reported.
+        return create_engine(url, pool_pre_ping=True, connect_args={"application_name": "archive"})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -166,7 +183,53 @@ def migrate(engine: Engine) -> bool:
     if current_revision(engine) == head_revision():
         return False
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # processes opening a new database at once: one migrates, the rest wait
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            if MigrationContext.configure(conn).get_current_revision() == head_revision():
+                return False
         command.upgrade(_alembic_config(conn), "head")
     return True
+
+
+@contextmanager
+def writer_lock(engine: Engine, timeout: float) -> Iterator[None]:
+    """The database's single-writer lock, held for the block; TimeoutError after `timeout` seconds.
+
+    On PostgreSQL a session advisory lock on a connection of its own: writers on any machine
+    sharing the database take turns, and a writer that dies (its connection closes) releases it.
+    On SQLite there is none to take: the database is a file beside the data directory, whose
+    file lock (taken by the caller) already covers every writer.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    conn = engine.connect()
+    try:
+        deadline = time.monotonic() + timeout
+        while not conn.scalar(select(func.pg_try_advisory_lock(WRITER_LOCK_KEY))):
+            conn.rollback()
+            if time.monotonic() >= deadline:
+                conn.close()  # the lock was never ours: the connection goes back to the pool as it is
+                raise TimeoutError("another writer holds the database's writer lock")
+            time.sleep(0.05)
+        conn.commit()  # the lock belongs to the session, not to this transaction
+    except TimeoutError:
+        raise
+    except BaseException:
+        conn.invalidate()  # interrupted: the lock may be held, and must not stay with a pooled connection
+        conn.close()
+        raise
+    try:
+        yield
+    finally:
+        try:
+            conn.scalar(select(func.pg_advisory_unlock(WRITER_LOCK_KEY)))
+            conn.commit()
+        except BaseException:
+            conn.invalidate()  # closing the session is what releases the lock then
+            raise
+        finally:
+            conn.close()

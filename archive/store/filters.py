@@ -14,10 +14,14 @@ from archive.store.models import ArticleRow
 def article_filters(query: Query) -> list[ColumnElement[bool]]:
     """source (case-insensitive equality), author (case-insensitive substring), after (inclusive), before (exclusive)."""
     clauses: list[ColumnElement[bool]] = []
-    if query.source:
-        clauses.append(func.lower(ArticleRow.source) == func.lower(literal(query.source)))
-    if query.author:
-        escaped = query.author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # NUL never occurs in a stored value (readers drop control characters) and PostgreSQL refuses it in a
+    # parameter: it is dropped from the filter.
+    source = query.source.replace("\x00", "") if query.source else query.source
+    author = query.author.replace("\x00", "") if query.author else query.author
+    if source:
+        clauses.append(func.lower(ArticleRow.source) == func.lower(literal(source)))
+    if author:
+        escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(func.lower(ArticleRow.author).like(func.lower(literal(f"%{escaped}%")), escape="\\"))
     if query.after:
         clauses.append(ArticleRow.published_at >= datetime.combine(query.after, time.min))

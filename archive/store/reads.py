@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from archive.store.models import ArticleRow, ChunkRow
 
 IN_BATCH = 10_000  # ids per IN (...) list: far below SQLite's 32,766 bound parameters
 LEAD_CHARS = 400
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number is no id (PostgreSQL would refuse to compare it)
 
 
 def batches(ids: Iterable[int], size: int = IN_BATCH) -> Iterator[list[int]]:
@@ -37,13 +38,13 @@ def batches(ids: Iterable[int], size: int = IN_BATCH) -> Iterator[list[int]]:
 def find_article(session: Session, key: str | int) -> ArticleRow | None:
     """The one rule for article keys: an int is an id; a string is a uid first, else a numeric id."""
     if isinstance(key, int):
-        return session.get(ArticleRow, key)
+        return session.get(ArticleRow, key) if 0 < key <= MAX_ID else None
     key = str(key)
-    if not key or len(key) > MAX_KEY_CHARS:
+    if not key or len(key) > MAX_KEY_CHARS or "\x00" in key:  # no stored uid holds NUL (PostgreSQL text cannot)
         return None
     row = session.scalar(select(ArticleRow).where(ArticleRow.uid == key))
     if row is None and key.isascii() and key.isdigit() and len(key) < 19:
-        row = session.get(ArticleRow, int(key))
+        row = find_article(session, int(key))
     return row
 
 
@@ -188,3 +189,28 @@ def overview(conn: Connection, max_sources: int) -> dict[str, Any]:
         "last": last,
         "sources": [{"value": name, "count": int(n)} for name, n in sources],
     }
+
+
+def table_rows(conn: Connection, table: str, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` rows of `articles` or `chunks` (the model's columns) with ids above `after_id`, by id."""
+    model = {"articles": ArticleRow, "chunks": ChunkRow}[table].__table__
+    stmt = select(model).where(model.c.id > after_id).order_by(model.c.id).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def next_ids(conn: Connection) -> tuple[int, int]:
+    """The ids the next article and chunk would get at least: past every id ever given, deleted ones included."""
+    out = []
+    for table in ("articles", "chunks"):
+        model = {"articles": ArticleRow, "chunks": ChunkRow}[table].__table__
+        used = int(conn.scalar(select(func.max(model.c.id))) or 0)
+        if conn.dialect.name == "sqlite":  # AUTOINCREMENT remembers the largest id ever used
+            seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
+        elif conn.dialect.name == "postgresql":
+            seq = conn.execute(  # the SERIAL column's sequence; NULL before its first id
+                text("SELECT pg_sequence_last_value(pg_get_serial_sequence(:t, 'id')::regclass)"), {"t": table}
+            ).scalar()
+        else:
+            seq = None
+        out.append(max(used, int(seq or 0)) + 1)
+    return out[0], out[1]

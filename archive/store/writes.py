@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from archive.dates import utc_naive
@@ -85,15 +85,21 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
     return out
 
 
+def _fit(value: str | None, column: str) -> str | None:
+    """A value cut to its column's declared length (PostgreSQL enforces it; SQLite would store any length)."""
+    length = ArticleRow.__table__.c[column].type.length
+    return value[:length] if value is not None and length else value
+
+
 def _fill(row: ArticleRow, p: PreparedArticle) -> None:
     a = p.article
     row.title = a.title or ""
     row.body = a.body
-    row.source = a.source
-    row.author = a.author
+    row.source = _fit(a.source, "source")
+    row.author = _fit(a.author, "author")
     row.url = a.url
     row.published_at = utc_naive(a.published_at)
-    row.language = a.language
+    row.language = _fit(a.language, "language")
     row.content_hash = p.content_hash
     row.extra = a.extra or {}
 
@@ -122,3 +128,24 @@ def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[tuple[int, s
             )
         ]
     return out
+
+
+def insert_rows(conn: Connection, table: str, rows: Sequence[dict]) -> None:
+    """Insert rows of `articles` or `chunks` as they are, ids included (copying an archive). Caller commits.
+
+    One multi-row statement per call (not an executemany of single rows), so PostgreSQL's
+    statement triggers (the keyword statistics) run once per batch.
+    """
+    model = {"articles": ArticleRow, "chunks": ChunkRow}[table].__table__
+    if rows:
+        conn.execute(insert(model).values(list(rows)))
+
+
+def reserve_ids(conn: Connection, next_article: int, next_chunk: int) -> None:
+    """New articles and chunks get ids from these on (never an id used before: a stale vector cannot match)."""
+    for table, nxt in (("articles", next_article), ("chunks", next_chunk)):
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": table})
+            conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": table, "s": nxt - 1})
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :s, false)"), {"t": table, "s": nxt})

@@ -36,6 +36,14 @@ def derive_uid(article: Article, digest: str) -> str:
     return f"sha256:{digest[:32]}"
 
 
+def _fit_key(uid: str) -> str:
+    """A uid longer than the column (a long URL) keeps its start plus a hash of the whole: still unique, still stable."""
+    if len(uid) <= MAX_KEY_CHARS:
+        return uid
+    whole = hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{uid[: MAX_KEY_CHARS - len(whole) - 1]}#{whole}"
+
+
 def embedding_text(prefix: str, chunk: str) -> str:
     """What the model sees for a chunk: the (short) title, then the passage."""
     return f"{prefix}\n{chunk}" if prefix else chunk

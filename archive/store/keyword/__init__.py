@@ -1,9 +1,8 @@
 """Keyword (BM25) indexes over articles: one contract, one implementation per SQL dialect.
 
 `KeywordIndex` (in `base.py`) is everything the read path asks of a keyword index; `fts5.py`
-implements it with SQLite FTS5. A PostgreSQL implementation (a weighted `tsvector` with a GIN
-index) is a new module here plus one line in `keyword_index_for`: nothing outside `store/`
-changes.
+implements it with SQLite FTS5, `postgres.py` with PostgreSQL's full-text search (a weighted
+`tsvector` with a GIN index, BM25 from document frequencies kept by triggers).
 """
 
 from __future__ import annotations
@@ -17,10 +16,14 @@ def keyword_index_for(dialect: str) -> KeywordIndex:
         from archive.store.keyword.fts5 import Fts5KeywordIndex
 
         return Fts5KeywordIndex()
+    if dialect == "postgresql":
+        from archive.store.keyword.postgres import PostgresKeywordIndex
+
+        return PostgresKeywordIndex()
     from archive.errors import ArchiveError
 
     raise ArchiveError(
-        f"no keyword index for the '{dialect}' database yet: ARCHIVE_DATABASE_URL must be a SQLite URL (or unset)"
+        f"no keyword index for the '{dialect}' database yet: ARCHIVE_DATABASE_URL must be a SQLite or PostgreSQL URL (or unset)"
     )
 
 

@@ -1,0 +1,363 @@
+"""PostgreSQL keyword index: a weighted `tsvector` with a GIN index, ranked by BM25 in SQL.
+
+Document side (`postgres_schema.py`). A row trigger keeps `articles.search_vector` (title at
+weight A, body at weight B) and `articles.search_length` (its tokens) in step with title and
+body, inside the writer's own transaction, like FTS5's triggers on SQLite. The configuration
+`archive_english` stems with Porter (FTS5's stemmer), keeps stop words (FTS5 has none), and
+folds diacritics with `unaccent` when the extension can be installed. Punctuation
+becomes a space before parsing, so a document splits into words where the query parser's
+`word_parts` splits a query ("U.S." is u + s, "COVID-19" is covid + 19), not into
+PostgreSQL's host names, e-mail addresses and signed numbers.
+
+Statistics. Statement triggers with transition tables keep `keyword_terms(lexeme, df)` (how
+many articles hold each lexeme) and the one row of `keyword_totals(docs, tokens)`; an INSERT,
+UPDATE or DELETE of many articles updates them once.
+
+Ranking: the BM25 that SQLite FTS5's `bm25()` computes, so both backends order alike. For an
+article d and each positive lexeme q of the query (its words and phrase words, stemmed):
+
+    score(d) = sum over q of  idf(q) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))
+    tf       = title_weight * (occurrences of q in the title) + (occurrences of q in the body)
+    idf(q)   = max(ln((N - df(q) + 0.5) / (df(q) + 0.5)), 1e-6)
+
+with k1 = 1.2, b = 0.75, N the articles indexed, |d| the article's tokens and avgdl their
+mean. `tf` is counted from the positions of the query's lexemes only: `setweight` marks them,
+`ts_filter` keeps them (in the whole vector, and in its title part), and only these few
+entries are unnested (unnesting a whole vector costs ~0.1 ms per article).
+
+Bounding the work. Only matches (`search_vector @@ tsquery`, through the GIN index) are
+scored, but an OR of common words matches most of an archive. When more than CANDIDATE_BOUND
+articles may match (the sum of the lexemes' df, at most N), the window of the ranking asked
+for is first taken from the matches holding one of the query's rarest lexemes (rarest first,
+while their df add up to at most the bound; the GIN index finds them). Any other match holds
+only the common lexemes, so its score is below their `ceiling` = (k1 + 1) * sum of their idf:
+when the window's last score is above it, the window is exact; otherwise (a window deep into
+weak matches) every match is scored. Either way the order is exactly BM25's. Unlike a bound
+by `ts_rank_cd` (no idf), this one never reads the matches it leaves out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    not_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import Grouping
+
+from archive.query import Node, Query, compile_expression, compile_query, phrase_parts, word_parts
+from archive.query.compile import compile_excluded
+from archive.query.nodes import Phrase, Prefix, Term, leaves
+from archive.store.filters import article_filters, as_day, date_order, publication_day
+from archive.store.keyword.postgres_schema import CONFIG, create_schema
+from archive.store.models import ArticleRow
+
+K1, B = 1.2, 0.75
+CANDIDATE_BOUND = 5_000  # matches scored before a ranking first tries the rarest lexemes' matches alone
+IDF_FLOOR = 1e-6  # FTS5's floor for terms in more than half the articles
+
+SEARCH_VECTOR = literal_column("articles.search_vector", TSVECTOR)
+SEARCH_LENGTH = literal_column("articles.search_length", Integer)
+
+
+# -- the query ---------------------------------------------------------------------------
+
+
+def _lexeme(part: str) -> str:
+    """One tsquery operand, quoted: whatever the text, it is a single operand (never syntax)."""
+    return "'" + part.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _atom(parts: list[str]) -> str:
+    """A word, or a phrase of words one position apart."""
+    return _lexeme(parts[0]) if len(parts) == 1 else "(" + " <-> ".join(map(_lexeme, parts)) + ")"
+
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'(:\*)?")
+
+
+class _Tsquery:
+    """The query language spelled as `to_tsquery` input: every operand quoted, every group parenthesised.
+
+    `word*` is a lexeme prefix (`'export':*`); `title:` labels each lexeme of its expression with
+    the title's weight A (`'iran':A`), the tsvector's weight of title words.
+    """
+
+    atom = staticmethod(_atom)
+
+    @staticmethod
+    def prefix(parts: list[str]) -> str:
+        return _lexeme(parts[0]) + ":*" if len(parts) == 1 else _atom(parts)
+
+    @staticmethod
+    def field(name: str, expression: str) -> str:
+        if name != "title":
+            raise ValueError(f"no field {name!r} in the keyword index")
+        return _QUOTED.sub(lambda m: m.group(0) + "A" if m.group(1) else m.group(0) + ":A", expression)
+
+    @staticmethod
+    def any_of(xs: list[str]) -> str:
+        return xs[0] if len(xs) == 1 else "(" + " | ".join(xs) + ")"
+
+    @staticmethod
+    def all_of(xs: list[str]) -> str:
+        return xs[0] if len(xs) == 1 else "(" + " & ".join(xs) + ")"
+
+    @staticmethod
+    def exclude(positive: str, excluded: list[str]) -> str:
+        return f"{positive} & !({' | '.join(excluded)})"
+
+    @staticmethod
+    def group(expression: str) -> str:
+        return f"({expression})"
+
+
+TSQUERY_DIALECT = _Tsquery()
+
+
+def to_tsquery_text(query: Query) -> str | None:
+    """Compile to `to_tsquery('archive_english', ...)` input (never a syntax error), or None when nothing is positive.
+
+    The shape is `to_fts5`'s (`query.compile`): the Boolean constraint AND the optional words, minus
+    exclusions. PostgreSQL stems each quoted operand; there are no stop words (as in FTS5).
+    """
+    return compile_query(query, TSQUERY_DIALECT)
+
+
+def _tsquery(expression: str, name: str) -> ColumnElement:
+    return func.to_tsquery(literal_column(f"'{CONFIG}'::regconfig"), bindparam(name, expression, type_=Text))
+
+
+def _matches(expression: str, name: str) -> ColumnElement[bool]:
+    """The articles matching; none when no positive word survives normalisation (a query of marks
+    or symbols minus an exclusion would otherwise be `!excluded`, matching everything else)."""
+    tsquery = _tsquery(expression, name)
+    return and_(SEARCH_VECTOR.op("@@", return_type=Boolean)(tsquery), func.querytree(tsquery) != literal("T", Text))
+
+
+def _positive_words(query: Query) -> tuple[str, str]:
+    """(all positive words, the words of required phrases and words) as plain text, for their lexemes."""
+    words = [p for t in query.terms for p in word_parts(t)]
+    required: list[str] = []
+    for leaf in leaves(query.boolean):
+        if isinstance(leaf, Term):
+            required += word_parts(leaf.word)
+        elif isinstance(leaf, Phrase):
+            required += phrase_parts(leaf.words)
+        elif isinstance(leaf, Prefix):
+            continue  # a prefix has no lexeme of its own to count: it ranks through the other words
+    return " ".join(words + required), " ".join(required)
+
+
+def _idf(docs: int, df: int) -> float:
+    """FTS5's idf: ln((N - df + 0.5) / (df + 0.5)), floored for words in more than half the articles."""
+    ratio = (docs - df + 0.5) / (df + 0.5)
+    return max(math.log(ratio), IDF_FLOOR) if ratio > 0 else IDF_FLOOR
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A ranking's statistics: lexemes with their idf, the mean length, and the bounded first pass."""
+
+    lexemes: list[str]
+    idfs: list[float]
+    avgdl: float
+    essential: list[str] | None  # the rarest lexemes, whose matches are ranked first (None: rank every match)
+    ceiling: float  # above every score of a match holding no essential lexeme
+
+
+def _plan(conn: Connection, query: Query) -> _Plan:
+    words, required = _positive_words(query)
+    rows = conn.execute(
+        text(
+            "SELECT l.lexeme, coalesce(t.df, 0) AS df, "
+            f"l.lexeme = ANY(tsvector_to_array(to_tsvector('{CONFIG}', :required))) AS required "
+            f"FROM unnest(tsvector_to_array(to_tsvector('{CONFIG}', :words))) AS l(lexeme) "
+            "LEFT JOIN keyword_terms t ON t.lexeme = l.lexeme ORDER BY df, l.lexeme"
+        ),
+        {"words": words, "required": required},
+    ).all()
+    docs, tokens = (int(v) for v in conn.execute(text("SELECT docs, tokens FROM keyword_totals")).one())
+    lexemes = [r.lexeme for r in rows]
+    idfs = [_idf(docs, r.df) for r in rows]
+    most = min(docs, sum(r.df for r in rows), *(r.df for r in rows if r.required))
+    essential: list[str] = []
+    if most > CANDIDATE_BOUND:
+        total = 0
+        for r in rows:  # rarest first
+            if essential and total + r.df > CANDIDATE_BOUND:
+                break
+            essential.append(r.lexeme)
+            total += r.df
+    ceiling = (K1 + 1) * sum(idf for lexeme, idf in zip(lexemes, idfs, strict=True) if lexeme not in essential)
+    bounded = essential if 0 < len(essential) < len(lexemes) else None
+    return _Plan(lexemes, idfs, tokens / docs if docs else 1.0, bounded, ceiling)
+
+
+class PostgresKeywordIndex:
+    """The KeywordIndex contract on PostgreSQL full-text search."""
+
+    def create(self, conn: Connection) -> None:
+        """Create the configuration, columns, index, statistics and triggers; backfill what is behind."""
+        create_schema(conn)
+
+    @staticmethod
+    def _scored(query: Query, expression: str, plan: _Plan, title_weight: float, *, essential: bool = False) -> Select:
+        """(id, published, score) of the matches: all of them, or only those holding an essential lexeme."""
+        conditions = [_matches(expression, "ts_query"), *article_filters(query)]
+        if essential and plan.essential:
+            any_essential = " | ".join(map(_lexeme, plan.essential))  # lexemes already: cast, not parsed again
+            conditions.append(
+                SEARCH_VECTOR.op("@@", return_type=Boolean)(
+                    cast(bindparam("ts_essential", any_essential, Text), TSQUERY)
+                )
+            )
+        matches = (
+            select(
+                ArticleRow.id.label("id"),
+                ArticleRow.published_at.label("published"),
+                SEARCH_VECTOR.label("vector"),
+                SEARCH_LENGTH.label("length"),
+            )
+            .where(*conditions)
+            .cte("matches")
+        )
+        # Only the query's lexemes, with their positions: weight D marks them in the title part,
+        # C in the whole vector, ts_filter drops the rest, and the concatenation (title first, so
+        # no position is pushed past the 16,383 limit) holds each lexeme once: C counts its
+        # occurrences anywhere, D those in the title. At most one unnested row per query lexeme.
+        lexemes = bindparam("ts_lexemes", plan.lexemes, ARRAY(Text))
+
+        def marked(vector: ColumnElement, weight: str) -> ColumnElement:
+            return func.ts_filter(
+                func.setweight(vector, literal_column(f"'{weight}'"), lexemes), literal_column(f"'{{{weight}}}'")
+            )
+
+        title = func.ts_filter(matches.c.vector, literal_column("'{a}'"))
+        found = (
+            func.unnest(marked(title, "D").op("||")(marked(matches.c.vector, "C")))
+            .table_valued("lexeme", "positions", "weights")
+            .lateral("found")
+        )
+        idfs = Grouping(
+            cast(bindparam("ts_idfs", plan.idfs, ARRAY(Float)), ARRAY(Float))
+        )  # (...)[i] needs the parentheses
+        idf = idfs[func.array_position(lexemes, found.c.lexeme)]
+
+        def count(weight: str) -> ColumnElement:
+            return func.cardinality(func.array_positions(found.c.weights, literal_column(f"'{weight}'")))
+
+        tf = count("C") + (float(title_weight) - 1.0) * count("D")
+        norm = K1 * (1 - B + B * matches.c.length / float(plan.avgdl or 1.0))
+        score = func.sum(idf * tf * (K1 + 1) / (tf + norm)).label("score")
+        joined = matches.join(found, true())
+        return (
+            select(matches.c.id, matches.c.published, score)
+            .select_from(joined)
+            .group_by(matches.c.id, matches.c.published)
+        )
+
+    def _window(self, conn: Connection, query: Query, title_weight: float, limit: int, offset: int) -> list[Row]:
+        """Rows (id, score) `offset` to `offset + limit` of the matches in BM25 order (ties by id)."""
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return []
+        plan = _plan(conn, query)
+        for essential in (True, False) if plan.essential else (False,):
+            inner = self._scored(query, expression, plan, title_weight, essential=essential).subquery()
+            stmt = select(inner.c.id, inner.c.score).order_by(inner.c.score.desc(), inner.c.id).limit(limit)
+            rows = conn.execute(stmt.offset(offset)).all()
+            if not essential or (len(rows) == limit and rows[-1].score > plan.ceiling):
+                return rows
+        return []  # not reached
+
+    def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
+        """The best `limit` (article id, BM25) over title and body, best first."""
+        return [(int(r.id), float(r.score)) for r in self._window(conn, query, title_weight, limit, 0)]
+
+    def page(
+        self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
+    ) -> list[tuple[int, float, int]]:
+        """One page over all matches: by relevance, or by date with each match's relevance rank kept."""
+        if sort == "relevance":
+            rows = self._window(conn, query, title_weight, limit, offset)
+            return [(int(r.id), float(r.score), position) for position, r in enumerate(rows, start=offset + 1)]
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return []
+        dated = (
+            select(ArticleRow.id)
+            .where(_matches(expression, "ts_query"), *article_filters(query))
+            .order_by(*date_order(ArticleRow.published_at, ArticleRow.id, oldest=sort == "oldest"))
+            .limit(limit)
+            .offset(offset)
+        )
+        ids = [int(i) for i in conn.scalars(dated)]
+        if not ids:
+            return []
+        plan = _plan(conn, query)
+        ranks: dict[int, tuple[float, int]] = {}
+        for essential in (True, False) if plan.essential else (False,):
+            inner = self._scored(query, expression, plan, title_weight, essential=essential).subquery()
+            rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
+            ranked = select(inner.c.id, inner.c.score, rank).subquery()
+            wanted = [i for i in ids if i not in ranks]
+            for r in conn.execute(select(ranked).where(ranked.c.id.in_(wanted))):
+                if not essential or r.score > plan.ceiling:  # only then is its rank among the first the rank
+                    ranks[int(r.id)] = (float(r.score), int(r.rnk))
+            if len(ranks) == len(ids):
+                break
+        # A match no scored pass ranked (a Boolean constraint matched through words that carry no
+        # score, e.g. only a prefix): it ranks after every scored match.
+        last = max((r for _, r in ranks.values()), default=0) + 1
+        return [(i, *ranks.get(i, (0.0, last))) for i in ids]
+
+    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
+        """Matches per (source, UTC day of publication)."""
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return {}
+        day = publication_day()
+        stmt = (
+            select(ArticleRow.source, day, func.count())
+            .where(_matches(expression, "ts_query"), *article_filters(query))
+            .group_by(ArticleRow.source, day)
+        )
+        return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
+
+    def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
+        """Articles satisfying a Boolean tree: one tsquery match, or, for a tree that only excludes, the
+        articles matching none of its exclusions."""
+        if expression is None:
+            return None
+        required = compile_expression(expression, TSQUERY_DIALECT)
+        if required is not None:
+            return _matches(required, "ts_require")
+        excluded = compile_excluded(expression, TSQUERY_DIALECT)
+        return None if excluded is None else not_(_matches(excluded, "ts_exclude"))
+
+    def restriction(self, query: Query) -> ColumnElement[bool] | None:
+        """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""
+        return self.satisfying(query.boolean)
