@@ -26,6 +26,10 @@ from archive.search import Searcher, SearchRequest
 from archive.write import ingest
 from tests.test_core import consistent
 
+pytestmark = pytest.mark.sqlite_only(
+    "subprocess writers on the data directory's SQLite database (PostgreSQL writers: test_store_postgres.py)"
+)
+
 KEY = "test-key"
 FRESHNESS_SECONDS = 10.0  # docs/operations.md: an article committed by one process is found by meaning in another
 
@@ -204,11 +208,6 @@ def slow(self, texts):
     return batch(self, texts)
 HashEncoder._encode_batch = slow
 from archive.cli import main
-
-pytestmark = pytest.mark.sqlite_only(
-    "subprocess writers on the data directory's SQLite database"
-    " (PostgreSQL writers: test_store_postgres.py)"
-)
 main(prog_name="archive")
 """
 
