@@ -247,3 +247,32 @@ def hash_archive(tmp_path_factory: pytest.TempPathFactory, name: str, hash_encod
         index_dir=tmp_path_factory.mktemp(name) / "index", rate_limit="off", encoder="hash", database_url=database_url
     )
     return open_archive(settings, encoder=hash_encoder, create=True)
+
+
+def session_or_load(encoder, backend: str, cache: Path):
+    """The session's encoder when it is this backend, else this backend loaded (ONNX and OpenVINO: from the
+    session's export)."""
+    from archive.encoders import load_encoder
+
+    if encoder.backend == backend:
+        return encoder
+    return load_encoder(backend, cache_dir=None if backend == "torch" else cache)
+
+
+def _encoder_fixture(backend: str, doc: str):
+    """A session fixture giving the encoder of one backend (shared with the `encoder` fixture when it is that one)."""
+
+    @pytest.fixture(scope="session")
+    def fixture(encoder, encoder_cache):
+        return session_or_load(encoder, backend, encoder_cache)
+
+    fixture.__doc__ = doc
+    return fixture
+
+
+fp32 = _encoder_fixture("torch", "The torch (sentence-transformers fp32) reference, loaded once for the session.")
+onnx = _encoder_fixture("onnx", "The onnxruntime fp32 encoder (the default).")
+int8 = _encoder_fixture("onnx-int8", "The ONNX int8 encoder.")
+openvino = _encoder_fixture(
+    "openvino", "The OpenVINO encoder (explicit; 'auto' stays onnx until its gates are measured)."
+)

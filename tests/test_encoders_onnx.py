@@ -17,31 +17,6 @@ from tests.conftest import CORPUS, SEEDS
 pytestmark = pytest.mark.integration
 
 
-def session_or_load(encoder, backend: str, cache: Path):
-    """The session's encoder when it is this backend, else this backend loaded (ONNX: from the session's export)."""
-    if encoder.backend == backend:
-        return encoder
-    return load_encoder(backend, cache_dir=None if backend == "torch" else cache)
-
-
-@pytest.fixture(scope="session")
-def fp32(encoder, encoder_cache):
-    """The torch (sentence-transformers fp32) reference."""
-    return session_or_load(encoder, "torch", encoder_cache)
-
-
-@pytest.fixture(scope="session")
-def onnx(encoder, encoder_cache):
-    """The ONNX fp32 encoder (the default's query runtime)."""
-    return session_or_load(encoder, "onnx", encoder_cache)
-
-
-@pytest.fixture(scope="session")
-def int8(encoder, encoder_cache):
-    """The ONNX int8 encoder."""
-    return session_or_load(encoder, "onnx-int8", encoder_cache)
-
-
 def real_sentences(limit: int = 48) -> list[str]:
     """Sentences of the seed article and the fixture corpus (real news text)."""
     bodies = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]

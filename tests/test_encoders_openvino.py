@@ -9,7 +9,6 @@ mean 0.999986 (the same to onnx's). Asserted: every text >= COSINE_MIN, mean >= 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,31 +23,6 @@ pytestmark = pytest.mark.integration
 
 COSINE_MIN = 0.9999  # per text, to torch's and to onnx's vectors
 COSINE_MEAN = 0.99995
-
-
-def session_or_load(encoder, backend: str, cache: Path):
-    """The session's encoder when it is this backend, else this backend loaded (from the session's export)."""
-    if encoder.backend == backend:
-        return encoder
-    return load_encoder(backend, cache_dir=None if backend == "torch" else cache)
-
-
-@pytest.fixture(scope="session")
-def openvino(encoder, encoder_cache):
-    """The OpenVINO encoder (explicit ARCHIVE_ENCODER=openvino; 'auto' stays onnx until its gates are measured)."""
-    return session_or_load(encoder, "openvino", encoder_cache)
-
-
-@pytest.fixture(scope="session")
-def torch_fp32(encoder, encoder_cache):
-    """The torch (sentence-transformers fp32) reference."""
-    return session_or_load(encoder, "torch", encoder_cache)
-
-
-@pytest.fixture(scope="session")
-def onnx(encoder, encoder_cache):
-    """The onnxruntime fp32 encoder (the same exported model file as openvino)."""
-    return session_or_load(encoder, "onnx", encoder_cache)
 
 
 def news_texts() -> list[str]:
@@ -71,19 +45,19 @@ def news_texts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def texts(torch_fp32) -> list[str]:
+def texts(fp32) -> list[str]:
     texts = news_texts()
-    counts = torch_fp32.count_tokens(texts)
+    counts = fp32.count_tokens(texts)
     assert len(texts) == 50 and len(set(texts)) == 50
     assert min(counts) <= 3 and sum(c > 128 for c in counts) >= 8 and sum(c > 256 for c in counts) >= 4, counts
     return texts
 
 
-def test_openvino_vectors_match_torch_and_onnx_within_the_stated_tolerance(openvino, torch_fp32, onnx, texts):
+def test_openvino_vectors_match_torch_and_onnx_within_the_stated_tolerance(openvino, fp32, onnx, texts):
     vectors = openvino.encode(texts)
     assert vectors.shape == (50, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    for reference in (torch_fp32.encode(texts), onnx.encode(texts)):
+    for reference in (fp32.encode(texts), onnx.encode(texts)):
         cosines = (vectors * reference).sum(axis=1)
         assert cosines.min() >= COSINE_MIN, (cosines.min(), texts[int(cosines.argmin())][:80])
         assert cosines.mean() >= COSINE_MEAN, cosines.mean()
@@ -113,17 +87,17 @@ def test_in_f32_openvino_makes_onnxs_vectors(openvino, onnx, texts):
     assert float(exact.encode_query(texts[3]) @ onnx.encode_query(texts[3])) > 0.99999
 
 
-def test_token_counting_and_chunking_are_the_same(openvino, torch_fp32, texts):
-    assert (openvino.max_tokens, openvino.dim, openvino.backend) == (torch_fp32.max_tokens, torch_fp32.dim, "openvino")
+def test_token_counting_and_chunking_are_the_same(openvino, fp32, texts):
+    assert (openvino.max_tokens, openvino.dim, openvino.backend) == (fp32.max_tokens, fp32.dim, "openvino")
     extra = ["", "disconnection", "Café owners said \u201cno\u201d."]
-    assert openvino.count_tokens(texts + extra) == torch_fp32.count_tokens(texts + extra)
+    assert openvino.count_tokens(texts + extra) == fp32.count_tokens(texts + extra)
     body = (SEEDS / min(p.name for p in SEEDS.glob("*.txt"))).read_text()
     assert chunk_text(body, openvino.count_tokens, max_tokens=200) == chunk_text(
-        body, torch_fp32.count_tokens, max_tokens=200
+        body, fp32.count_tokens, max_tokens=200
     )
 
 
-def test_openvino_serves_and_extends_an_onnx_built_archive(tmp_path, openvino, onnx, torch_fp32):
+def test_openvino_serves_and_extends_an_onnx_built_archive(tmp_path, openvino, onnx, fp32):
     """The fp32 family: openvino opens an onnx-built archive, adds to it, and the mixed vectors are one
     archive's (every stored vector within the tolerance of onnx's for its text); 'auto' then serves it with onnx."""
     from archive.archive import open_archive
@@ -161,7 +135,7 @@ def test_openvino_serves_and_extends_an_onnx_built_archive(tmp_path, openvino, o
     assert read_manifest(index_dir).encoder == "openvino"
     assert resolve_encoder("auto", "openvino") == "onnx"  # 'auto' serves it with onnxruntime: the same family
 
-    by_torch = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=torch_fp32)  # same family
+    by_torch = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32)  # same family
     assert top(by_torch, "Iran camera disconnection")[0][0] == SEED_UID
     by_torch.close()
     with pytest.raises(IndexMismatch, match="ARCHIVE_ENCODER=auto"):
