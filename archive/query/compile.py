@@ -50,6 +50,31 @@ class Dialect(Protocol):
         ...
 
 
+class InfixDialect:
+    """The part every infix syntax shares: `any_of`, `all_of`, `exclude` and `group` spelled with the
+    dialect's OR, AND and AND-NOT operators; a dialect adds `atom`, `prefix` and `field`."""
+
+    OR = " OR "
+    AND = " AND "
+    AND_NOT = " NOT "
+
+    def any_of(self, xs: list[str]) -> str:
+        """Disjunction (one element: itself)."""
+        return xs[0] if len(xs) == 1 else "(" + self.OR.join(xs) + ")"
+
+    def all_of(self, xs: list[str]) -> str:
+        """Conjunction (one element: itself)."""
+        return xs[0] if len(xs) == 1 else "(" + self.AND.join(xs) + ")"
+
+    def exclude(self, positive: str, excluded: list[str]) -> str:
+        """`positive` without any of `excluded`."""
+        return f"{positive}{self.AND_NOT}({self.OR.join(excluded)})"
+
+    def group(self, expression: str) -> str:
+        """An expression made safe to nest."""
+        return f"({expression})"
+
+
 def compile_node(node: Node, d: Dialect) -> str | None:
     """One node (never a bare Not); None when nothing in it can match (no alphanumeric parts)."""
     if isinstance(node, Term):

@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Connection, Integer, Select, column, func, literal_column, select, table, text
 
 from archive.query import Node, Query, compile_expression, compile_query
-from archive.query.compile import compile_excluded
+from archive.query.compile import InfixDialect, compile_excluded
 from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.models import ArticleRow
 
@@ -31,7 +31,7 @@ def _fts_string(parts: list[str]) -> str:
     return '"' + " ".join(parts).replace('"', '""') + '"'
 
 
-class _Fts5:
+class _Fts5(InfixDialect):
     """The query language spelled in FTS5 syntax: every token quoted, every group parenthesised."""
 
     atom = staticmethod(_fts_string)
@@ -45,22 +45,6 @@ class _Fts5:
         if name not in COLUMNS:
             raise ValueError(f"no column {name!r} in {TABLE}")
         return f"{name} : {expression}"  # an atom, a prefix, or a parenthesised group
-
-    @staticmethod
-    def any_of(xs: list[str]) -> str:
-        return xs[0] if len(xs) == 1 else "(" + " OR ".join(xs) + ")"
-
-    @staticmethod
-    def all_of(xs: list[str]) -> str:
-        return xs[0] if len(xs) == 1 else "(" + " AND ".join(xs) + ")"
-
-    @staticmethod
-    def exclude(positive: str, excluded: list[str]) -> str:
-        return f"{positive} NOT ({' OR '.join(excluded)})"
-
-    @staticmethod
-    def group(expression: str) -> str:
-        return f"({expression})"
 
 
 FTS5 = _Fts5()

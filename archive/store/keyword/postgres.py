@@ -68,7 +68,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import Grouping
 
 from archive.query import Node, Query, compile_expression, compile_query, phrase_parts, word_parts
-from archive.query.compile import compile_excluded
+from archive.query.compile import InfixDialect, compile_excluded
 from archive.query.nodes import Phrase, Prefix, Term, leaves
 from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
@@ -98,13 +98,14 @@ def _atom(parts: list[str]) -> str:
 _QUOTED = re.compile(r"'(?:[^']|'')*'(:\*)?")
 
 
-class _Tsquery:
+class _Tsquery(InfixDialect):
     """The query language spelled as `to_tsquery` input: every operand quoted, every group parenthesised.
 
     `word*` is a lexeme prefix (`'export':*`); `title:` labels each lexeme of its expression with
     the title's weight A (`'iran':A`), the tsvector's weight of title words.
     """
 
+    OR, AND, AND_NOT = " | ", " & ", " & !"
     atom = staticmethod(_atom)
 
     @staticmethod
@@ -116,22 +117,6 @@ class _Tsquery:
         if name != "title":
             raise ValueError(f"no field {name!r} in the keyword index")
         return _QUOTED.sub(lambda m: m.group(0) + "A" if m.group(1) else m.group(0) + ":A", expression)
-
-    @staticmethod
-    def any_of(xs: list[str]) -> str:
-        return xs[0] if len(xs) == 1 else "(" + " | ".join(xs) + ")"
-
-    @staticmethod
-    def all_of(xs: list[str]) -> str:
-        return xs[0] if len(xs) == 1 else "(" + " & ".join(xs) + ")"
-
-    @staticmethod
-    def exclude(positive: str, excluded: list[str]) -> str:
-        return f"{positive} & !({' | '.join(excluded)})"
-
-    @staticmethod
-    def group(expression: str) -> str:
-        return f"({expression})"
 
 
 TSQUERY_DIALECT = _Tsquery()
