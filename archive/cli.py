@@ -198,11 +198,15 @@ def search(
     if as_json:
         click.echo(json.dumps({"ok": True, **response.as_dict()}, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{response.total} articles match ({mode})")
+    about = "at least " if response.total_relation == "gte" else ""
+    click.echo(f"{about}{response.total} articles match ({mode})" if response.total else f"nothing found ({mode})")
     for n, r in enumerate(response.results, start=offset + 1):
         when = (r.published_at or "")[:10]
         click.echo(f"{n:3}. {r.title}  [{r.source or '-'} {when}] uid={r.uid} score={r.score:.4f}")
+        why = [f"contains {', '.join(r.matched_words)}"] if r.matched_words else []
         click.echo("     " + " ".join(r.passage.split())[:240])
+        if why or r.meaning:
+            click.echo("     why: " + " · ".join([*why, *([r.meaning] if r.meaning else [])]))
 
 
 @main.command()

@@ -107,6 +107,32 @@ class Settings:
         "Semantic: bonus per further matching chunk of an article (times its cosine).",
         low=0,
     )
+    relevance_floor: float = _setting(
+        0.30,
+        "ARCHIVE_RELEVANCE_FLOOR",
+        "Semantic and hybrid: the best-chunk cosine an article needs to count as a match by meaning "
+        "(calibrated for all-MiniLM-L6-v2 on SciFact and Reuters, docs/search.md); -1 turns the floor off.",
+        low=-1,
+    )
+    close_meaning: float = _setting(
+        0.45,
+        "ARCHIVE_CLOSE_MEANING",
+        "Best-chunk cosine from which a result is called 'close in meaning' (below it, down to the floor: "
+        "'loosely related').",
+        low=-1,
+    )
+    min_match_all: int = _setting(
+        3,
+        "ARCHIVE_MIN_MATCH_ALL",
+        "Hybrid: a keyword match counts on its own when it has every word of a query of up to this many words ...",
+        low=1,
+    )
+    min_match_share: float = _setting(
+        0.75,
+        "ARCHIVE_MIN_MATCH_SHARE",
+        "... and this share of the words (rounded up) of a longer query; other results need the meaning floor.",
+        low=0,
+    )
     related_duplicate_cosine: float = _setting(
         0.97,
         "ARCHIVE_RELATED_DUPLICATE_COSINE",

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SEARCH_KEYS = set("ok query mode total limit offset sort results facets date_bucket filters took_ms next prev".split())
+SEARCH_KEYS = set(
+    "ok query mode total total_relation limit offset sort results facets date_bucket filters took_ms next prev".split()
+)
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
     "passage_start passage_end explain".split()

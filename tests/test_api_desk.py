@@ -196,7 +196,7 @@ def test_export_covers_more_than_a_page_and_follows_the_sort(client):
 def test_export_is_capped_by_the_setting(seeded_archive):
     from archive.web import create_app
 
-    app = create_app(settings=seeded_archive.settings.with_(export_max=3), archive=seeded_archive)
+    app = create_app(settings=seeded_archive.settings.with_(export_max=3, relevance_floor=-1), archive=seeded_archive)
     r = app.test_client().get("/api/search/export?q=news+report")
     assert len(read_csv(r)) == 3 and r.headers["X-Export-Truncated"] == "true" and int(r.headers["X-Total-Count"]) > 3
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
-from archive.query import Query
+from archive.query import Node, Query
 from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.keyword import KeywordIndex
 from archive.store.models import ArticleRow, ChunkRow
@@ -98,6 +98,24 @@ def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> 
         conditions.append(restriction)
     stmt = select(ChunkRow.id).join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(*conditions)
     return np.fromiter(conn.scalars(stmt), dtype=np.int64)
+
+
+def matched_words(
+    conn: Connection, keyword: KeywordIndex, words: dict[str, Node], article_ids: Sequence[int]
+) -> dict[int, set[str]]:
+    """Which of `words` (label -> a query node, as the keyword index matches it: stemmed, in title or
+    body) each of `article_ids` contains: one statement per word, restricted to those articles."""
+    found: dict[int, set[str]] = {}
+    if not article_ids:
+        return found
+    for label, node in words.items():
+        condition = keyword.satisfying(node)
+        if condition is None:
+            continue
+        for batch in batches(article_ids):
+            for aid in conn.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(batch), condition)):
+                found.setdefault(int(aid), set()).add(label)
+    return found
 
 
 def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, offset: int) -> list[int]:

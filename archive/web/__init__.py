@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
         archive = open_archive(settings, create=False)  # serving never creates an archive: NoArchive names the folder
         _warm_up(archive)
     app.extensions["archive"] = archive
-    app.extensions["searcher"] = Searcher(archive)
+    app.extensions["searcher"] = Searcher(archive, settings)
     app.extensions["settings"] = settings
     app.extensions["write_slot"] = threading.BoundedSemaphore(1)  # one write at a time; others get 503 at once
     app.register_blueprint(pages)

@@ -94,8 +94,10 @@ def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tupl
             out.append((f"Remove the {names[key]} filter ({value})", search_url(**{key: None})))
     if len(filters) > 1 and any((request.args.get(k) or "").strip() for k in filters):
         out.append(("Remove all filters", search_url(source=None, author=None, after=None, before=None)))
-    if response.mode != "semantic":
-        out.append(("Search by meaning instead (semantic mode)", search_url(mode="semantic")))
+    if response.mode == "keyword":
+        out.append(("Search by meaning as well (hybrid mode)", search_url(mode=None)))
+    else:
+        out.append(("Look for the exact words only (keyword mode)", search_url(mode="keyword")))
     if response.mode == "semantic" or '"' in response.query:
         out.append(
             ("Try hybrid mode without quotes or exclusions", search_url(mode=None, q=response.query.replace('"', "")))

@@ -53,8 +53,17 @@ SCHEMAS: dict[str, Any] = {
                 "integer", description="Rank among the nearest in meaning, null if not among them."
             ),
             "keyword_score": nullable("number", description="BM25 score (higher is better)."),
-            "semantic_score": nullable("number", description="Cosine similarity of the best passage."),
+            "semantic_score": nullable(
+                "number",
+                description="Semantic ranking score: the best passage's cosine plus a small bonus per "
+                "further matching passage.",
+            ),
             "fused_score": {"type": "number", "description": "The score results are ranked by in this mode."},
+            "cosine": nullable(
+                "number",
+                description="Cosine similarity of the best passage to the query (what the relevance floor judges); "
+                "null when the article was not among the nearest in meaning.",
+            ),
         },
     },
     "SearchResult": {
@@ -75,6 +84,8 @@ SCHEMAS: dict[str, Any] = {
             "passage_start",
             "passage_end",
             "explain",
+            "matched_words",
+            "meaning",
         ],
         "properties": {
             **ARTICLE_REF,
@@ -98,6 +109,18 @@ SCHEMAS: dict[str, Any] = {
             "passage_start": {"type": "integer", "description": "Offset of the passage in the stored article body."},
             "passage_end": {"type": "integer", "description": "End offset (exclusive) in the stored body."},
             "explain": ref("Explain"),
+            "matched_words": {
+                "type": "array",
+                "items": STR,
+                "description": "Why it matched, in words: the query's words found in the article (title or body, as "
+                "the keyword index matches them: stemmed, so `cameras` finds camera); required words first.",
+            },
+            "meaning": nullable(
+                "string",
+                enum=["close in meaning", "loosely related in meaning", None],
+                description="How strongly the article matched on meaning (its best passage's cosine against "
+                "`close_meaning` and the relevance floor); null when not matched by meaning (or in keyword mode).",
+            ),
         },
     },
     "Facet": {
@@ -127,6 +150,7 @@ SCHEMAS: dict[str, Any] = {
             "query",
             "mode",
             "total",
+            "total_relation",
             "limit",
             "offset",
             "sort",
@@ -142,7 +166,17 @@ SCHEMAS: dict[str, Any] = {
             "ok": {"const": True},
             "query": STR,
             "mode": {"type": "string", "enum": list(MODES)},
-            "total": {"type": "integer", "description": "Matching articles (over all pages)."},
+            "total": {
+                "type": "integer",
+                "description": "Matching articles over all pages: in semantic and hybrid modes, those a relevance "
+                "floor or enough of the query's words justify (docs/search.md).",
+            },
+            "total_relation": {
+                "type": "string",
+                "enum": ["eq", "gte"],
+                "description": "`eq`: `total` is exact. `gte`: at least `total` (semantic and hybrid modes rank a "
+                "window of candidates; more justified articles may lie beyond it).",
+            },
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
             "offset": INT,
             "sort": {"type": "string", "enum": list(SORTS)},
