@@ -133,6 +133,12 @@ class Settings:
         "... and this share of the words (rounded up) of a longer query; other results need the meaning floor.",
         low=0,
     )
+    label_fields: str = _setting(
+        "topic=topics,place=places,tag=tags,section=section",
+        "ARCHIVE_LABEL_FIELDS",
+        "Fields of an article's `extra` that hold short labels, as name=field pairs: each becomes a facet, a filter "
+        "typed as name:value in a query and an API parameter (?name=value), and links on the article page.",
+    )
     related_duplicate_cosine: float = _setting(
         0.97,
         "ARCHIVE_RELATED_DUPLICATE_COSINE",
@@ -164,6 +170,16 @@ class Settings:
     def cors_origin_list(self) -> tuple[str, ...]:
         """The configured CORS origins, trimmed, without a trailing slash."""
         return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """`label_fields` as {filter name: extra field}, in the declared order."""
+        out: dict[str, str] = {}
+        for pair in self.label_fields.split(","):
+            name, _, key = pair.strip().partition("=")
+            if name.strip():
+                out[name.strip().lower()] = (key or name).strip()
+        return out
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

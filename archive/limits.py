@@ -27,6 +27,9 @@ MAX_QUERY_CHARS = 10_000
 RELATED_DEFAULT = 10
 RELATED_MAX = 50
 MAX_POST_ARTICLES = 1000  # per API request; larger batches belong to `archive ingest`
+MAX_LABEL_CHARS = 64  # a label (a topic, a place) is a short string; longer values of `extra` are not labels
+MAX_LABELS_PER_FIELD = 50
+MAX_FACET_VALUES = 15  # values listed per label facet (the most frequent)
 MAX_KEY_CHARS = 512  # an article key (uid or id) longer than the uid column cannot exist
 
 

@@ -83,12 +83,13 @@ def test_prev_from_past_the_end_goes_to_the_last_page(client):
     ],
 )
 def test_unknown_parameter_is_a_400_naming_it_and_the_valid_ones(client, url, param, endpoint):
-    from archive.web.params import ACCEPTED
+    from archive.config import Settings
+    from archive.web.params import accepted
 
     r = client.get(url)
     body = r.get_json()
     assert r.status_code == 400 and body["param"] == param and body["ok"] is False
-    valid = ", ".join(ACCEPTED[endpoint]) or "none"
+    valid = ", ".join(accepted(endpoint, Settings().labels)) or "none"
     assert body["error"] == f"unknown parameter {param!r}; valid parameters: {valid}"
 
 

@@ -272,3 +272,21 @@ def test_empty_state_when_nothing_is_close_in_meaning(page, live_server):
     why = page.locator(".result .why").first.inner_text()
     assert "contains Iran, camera, disconnection" in why and "close in meaning" in why
     assert page.watch.errors == []
+
+
+def test_topic_facet_click_filters_and_article_links_its_labels(page, live_server):
+    page.goto(live_server + "/search?q=oil+prices+wheat+interest")
+    facet = page.locator(".facet-label", has=page.locator("h3", has_text="Topics"))
+    assert facet.count() == 1
+    facet.get_by_role("link", name=re.compile(r"^crude")).click()
+    page.wait_for_url(re.compile(r"topic=crude"))
+    assert result_titles(page) == ["Oil prices climb as OPEC agrees to cut output"]
+    assert "Topic:" in page.locator(".chips").inner_text()
+    page.locator(".result-title a").first.click()
+    page.wait_for_url(re.compile(r"/articles/"))
+    details = page.locator(".details")
+    assert details.get_by_role("link", name="saudi-arabia").count() == 1
+    details.get_by_role("link", name="crude").click()
+    page.wait_for_url(re.compile(r"/search\?q=topic"))
+    assert result_titles(page) == ["Oil prices climb as OPEC agrees to cut output"]
+    assert page.watch.errors == []

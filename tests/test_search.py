@@ -104,7 +104,14 @@ def test_filters_in_query_and_as_parameters(searcher):
             searcher, "Iran", mode=mode, source="global wire", after=date(2022, 6, 1), before=date(2022, 7, 1)
         )
         assert [r.uid for r in typed.results] == [r.uid for r in explicit.results] == ["wire-003"], mode
-        assert typed.filters == {"source": "Global Wire", "author": None, "after": "2022-06-01", "before": "2022-07-01"}
+        labels = dict.fromkeys(searcher.settings.labels)  # the label filters, none set
+        assert typed.filters == {
+            "source": "Global Wire",
+            "author": None,
+            "after": "2022-06-01",
+            "before": "2022-07-01",
+            **labels,
+        }
     author = run(searcher, "prices author:ruiz", mode="hybrid", limit=50)
     assert author.results and all(r.author == "Ana Ruiz" for r in author.results)
     with pytest.raises(BadQuery):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from archive.archive import Archive
 from archive.config import Settings
 from archive.query import Node, Prefix, Query, Term
@@ -64,6 +66,7 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     """
     words = optional_words(query)
     need = needed_matches(len(words), settings)
+    _fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
     doubtful = [c for c in ranked if not by_meaning(c, settings)]
     matched = _matched(archive, words, [c.article_id for c in doubtful]) if need else {}
     for c in doubtful:
@@ -89,6 +92,27 @@ def meaning_label(cosine: float | None, settings: Settings) -> str | None:
     if cosine is None or cosine < settings.relevance_floor:
         return None
     return "close in meaning" if cosine >= settings.close_meaning else "loosely related in meaning"
+
+
+def _fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) -> None:
+    """The best-chunk cosine of candidates the semantic window did not reach (keyword-only in hybrid mode),
+    from their stored vectors: the floor judges every candidate on the same scale."""
+    text = query.text_for_embedding.strip()
+    if not candidates or not text:
+        return
+    with archive.engine.connect() as conn:
+        pairs = reads.chunks_of_articles(conn, [c.article_id for c in candidates])
+    vectors = archive.vectors
+    present = np.isin(np.fromiter((cid for cid, _ in pairs), dtype=np.int64, count=len(pairs)), vectors.ids)
+    pairs = [pair for pair, ok in zip(pairs, present, strict=True) if ok]  # chunks not embedded yet are skipped
+    if not pairs:
+        return
+    cosines = vectors.vectors([cid for cid, _ in pairs]) @ archive.encoder.encode_query(text).reshape(-1)
+    best: dict[int, float] = {}
+    for (_, article_id), cosine in zip(pairs, cosines.tolist(), strict=True):
+        best[article_id] = max(cosine, best.get(article_id, -1.0))
+    for c in candidates:
+        c.cosine = best.get(c.article_id)
 
 
 def _matched(archive: Archive, words: dict[str, Node], article_ids: list[int]) -> dict[int, set[str]]:

@@ -15,8 +15,9 @@ from datetime import date, datetime
 from archive.archive import Archive
 from archive.config import Settings
 from archive.fusion import rrf, score_mix
-from archive.limits import DEFAULT_LIMIT, FUSIONS
+from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
+from archive.query.nodes import match_expression
 from archive.search.candidates import keyword_articles, semantic_articles
 from archive.search.justify import explain_words, justified, required_words
 from archive.search.passages import hydrate
@@ -62,13 +63,15 @@ class Searcher:
     def search(self, request: SearchRequest) -> SearchResponse:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
-        query = req.query()
-        total, relation, facet_counts, page = self._ranked(
+        query = req.query(self.settings.labels)
+        total, relation, facet_counts, page, scope = self._ranked(
             query, req, req.offset, req.limit, need=req.offset + req.limit
         )
+        labelled = self.pool.submit(self._label_facets, query, req, scope)
         explain_words(self.archive, query, page)
         results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
         facet_lists, date_bucket = facets(facet_counts)
+        facet_lists.update(labelled.result())
         return SearchResponse(
             query=req.q,
             mode=req.mode,
@@ -85,6 +88,7 @@ class Searcher:
                 "author": query.author,
                 "after": query.after.isoformat() if query.after else None,
                 "before": query.before.isoformat() if query.before else None,
+                **{name: dict(query.labels).get(field) for name, field in self.settings.labels.items()},
             },
         )
 
@@ -100,8 +104,8 @@ class Searcher:
         windows in hybrid mode, the articles of the nearest `candidates` chunks in semantic mode.
         """
         req = request.validated()
-        query = req.query()
-        total, _, _, ranked = self._ranked(query, req, 0, max(0, max_results), need=DEFAULT_LIMIT)
+        query = req.query(self.settings.labels)
+        total, _, _, ranked, _ = self._ranked(query, req, 0, max(0, max_results), need=DEFAULT_LIMIT)
         terms, required = highlight_terms(query), required_words(query)
 
         def results() -> Iterator[SearchResult]:
@@ -114,8 +118,9 @@ class Searcher:
 
     def _ranked(
         self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
-    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate]]:
-        """(total, its relation, facet counts, the candidates at [offset, offset + limit) in the request's order).
+    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate], list[int] | None]:
+        """(total, its relation, facet counts, the candidates at [offset, offset + limit) in the request's order,
+        the ids of every result (None in keyword mode and browsing, whose result set is a query in SQL)).
 
         Semantic and hybrid modes keep only justified candidates (`justify.justified`): the
         total counts them, and a date sort orders them, never the rest of the window.
@@ -123,7 +128,7 @@ class Searcher:
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
             total, facet_counts, page = self._match_set(query, req, offset, limit, keyword=not browse)
-            return total, "eq", facet_counts, page
+            return total, "eq", facet_counts, page, None
         candidates, saturated = self._candidates(query, req.mode, need)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
         ranked = justified(self.archive, self.settings, query, ranked)
@@ -132,7 +137,8 @@ class Searcher:
             oldest = req.sort == "oldest"
             missing = datetime.max if oldest else datetime.min  # undated articles go last either way
             ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
-        return len(ranked), "gte" if saturated else "eq", facet_counts, ranked[offset : offset + limit]
+        relation = "gte" if saturated else "eq"
+        return len(ranked), relation, facet_counts, ranked[offset : offset + limit], [c.article_id for c in ranked]
 
     def _candidates(self, query: Query, mode: str, need: int) -> tuple[dict[int, Candidate], bool]:
         """Semantic or hybrid candidates, fused per article, and whether a window may have cut off
@@ -221,6 +227,27 @@ class Searcher:
                 page = [Candidate(a) for a in ids]
         facet_counts = counting.result()
         return sum(facet_counts.values()), facet_counts, page
+
+    def _label_facets(self, query: Query, req: SearchRequest, scope: list[int] | None) -> dict[str, list[dict]]:
+        """The label facets (`Settings.labels`): the most frequent values over the whole result set."""
+        names = self.settings.labels
+        if not names:
+            return {}
+        archive = self.archive
+        with archive.engine.connect() as conn:
+            if scope is not None:
+                counts = reads.label_counts(conn, list(names.values()), article_ids=scope)
+            elif query.is_empty:  # browsing: the filters are the set
+                counts = reads.label_counts(conn, list(names.values()), query=query)
+            else:
+                terms = ranking_terms(query)
+                match = archive.keyword.satisfying(match_expression(terms.terms, terms.prefixes, terms.boolean))
+                counts = reads.label_counts(conn, list(names.values()), query=query, condition=match)
+        out = {}
+        for name, field in names.items():
+            values = sorted(counts.get(field, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_FACET_VALUES]
+            out[name] = [{"value": v, "count": n} for v, n in values]
+        return out
 
     def _counts_and_dates(
         self, article_ids: list[int]

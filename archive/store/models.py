@@ -36,6 +36,7 @@ class ArticleRow(Base):
     chunks: Mapped[list[ChunkRow]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="ChunkRow.seq"
     )
+    labels: Mapped[list[LabelRow]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class ChunkRow(Base):
@@ -52,3 +53,14 @@ class ChunkRow(Base):
     char_end: Mapped[int] = mapped_column(Integer)
 
     article: Mapped[ArticleRow] = relationship(back_populates="chunks")
+
+
+class LabelRow(Base):
+    """A short label of an article, from its `extra` (`documents.extra_labels`): facets and label filters read them."""
+
+    __tablename__ = "article_labels"
+    __table_args__ = (Index("ix_article_labels_field_value", "field", "value"),)
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from archive.dates import utc_naive
-from archive.documents import PreparedArticle
-from archive.store.models import ArticleRow, ChunkRow
+from archive.documents import PreparedArticle, extra_labels
+from archive.store.models import ArticleRow, ChunkRow, LabelRow
 from archive.store.reads import batches, find_article
 
 
@@ -102,6 +102,10 @@ def _fill(row: ArticleRow, p: PreparedArticle) -> None:
     row.language = _fit(a.language, "language")
     row.content_hash = p.content_hash
     row.extra = a.extra or {}
+    wanted = extra_labels(row.extra)
+    kept = [label for label in row.labels if (label.field, label.value) in wanted]
+    have = {(label.field, label.value) for label in kept}
+    row.labels = kept + [LabelRow(field=f, value=v) for f, v in sorted(wanted - have)]
 
 
 def delete_article(session: Session, key: str | int) -> tuple[str, list[int]] | None:
@@ -149,3 +153,30 @@ def reserve_ids(conn: Connection, next_article: int, next_chunk: int) -> None:
             conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": table, "s": nxt - 1})
         elif conn.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :s, false)"), {"t": table, "s": nxt})
+
+
+LABEL_BATCH = 2_000
+
+
+def fill_labels(conn: Connection) -> int:
+    """Write the labels of every article that has none yet, from its `extra` (a migrated or copied archive);
+    rows written."""
+    labels = LabelRow.__table__
+    labelled = select(labels.c.article_id).distinct()
+    last, written = 0, 0
+    while True:
+        rows = conn.execute(
+            select(ArticleRow.id, ArticleRow.extra)
+            .where(ArticleRow.id > last, ArticleRow.id.not_in(labelled))
+            .order_by(ArticleRow.id)
+            .limit(LABEL_BATCH)
+        ).all()
+        if not rows:
+            return written
+        values = [
+            {"article_id": aid, "field": f, "value": v} for aid, extra in rows for f, v in sorted(extra_labels(extra))
+        ]
+        if values:
+            conn.execute(insert(labels), values)
+            written += len(values)
+        last = rows[-1][0]

@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     @app.before_request
     def _reject_unknown_parameters() -> None:
         if request.method != "OPTIONS" and (request.path.startswith("/api/") or wants_json()):
-            check_known(request.endpoint, request.args)
+            check_known(request.endpoint, request.args, settings.labels)
 
     return app
 

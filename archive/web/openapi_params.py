@@ -8,6 +8,7 @@ unknown parameters, so the document and the server cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from archive.limits import (
@@ -111,6 +112,18 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-def query_parameters(endpoint: str) -> list[dict[str, Any]]:
-    """The documented query parameters of one endpoint, in the order `ACCEPTED` lists them."""
-    return [OVERRIDES.get((endpoint, name)) or PARAMETERS[name] for name in ACCEPTED[endpoint]]
+def query_parameters(endpoint: str, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The documented query parameters of one endpoint, in the order `ACCEPTED` lists them, then (for the
+    endpoints taking search parameters) the label filters `labels` (name -> `extra` field)."""
+    documented = [OVERRIDES.get((endpoint, name)) or PARAMETERS[name] for name in ACCEPTED[endpoint]]
+    if "q" in ACCEPTED[endpoint]:
+        documented += [
+            _query(
+                name,
+                f"Only articles whose `{field}` label (in `extra`) is this value, case-insensitive "
+                f"(also typed inline as `{name}:value`; the `{name}` facet lists the values). Empty: no filter.",
+                {"type": "string"},
+            )
+            for name, field in (labels or {}).items()
+        ]
+    return documented

@@ -16,7 +16,7 @@ blank date and text fields send exactly that.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from archive import limits
@@ -99,8 +99,9 @@ def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default
     return raw
 
 
-def search_request(args: Mapping[str, str]) -> SearchRequest:
-    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
+def search_request(args: Mapping[str, str], label_names: Iterable[str] = ()) -> SearchRequest:
+    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before,
+    and the label filters `label_names`, e.g. topic=crude)."""
     limit = integer(
         args,
         "limit",
@@ -119,6 +120,7 @@ def search_request(args: Mapping[str, str]) -> SearchRequest:
         author=(args.get("author") or "").strip() or None,
         after=day(args, "after"),
         before=day(args, "before"),
+        labels=tuple((name, args[name].strip()) for name in label_names if (args.get(name) or "").strip()),
     ).validated()
 
 
@@ -127,12 +129,19 @@ def related_limit(args: Mapping[str, str]) -> int:
     return integer(args, "limit", limits.RELATED_DEFAULT, 1, limits.RELATED_MAX)
 
 
-def check_known(endpoint: str | None, args: Mapping[str, str]) -> None:
+def accepted(endpoint: str, label_names: Iterable[str] = ()) -> tuple[str, ...]:
+    """The query parameters `endpoint` reads: `ACCEPTED`, and for the endpoints taking search parameters the
+    label filters `label_names` (`Settings.labels`)."""
+    names = ACCEPTED[endpoint]
+    return (*names, *label_names) if "q" in names else names
+
+
+def check_known(endpoint: str | None, args: Mapping[str, str], label_names: Iterable[str] = ()) -> None:
     """BadQuery naming the first parameter `endpoint` does not read, with the list of those it does."""
-    accepted = ACCEPTED.get(endpoint or "")
-    if accepted is None:
+    if (endpoint or "") not in ACCEPTED:
         return
+    accepted_names = accepted(endpoint or "", label_names)
     for name in args:
-        if name not in accepted:
-            valid = ", ".join(accepted) if accepted else "none"
+        if name not in accepted_names:
+            valid = ", ".join(accepted_names) if accepted_names else "none"
             raise BadQuery(f"unknown parameter {name[:40]!r}; valid parameters: {valid}", param=name[:40])
