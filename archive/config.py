@@ -128,7 +128,7 @@ class Settings:
         low=1,
     )
     min_match_share: float = _setting(
-        0.75,
+        0.34,
         "ARCHIVE_MIN_MATCH_SHARE",
         "... and this share of the words (rounded up) of a longer query; other results need the meaning floor.",
         low=0,

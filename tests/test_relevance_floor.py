@@ -72,7 +72,7 @@ def test_keyword_results_name_their_words_and_no_meaning(searcher):
 
 
 def test_needed_matches_is_all_words_of_short_queries_then_a_share():
-    s = Settings(min_match_all=3, min_match_share=0.75)
+    s = Settings(min_match_all=3, min_match_share=0.75)  # Lucene's common 75%; the default is a third
     assert [needed_matches(n, s) for n in range(9)] == [0, 1, 2, 3, 3, 4, 5, 6, 6]
     assert needed_matches(15, s) == 12
     assert needed_matches(4, Settings(min_match_all=3, min_match_share=0.0)) == 1  # never zero words

@@ -7,7 +7,7 @@ a result is kept only when something justifies it (docs/search.md, "Relevance fl
   (calibrated on SciFact train: 98.9% of relevant articles are above 0.30, 16% of the
   non-relevant ones fall below; on Reuters, `bitcoin blockchain` peaks at 0.25), or
 - **by words**: it contains enough of the query's optional words: all of a query of up to
-  `min_match_all` words, else `min_match_share` of them rounded up (Lucene's
+  `min_match_all` words, else `min_match_share` (a third) of them rounded up (Lucene's
   minimum-should-match); required clauses hold for every candidate anyway.
 
 Both rules apply in semantic and hybrid modes alike. Keyword mode and browsing are exact match
