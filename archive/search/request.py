@@ -24,6 +24,7 @@ class SearchRequest:
     author: str | None = None
     after: date | None = None
     before: date | None = None
+    collapse: bool = limits.DEFAULT_COLLAPSE
 
     def validated(self) -> SearchRequest:
         """Check mode/sort/paging/dates; limit is clamped to limits.MAX_LIMIT."""

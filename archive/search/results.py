@@ -36,6 +36,18 @@ class ArticleRef:
 
 
 @dataclass
+class Version:
+    """Another version of a result's story (a wire copy, a re-run, the story in another outlet)."""
+
+    id: int
+    uid: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+
+
+@dataclass
 class SearchResult(ArticleRef):
     """One article in a result page, with its best passage and why it matched."""
 
@@ -48,6 +60,7 @@ class SearchResult(ArticleRef):
     passage_start: int  # char offsets of the passage in the article body
     passage_end: int
     explain: dict[str, Any]
+    versions: list[Version] = field(default_factory=list)  # the story's other versions (collapsed away)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's result object)."""
@@ -68,6 +81,7 @@ class SearchResponse:
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     date_bucket: str | None = None  # the bucket of facets["date"]: day, week, month or year (None: no dated match)
     filters: dict[str, Any] = field(default_factory=dict)
+    collapse: bool = True  # one result per story: `total` and the facets count stories
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -82,6 +96,7 @@ class RelatedArticle(ArticleRef):
 
     score: float  # cosine of the article vectors
     snippet: str
+    versions: list[Version] = field(default_factory=list)  # the story's other versions
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's related-article object)."""

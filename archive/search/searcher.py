@@ -17,6 +17,7 @@ from archive.config import Settings
 from archive.fusion import rrf, score_mix
 from archive.limits import DEFAULT_LIMIT, FUSIONS
 from archive.query import Query
+from archive.search import collapse
 from archive.search.candidates import keyword_articles, semantic_articles
 from archive.search.passages import hydrate
 from archive.search.related import related
@@ -62,8 +63,9 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query()
-        total, facet_counts, page = self._ranked(query, req, req.offset, req.limit, need=req.offset + req.limit)
+        total, facet_counts, page, stories = self._stories(query, req, req.offset, req.limit, req.offset + req.limit)
         results = hydrate(self.archive, page, highlight_terms(query))
+        collapse.attach(self.archive, results, stories)
         facet_lists, date_bucket = facets(facet_counts)
         return SearchResponse(
             query=req.q,
@@ -72,6 +74,7 @@ class Searcher:
             limit=req.limit,
             offset=req.offset,
             sort=req.sort,
+            collapse=req.collapse,
             results=results,
             facets=facet_lists,
             date_bucket=date_bucket,
@@ -96,14 +99,27 @@ class Searcher:
         """
         req = request.validated()
         query = req.query()
-        total, _, ranked = self._ranked(query, req, 0, max(0, max_results), need=DEFAULT_LIMIT)
+        total, _, ranked, stories = self._stories(query, req, 0, max(0, max_results), DEFAULT_LIMIT)
         terms = highlight_terms(query)
 
         def results() -> Iterator[SearchResult]:
             for start in range(0, len(ranked), batch):
-                yield from hydrate(self.archive, ranked[start : start + batch], terms)
+                part = hydrate(self.archive, ranked[start : start + batch], terms)
+                collapse.attach(self.archive, part, stories)
+                yield from part
 
         return total, results()
+
+    def _stories(
+        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
+    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate], dict[int, int]]:
+        """`_ranked` with one result per story (search/collapse.py) unless the request turns it off; the last
+        item maps each listed representative to its story."""
+        if not req.collapse:
+            return (*self._ranked(query, req, offset, limit, need), {})
+        return collapse.collapsed(
+            self.archive, lambda o, n, w: self._ranked(query, req, o, n, need=w), offset, limit, need
+        )
 
     def _ranked(
         self, query: Query, req: SearchRequest, offset: int, limit: int, need: int

@@ -23,7 +23,20 @@ from archive import limits
 from archive.errors import BadQuery
 from archive.search import SearchRequest
 
-SEARCH_PARAMS: tuple[str, ...] = ("q", "mode", "limit", "offset", "sort", "source", "author", "after", "before")
+SEARCH_PARAMS: tuple[str, ...] = (
+    "q",
+    "mode",
+    "limit",
+    "offset",
+    "sort",
+    "source",
+    "author",
+    "after",
+    "before",
+    "collapse",
+)
+TRUE_VALUES: tuple[str, ...] = ("true", "1", "yes", "on")
+FALSE_VALUES: tuple[str, ...] = ("false", "0", "no", "off")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -99,8 +112,20 @@ def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default
     return raw
 
 
+def flag(args: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean parameter (true/false, 1/0, yes/no, on/off), else BadQuery naming it."""
+    if name not in args:
+        return default
+    raw = (args.get(name) or "").strip().lower()
+    if raw in TRUE_VALUES:
+        return True
+    if raw in FALSE_VALUES:
+        return False
+    raise BadQuery(f"{name} must be true or false, got {raw[:40]!r}", param=name)
+
+
 def search_request(args: Mapping[str, str]) -> SearchRequest:
-    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
+    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before, collapse)."""
     limit = integer(
         args,
         "limit",
@@ -119,6 +144,7 @@ def search_request(args: Mapping[str, str]) -> SearchRequest:
         author=(args.get("author") or "").strip() or None,
         after=day(args, "after"),
         before=day(args, "before"),
+        collapse=flag(args, "collapse", limits.DEFAULT_COLLAPSE),
     ).validated()
 
 

@@ -33,6 +33,20 @@ ARTICLE_REF = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "Version": {
+        "type": "object",
+        "description": "Another version of the same story (a wire copy, a lightly edited re-run, the story in "
+        "another outlet), folded into this result; the article is at /api/articles/{uid}.",
+        "required": ["id", "uid", "title", "source", "url", "published_at"],
+        "properties": {
+            "id": INT,
+            "uid": STR,
+            "title": STR,
+            "source": nullable("string"),
+            "url": nullable("string", description="The original article."),
+            "published_at": nullable("string", format="date-time"),
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["ok", "error", "status"],
@@ -75,6 +89,7 @@ SCHEMAS: dict[str, Any] = {
             "passage_start",
             "passage_end",
             "explain",
+            "versions",
         ],
         "properties": {
             **ARTICLE_REF,
@@ -98,6 +113,12 @@ SCHEMAS: dict[str, Any] = {
             "passage_start": {"type": "integer", "description": "Offset of the passage in the stored article body."},
             "passage_end": {"type": "integer", "description": "End offset (exclusive) in the stored body."},
             "explain": ref("Explain"),
+            "versions": {
+                "type": "array",
+                "items": ref("Version"),
+                "description": "The story's other versions, oldest first (empty when it has none, or when "
+                "`collapse` is false).",
+            },
         },
     },
     "Facet": {
@@ -137,12 +158,21 @@ SCHEMAS: dict[str, Any] = {
             "took_ms",
             "next",
             "prev",
+            "collapse",
         ],
         "properties": {
             "ok": {"const": True},
             "query": STR,
             "mode": {"type": "string", "enum": list(MODES)},
-            "total": {"type": "integer", "description": "Matching articles (over all pages)."},
+            "total": {
+                "type": "integer",
+                "description": "Matching stories over all pages (articles when `collapse` is false).",
+            },
+            "collapse": {
+                "type": "boolean",
+                "description": "One result per story: near copies are in each result's `versions`, and `total` "
+                "and the facets count stories.",
+            },
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
             "offset": INT,
             "sort": {"type": "string", "enum": list(SORTS)},
@@ -157,7 +187,7 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": ref("SearchResult")},
             "facets": {
                 "type": "object",
-                "description": "Counts over all matching articles (keyword mode: exact, in SQL; semantic and hybrid: "
+                "description": "Counts over all matching stories (articles when `collapse` is false; keyword mode: exact, in SQL; semantic and hybrid: "
                 "over the candidate set that `total` counts).",
                 "properties": {"source": ref("Facet"), "year": ref("Facet"), "date": ref("DateHistogram")},
             },
@@ -232,6 +262,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "The article's opening words (display text: whitespace collapsed).",
             },
+            "versions": {"type": "array", "items": ref("Version"), "description": "The story's other versions."},
         },
     },
     "RelatedResponse": {
