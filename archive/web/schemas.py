@@ -187,7 +187,8 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": ref("SearchResult")},
             "facets": {
                 "type": "object",
-                "description": "Counts over all matching stories (articles when `collapse` is false; keyword mode: exact, in SQL; semantic and hybrid: "
+                "description": "Counts over all matching stories (articles when `collapse` is false; keyword mode: exact; "
+                "semantic and hybrid: "
                 "over the candidate set that `total` counts).",
                 "properties": {"source": ref("Facet"), "year": ref("Facet"), "date": ref("DateHistogram")},
             },

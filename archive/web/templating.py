@@ -48,7 +48,9 @@ def thousands(value: int) -> str:
 
 def install_filters(app: Flask) -> None:
     """Register the filters on the app's Jinja environment."""
-    app.jinja_env.filters.update(nice_date=nice_date, clock=clock, iso_day=iso_day, thousands=thousands, safe_href=safe_href)
+    app.jinja_env.filters.update(
+        nice_date=nice_date, clock=clock, iso_day=iso_day, thousands=thousands, safe_href=safe_href
+    )
     # The request rules the templates show (modes, sorts, caps): declared once in archive.limits.
     app.jinja_env.globals.update(
         {
