@@ -17,10 +17,12 @@ pytestmark = pytest.mark.integration
 QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SEARCH_KEYS = set("ok query mode total limit offset sort results facets date_bucket filters took_ms next prev".split())
+SEARCH_KEYS = set(
+    "ok query mode total limit offset sort collapse results facets date_bucket filters took_ms next prev".split()
+)
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
-    "passage_start passage_end explain".split()
+    "passage_start passage_end explain versions".split()
 )
 ERROR_KEYS = {"ok", "error", "status"}
 

@@ -36,6 +36,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
         "limit": 1,
         "offset": 0,
         "sort": "relevance",
+        "collapse": True,
         "results": [
             {
                 **SEED,
@@ -59,6 +60,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
                     "semantic_score": 0.45112,
                     "fused_score": 0.032787,
                 },
+                "versions": [],
             }
         ],
         "facets": {
