@@ -64,11 +64,34 @@ def test_detector_measures_containment_within_a_time_window():
     assert dup.containment(full, shortened) > 0.8 > dup.jaccard(full, shortened)
     assert dup.containment(full, dup.signature("T", HARVEST)) < 0.1
     day = datetime(2024, 1, 1)
-    assert dup.same_story(full, day, full, day + timedelta(hours=30), threshold=0.5, hours=36) == 1.0
-    assert dup.same_story(full, day, full, day + timedelta(hours=40), threshold=0.5, hours=36) is None
-    assert dup.same_story(full, None, full, day, threshold=0.5, hours=36) == 1.0  # undated: text alone
+
+    def v(sig, when, title="T"):
+        return dup.Version(sig, when, title)
+
+    assert dup.same_story(v(full, day), v(full, day + timedelta(hours=30)), threshold=0.5, hours=36) == 1.0
+    assert dup.same_story(v(full, day), v(full, day + timedelta(hours=40)), threshold=0.5, hours=36) is None
+    assert dup.same_story(v(full, None), v(full, day), threshold=0.5, hours=36) == 1.0  # undated: text alone
     assert set(dup.buckets(full)) == set(dup.buckets(dup.signature("T", BONDS)))
     assert len(dup.buckets(full)) == dup.BANDS and dup.buckets(dup.signature("", "")) == []
+
+
+def test_short_items_need_a_similar_headline():
+    """Two banks' prime-rate notices share most of their few words; a re-sent notice shares its headline too."""
+    one = "First National Bank said it raised its prime rate to 7-3/4 pct from 7-1/2 pct, effective today."
+    other = "Meridian Bancorp Inc said it raised its prime rate to 7-3/4 pct from 7-1/2 pct, effective immediately."
+    a, b = dup.signature("", one), dup.signature("", other)
+    assert 0.3 < dup.containment(a, b) < dup.SHORT_CONTAINMENT
+    day = datetime(2024, 1, 1)
+    rule = {"threshold": 0.3, "hours": 36}
+    assert (
+        dup.same_story(
+            dup.Version(a, day, "FIRST NATIONAL HIKES PRIME"), dup.Version(b, day, "MERIDIAN RAISES PRIME RATE"), **rule
+        )
+        is None
+    )
+    assert dup.same_story(
+        dup.Version(a, day, "FIRST NATIONAL HIKES PRIME"), dup.Version(b, day, "FIRST NATIONAL HIKES PRIME"), **rule
+    )
 
 
 def test_ingest_groups_copies_update_and_delete_reform_groups(archive):

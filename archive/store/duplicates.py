@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, or_, select, updat
 from archive.store.models import ArticleRow, BucketRow, NearCopyRow, SignatureRow
 from archive.store.reads import batches
 
-SignatureData = tuple[bytes, int, datetime | None]  # (minhash bytes, shingle count, published_at)
+SignatureData = tuple[bytes, int, datetime | None, str]  # (minhash bytes, shingle count, published_at, title)
 
 
 # --- write path -------------------------------------------------------------------------------
@@ -90,15 +90,21 @@ def bucket_mates(conn: Connection, buckets: Iterable[int]) -> dict[int, set[int]
 
 
 def signatures(conn: Connection, article_ids: Iterable[int]) -> dict[int, SignatureData]:
-    """article id -> (minhash, shingle count, published_at) for those that have a signature."""
+    """article id -> (minhash, shingle count, published_at, title) for those that have a signature."""
     out: dict[int, SignatureData] = {}
     for part in batches(list(article_ids)):
-        for a, m, n, p in conn.execute(
-            select(SignatureRow.article_id, SignatureRow.minhash, SignatureRow.shingles, ArticleRow.published_at)
+        for a, m, n, p, t in conn.execute(
+            select(
+                SignatureRow.article_id,
+                SignatureRow.minhash,
+                SignatureRow.shingles,
+                ArticleRow.published_at,
+                ArticleRow.title,
+            )
             .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
             .where(SignatureRow.article_id.in_(part))
         ):
-            out[int(a)] = (bytes(m), int(n), p)
+            out[int(a)] = (bytes(m), int(n), p, t or "")
     return out
 
 
@@ -140,25 +146,6 @@ def clear(conn: Connection) -> None:
     """Forget every signature, bucket and pair (a rebuild starts from here)."""
     for model in (NearCopyRow, BucketRow, SignatureRow):
         conn.execute(delete(model))
-
-
-def all_pairs(conn: Connection) -> list[tuple[int, int]]:
-    """Every judged pair (the rebuild forms groups from them)."""
-    return [(int(a), int(b)) for a, b in conn.execute(select(NearCopyRow.low_id, NearCopyRow.high_id))]
-
-
-def all_signatures(conn: Connection, after_id: int, limit: int) -> list[tuple[int, bytes, int, datetime | None]]:
-    """A page of (article id, minhash, shingles, published_at) in id order."""
-    return [
-        (int(a), bytes(m), int(n), p)
-        for a, m, n, p in conn.execute(
-            select(SignatureRow.article_id, SignatureRow.minhash, SignatureRow.shingles, ArticleRow.published_at)
-            .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
-            .where(SignatureRow.article_id > after_id)
-            .order_by(SignatureRow.article_id)
-            .limit(limit)
-        )
-    ]
 
 
 # --- read path --------------------------------------------------------------------------------

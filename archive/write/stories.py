@@ -43,36 +43,31 @@ def link(conn: Connection, settings: Settings, article_ids: Sequence[int]) -> No
         return
     partners = store.forget(conn, article_ids)  # an updated article starts afresh
     rows = []
-    sigs: dict[int, tuple[dup.Signature, object]] = {}
+    mine: dict[int, dup.Version] = {}
     for aid, title, body, published in store.article_texts(conn, article_ids):
         sig = dup.signature(title, body)
         keys = dup.buckets(sig)
         rows.append((aid, sig.to_bytes(), sig.shingles, keys))
-        sigs[aid] = (sig, published)
+        mine[aid] = dup.Version(sig, published, title)
     store.save_signatures(conn, rows)
     mates = store.bucket_mates(conn, [b for _, _, _, keys in rows for b in keys])
     candidates = {aid: set().union(*(mates.get(b, set()) for b in keys)) - {aid} for aid, _, _, keys in rows}
-    known = store.signatures(conn, set().union(set(), *candidates.values()) - set(sigs))
+    known = {
+        aid: dup.Version(dup.Signature.from_bytes(raw, n), published, title)
+        for aid, (raw, n, published, title) in store.signatures(
+            conn, set().union(*candidates.values()) - set(mine)
+        ).items()
+    }
     pairs = []
     for aid, others in candidates.items():
-        sig, published = sigs[aid]
         for other in others:
-            if other in sigs:
-                if other < aid:
-                    continue  # judged from the other side
-                theirs, their_date = sigs[other]
-            elif other in known:
-                raw, n, their_date = known[other]
-                theirs = dup.Signature.from_bytes(raw, n)
-            else:
+            if other in mine and other < aid:
+                continue  # judged from the other side
+            theirs = mine.get(other) or known.get(other)
+            if theirs is None:
                 continue
             sim = dup.same_story(
-                sig,
-                published,  # type: ignore[arg-type]
-                theirs,
-                their_date,  # type: ignore[arg-type]
-                threshold=settings.duplicate_containment,
-                hours=settings.duplicate_hours,
+                mine[aid], theirs, threshold=settings.duplicate_containment, hours=settings.duplicate_hours
             )
             if sim is not None:
                 pairs.append((aid, other, round(sim, 4)))
