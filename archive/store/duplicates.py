@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, or_, select, updat
 from archive.store.models import ArticleRow, BucketRow, NearCopyRow, SignatureRow
 from archive.store.reads import batches
 
+STORY_IN_LIMIT = 1000  # candidates looked up by an IN list; above this, every grouped article is read
 SignatureData = tuple[bytes, int, datetime | None, str]  # (minhash bytes, shingle count, published_at, title)
 
 
@@ -148,12 +149,32 @@ def clear(conn: Connection) -> None:
         conn.execute(delete(model))
 
 
+def all_ids(conn: Connection) -> list[tuple[int]]:
+    """Every signed article id, in order (a benchmark's sample)."""
+    return [(int(r[0]),) for r in conn.execute(select(SignatureRow.article_id).order_by(SignatureRow.article_id))]
+
+
+def count(conn: Connection) -> int:
+    """Signed articles."""
+    return int(conn.execute(select(func.count()).select_from(SignatureRow)).scalar_one())
+
+
 # --- read path --------------------------------------------------------------------------------
 
 
 def story_ids(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
-    """article id -> story id, for those of these articles that have near copies."""
+    """article id -> story id, for those of these articles that have near copies.
+
+    A long candidate list (a broad keyword query, browsing) reads every grouped article instead (an
+    index range on `story_id`): on Reuters 885 rows in 1 ms, where an IN list of 15,000 ids took 218 ms.
+    """
     out: dict[int, int] = {}
+    if len(article_ids) > STORY_IN_LIMIT:
+        wanted = set(article_ids)
+        rows = conn.execute(
+            select(SignatureRow.article_id, SignatureRow.story_id).where(SignatureRow.story_id.is_not(None))
+        )
+        return {int(a): int(s) for a, s in rows if a in wanted}
     for part in batches(article_ids):
         for a, s in conn.execute(
             select(SignatureRow.article_id, SignatureRow.story_id).where(
