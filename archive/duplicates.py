@@ -8,11 +8,16 @@ from a daily report of the same shape ("FED ADDS RESERVES VIA CUSTOMER REPURCHAS
 day shares 80% of its shingles). A short item (fewer than `SHORT_SHINGLES`) is mostly template
 ("... said it raised its prime rate to 7-3/4 pct from 7-1/2 pct"), so below `SHORT_CONTAINMENT`
 it must also share its headline's words (`TITLE_OVERLAP`): two banks' prime-rate notices the same
-day are two stories. Measured on labelled Reuters pairs: `bench/duplicates.py`,
+day are two stories. A version cut to its first paragraphs may share too few shingles with the
+whole for either the LSH bands or the estimate to see it ("SAUDI ARABIA REITERATES COMMITMENT TO
+OPEC PACT" and its 111-shingle "... OPEC ACCORD", Jaccard 0.19): a second, small MinHash over the
+lede (the body's first `LEDE_WORDS` words) has buckets of its own, and two ledes at
+`LEDE_JACCARD` or above make the pair versions too. Measured on labelled Reuters pairs: `bench/duplicates.py`,
 docs/search.md#one-result-per-story.
 
-Candidates come from LSH buckets (`BANDS` bands of `ROWS` MinHash values each), so finding the
-copies of one article is a few index look-ups, never a comparison with every article.
+Candidates come from LSH buckets (`BANDS` bands of `ROWS` MinHash values of the text, `LEDE_BANDS`
+of the lede), so finding the copies of one article is a few index look-ups, never a comparison with
+every article.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ SHINGLE_WORDS = 5
 BANDS = 32  # LSH: a pair is a candidate when one band of ROWS values agrees
 ROWS = 3  # P(candidate) at Jaccard 0.3: 0.58, 0.4: 0.88, 0.5: 0.99; at 0.05 (unrelated): 0.004
 SEED = 1  # fixed: signatures stored in an archive must stay comparable
+LEDE_WORDS = 40  # the lede: the body's first words
+LEDE_PERM = 32  # MinHash values of the lede
+LEDE_BANDS = 16  # its LSH bands of LEDE_ROWS values: P(candidate) 0.999 at Jaccard 0.6, 0.78 at 0.3
+LEDE_ROWS = 2
+LEDE_JACCARD = 0.6  # two ledes this alike make two versions (within the time window)
 SHORT_SHINGLES = 100  # a text with fewer shingles is "short"
 SHORT_CONTAINMENT = 0.8  # ... and below this containment it needs a similar headline
 TITLE_OVERLAP = 0.5  # Jaccard of the two headlines' word sets
@@ -40,44 +50,60 @@ _WORD = re.compile(r"\w+")
 class Signature:
     """An article's MinHash values and how many distinct shingles they summarise."""
 
-    values: np.ndarray  # uint32, NUM_PERM
+    values: np.ndarray  # uint32, NUM_PERM: the whole text
     shingles: int
+    lede: np.ndarray  # uint32, LEDE_PERM: the lede
 
     def to_bytes(self) -> bytes:
-        """Stored form (little-endian uint32)."""
-        return self.values.astype("<u4").tobytes()
+        """Stored form: the text's values then the lede's (little-endian uint32)."""
+        return np.concatenate([self.values, self.lede]).astype("<u4").tobytes()
 
     @classmethod
     def from_bytes(cls, raw: bytes, shingles: int) -> Signature:
         """The stored form read back."""
-        return cls(np.frombuffer(raw, dtype="<u4").astype(np.uint32), int(shingles))
+        values = np.frombuffer(raw, dtype="<u4").astype(np.uint32)
+        return cls(values[:NUM_PERM], int(shingles), values[NUM_PERM:])
 
 
-def shingles(title: str, body: str) -> set[str]:
-    """Lower-cased word 5-grams of title and body (a text shorter than that is one shingle)."""
-    words = _WORD.findall(f"{title} {body}".lower())
+def _grams(words: list[str]) -> set[str]:
     if len(words) <= SHINGLE_WORDS:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
 
 
-def signature(title: str, body: str) -> Signature:
-    """The article's MinHash signature (datasketch, NUM_PERM permutations, fixed seed)."""
-    grams = shingles(title, body)
-    m = MinHash(num_perm=NUM_PERM, seed=SEED)
+def shingles(title: str, body: str) -> set[str]:
+    """Lower-cased word 5-grams of title and body (a text shorter than that is one shingle)."""
+    return _grams(_WORD.findall(f"{title} {body}".lower()))
+
+
+def lede_shingles(body: str) -> set[str]:
+    """The 5-grams of the body's first LEDE_WORDS words."""
+    return _grams(_WORD.findall(body.lower())[:LEDE_WORDS])
+
+
+def _minhash(grams: set[str], num_perm: int) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=SEED)
     m.update_batch([g.encode("utf-8") for g in grams])
-    return Signature(np.asarray(m.hashvalues, dtype=np.uint32), len(grams))
+    return np.asarray(m.hashvalues, dtype=np.uint32)
+
+
+def signature(title: str, body: str) -> Signature:
+    """The article's MinHash signature (datasketch, fixed seed): NUM_PERM values of the text, LEDE_PERM of the lede."""
+    grams = shingles(title, body)
+    return Signature(_minhash(grams, NUM_PERM), len(grams), _minhash(lede_shingles(body), LEDE_PERM))
 
 
 def buckets(sig: Signature) -> list[int]:
     """The signature's LSH bucket keys, one per band (signed 63-bit integers, band number included)."""
     if sig.shingles == 0:
         return []
-    values = sig.values.astype("<u4")
     out = []
-    for band in range(BANDS):
-        part = values[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = hashlib.blake2b(part, digest_size=8, person=band.to_bytes(2, "little") * 8).digest()
+    for number, values in enumerate(
+        [sig.values[b * ROWS : (b + 1) * ROWS] for b in range(BANDS)]
+        + [sig.lede[b * LEDE_ROWS : (b + 1) * LEDE_ROWS] for b in range(LEDE_BANDS)]
+    ):
+        part = values.astype("<u4").tobytes()
+        digest = hashlib.blake2b(part, digest_size=8, person=number.to_bytes(2, "little") * 8).digest()
         out.append(int.from_bytes(digest, "little") >> 1)  # fits a signed BIGINT
     return out
 
@@ -85,6 +111,11 @@ def buckets(sig: Signature) -> list[int]:
 def jaccard(a: Signature, b: Signature) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
     return float(np.count_nonzero(a.values == b.values)) / NUM_PERM
+
+
+def lede_jaccard(a: Signature, b: Signature) -> float:
+    """Estimated Jaccard similarity of the two ledes' shingle sets."""
+    return float(np.count_nonzero(a.lede == b.lede)) / LEDE_PERM
 
 
 def containment(a: Signature, b: Signature) -> float:
@@ -123,7 +154,7 @@ def same_story(a: Version, b: Version, *, threshold: float, hours: float) -> flo
     if not close_in_time(a.published, b.published, hours):
         return None
     c = containment(a.sig, b.sig)
-    if c < threshold:
+    if c < threshold and lede_jaccard(a.sig, b.sig) < LEDE_JACCARD:
         return None
     short = min(a.sig.shingles, b.sig.shingles) < SHORT_SHINGLES
     if short and c < SHORT_CONTAINMENT and title_overlap(a.title, b.title) < TITLE_OVERLAP:

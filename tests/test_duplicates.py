@@ -72,7 +72,26 @@ def test_detector_measures_containment_within_a_time_window():
     assert dup.same_story(v(full, day), v(full, day + timedelta(hours=40)), threshold=0.5, hours=36) is None
     assert dup.same_story(v(full, None), v(full, day), threshold=0.5, hours=36) == 1.0  # undated: text alone
     assert set(dup.buckets(full)) == set(dup.buckets(dup.signature("T", BONDS)))
-    assert len(dup.buckets(full)) == dup.BANDS and dup.buckets(dup.signature("", "")) == []
+    assert len(dup.buckets(full)) == dup.BANDS + dup.LEDE_BANDS and dup.buckets(dup.signature("", "")) == []
+
+
+def test_a_version_cut_to_its_lede_is_a_version():
+    """The opening re-sent with paragraphs of its own: too little shared for containment, the same lede."""
+    lede = BONDS.split(". ")[0] + ". " + BONDS.split(". ")[1] + "."
+    other = HARVEST + " " + REPO.format(n="two", rate="six")
+    more = (
+        "Bankers in Manila said the proposal would be studied closely, though several lenders have said they "
+        "prefer cash. The central bank governor is expected to brief the committee on the economy next week, "
+        "when officials hope to settle the terms of a rescheduling that has taken more than a year to agree."
+    )
+    a, b = dup.signature("BONDS", BONDS + " " + more), dup.signature("BONDS", lede + " " + other)
+    assert dup.containment(a, b) < 0.5 <= dup.LEDE_JACCARD <= dup.lede_jaccard(a, b)
+    assert set(dup.buckets(a)) & set(dup.buckets(b))
+    day = datetime(2024, 1, 1)
+    assert dup.same_story(dup.Version(a, day, "BONDS"), dup.Version(b, day, "BONDS"), threshold=0.5, hours=36)
+    assert not dup.same_story(
+        dup.Version(a, day, "BONDS"), dup.Version(dup.signature("H", HARVEST), day, "H"), threshold=0.5, hours=36
+    )
 
 
 def test_short_items_need_a_similar_headline():
