@@ -8,12 +8,15 @@ from a daily report of the same shape ("FED ADDS RESERVES VIA CUSTOMER REPURCHAS
 day shares 80% of its shingles). A short item (fewer than `SHORT_SHINGLES`) is mostly template
 ("... said it raised its prime rate to 7-3/4 pct from 7-1/2 pct"), so below `SHORT_CONTAINMENT`
 it must also share its headline's words (`TITLE_OVERLAP`): two banks' prime-rate notices the same
-day are two stories. A version cut to its first paragraphs may share too few shingles with the
+day are two stories; and it must carry most of the same figures (`SHORT_FIGURES`): hog prices of
+two markets, or the afternoon's feedlot report after the morning's, differ in their numbers where a
+re-sent copy does not. A version cut to its first paragraphs may share too few shingles with the
 whole for either the LSH bands or the estimate to see it ("SAUDI ARABIA REITERATES COMMITMENT TO
 OPEC PACT" and its 111-shingle "... OPEC ACCORD", Jaccard 0.19): a second, small MinHash over the
 lede (the body's first `LEDE_WORDS` words) has buckets of its own, and two ledes at
-`LEDE_JACCARD` or above make the pair versions too. Measured on labelled Reuters pairs: `bench/duplicates.py`,
-docs/search.md#one-result-per-story.
+`LEDE_JACCARD` or above make the pair versions too when the longer one is not short (between two
+short items, a shared lede is their template: hog prices of two cities, three funds' payouts).
+Measured on labelled Reuters pairs: `bench/duplicates.py`, docs/search.md#one-result-per-story.
 
 Candidates come from LSH buckets (`BANDS` bands of `ROWS` MinHash values of the text, `LEDE_BANDS`
 of the lede), so finding the copies of one article is a few index look-ups, never a comparison with
@@ -43,6 +46,8 @@ LEDE_JACCARD = 0.6  # two ledes this alike make two versions (within the time wi
 SHORT_SHINGLES = 100  # a text with fewer shingles is "short"
 SHORT_CONTAINMENT = 0.8  # ... and below this containment it needs a similar headline
 TITLE_OVERLAP = 0.5  # Jaccard of the two headlines' word sets
+SHORT_FIGURES = 0.7  # a short item's figures (numbers) found in the other's, at least
+_FIGURE = re.compile(r"\d[\d,./-]*\d|\d")
 _WORD = re.compile(r"\w+")
 
 
@@ -53,16 +58,18 @@ class Signature:
     values: np.ndarray  # uint32, NUM_PERM: the whole text
     shingles: int
     lede: np.ndarray  # uint32, LEDE_PERM: the lede
+    figures: np.ndarray  # uint32, sorted: a hash of each distinct number in the body
 
     def to_bytes(self) -> bytes:
-        """Stored form: the text's values then the lede's (little-endian uint32)."""
-        return np.concatenate([self.values, self.lede]).astype("<u4").tobytes()
+        """Stored form: the text's values, the lede's, then the figures' (little-endian uint32)."""
+        return np.concatenate([self.values, self.lede, self.figures]).astype("<u4").tobytes()
 
     @classmethod
     def from_bytes(cls, raw: bytes, shingles: int) -> Signature:
         """The stored form read back."""
         values = np.frombuffer(raw, dtype="<u4").astype(np.uint32)
-        return cls(values[:NUM_PERM], int(shingles), values[NUM_PERM:])
+        head = NUM_PERM + LEDE_PERM
+        return cls(values[:NUM_PERM], int(shingles), values[NUM_PERM:head], values[head:])
 
 
 def _grams(words: list[str]) -> set[str]:
@@ -90,7 +97,15 @@ def _minhash(grams: set[str], num_perm: int) -> np.ndarray:
 def signature(title: str, body: str) -> Signature:
     """The article's MinHash signature (datasketch, fixed seed): NUM_PERM values of the text, LEDE_PERM of the lede."""
     grams = shingles(title, body)
-    return Signature(_minhash(grams, NUM_PERM), len(grams), _minhash(lede_shingles(body), LEDE_PERM))
+    figures = {
+        int.from_bytes(hashlib.blake2b(f.encode(), digest_size=4).digest(), "little") for f in _FIGURE.findall(body)
+    }
+    return Signature(
+        _minhash(grams, NUM_PERM),
+        len(grams),
+        _minhash(lede_shingles(body), LEDE_PERM),
+        np.array(sorted(figures), dtype=np.uint32),
+    )
 
 
 def buckets(sig: Signature) -> list[int]:
@@ -134,6 +149,14 @@ def close_in_time(a: datetime | None, b: datetime | None, hours: float) -> bool:
     return abs((a - b).total_seconds()) <= hours * 3600.0
 
 
+def figure_containment(a: Signature, b: Signature) -> float:
+    """The share of the smaller set of figures found in the other (1.0 when neither has any)."""
+    if not len(a.figures) or not len(b.figures):
+        return 0.0 if len(a.figures) or len(b.figures) else 1.0
+    shared = len(np.intersect1d(a.figures, b.figures, assume_unique=True))
+    return shared / min(len(a.figures), len(b.figures))
+
+
 def title_overlap(a: str, b: str) -> float:
     """Jaccard similarity of the two headlines' lower-cased word sets."""
     wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
@@ -154,9 +177,12 @@ def same_story(a: Version, b: Version, *, threshold: float, hours: float) -> flo
     if not close_in_time(a.published, b.published, hours):
         return None
     c = containment(a.sig, b.sig)
-    if c < threshold and lede_jaccard(a.sig, b.sig) < LEDE_JACCARD:
+    cut_short = max(a.sig.shingles, b.sig.shingles) >= SHORT_SHINGLES and lede_jaccard(a.sig, b.sig) >= LEDE_JACCARD
+    if c < threshold and not cut_short:  # the lede counts for a long article and its shortened version only
         return None
-    short = min(a.sig.shingles, b.sig.shingles) < SHORT_SHINGLES
-    if short and c < SHORT_CONTAINMENT and title_overlap(a.title, b.title) < TITLE_OVERLAP:
-        return None
+    if min(a.sig.shingles, b.sig.shingles) < SHORT_SHINGLES:
+        if c < SHORT_CONTAINMENT and title_overlap(a.title, b.title) < TITLE_OVERLAP:
+            return None
+        if figure_containment(a.sig, b.sig) < SHORT_FIGURES:
+            return None
     return c

@@ -52,6 +52,7 @@ class Pair:
     text_bucket: bool = False  # shares a bucket of the text's bands (not only of the lede's)
     lede: float = 0.0  # estimated Jaccard of the ledes
     judged: bool = False  # the detector as it runs: a shared bucket and archive.duplicates.same_story
+    judged_without_figures: bool = False
     cosine: float | None = None
     band: str = ""
 
@@ -93,12 +94,16 @@ def measure(pairs: list[Pair], articles: dict[str, Article], settings: Settings)
         vb = dup.Version(sigs[p.b], b.published_at, b.title or "")
         rule = {"threshold": settings.duplicate_containment, "hours": settings.duplicate_hours}
         p.judged = p.bucket and dup.same_story(va, vb, **rule) is not None
+        no_figures = dup.Signature(sigs[p.b].values, sigs[p.b].shingles, sigs[p.b].lede, sigs[p.a].figures)
+        p.judged_without_figures = (
+            p.bucket and dup.same_story(va, dup.Version(no_figures, vb.published, vb.title), **rule) is not None
+        )
         short = min(sigs[p.a].shingles, sigs[p.b].shingles) < dup.SHORT_SHINGLES
         p.headline_ok = (
             not short
             or p.containment >= dup.SHORT_CONTAINMENT
             or dup.title_overlap(a.title or "", b.title or "") >= dup.TITLE_OVERLAP
-        )
+        ) and (not short or dup.figure_containment(sigs[p.a], sigs[p.b]) >= dup.SHORT_FIGURES)
 
 
 def add_cosines(pairs: list[Pair], index_dir: Path) -> bool:
@@ -152,15 +157,16 @@ def rules(settings: Settings, with_cosine: bool) -> list[tuple[str, Callable[[Pa
     c0, h0 = settings.duplicate_containment, settings.duplicate_hours
     out: list[tuple[str, Callable[[Pair], bool]]] = [
         (
-            f"detector: <= {h0:g} h & (containment >= {c0} | lede Jaccard >= {dup.LEDE_JACCARD}) & short-item rule",
+            f"detector: <= {h0:g} h & (containment >= {c0} | lede Jaccard >= {dup.LEDE_JACCARD}) & short-item rules",
             lambda p: p.judged,
         ),
+        ("the same without the figures rule", lambda p: p.judged_without_figures),
         (
             "the same without the lede",
             lambda p: p.text_bucket and p.containment >= c0 and within(p, h0) and p.headline_ok,
         ),
         (
-            "the same without the lede and the short-item headline rule",
+            "the same without the lede and the short-item rules",
             lambda p: p.text_bucket and p.containment >= c0 and within(p, h0),
         ),
     ]
