@@ -223,3 +223,22 @@ def test_related_coverage_lists_each_story_once(archive):
     assert len(bonds) == 1 and len(bonds[0].versions) == 2
     own = Searcher(archive).related("bonds-1", limit=10)
     assert [i.uid for i in own] == ["harvest"]  # its own versions are not related coverage
+
+
+def test_an_archive_made_before_0003_upgrades_without_losing_data(archive):
+    from archive.store.db import current_revision, migrate
+
+    ingest(archive, copies())
+    before = stories(archive)
+    with archive.engine.begin() as conn:
+        for table in ("near_copies", "duplicate_buckets", "article_signatures"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    assert migrate(archive.engine) and current_revision(archive.engine) == "0003"
+    with archive.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM articles")).scalar_one() == 4
+    assert stories(archive) == {}
+    assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 3  # nothing grouped yet
+    assert backfill(archive).articles == 4
+    assert stories(archive) == before
+    assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 1
