@@ -1,4 +1,5 @@
-"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | serve | settings`."""
+"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | duplicates | serve |
+settings`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from archive.config import Settings
 from archive.errors import ArchiveError
 from archive.limits import (
     CLAMP_CEILING,
+    COLLAPSE_HELP,
+    DEFAULT_COLLAPSE,
     DEFAULT_LIMIT,
     DEFAULT_MODE,
     DEFAULT_SORT,
@@ -163,6 +166,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 @click.option("--author")
 @click.option("--after", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (inclusive)")
 @click.option("--before", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (exclusive)")
+@click.option("--collapse/--all-versions", default=DEFAULT_COLLAPSE, show_default=True, help=COLLAPSE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON result objects.")
 @click.pass_context
 @_fail_cleanly
@@ -177,6 +181,7 @@ def search(
     author: str | None,
     after: datetime | None,
     before: datetime | None,
+    collapse: bool,
     as_json: bool,
 ) -> None:
     """Search the archive (query language: words, "phrases", AND, OR, NOT, ( ), +, -, title:, word*, source:, author:, after:, before:)."""
@@ -193,13 +198,15 @@ def search(
             author=author,
             after=after.date() if after else None,
             before=before.date() if before else None,
+            collapse=collapse,
         )
     )
     if as_json:
         click.echo(json.dumps({"ok": True, **response.as_dict()}, indent=2, ensure_ascii=False))
         return
     about = "at least " if response.total_relation == "gte" else ""
-    click.echo(f"{about}{response.total} articles match ({mode})" if response.total else f"nothing found ({mode})")
+    unit = "stories" if collapse else "articles"
+    click.echo(f"{about}{response.total} {unit} match ({mode})" if response.total else f"nothing found ({mode})")
     for n, r in enumerate(response.results, start=offset + 1):
         when = (r.published_at or "")[:10]
         click.echo(f"{n:3}. {r.title}  [{r.source or '-'} {when}] uid={r.uid} score={r.score:.4f}")
@@ -207,6 +214,10 @@ def search(
         click.echo("     " + " ".join(r.passage.split())[:240])
         if why or r.meaning:
             click.echo("     why: " + " · ".join([*why, *([r.meaning] if r.meaning else [])]))
+        if r.versions:
+            click.echo(f"     {len(r.versions)} other version{'s' if len(r.versions) > 1 else ''}:")
+        for v in r.versions:
+            click.echo(f"       - {v.title}  [{v.source or '-'} {(v.published_at or '')[:16]}] uid={v.uid}")
 
 
 @main.command()
@@ -229,6 +240,8 @@ def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
         click.echo(
             f"{n:3}. {item.title}  [{(item.published_at or '')[:10]}] uid={item.uid} similarity={item.score:.3f}"
         )
+        for v in item.versions:
+            click.echo(f"       also: {v.title}  [{v.source or '-'} {(v.published_at or '')[:16]}] uid={v.uid}")
 
 
 @main.command()
@@ -320,6 +333,31 @@ def migrate(ctx: click.Context) -> None:
     click.echo(
         f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})"
     )
+    from archive.write.stories import backfill
+
+    report = backfill(_archive(ctx, verify=False))  # near copies of articles stored before they were detected
+    if report.articles:
+        click.echo(f"near copies: {report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
+
+
+def _stories(report: Any) -> str:
+    return f"{report.stories} stories with more than one version ({report.grouped} articles)"
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Forget every signature and group first (after changing their settings).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_cleanly
+def duplicates(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+    """Detect near copies (one result per story) for articles not yet signed; --rebuild redoes all (no model needed)."""
+    from archive.write.stories import backfill
+
+    report = backfill(_archive(ctx, verify=False), rebuild=rebuild)
+    if as_json:
+        click.echo(json.dumps({"ok": True, **report.as_dict()}))
+        return
+    click.echo(f"{report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
 
 
 @main.command("settings")

@@ -139,10 +139,18 @@ class Settings:
         "Fields of an article's `extra` that hold short labels, as name=field pairs: each becomes a facet, a filter "
         "typed as name:value in a query and an API parameter (?name=value), and links on the article page.",
     )
-    related_duplicate_cosine: float = _setting(
-        0.97,
-        "ARCHIVE_RELATED_DUPLICATE_COSINE",
-        "Related coverage: article-vector cosine at which a story counts as a duplicate.",
+    duplicate_containment: float = _setting(
+        0.5,
+        "ARCHIVE_DUPLICATE_CONTAINMENT",
+        "Near copies: share of the shorter article's 5-word shingles found in the other at which two "
+        "articles are versions of one story (`archive duplicates --rebuild` applies a change).",
+        low=0,
+    )
+    duplicate_hours: float = _setting(
+        36.0,
+        "ARCHIVE_DUPLICATE_HOURS",
+        "Near copies: at most this many hours between the publication times of two versions of one story.",
+        low=0,
     )
     api_key: str | None = _setting(
         None, "ARCHIVE_API_KEY", "Bearer key for write endpoints; writes are refused when unset."

@@ -19,10 +19,14 @@ DEFAULT_SORT = "relevance"
 SORT_LABELS = {"relevance": "Relevance", "newest": "Newest first", "oldest": "Oldest first"}
 FUSIONS: tuple[str, ...] = ("zscore", "minmax", "rrf")
 
+DEFAULT_COLLAPSE = True  # one result per story; collapse=false lists every version as a result of its own
+COLLAPSE_HELP = "One result per story: near copies are folded into the best-ranked one's `versions`."
+
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100  # results per page
 CLAMP_CEILING = 1000  # a limit in (MAX_LIMIT, CLAMP_CEILING] is clamped to MAX_LIMIT; above it is an error
 MAX_OFFSET = 100_000
+COLLAPSE_WINDOW = MAX_OFFSET + MAX_LIMIT  # ranked candidates one collapsed search may fold (the deepest page)
 MAX_QUERY_CHARS = 10_000
 RELATED_DEFAULT = 10
 RELATED_MAX = 50

@@ -20,12 +20,13 @@ QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SEARCH_KEYS = set(
-    "ok query mode total total_relation limit offset sort results facets date_bucket filters took_ms next prev".split()
+    "ok query mode total total_relation limit offset sort collapse results facets date_bucket filters took_ms next "
+    "prev".split()
 )
 ARCHIVE_DEFAULTS = ArchiveSettings()
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
-    "passage_start passage_end explain matched_words meaning".split()
+    "passage_start passage_end explain matched_words meaning versions".split()
 )
 ERROR_KEYS = {"ok", "error", "status"}
 

@@ -94,7 +94,7 @@ def test_search_results_keep_query_and_show_the_seed_first(client, seeded_archiv
     first_passage = html.split('class="passage"', 1)[1].split("</p>", 1)[0]
     assert "<mark>" in first_passage
     assert "Why it matched: contains Iran, camera, disconnection · close in meaning" in " ".join(page.all_text.split())
-    assert "13 articles match" in page.all_text
+    assert "13 stories match" in page.all_text
 
 
 def test_mode_and_sort_round_trip(client):

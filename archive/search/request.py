@@ -26,6 +26,7 @@ class SearchRequest:
     after: date | None = None
     before: date | None = None
     labels: tuple[tuple[str, str], ...] = ()  # (label filter name, value), e.g. ("topic", "crude")
+    collapse: bool = limits.DEFAULT_COLLAPSE
 
     def validated(self) -> SearchRequest:
         """Check mode/sort/paging/dates; limit is clamped to limits.MAX_LIMIT."""

@@ -38,6 +38,18 @@ class ArticleRef:
 
 
 @dataclass
+class Version:
+    """Another version of a result's story (a wire copy, a re-run, the story in another outlet)."""
+
+    id: int
+    uid: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+
+
+@dataclass
 class SearchResult(ArticleRef):
     """One article in a result page, with its best passage and why it matched."""
 
@@ -52,6 +64,7 @@ class SearchResult(ArticleRef):
     explain: dict[str, Any]
     matched_words: list[str]  # the query's words found in the article (stemmed matches), required ones included
     meaning: str | None  # 'close in meaning', 'loosely related in meaning', or None (not matched by meaning)
+    versions: list[Version] = field(default_factory=list)  # the story's other versions (collapsed away)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's result object)."""
@@ -73,6 +86,7 @@ class SearchResponse:
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     date_bucket: str | None = None  # the bucket of facets["date"]: day, week, month or year (None: no dated match)
     filters: dict[str, Any] = field(default_factory=dict)
+    collapse: bool = True  # one result per story: `total` and the facets count stories
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -87,6 +101,7 @@ class RelatedArticle(ArticleRef):
 
     score: float  # cosine of the article vectors
     snippet: str
+    versions: list[Version] = field(default_factory=list)  # the story's other versions
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's related-article object)."""

@@ -18,6 +18,7 @@ from archive.fusion import rrf, score_mix
 from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
 from archive.query.nodes import match_expression
+from archive.search import collapse
 from archive.search.candidates import keyword_articles, semantic_articles
 from archive.search.justify import explain_words, justified, required_words
 from archive.search.passages import hydrate
@@ -64,12 +65,13 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query(self.settings.labels)
-        total, relation, facet_counts, page, scope = self._ranked(
-            query, req, req.offset, req.limit, need=req.offset + req.limit
+        total, relation, facet_counts, page, scope, stories = self._stories(
+            query, req, req.offset, req.limit, req.offset + req.limit
         )
         labelled = self.pool.submit(self._label_facets, query, req, scope)
         explain_words(self.archive, query, page)
         results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
+        collapse.attach(self.archive, results, stories)
         facet_lists, date_bucket = facets(facet_counts)
         facet_lists.update(labelled.result())
         return SearchResponse(
@@ -80,6 +82,7 @@ class Searcher:
             limit=req.limit,
             offset=req.offset,
             sort=req.sort,
+            collapse=req.collapse,
             results=results,
             facets=facet_lists,
             date_bucket=date_bucket,
@@ -105,16 +108,29 @@ class Searcher:
         """
         req = request.validated()
         query = req.query(self.settings.labels)
-        total, _, _, ranked, _ = self._ranked(query, req, 0, max(0, max_results), need=DEFAULT_LIMIT)
+        total, _, _, ranked, _, stories = self._stories(query, req, 0, max(0, max_results), DEFAULT_LIMIT)
         terms, required = highlight_terms(query), required_words(query)
 
         def results() -> Iterator[SearchResult]:
             for start in range(0, len(ranked), batch):
-                part = ranked[start : start + batch]
-                explain_words(self.archive, query, part)
-                yield from hydrate(self.archive, part, terms, required, self.settings)
+                chosen = ranked[start : start + batch]
+                explain_words(self.archive, query, chosen)
+                part = hydrate(self.archive, chosen, terms, required, self.settings)
+                collapse.attach(self.archive, part, stories)
+                yield from part
 
         return total, results()
+
+    def _stories(
+        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
+    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate], list[int] | None, dict[int, int]]:
+        """`_ranked` with one result per story (search/collapse.py) unless the request turns it off; the last
+        item maps each listed representative to its story."""
+        if not req.collapse:
+            return (*self._ranked(query, req, offset, limit, need), {})
+        return collapse.collapsed(
+            self.archive, lambda o, n, w: self._ranked(query, req, o, n, need=w), offset, limit, need
+        )
 
     def _ranked(
         self, query: Query, req: SearchRequest, offset: int, limit: int, need: int

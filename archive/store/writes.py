@@ -24,6 +24,7 @@ class BatchOutcome:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     new_chunks: list[tuple[int, str, str]] = field(default_factory=list)  # (chunk id, title prefix, chunk text)
     stale_chunk_ids: list[int] = field(default_factory=list)  # chunks of updated articles, now gone
+    article_ids: list[int] = field(default_factory=list)  # articles added or updated (their near copies change)
 
 
 def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOutcome:
@@ -82,6 +83,7 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
             new.append((chunk, p.embed_prefix))
     session.flush()  # assigns chunk ids
     out.new_chunks = [(int(c.id), prefix, c.text) for c, prefix in new]
+    out.article_ids = [int(row.id) for row, _ in touched.values()]
     return out
 
 

@@ -37,6 +37,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
         "limit": 1,
         "offset": 0,
         "sort": "relevance",
+        "collapse": True,
         "results": [
             {
                 **SEED,
@@ -63,6 +64,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
                 },
                 "matched_words": ["Iran", "camera", "disconnection"],
                 "meaning": "close in meaning",
+                "versions": [],
             }
         ],
         "facets": {

@@ -13,6 +13,8 @@ from typing import Any
 
 from archive.limits import (
     CLAMP_CEILING,
+    COLLAPSE_HELP,
+    DEFAULT_COLLAPSE,
     DEFAULT_LIMIT,
     DEFAULT_MODE,
     DEFAULT_SORT,
@@ -79,6 +81,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "after": _query("after", "Published on or after this day (UTC)." + DATE_ORDER, DATE_OR_EMPTY),
     "before": _query("before", "Published before this day (UTC, exclusive)." + DATE_ORDER, DATE_OR_EMPTY),
+    "collapse": _query(
+        "collapse",
+        COLLAPSE_HELP + " `total` and the facets then count stories. false lists every version as a result of "
+        "its own (true/false, 1/0, yes/no, on/off; anything else is a 400).",
+        {"type": "boolean", "default": DEFAULT_COLLAPSE},
+    ),
     "p": _query(
         "p",
         "Cite this passage (its number, `chunk_seq` of a search result): the archive permalink then ends in "

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from archive.documents import extra_labels
 from archive.errors import BadQuery, NotFound
-from archive.limits import DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
+from archive.limits import DEFAULT_COLLAPSE, DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
 from archive.query import parse_query
 from archive.reading import StoredArticle, archive_overview, load_article
 from archive.reflow import display_text
@@ -33,6 +33,7 @@ def search_url(**changes: Any) -> str:
     params = {k: request.args.get(k) for k in (*KEPT_PARAMS, *web_settings().labels)}
     params.update(changes)
     defaults = {"mode": DEFAULT_MODE, "sort": DEFAULT_SORT, "limit": str(DEFAULT_LIMIT), "offset": "0"}
+    defaults["collapse"] = str(DEFAULT_COLLAPSE).lower()
     clean = {k: str(v) for k, v in params.items() if v not in (None, "") and str(v) != defaults.get(k)}
     return url_for("pages.search_page", **clean)
 

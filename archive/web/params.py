@@ -23,7 +23,20 @@ from archive import limits
 from archive.errors import BadQuery
 from archive.search import SearchRequest
 
-SEARCH_PARAMS: tuple[str, ...] = ("q", "mode", "limit", "offset", "sort", "source", "author", "after", "before")
+SEARCH_PARAMS: tuple[str, ...] = (
+    "q",
+    "mode",
+    "limit",
+    "offset",
+    "sort",
+    "source",
+    "author",
+    "after",
+    "before",
+    "collapse",
+)
+TRUE_VALUES: tuple[str, ...] = ("true", "1", "yes", "on")
+FALSE_VALUES: tuple[str, ...] = ("false", "0", "no", "off")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -99,8 +112,20 @@ def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default
     return raw
 
 
+def flag(args: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean parameter (true/false, 1/0, yes/no, on/off), else BadQuery naming it."""
+    if name not in args:
+        return default
+    raw = (args.get(name) or "").strip().lower()
+    if raw in TRUE_VALUES:
+        return True
+    if raw in FALSE_VALUES:
+        return False
+    raise BadQuery(f"{name} must be true or false, got {raw[:40]!r}", param=name)
+
+
 def search_request(args: Mapping[str, str], label_names: Iterable[str] = ()) -> SearchRequest:
-    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before,
+    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before, collapse,
     and the label filters `label_names`, e.g. topic=crude)."""
     limit = integer(
         args,
@@ -121,6 +146,7 @@ def search_request(args: Mapping[str, str], label_names: Iterable[str] = ()) -> 
         after=day(args, "after"),
         before=day(args, "before"),
         labels=tuple((name, args[name].strip()) for name in label_names if (args.get(name) or "").strip()),
+        collapse=flag(args, "collapse", limits.DEFAULT_COLLAPSE),
     ).validated()
 
 

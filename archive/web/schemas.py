@@ -33,6 +33,20 @@ ARTICLE_REF = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "Version": {
+        "type": "object",
+        "description": "Another version of the same story (a wire copy, a lightly edited re-run, the story in "
+        "another outlet), folded into this result; the article is at /api/articles/{uid}.",
+        "required": ["id", "uid", "title", "source", "url", "published_at"],
+        "properties": {
+            "id": INT,
+            "uid": STR,
+            "title": STR,
+            "source": nullable("string"),
+            "url": nullable("string", description="The original article."),
+            "published_at": nullable("string", format="date-time"),
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["ok", "error", "status"],
@@ -86,6 +100,7 @@ SCHEMAS: dict[str, Any] = {
             "explain",
             "matched_words",
             "meaning",
+            "versions",
         ],
         "properties": {
             **ARTICLE_REF,
@@ -121,6 +136,12 @@ SCHEMAS: dict[str, Any] = {
                 description="How strongly the article matched on meaning (its best passage's cosine against "
                 "`close_meaning` and the relevance floor); null when not matched by meaning (or in keyword mode).",
             ),
+            "versions": {
+                "type": "array",
+                "items": ref("Version"),
+                "description": "The story's other versions, oldest first (empty when it has none, or when "
+                "`collapse` is false).",
+            },
         },
     },
     "Facet": {
@@ -161,6 +182,7 @@ SCHEMAS: dict[str, Any] = {
             "took_ms",
             "next",
             "prev",
+            "collapse",
         ],
         "properties": {
             "ok": {"const": True},
@@ -168,14 +190,19 @@ SCHEMAS: dict[str, Any] = {
             "mode": {"type": "string", "enum": list(MODES)},
             "total": {
                 "type": "integer",
-                "description": "Matching articles over all pages: in semantic and hybrid modes, those a relevance "
-                "floor or enough of the query's words justify (docs/search.md).",
+                "description": "Matching stories over all pages (articles when `collapse` is false): in semantic and "
+                "hybrid modes, those a relevance floor or enough of the query's words justify (docs/search.md).",
             },
             "total_relation": {
                 "type": "string",
                 "enum": ["eq", "gte"],
                 "description": "`eq`: `total` is exact. `gte`: at least `total` (semantic and hybrid modes rank a "
                 "window of candidates; more justified articles may lie beyond it).",
+            },
+            "collapse": {
+                "type": "boolean",
+                "description": "One result per story: near copies are in each result's `versions`, and `total` "
+                "and the facets count stories.",
             },
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
             "offset": INT,
@@ -191,7 +218,8 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": ref("SearchResult")},
             "facets": {
                 "type": "object",
-                "description": "Counts over all matching articles (keyword mode: exact, in SQL; semantic and hybrid: "
+                "description": "Counts over all matching stories (articles when `collapse` is false; keyword mode: exact; "
+                "semantic and hybrid: "
                 "over the candidate set that `total` counts).",
                 "properties": {"source": ref("Facet"), "year": ref("Facet"), "date": ref("DateHistogram")},
             },
@@ -266,6 +294,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "The article's opening words (display text: whitespace collapsed).",
             },
+            "versions": {"type": "array", "items": ref("Version"), "description": "The story's other versions."},
         },
     },
     "RelatedResponse": {

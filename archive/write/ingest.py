@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.store import writes
+from archive.write import stories
 from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend, embed_and_add
 from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
@@ -216,6 +217,7 @@ def _store_batch(
         return [], []
     with archive.session() as s, s.begin():
         outcome = writes.save_batch(s, prepared)
+        stories.link(s.connection(), archive.settings, outcome.article_ids)  # near copies, in the same transaction
     report.added += outcome.added
     report.updated += outcome.updated
     report.duplicates += len(outcome.duplicates)
