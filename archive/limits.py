@@ -28,6 +28,11 @@ RELATED_DEFAULT = 10
 RELATED_MAX = 50
 MAX_POST_ARTICLES = 1000  # per API request; larger batches belong to `archive ingest`
 MAX_KEY_CHARS = 512  # an article key (uid or id) longer than the uid column cannot exist
+SAVED_NAME_CHARS = 200  # a saved search's or a batch's name
+FEED_ENTRIES = 50  # newest alerts in a saved search's Atom and JSON feeds
+ALERTS_ON_PAGE = 100  # alerts listed on a saved search's page and in its API answer
+BATCH_TOP_HITS = 5  # top hits kept per query of a batch search
+BATCH_DEFAULT_MODE = "keyword"  # a batch counts matches: keyword mode's total is every matching article
 
 
 def check_date_range(after: date | None, before: date | None, param: str = "after") -> None:
