@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from archive import limits
 from archive.archive import Archive, read_only
@@ -229,6 +230,48 @@ def check_resumable(job: BatchJob) -> None:
     """A 409 unless the job can be resumed."""
     if not resumable(job):
         raise ArchiveError(f"batch search {job.id} is {job.status}: only an interrupted job is resumed", status=409)
+
+
+CSV_COLUMNS = (
+    "query",
+    "matches",
+    "search_url",
+    *(f"hit_{i}_{part}" for i in range(1, limits.BATCH_TOP_HITS + 1) for part in ("title", "link")),
+    "error",
+)
+
+
+def search_path(mode: str, q: str) -> str:
+    """The root-relative link of one query's search (the site's /search page)."""
+    params = {"q": q, **({"mode": mode} if mode != limits.DEFAULT_MODE else {})}
+    return "/search?" + urlencode(params)
+
+
+def hit_path(hit: dict[str, Any], q: str) -> str:
+    """The root-relative permalink of a hit: its article page at the matched passage, the query highlighted."""
+    seq = hit.get("chunk_seq")
+    params = {"q": q, **({"p": seq} if seq is not None else {})}
+    return f"/articles/{hit['id']}?" + urlencode(params) + (f"#passage-{seq}" if seq is not None else "")
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet would not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def results_csv(job: BatchJob, rows: list[dict[str, Any]], base: str = "") -> str:
+    """The results as CSV (CSV_COLUMNS): one row per query; links are `base` + the root-relative paths."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        cells: list[Any] = [_cell(r["query"]), r["matches"], base + search_path(job.mode, r["query"])]
+        hits = r["hits"] or []
+        for i in range(limits.BATCH_TOP_HITS):
+            hit = hits[i] if i < len(hits) else None
+            cells += [_cell(hit["title"]), base + hit_path(hit, r["query"])] if hit else ["", ""]
+        writer.writerow([*cells, r["error"] or ""])
+    return out.getvalue()
 
 
 class Runner:

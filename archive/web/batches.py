@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from archive import batch, limits
+from archive import batch
 from archive.errors import BadQuery
 from archive.store.batches import BatchJob
 from archive.web.context import the_archive, web_settings
 from archive.web.security import require_api_key, require_form_key
 
 batches = Blueprint("batches", __name__)
-
-CSV_COLUMNS = (
-    "query",
-    "matches",
-    "search_url",
-    *(f"hit_{i}_{part}" for i in range(1, limits.BATCH_TOP_HITS + 1) for part in ("title", "link")),
-    "error",
-)
 
 
 def install_batches(app: Flask) -> None:
@@ -38,16 +28,6 @@ def runner() -> batch.Runner:
     return current_app.extensions["batch_runner"]
 
 
-def _search_url(job: BatchJob, q: str, external: bool = False) -> str:
-    mode = job.mode if job.mode != limits.DEFAULT_MODE else None
-    return url_for("pages.search_page", q=q, mode=mode, _external=external)
-
-
-def _hit_link(hit: dict[str, Any], q: str, external: bool = False) -> str:
-    url = url_for("pages.article_page", key=hit["id"], q=q, p=hit.get("chunk_seq"), _external=external)
-    return url + (f"#passage-{hit['chunk_seq']}" if hit.get("chunk_seq") is not None else "")
-
-
 def _described(job: BatchJob) -> dict[str, Any]:
     return {
         **job.as_dict(),
@@ -58,7 +38,7 @@ def _described(job: BatchJob) -> dict[str, Any]:
 
 def _rows(job: BatchJob) -> list[dict[str, Any]]:
     return [
-        {**r, "hits": r["hits"] or [], "search_url": _search_url(job, r["query"])}
+        {**r, "hits": r["hits"] or [], "search_url": batch.search_path(job.mode, r["query"])}
         for r in batch.results(the_archive(), job)
     ]
 
@@ -127,27 +107,13 @@ def api_get(key: str) -> Response:
 def api_csv(key: str) -> Response:
     """The results as CSV: one row per query (matches, its search, the top hits' titles and links)."""
     job = batch.get(the_archive(), key)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for r in batch.results(the_archive(), job):
-        cells: list[Any] = [_safe(r["query"]), r["matches"], _search_url(job, r["query"], external=True)]
-        hits = r["hits"] or []
-        for i in range(limits.BATCH_TOP_HITS):
-            hit = hits[i] if i < len(hits) else None
-            cells += [_safe(hit["title"]), _hit_link(hit, r["query"], external=True)] if hit else ["", ""]
-        writer.writerow([*cells, r["error"] or ""])
+    body = batch.results_csv(job, batch.results(the_archive(), job), base=request.url_root.rstrip("/"))
     filename = f"batch-{job.id}.csv"
     return Response(
-        out.getvalue(),
+        body,
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={filename}", "X-Batch-Status": job.status},
     )
-
-
-def _safe(cell: str) -> str:
-    """A text cell a spreadsheet would not run as a formula."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 @batches.delete("/api/batches/<key>")
@@ -191,7 +157,7 @@ def create() -> Response:
 def page(key: str) -> str:
     """Progress (the page refreshes itself while the job runs) and one row per query linking to its search."""
     job = batch.get(the_archive(), key)
-    return render_template("batch.html", job=job, rows=_rows(job), hit_link=_hit_link)
+    return render_template("batch.html", job=job, rows=_rows(job), hit_link=batch.hit_path)
 
 
 @batches.post("/batches/<key>/delete")
