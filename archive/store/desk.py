@@ -235,13 +235,10 @@ def add_alerts(conn: Connection, found: Sequence[tuple[int, int, float | None]])
         return 0
     searches = {s for s, _, _ in found}
     articles = {a for _, a, _ in found}
-    known = set(
-        conn.execute(
-            select(alerts.c.saved_search_id, alerts.c.article_id).where(
-                alerts.c.saved_search_id.in_(searches), alerts.c.article_id.in_(articles)
-            )
-        ).tuples()
+    stmt = select(alerts.c.saved_search_id, alerts.c.article_id).where(
+        alerts.c.saved_search_id.in_(searches), alerts.c.article_id.in_(articles)
     )
+    known = {(int(s), int(a)) for s, a in conn.execute(stmt)}
     now = _now()
     rows, seen = [], set(known)
     for s, a, score in found:
