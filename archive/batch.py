@@ -226,10 +226,14 @@ def resumable(job: BatchJob) -> bool:
     return job.status in ("interrupted", "failed")
 
 
-def check_resumable(job: BatchJob) -> None:
-    """A 409 unless the job can be resumed."""
+def requeue(archive: Archive, key: str | int) -> BatchJob:
+    """An interrupted (or failed) job queued again, to resume from its first query without a result; else a 409."""
+    job = get(archive, key)
     if not resumable(job):
         raise ArchiveError(f"batch search {job.id} is {job.status}: only an interrupted job is resumed", status=409)
+    with archive.engine.begin() as conn:
+        batches.set_status(conn, job.id, "queued")
+    return get(archive, job.id)
 
 
 CSV_COLUMNS = (

@@ -128,8 +128,7 @@ def api_delete(key: str) -> Response:
 def api_resume(key: str) -> tuple[Response, int]:
     """Resume an interrupted batch search from its first query without a result (API key required)."""
     require_api_key()
-    job = batch.get(the_archive(), key)
-    batch.check_resumable(job)
+    job = batch.requeue(the_archive(), key)
     runner().submit(job.id)
     return jsonify({"ok": True, "batch": _described(job)}), 202
 
@@ -172,7 +171,6 @@ def delete(key: str) -> Response:
 def resume(key: str) -> Response:
     """The resume button of an interrupted job (with the API key)."""
     require_form_key()
-    job = batch.get(the_archive(), key)
-    batch.check_resumable(job)
+    job = batch.requeue(the_archive(), key)
     runner().submit(job.id)
     return redirect(url_for("batches.page", key=job.id), code=303)  # type: ignore[return-value]
