@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     delete,
     func,
@@ -69,6 +70,9 @@ alerts = Table(
 )
 
 SAVED_FIELDS = ("q", "mode", "source", "author", "after", "before")
+# The id range of the articles an alert evaluation asks about, bound at execution (`matching_articles`):
+# conditions built with it (KeywordIndex.satisfying(within=AMONG)) are built once and reused for every step.
+AMONG = (bindparam("among_low", type_=Integer), bindparam("among_high", type_=Integer))
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,8 @@ def matching_articles(
     if not among:
         return []
     stmt = select(ArticleRow.id).where(ArticleRow.id.in_(list(among)), ArticleRow.id > after_id, *conditions)
-    return [int(i) for i in conn.scalars(stmt)]
+    bounds = {"among_low": min(among), "among_high": max(among)}
+    return [int(i) for i in conn.scalars(stmt, bounds)]
 
 
 def add_alerts(conn: Connection, found: Sequence[tuple[int, int, float | None]]) -> int:

@@ -36,6 +36,21 @@ from archive.store.filters import article_filters
 
 log = logging.getLogger(__name__)
 Found = list[tuple[int, int, float | None]]  # (saved search id, article id, cosine or None)
+PLANS_KEPT = 4096
+# (dialect, saved search as stored) -> (its query, its keyword conditions): parsed and built once per process
+_plans: dict[tuple, tuple[Query, list[ColumnElement[bool]]]] = {}
+
+
+def _plan(archive: Archive, saved: desk.SavedSearch) -> tuple[Query, list[ColumnElement[bool]]]:
+    key = (archive.engine.dialect.name, saved.id, *(getattr(saved, f) for f in desk.SAVED_FIELDS))
+    plan = _plans.get(key)
+    if plan is None:
+        query = saved_query(saved)
+        plan = (query, keyword_conditions(archive, query) if saved.mode != "semantic" else [])
+        if len(_plans) >= PLANS_KEPT:
+            _plans.clear()
+        _plans[key] = plan
+    return plan
 
 
 def saved_query(saved: desk.SavedSearch) -> Query:
@@ -53,7 +68,7 @@ def keyword_conditions(archive: Archive, query: Query) -> list[ColumnElement[boo
         optional = any_of([Term(t) for t in terms.terms] + [Prefix(p) for p in terms.prefixes])
         if optional is None:
             return []  # nothing positive: matches nothing (the caller skips it)
-    condition = archive.keyword.satisfying(all_of([optional, terms.boolean]))
+    condition = archive.keyword.satisfying(all_of([optional, terms.boolean]), within=desk.AMONG)
     return [c for c in (condition, *article_filters(query)) if c is not None]
 
 
@@ -82,14 +97,12 @@ def _record(archive: Archive, chunk_ids: np.ndarray, vectors: np.ndarray) -> int
             if not among:
                 continue
             try:
-                query = saved_query(s)
+                query, conditions = _plan(archive, s)
             except ArchiveError:
                 continue  # a query this version no longer parses: nothing can match it
             if s.mode == "semantic":
                 found += _semantic(archive, conn, s, query, among, chunk_ids, vectors, owners)
-                continue
-            conditions = keyword_conditions(archive, query)
-            if conditions:
+            elif conditions:
                 found += [(s.id, a, None) for a in desk.matching_articles(conn, among, s.since_article_id, conditions)]
     if not found:
         return 0
@@ -120,7 +133,8 @@ def _semantic(
         if a in allowed and cos >= archive.settings.alert_similarity and cos > best.get(a, -2.0):
             best[a] = cos
     if best and (query.boolean is not None or query.has_filters):
-        conditions = [c for c in (archive.keyword.restriction(query), *article_filters(query)) if c is not None]
+        restriction = archive.keyword.satisfying(query.boolean, within=desk.AMONG)
+        conditions = [c for c in (restriction, *article_filters(query)) if c is not None]
         kept = set(desk.matching_articles(conn, sorted(best), s.since_article_id, conditions))
         best = {a: c for a, c in best.items() if a in kept}
     return [(s.id, a, round(c, 4)) for a, c in best.items()]
