@@ -134,7 +134,7 @@ class Settings:
         10_000, "ARCHIVE_EXPORT_MAX", "Most rows one export (CSV or JSON Lines of a whole result set) may hold.", low=1
     )
     alert_similarity: float = _setting(
-        0.5,
+        0.45,
         "ARCHIVE_ALERT_SIMILARITY",
         "Saved searches in semantic mode: cosine (query to a new article's best passage) at or above which a new "
         "article is an alert; keyword and hybrid saved searches use the query's matching rules instead. Meant to "

@@ -201,3 +201,20 @@ def test_an_alert_failure_never_fails_the_write(corpus_archive, monkeypatch):
     report = ingest(corpus_archive, read_paths([SEEDS]))
     assert report.added == 1 and corpus_archive.stats().vectors == corpus_archive.stats().chunks
     assert _seed_alerted(corpus_archive, "iran") == []
+
+
+def test_semantic_alert_with_the_real_model_takes_the_seed_and_leaves_unrelated_news(model_archive):
+    """The default ARCHIVE_ALERT_SIMILARITY (0.45) on all-MiniLM-L6-v2: the seed's best passage is above it
+    (0.468, as semantic search scores it), a story on another subject far below."""
+    from archive.documents import Article
+
+    save_search(model_archive, "meaning", SearchRequest(q=QUERY, mode="semantic"))
+    unrelated = Article(
+        uid="grain",
+        title="Wheat harvest beats forecasts",
+        body="Farmers in Kansas brought in a record winter wheat crop, and grain prices fell on the news.",
+    )
+    ingest(model_archive, [*read_paths([SEEDS]), unrelated])
+    alerts = alerts_of(model_archive, get_saved(model_archive, "meaning"))
+    assert [a.title for a in alerts] == [SEED_TITLE]
+    assert alerts[0].score >= model_archive.settings.alert_similarity
