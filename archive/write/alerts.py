@@ -2,12 +2,12 @@
 
 Called once per embedded step of chunks (an ingest's pool, a POST's articles, a recovery step) with
 the step's chunk ids and vectors, after they are in the vector index. The cost is one SQL statement
-per saved search per step, never per article, plus three per step (the saved searches, the chunks'
-articles, the insert of what matched):
+per saved search per step, never per article, plus four per step (the saved searches, the chunks'
+articles, the alerts already known, the insert of what matched):
 
 - keyword and hybrid saved searches: the saved query's keyword matching rules (any optional word,
   every required clause, no excluded one, the filters), as one statement restricted to the step's
-  articles (`store.desk.matching_articles`);
+  articles (`store.desk.matching_articles`; FTS5 reads only their id range's postings);
 - semantic saved searches: the cosine of the query to each new passage, computed from the step's own
   vectors (a matrix product, no index search); an article whose best passage reaches
   `Settings.alert_similarity` matches; filters and Boolean clauses, when the query has any, cost
