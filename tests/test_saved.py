@@ -55,6 +55,18 @@ def test_ingesting_the_seed_alerts_the_saved_search_and_only_it(corpus_archive):
     assert counts[QUERY] == (1, 1)
 
 
+def test_the_ingested_seed_is_in_the_atom_feed_of_the_search_saved_before(corpus_archive, client):
+    """The issue's acceptance: save "Iran camera disconnection", ingest the seed into an archive without it."""
+    saved = save_search(corpus_archive, QUERY, SearchRequest(q=QUERY))
+    assert client.get(f"/api/saved/{saved.id}/atom").status_code == 200
+    assert feedparser.parse(client.get(f"/api/saved/{saved.id}/atom").data).entries == []
+    ingest(corpus_archive, read_paths([SEEDS]))
+    feed = feedparser.parse(client.get(f"/api/saved/{saved.id}/atom").data)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.version == "atom10" and [e.title for e in feed.entries] == [SEED_TITLE]
+    assert _seed_alerted(corpus_archive, QUERY) == [SEED_TITLE]
+
+
 def test_articles_stored_before_the_search_was_saved_never_alert(corpus_archive):
     from archive.write import reindex
 
