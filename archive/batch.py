@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from archive import limits
 from archive.archive import Archive, read_only
 from archive.errors import ArchiveError, BadQuery, NotFound
+from archive.saved import check_name
 from archive.search import Searcher, SearchRequest
 from archive.store import batches
 from archive.store.batches import BatchJob
@@ -94,8 +95,6 @@ def check_mode(mode: str | None) -> str:
 
 def create(archive: Archive, name: str | None, mode: str | None, queries: list[str]) -> BatchJob:
     """Store a queued job; run it with `run` (the server hands it to its background thread)."""
-    from archive.saved import check_name
-
     if archive.read_only:
         raise read_only(archive.index_dir)
     name = check_name(name or f"{len(queries)} queries")

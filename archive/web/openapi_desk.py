@@ -35,7 +35,7 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
     write = errors("Unauthorized", "Forbidden", "RateLimited", "Unavailable")
     secured = [{"bearer": []}]
 
-    def op(operation_id: str, endpoint: str, summary: str, tag: str, **extra: Any) -> dict[str, Any]:
+    def op(operation_id: str, summary: str, tag: str, **extra: Any) -> dict[str, Any]:
         return {"operationId": operation_id, "summary": summary, "tags": [tag], **extra}
 
     def read(name: str, schema: str, description: str, key: dict | None = None, **extra: Any) -> dict[str, Any]:
@@ -53,14 +53,12 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/saved": {
             "get": op(
                 "listSavedSearches",
-                "saved.api_list",
                 "Saved searches",
                 "saved",
                 **read("saved.api_list", "SavedSearchList", "Every saved search, by name."),
             ),
             "post": op(
                 "saveSearch",
-                "saved.api_create",
                 "Save a search",
                 "saved",
                 description="Save a search (query, mode, filters) under a unique name. From now on every new article "
@@ -79,7 +77,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/saved/{id}": {
             "get": op(
                 "getSavedSearch",
-                "saved.api_get",
                 "A saved search and its alerts",
                 "saved",
                 **read(
@@ -91,7 +88,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
             ),
             "delete": op(
                 "deleteSavedSearch",
-                "saved.api_delete",
                 "Delete a saved search",
                 "saved",
                 parameters=[SAVED_KEY],
@@ -106,7 +102,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/saved/{id}/seen": {
             "post": op(
                 "markSavedSearchSeen",
-                "saved.api_seen",
                 "Mark its alerts seen",
                 "saved",
                 parameters=[SAVED_KEY],
@@ -121,7 +116,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/saved/{id}/atom": {
             "get": op(
                 "savedSearchAtom",
-                "saved.api_atom",
                 "Atom feed of a saved search",
                 "saved",
                 description=f"Its newest {limits.FEED_ENTRIES} alerts as an Atom feed (RFC 4287), newest first.",
@@ -135,7 +129,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/saved/{id}/feed.json": {
             "get": op(
                 "savedSearchJsonFeed",
-                "saved.api_json_feed",
                 "JSON Feed of a saved search",
                 "saved",
                 description=f"Its newest {limits.FEED_ENTRIES} alerts as a JSON Feed 1.1, newest first.",
@@ -152,14 +145,12 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/batches": {
             "get": op(
                 "listBatches",
-                "batches.api_list",
                 "Batch searches",
                 "batches",
                 **read("batches.api_list", "BatchList", "Every batch search, newest first."),
             ),
             "post": op(
                 "startBatch",
-                "batches.api_create",
                 "Start a batch search",
                 "batches",
                 description="Run many queries in the background: per query, its number of matches (the search's "
@@ -183,14 +174,12 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/batches/{id}": {
             "get": op(
                 "getBatch",
-                "batches.api_get",
                 "A batch search: progress and results",
                 "batches",
                 **read("batches.api_get", "BatchResults", "The job and one row per query.", BATCH_KEY),
             ),
             "delete": op(
                 "deleteBatch",
-                "batches.api_delete",
                 "Delete a batch search",
                 "batches",
                 parameters=[BATCH_KEY],
@@ -205,7 +194,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/batches/{id}/csv": {
             "get": op(
                 "batchCsv",
-                "batches.api_csv",
                 "A batch search's results as CSV",
                 "batches",
                 description="One row per query: query, matches, search_url, hit_N_title and hit_N_link for the top "
@@ -220,7 +208,6 @@ def paths(json_response: Any, errors: Any) -> dict[str, Any]:
         "/api/batches/{id}/resume": {
             "post": op(
                 "resumeBatch",
-                "batches.api_resume",
                 "Resume an interrupted batch search",
                 "batches",
                 description="Continue from its first query without a result (a job is interrupted when the server "
