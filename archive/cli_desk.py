@@ -106,15 +106,24 @@ def batch_group() -> None:
 @_fail_cleanly
 def batch_run(ctx: click.Context, path: Path, mode: str, name: str | None, csv_out: Path | None) -> None:
     """Run the queries of PATH (.csv: its `query` column, else its first; else one per line), with a progress bar."""
+    from archive import batch
+
+    archive = _archive(ctx)
+    queries = batch.parse_queries(path.read_bytes(), filename=path.name, max_queries=archive.settings.batch_max_queries)
+    job = _run(archive, batch.create(archive, name or path.name, mode, queries))
+    if csv_out is not None:
+        csv_out.write_text(_csv(archive, job), encoding="utf-8")
+        click.echo(f"results written to {csv_out}")
+
+
+def _run(archive: Any, job: Any) -> Any:
+    """Run a job in the foreground with a progress bar on stderr; returns the finished job."""
     from tqdm import tqdm
 
     from archive import batch
     from archive.search import Searcher
 
-    archive = _archive(ctx)
-    queries = batch.parse_queries(path.read_bytes(), filename=path.name, max_queries=archive.settings.batch_max_queries)
-    job = batch.create(archive, name or path.name, mode, queries)
-    bar = tqdm(total=job.total, unit="query", desc=f"batch {job.id}", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=job.total, initial=job.done, unit="query", desc=f"batch {job.id}", file=sys.stderr)
 
     def progress(j: batch.BatchJob) -> None:
         bar.n = j.done
@@ -127,9 +136,21 @@ def batch_run(ctx: click.Context, path: Path, mode: str, name: str | None, csv_o
         bar.close()
         searcher.close()
     click.echo(f"batch {job.id} {job.status}: {job.done} of {job.total} queries")
-    if csv_out is not None:
-        csv_out.write_text(_csv(archive, job), encoding="utf-8")
-        click.echo(f"results written to {csv_out}")
+    return job
+
+
+@batch_group.command("resume")
+@click.argument("job_id")
+@click.pass_context
+@_fail_cleanly
+def batch_resume(ctx: click.Context, job_id: str) -> None:
+    """Resume interrupted batch JOB_ID in the foreground, from its first query without a result."""
+    from archive import batch
+
+    archive = _archive(ctx)
+    batch.mark_interrupted(archive)  # a job whose process is gone
+    job = batch.requeue(archive, job_id)
+    _run(archive, job)
 
 
 @batch_group.command("list")

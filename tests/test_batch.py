@@ -180,6 +180,20 @@ def test_cli_runs_a_file_with_a_progress_bar_and_writes_the_csv(corpus_archive, 
     assert "names.txt" in listing and "done 2/2" in listing
     printed = CliRunner().invoke(main, ["batch", "csv", "1"], env=env).output
     assert printed == out.read_text(encoding="utf-8")
+    resumed = CliRunner().invoke(main, ["batch", "resume", "1"], env=env)
+    assert resumed.exit_code == 1 and "only an interrupted job is resumed" in resumed.stderr
+
+
+def test_cli_resumes_an_interrupted_job(corpus_archive):
+    env = {"ARCHIVE_INDEX_DIR": str(corpus_archive.settings.index_dir), "ARCHIVE_ENCODER": "hash"}
+    if corpus_archive.settings.database_url:
+        env["ARCHIVE_DATABASE_URL"] = corpus_archive.settings.database_url
+    job = batch.create(corpus_archive, "cut short", "keyword", ["oil", "Iran"])
+    with corpus_archive.engine.begin() as conn:
+        store.set_status(conn, job.id, "running", worker=f"{batch.socket.gethostname()[:100]}:999999999")
+    r = CliRunner().invoke(main, ["batch", "resume", str(job.id)], env=env)
+    assert r.exit_code == 0, r.output
+    assert "done: 2 of 2 queries" in r.output
 
 
 @pytest.mark.integration

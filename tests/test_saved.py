@@ -67,6 +67,16 @@ def test_the_ingested_seed_is_in_the_atom_feed_of_the_search_saved_before(corpus
     assert _seed_alerted(corpus_archive, QUERY) == [SEED_TITLE]
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_a_search_of_filters_alone_alerts_every_new_article_passing_them(corpus_archive, mode):
+    from archive.documents import Article
+
+    save_search(corpus_archive, "wire", SearchRequest(q="", source="Global Wire", mode=mode))
+    ingest(corpus_archive, [Article(uid="w1", title="Port strike", body="Dockers walked out.", source="Global Wire")])
+    ingest(corpus_archive, read_paths([SEEDS]))  # no outlet: not this one's
+    assert _seed_alerted(corpus_archive, "wire") == ["Port strike"]
+
+
 def test_articles_stored_before_the_search_was_saved_never_alert(corpus_archive):
     from archive.write import reindex
 

@@ -46,7 +46,8 @@ def _plan(archive: Archive, saved: desk.SavedSearch) -> tuple[Query, list[Column
     plan = _plans.get(key)
     if plan is None:
         query = saved_query(saved)
-        plan = (query, keyword_conditions(archive, query) if saved.mode != "semantic" else [])
+        by_words = saved.mode != "semantic" or (query.is_empty and query.has_filters)  # filters alone: browsing
+        plan = (query, keyword_conditions(archive, query) if by_words else [])
         if len(_plans) >= PLANS_KEPT:
             _plans.clear()
         _plans[key] = plan
@@ -66,8 +67,9 @@ def keyword_conditions(archive: Archive, query: Query) -> list[ColumnElement[boo
     optional = None
     if not terms.required:
         optional = any_of([Term(t) for t in terms.terms] + [Prefix(p) for p in terms.prefixes])
-        if optional is None:
+        if optional is None and not query.has_filters:
             return []  # nothing positive: matches nothing (the caller skips it)
+        # filters alone (a browsing search): every new article passing them
     condition = archive.keyword.satisfying(all_of([optional, terms.boolean]), within=desk.AMONG)
     return [c for c in (condition, *article_filters(query)) if c is not None]
 
@@ -100,7 +102,7 @@ def _record(archive: Archive, chunk_ids: np.ndarray, vectors: np.ndarray) -> int
                 query, conditions = _plan(archive, s)
             except ArchiveError:
                 continue  # a query this version no longer parses: nothing can match it
-            if s.mode == "semantic":
+            if s.mode == "semantic" and not conditions:
                 found += _semantic(archive, conn, s, query, among, chunk_ids, vectors, owners)
             elif conditions:
                 found += [(s.id, a, None) for a in desk.matching_articles(conn, among, s.since_article_id, conditions)]
