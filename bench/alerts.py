@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.alerts --articles 1000                  # the hash encoder (the default here)
     .venv/bin/python -m bench.alerts --articles 300 --encoder onnx    # the real model
+    .venv/bin/python -m bench.alerts --preload 15000                  # 1,000 more into 15,000 stories
 
 Two fresh archives, A without saved searches and B with `--saved` (100) of them, take the same
 Reuters stories in four parts, alternating ABBA so that background load weighs on both alike.
@@ -79,19 +80,22 @@ class HookCounter:
                 self.statements += 1
 
 
-def run(results: Results, articles: int, saved: int, encoder: str, parts: int = 4) -> None:
+def run(results: Results, articles: int, saved: int, encoder: str, preload: int = 0, parts: int = 4) -> None:
     from archive.archive import open_archive
     from archive.saved import list_saved, save_search
     from archive.write import ingest
     from bench.common import bench_settings
 
-    stories = list(reuters_articles(count=articles))
-    log(f"{len(stories)} Reuters stories, {saved} saved searches, {parts} parts ABBA")
+    earlier = list(reuters_articles(count=preload)) if preload else []
+    stories = list(reuters_articles(skip=preload, count=articles))
+    log(f"{len(earlier)} stories first, then {len(stories)} timed, {saved} saved searches, {parts} parts ABBA")
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
         plain = open_archive(bench_settings(Path(tmp) / "plain").with_(encoder=encoder), create=True)
         alerting = open_archive(
             bench_settings(Path(tmp) / "alerting").with_(encoder=encoder), create=True, encoder=plain.encoder
         )
+        for archive in (plain, alerting) if earlier else ():
+            ingest(archive, earlier)  # an archive of some size before the searches are saved (not timed)
         for name, request in saved_requests(QUERIES, saved):
             save_search(alerting, name, request)  # type: ignore[arg-type]
         counter = HookCounter()
@@ -117,7 +121,7 @@ def run(results: Results, articles: int, saved: int, encoder: str, parts: int = 
         alerting.close()
     ratio = seconds["alerting"] / seconds["plain"] if seconds["plain"] else float("nan")
     per_step = counter.statements / counter.steps if counter.steps else 0.0
-    note = f"{len(stories)} stories, {chunks} chunks, encoder {encoder}"
+    note = f"{len(stories)} stories after {len(earlier)}, {chunks} chunks in all, encoder {encoder}"
     results.add(
         "alerts",
         f"ingest s, {saved} saved searches",
@@ -158,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=1000, help="Reuters stories to ingest (default 1000)")
     parser.add_argument("--saved", type=int, default=100, help="saved searches (default 100, at most 100)")
     parser.add_argument("--encoder", default="hash", help="hash (default: the worst case) or onnx (the real model)")
+    parser.add_argument("--preload", type=int, default=0, help="stories stored first, untimed (an archive's size)")
     args = parser.parse_args(argv)
-    return run_suite("alerts", lambda results: run(results, args.articles, args.saved, args.encoder))
+    return run_suite("alerts", lambda results: run(results, args.articles, args.saved, args.encoder, args.preload))
 
 
 if __name__ == "__main__":
