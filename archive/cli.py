@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from archive.cli_common import _archive, _fail_cleanly
+from archive.cli_desk import batch_group, saved_group
 from archive.config import Settings
 from archive.errors import ArchiveError
 from archive.limits import (
@@ -31,33 +31,7 @@ from archive.limits import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from archive.archive import Archive
     from archive.write import IngestProgress
-
-
-def _fail_cleanly(fn: Callable) -> Callable:
-    """Turn archive errors into one clear line and a non-zero exit, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ArchiveError as exc:
-            raise click.ClickException(exc.message) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-
-    return wrapper
-
-
-def _archive(ctx: click.Context, *, verify: bool = True, create: bool = False) -> Archive:
-    """The archive of --index-dir, closed (its database connections too) when the command ends; only the
-    commands that add articles (ingest, seed) may create it."""
-    from archive.archive import open_archive
-
-    archive = open_archive(ctx.obj["settings"], verify=verify, create=create)
-    ctx.call_on_close(archive.close)
-    return archive
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -379,6 +353,9 @@ def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         return
     ctx.invoke(ingest, paths=paths, source=None, as_json=False, progress="bar")
 
+
+main.add_command(saved_group)
+main.add_command(batch_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

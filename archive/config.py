@@ -173,6 +173,19 @@ class Settings:
     export_max: int = _setting(
         10_000, "ARCHIVE_EXPORT_MAX", "Most rows one export (CSV or JSON Lines of a whole result set) may hold.", low=1
     )
+    alert_similarity: float = _setting(
+        0.45,
+        "ARCHIVE_ALERT_SIMILARITY",
+        "Saved searches in semantic mode: cosine (query to a new article's best passage) at or above which a new "
+        "article is an alert; keyword and hybrid saved searches use the query's matching rules instead. Meant to "
+        "follow the search's relevance floor where one is configured.",
+    )
+    batch_max_queries: int = _setting(
+        1000,
+        "ARCHIVE_BATCH_MAX_QUERIES",
+        "Most queries one batch search (an uploaded CSV or text file) may hold.",
+        low=1,
+    )
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

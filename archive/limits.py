@@ -35,6 +35,11 @@ MAX_LABEL_CHARS = 64  # a label (a topic, a place) is a short string; longer val
 MAX_LABELS_PER_FIELD = 50
 MAX_FACET_VALUES = 15  # values listed per label facet (the most frequent)
 MAX_KEY_CHARS = 512  # an article key (uid or id) longer than the uid column cannot exist
+SAVED_NAME_CHARS = 200  # a saved search's or a batch's name
+FEED_ENTRIES = 50  # newest alerts in a saved search's Atom and JSON feeds
+ALERTS_ON_PAGE = 100  # alerts listed on a saved search's page and in its API answer
+BATCH_TOP_HITS = 5  # top hits kept per query of a batch search
+BATCH_DEFAULT_MODE = "keyword"  # a batch counts matches: keyword mode's total is every matching article
 
 
 def check_date_range(after: date | None, before: date | None, param: str = "after") -> None:

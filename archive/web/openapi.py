@@ -8,6 +8,8 @@ from typing import Any
 from archive.config import Settings
 from archive.limits import MAX_POST_ARTICLES
 from archive.search.histogram import BUCKETS
+from archive.web.openapi_desk import SCHEMAS as DESK_SCHEMAS
+from archive.web.openapi_desk import paths as desk_paths
 from archive.web.openapi_examples import ARTICLE_EXAMPLE, SEARCH_EXAMPLE
 from archive.web.openapi_params import query_parameters
 from archive.web.params import EXPORT_COLUMNS
@@ -54,7 +56,7 @@ RESPONSES: dict[str, Any] = {
         "Missing or wrong API key.", **{"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}
     ),
     "Forbidden": _error("Writes are disabled: the server has no API key configured (ARCHIVE_API_KEY)."),
-    "NotFound": _error("No article with that id or uid."),
+    "NotFound": _error("No article (saved search, batch search) with that id or uid."),
     "TooLarge": _error("The request body is larger than ARCHIVE_MAX_BODY_BYTES."),
     "RateLimited": _error(
         "Too many requests from this address (ARCHIVE_RATE_LIMIT).",
@@ -203,7 +205,7 @@ def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
             "read endpoints (CORS; off by default; writes only with ARCHIVE_CORS_WRITES).",
         },
         "servers": [{"url": "/"}],
-        "tags": [{"name": "search"}, {"name": "articles"}, {"name": "meta"}],
+        "tags": [{"name": "search"}, {"name": "articles"}, {"name": "saved"}, {"name": "batches"}, {"name": "meta"}],
         "paths": {
             "/api/search": {
                 "get": _search_operation(
@@ -295,6 +297,7 @@ def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
                     "responses": {"200": _json(ref("Health"), "The service is up."), **_errors("RateLimited")},
                 }
             },
+            **desk_paths(_json, _errors),
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -310,7 +313,7 @@ def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **DESK_SCHEMAS},
             "responses": RESPONSES,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The server's ARCHIVE_API_KEY."}

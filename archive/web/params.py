@@ -63,6 +63,11 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "api.delete": (),
     "api.health": (),
     "api.openapi": (),
+    **{
+        f"saved.{name}": ()
+        for name in ("api_list", "api_create", "api_get", "api_delete", "api_seen", "api_atom", "api_json_feed")
+    },
+    **{f"batches.{name}": () for name in ("api_list", "api_create", "api_get", "api_csv", "api_delete", "api_resume")},
 }
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")

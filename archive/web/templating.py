@@ -63,6 +63,8 @@ def install_filters(app: Flask) -> None:
                 "SORT_LABELS",
                 "DEFAULT_SORT",
                 "MAX_QUERY_CHARS",
+                "SAVED_NAME_CHARS",
+                "BATCH_TOP_HITS",
             )
         }
     )

@@ -10,6 +10,7 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.errors import ModelError
+from archive.write.alerts import record_alerts
 
 
 @dataclass
@@ -45,6 +46,7 @@ class IngestTimings:
     encode: float = 0.0  # embedder: the model
     add: float = 0.0  # embedder: FAISS add / remove
     save: float = 0.0  # embedder: writing the index
+    alerts: float = 0.0  # embedder: matching the new articles against the saved searches
 
     def as_dict(self) -> dict[str, float]:
         """Rounded seconds."""
@@ -130,13 +132,15 @@ def embed_and_add(
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
     texts = [t for _, t in chunks]
     batches = archive.encoder.iter_encode(texts, batch_size or archive.settings.batch_size)
+    added: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, vectors) of this call: what the alerts look at
     while True:
         tick = time.perf_counter()
         step = next(batches, None)
         timings.encode += time.perf_counter() - tick
         if step is None:
-            return
+            break
         rows, vectors = step
+        added.append((ids[rows], vectors))
         tick = time.perf_counter()
         archive.vectors.add(ids[rows], vectors)  # a short lock: searches of this process go on between batches
         timings.add += time.perf_counter() - tick
@@ -146,3 +150,7 @@ def embed_and_add(
         if saver is not None:
             saver.dirty = True
             saver.maybe()
+    if added:
+        tick = time.perf_counter()
+        record_alerts(archive, np.concatenate([i for i, _ in added]), np.concatenate([v for _, v in added]))
+        timings.alerts += time.perf_counter() - tick
