@@ -17,7 +17,6 @@ from archive.config import Settings
 from archive.fusion import rrf, score_mix
 from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
-from archive.query.nodes import match_expression
 from archive.search import collapse
 from archive.search.candidates import keyword_articles, semantic_articles
 from archive.search.justify import explain_words, justified, required_words
@@ -256,9 +255,7 @@ class Searcher:
             elif query.is_empty:  # browsing: the filters are the set
                 counts = reads.label_counts(conn, list(names.values()), query=query)
             else:
-                terms = ranking_terms(query)
-                match = archive.keyword.satisfying(match_expression(terms.terms, terms.prefixes, terms.boolean))
-                counts = reads.label_counts(conn, list(names.values()), query=query, condition=match)
+                counts = archive.keyword.label_counts(conn, ranking_terms(query), list(names.values()))
         out = {}
         for name, field in names.items():
             values = sorted(counts.get(field, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_FACET_VALUES]

@@ -104,30 +104,21 @@ def matched_words(
     conn: Connection, keyword: KeywordIndex, words: dict[str, Node], article_ids: Sequence[int]
 ) -> dict[int, set[str]]:
     """Which of `words` (label -> a query node, as the keyword index matches it: stemmed, in title or
-    body) each of `article_ids` contains: one statement per word, restricted to those articles."""
+    body) each of `article_ids` contains: one index look-up per word, restricted to those articles."""
     found: dict[int, set[str]] = {}
     if not article_ids:
         return found
     for label, node in words.items():
-        condition = keyword.satisfying(node)
-        if condition is None:
-            continue
-        for batch in batches(article_ids):
-            for aid in conn.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(batch), condition)):
-                found.setdefault(int(aid), set()).add(label)
+        for aid in keyword.containing(conn, node, article_ids):
+            found.setdefault(aid, set()).add(label)
     return found
 
 
 def label_counts(
-    conn: Connection,
-    fields: Sequence[str],
-    *,
-    article_ids: Sequence[int] | None = None,
-    query: Query | None = None,
-    condition: ColumnElement[bool] | None = None,
+    conn: Connection, fields: Sequence[str], *, article_ids: Sequence[int] | None = None, query: Query | None = None
 ) -> dict[str, dict[str, int]]:
     """Articles per label value of each of `fields`: over `article_ids`, or over the articles passing the
-    query's filters and `condition` (a keyword match set)."""
+    query's filters (browsing; keyword matches are the keyword index's `label_counts`)."""
     counts: dict[str, dict[str, int]] = {f: {} for f in fields}
     if not fields:
         return counts
@@ -137,14 +128,17 @@ def label_counts(
         .where(LabelRow.field.in_(list(fields)))
         .group_by(LabelRow.field, LabelRow.value)
     )
-    if article_ids is not None:
-        statements = [base.where(LabelRow.article_id.in_(batch)) for batch in batches(article_ids)]
-    else:
-        conditions = article_filters(query) if query is not None else []
-        statements = [base.where(*conditions, *([condition] if condition is not None else []))]
-    for stmt in statements:
-        for field, value, n in conn.execute(stmt):
-            counts[field][value] = counts[field].get(value, 0) + int(n)
+    if article_ids is not None:  # by primary key (article_id first): only these articles' rows are read
+        by_id = select(LabelRow.field, LabelRow.value)
+        wanted = set(fields)
+        for batch in batches(article_ids):
+            for field, value in conn.execute(by_id.where(LabelRow.article_id.in_(batch))):
+                if field in wanted:
+                    counts[field][value] = counts[field].get(value, 0) + 1
+        return counts
+    conditions = article_filters(query) if query is not None else []
+    for field, value, n in conn.execute(base.where(*conditions)):
+        counts[field][value] = counts[field].get(value, 0) + int(n)
     return counts
 
 

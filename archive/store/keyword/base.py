@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -39,6 +40,14 @@ class KeywordIndex(Protocol):
         (`archive.query.nodes`: And/Or/Not of words, phrases, prefixes and field searches; a tree
         that only excludes keeps the articles matching none of it). None for None. `within` (low, high),
         values or bind parameters: only article ids in that range are asked about (an index may use it)."""
+
+    def label_counts(self, conn: Connection, query: Query, fields: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Matches counted per label value of each of `fields` (`article_labels`) over all matches: the label
+        facets of keyword mode."""
+
+    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
+        """Which of `article_ids` satisfy `expression` (a positive tree: a word, a phrase, ...), read from
+        the index for just those articles (what "why it matched" and the minimum-should-match rule ask)."""
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded

@@ -10,6 +10,7 @@ made before it existed are backfilled on open (two cheap counts decide).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -18,12 +19,13 @@ from sqlalchemy import ColumnElement, Connection, Integer, Select, column, func,
 from archive.query import Node, Query, compile_expression, compile_query
 from archive.query.compile import InfixDialect, compile_excluded
 from archive.store.filters import article_filters, as_day, date_order, publication_day
-from archive.store.models import ArticleRow
+from archive.store.models import ArticleRow, LabelRow
 
 TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
+ID_BATCH = 10_000  # ids per IN list (far below SQLite's bound-parameter limit)
 COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
 
 
@@ -170,6 +172,42 @@ class Fts5KeywordIndex:
         if excluded is None:
             return None
         return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded), *bounds))
+
+    def label_counts(self, conn: Connection, query: Query, fields: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Matches per label value: the FTS5 match drives the join (each match's labels read by primary key)."""
+        counts: dict[str, dict[str, int]] = {f: {} for f in fields}
+        match = to_fts5(query)
+        if match is None or not fields:
+            return counts
+        labels = LabelRow.__table__
+        source = _FTS.join(labels, labels.c.article_id == _FTS.c.rowid)
+        filters = article_filters(query)
+        if filters:
+            source = source.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid)
+        stmt = (
+            select(labels.c.field, labels.c.value, func.count())
+            .select_from(source)
+            .where(_matches("fts_match", match), *filters)
+            .group_by(labels.c.field, labels.c.value)
+        )
+        wanted = set(fields)
+        for field, value, n in conn.execute(stmt):
+            if field in wanted:  # filtered here, not in SQL: the (field, value) index must not drive the join
+                counts[field][value] = int(n)
+        return counts
+
+    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
+        """Which of `article_ids` match `expression`: FTS5 takes the rowid list itself (a look-up per id in the
+        word's postings, not the whole posting list as `satisfying`'s IN (subquery) would)."""
+        match = expression_to_fts5(expression)
+        if match is None or not article_ids:
+            return set()
+        found: set[int] = set()
+        for start in range(0, len(article_ids), ID_BATCH):
+            part = [int(i) for i in article_ids[start : start + ID_BATCH]]
+            stmt = select(_FTS.c.rowid).where(_matches("fts_contains", match), _FTS.c.rowid.in_(part))
+            found.update(int(r) for r in conn.scalars(stmt))
+        return found
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""

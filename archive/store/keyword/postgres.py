@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -73,7 +74,7 @@ from archive.query.compile import InfixDialect, compile_excluded
 from archive.query.nodes import Phrase, Prefix, Term, leaves
 from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
-from archive.store.models import ArticleRow
+from archive.store.models import ArticleRow, LabelRow
 
 K1, B = 1.2, 0.75
 CANDIDATE_BOUND = 5_000  # matches scored before a ranking first tries the rarest lexemes' matches alone
@@ -343,6 +344,33 @@ class PostgresKeywordIndex:
             return _matches(required, "ts_require")
         excluded = compile_excluded(expression, TSQUERY_DIALECT)
         return None if excluded is None else not_(_matches(excluded, "ts_exclude"))
+
+    def label_counts(self, conn: Connection, query: Query, fields: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Matches per label value of each of `fields`, over all matches."""
+        counts: dict[str, dict[str, int]] = {f: {} for f in fields}
+        tsquery = to_tsquery_text(query)
+        if tsquery is None or not fields:
+            return counts
+        stmt = (
+            select(LabelRow.field, LabelRow.value, func.count())
+            .join(ArticleRow, ArticleRow.id == LabelRow.article_id)
+            .where(_matches(tsquery, "ts_match"), LabelRow.field.in_(list(fields)), *article_filters(query))
+            .group_by(LabelRow.field, LabelRow.value)
+        )
+        for field, value, n in conn.execute(stmt):
+            counts[field][value] = int(n)
+        return counts
+
+    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
+        """Which of `article_ids` match `expression` (the tsquery tested on just those rows)."""
+        condition = self.satisfying(expression)
+        if condition is None or not article_ids:
+            return set()
+        found: set[int] = set()
+        for start in range(0, len(article_ids), 10_000):
+            part = [int(i) for i in article_ids[start : start + 10_000]]
+            found.update(int(r) for r in conn.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(part), condition)))
+        return found
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""
