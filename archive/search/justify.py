@@ -24,7 +24,7 @@ import numpy as np
 from archive.archive import Archive
 from archive.config import Settings
 from archive.query import Node, Prefix, Query, Term
-from archive.query.nodes import leaf_words, leaves
+from archive.query.nodes import all_of, leaf_words, leaves
 from archive.search.results import Candidate
 from archive.search.terms import ranking_terms
 from archive.store import reads
@@ -61,19 +61,29 @@ def by_meaning(c: Candidate, settings: Settings) -> bool:
 def justified(archive: Archive, settings: Settings, query: Query, ranked: list[Candidate]) -> list[Candidate]:
     """The candidates that something justifies, in their order.
 
-    Candidates above the floor are kept as they are; the words of the others are looked up
-    (one statement per optional word over just those articles) and they stay when they have enough.
+    Candidates above the floor are kept as they are. The words of the others are looked up over just those
+    articles: one statement for all the words of a short query (all are needed), else one per word. In
+    hybrid mode only the keyword side's candidates can be justified by words (a semantic-only candidate
+    below the floor is not among the best keyword matches either).
     """
     words = optional_words(query)
     need = needed_matches(len(words), settings)
     _fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
-    doubtful = [c for c in ranked if not by_meaning(c, settings)]
-    matched = _matched(archive, words, [c.article_id for c in doubtful]) if need else {}
-    for c in doubtful:
-        c.matched = tuple(w for w in words if w in matched.get(c.article_id, ()))
+    hybrid = any(c.keyword_rank is not None for c in ranked)
+    doubtful = [c for c in ranked if not by_meaning(c, settings) and (c.keyword_rank is not None or not hybrid)]
+    if need and need == len(words) and doubtful:
+        with archive.engine.connect() as conn:
+            having = archive.keyword.containing(conn, all_of(words.values()), [c.article_id for c in doubtful])
+        for c in doubtful:
+            c.matched = tuple(words) if c.article_id in having else ()
+    elif need:
+        matched = _matched(archive, words, [c.article_id for c in doubtful])
+        for c in doubtful:
+            c.matched = tuple(w for w in words if w in matched.get(c.article_id, ()))
     # need == 0: a query of required clauses only, which every candidate satisfies (the keyword side
     # matched them; the semantic side was restricted to them).
-    return [c for c in ranked if by_meaning(c, settings) or len(c.matched or ()) >= need]
+    kept = {c.article_id for c in doubtful if len(c.matched or ()) >= need}
+    return [c for c in ranked if by_meaning(c, settings) or c.article_id in kept]
 
 
 def explain_words(archive: Archive, query: Query, page: Sequence[Candidate]) -> None:
