@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import Busy, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
-from archive.store import reads
+from archive.store import reads, vector_rows
 from archive.store.db import (
     database_exists,
     make_engine,
@@ -220,10 +220,10 @@ class Archive:
             high_water_chunk_id=old.high_water_chunk_id if old else 0,
         )
 
-    def reset_vectors(self) -> None:
-        """Start from an empty vector index for the current encoder (used by reindex)."""
+    def reset_vectors(self, dim: int | None = None) -> None:
+        """Start from an empty vector index of `dim` (default: the encoder's; loads no model when given)."""
         with self._load_lock:
-            self._vectors = VectorIndex(self.encoder.dim)
+            self._vectors = VectorIndex(dim if dim is not None else self.encoder.dim)
             self._vectors_stamp = self._disk_stamp()
             self._verify = True
 
@@ -330,6 +330,11 @@ class Archive:
         """All chunk ids in SQL (int64)."""
         with self.engine.connect() as conn:
             return reads.all_chunk_ids(conn)
+
+    def stored_vectors(self, chunk_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, exact vectors) from SQL of those chunks that have one, in id order (no index involved)."""
+        with self.engine.connect() as conn:
+            return vector_rows.read_vectors(conn, chunk_ids)
 
     def pending_chunk_ids(self) -> np.ndarray:
         """Chunk ids in SQL without a vector in the published index: the backlog the next write embeds."""

@@ -14,7 +14,6 @@ from archive.limits import RELATED_MAX
 from archive.reflow import display_text
 from archive.search.results import RelatedArticle
 from archive.store import reads
-from archive.store.vectors import VectorIndex
 
 RELATED_CHUNKS = 400  # nearest chunks examined for related coverage
 SNIPPET_CHARS = 240
@@ -30,27 +29,29 @@ def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle
         article_id = row.id
     with archive.engine.connect() as conn:
         own = reads.article_chunk_ids(conn, article_id)
-    vectors = archive.vectors
-    mine = _stored_vectors(vectors, own)
-    if mine is None:
-        return []  # no vectors yet (e.g. still being embedded): nothing to compare with
+    _, mine = archive.stored_vectors(own)  # exact (SQL's), whatever the index type
+    if not len(mine):
+        return []  # no vectors (an archive older than stored vectors, not yet backfilled): nothing to compare
     target = _unit(mine.mean(axis=0))
-    hits = vectors.search(target, RELATED_CHUNKS + len(own))
+    hits = archive.vectors.search(target, RELATED_CHUNKS + len(own))
     owners = archive.chunk_owners.lookup([cid for cid, _ in hits])
     others = list(dict.fromkeys(owners[cid] for cid, _ in hits if owners.get(cid, article_id) != article_id))
     if not others:
         return []
     with archive.engine.connect() as conn:
         chunk_rows = reads.chunks_of_articles(conn, others)
+    owner = dict(chunk_rows)
+    ids, matrix = archive.stored_vectors([cid for cid, _ in chunk_rows])
     by_article: dict[int, list[int]] = {}
-    for cid, aid in chunk_rows:
-        by_article.setdefault(aid, []).append(cid)
+    for row, cid in enumerate(ids.tolist()):
+        by_article.setdefault(owner[cid], []).append(row)
     # Rank by article-vector cosine (mean of chunk vectors), the same measure as the duplicate test.
     scored = []
     for aid in others:
-        theirs = _stored_vectors(vectors, by_article.get(aid, []))
-        if theirs is None:
+        rows = by_article.get(aid)
+        if not rows:
             continue
+        theirs = matrix[rows]
         cosine = float(_unit(theirs.mean(axis=0)) @ target)
         if cosine < archive.settings.related_duplicate_cosine:  # re-sent or corrected copies are not "related"
             scored.append((aid, cosine))
@@ -78,20 +79,6 @@ def _hydrate(archive: Archive, scored: list[tuple[int, float]]) -> list[RelatedA
             )
         )
     return out
-
-
-def _stored_vectors(vectors: VectorIndex, chunk_ids: list[int]) -> np.ndarray | None:
-    """The vectors of those chunks that have one (a chunk may still await embedding); None if none do."""
-    try:
-        return vectors.vectors(chunk_ids) if chunk_ids else None
-    except RuntimeError:  # FAISS: an id not in the index
-        found = []
-        for cid in chunk_ids:
-            try:
-                found.append(vectors.vectors([cid])[0])
-            except RuntimeError:
-                continue
-        return np.stack(found) if found else None
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
 FLAT = "flat"  # the index types (see archive.store.vectors)
 HNSW = "hnsw"
-REPAIR = "rebuild the vectors from the database with `archive reindex`"
+REPAIR = "rebuild the index from the database with `archive reindex --from-sql` (no model; `archive reindex` re-embeds)"
 _PROCESS_STARTED = time.time()  # temporary files older than this process and without a live writer are debris
 
 
