@@ -170,7 +170,7 @@ def test_failures_are_reported_and_the_rest_is_stored(archive):
 def test_reindex_rebuilds_vectors_from_sql(archive):
     ingest(archive, read_paths([SEEDS]))
     before = archive.vectors.vectors(archive.chunk_ids()[:2])
-    (archive.index_dir / "vectors.faiss").unlink()
+    (archive.index_dir / "vectors.faiss").resolve().unlink()
     assert reindex(archive) == len(archive.chunk_ids())
     consistent(archive)
     assert np.allclose(archive.vectors.vectors(archive.chunk_ids()[:2]), before, atol=1e-5)

@@ -53,7 +53,7 @@ def test_a_lost_index_file_is_rebuilt_from_sql_by_the_next_write_without_the_mod
     ingest(archive, STORIES)
     ids, before = stored(archive)
     archive.close()
-    (settings.index_dir / INDEX_FILE).unlink()
+    (settings.index_dir / INDEX_FILE).resolve().unlink()  # the published file
     reopened = open_archive(settings, encoder=NoModel())
     assert recover_if_idle(reopened)
     consistent(reopened)
