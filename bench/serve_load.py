@@ -154,7 +154,14 @@ def measure(index_dir, port, access, cli, env, args, corpus, probes) -> dict:
     pending = list(probes)
     committed: dict[str, float] = {}
     until = time.monotonic() + args.seconds
-    while pending and time.monotonic() < until + 120:
+    stopped = 0.0
+    ingest_ended: float | None = None
+    while pending and (ingest_ended is None or time.monotonic() < ingest_ended + 60):
+        if ingest_ended is None and ingest.poll() is not None:
+            ingest_ended = time.monotonic()
+        if time.monotonic() >= until and not stop.is_set():
+            stop.set()  # the load runs --seconds; the probes follow the ingest to its end
+            stopped = time.perf_counter()
         for p in list(pending):
             if p["id"] not in committed:
                 with reader.session() as s:
@@ -178,10 +185,12 @@ def measure(index_dir, port, access, cli, env, args, corpus, probes) -> dict:
         time.sleep(0.05)
     while time.monotonic() < until:
         time.sleep(0.2)
-    stop.set()
+    if not stop.is_set():
+        stop.set()
+        stopped = time.perf_counter()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = stopped - started
     out, _ = ingest.communicate(timeout=1200)
     reader.close()
     summary = json.loads(out) if out.strip() else {}
