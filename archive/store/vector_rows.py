@@ -86,3 +86,9 @@ def write_vectors(conn: Connection, chunk_ids: Sequence[int], vectors: np.ndarra
     table = ChunkRow.__table__
     statement = update(table).where(table.c.id == bindparam("cid")).values(vector=bindparam("blob"))
     conn.execute(statement, [{"cid": int(c), "blob": to_blob(v)} for c, v in zip(chunk_ids, vectors, strict=True)])
+
+
+def clear_vectors(conn: Connection) -> None:
+    """Forget every stored vector (before re-embedding with another model: a kill midway must not leave the old
+    model's vectors to be copied into the new index). Caller commits."""
+    conn.execute(update(ChunkRow.__table__).values(vector=None))

@@ -201,6 +201,8 @@ def reindex(archive: Archive, on_progress: ProgressCallback | None = None, *, fr
         if from_sql:
             return rebuild_from_sql(archive)
         archive.reset_vectors()
+        with archive.engine.begin() as conn:  # killed midway, the rest is embedded by the next write (same model)
+            vector_rows.clear_vectors(conn)
         ids = archive.chunk_ids()
         saver = Saver(archive)
         embedded = _embed(archive, ids, saver, on_progress) if len(ids) else 0
