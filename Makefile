@@ -63,8 +63,9 @@ docs: install
 
 # Refresh the README's screenshots: the browser tests write them to build/screenshots (git-ignored).
 screenshots: install system-packages
-	ARCHIVE_SCREENSHOTS_DIR=build/screenshots $(PY) -m pytest -q tests/test_browser.py
-	cp build/screenshots/search.png build/screenshots/article.png docs/screenshots/
+	ARCHIVE_SCREENSHOTS_DIR=build/screenshots $(PY) -m pytest -q tests/test_browser.py tests/test_browser_desk.py
+	cp build/screenshots/search.png build/screenshots/article.png build/screenshots/saved.png \
+	   build/screenshots/batch.png docs/screenshots/
 
 # One table, each figure beside its same-run reference (docs/performance.md); JSON in bench/results/.
 # More: make bench BENCH_ARGS="--ndcg --ann"  (or --all; see .venv/bin/python -m bench.run --help)

@@ -1,21 +1,24 @@
-"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | serve | settings`."""
+"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | duplicates | serve |
+settings`."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from archive.cli_common import _archive, _fail_cleanly
+from archive.cli_desk import batch_group, saved_group
 from archive.config import Settings
 from archive.errors import ArchiveError
 from archive.limits import (
     CLAMP_CEILING,
+    COLLAPSE_HELP,
+    DEFAULT_COLLAPSE,
     DEFAULT_LIMIT,
     DEFAULT_MODE,
     DEFAULT_SORT,
@@ -28,33 +31,7 @@ from archive.limits import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from archive.archive import Archive
     from archive.write import IngestProgress
-
-
-def _fail_cleanly(fn: Callable) -> Callable:
-    """Turn archive errors into one clear line and a non-zero exit, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ArchiveError as exc:
-            raise click.ClickException(exc.message) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-
-    return wrapper
-
-
-def _archive(ctx: click.Context, *, verify: bool = True, create: bool = False) -> Archive:
-    """The archive of --index-dir, closed (its database connections too) when the command ends; only the
-    commands that add articles (ingest, seed) may create it."""
-    from archive.archive import open_archive
-
-    archive = open_archive(ctx.obj["settings"], verify=verify, create=create)
-    ctx.call_on_close(archive.close)
-    return archive
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,6 +140,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
 @click.option("--author")
 @click.option("--after", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (inclusive)")
 @click.option("--before", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD (exclusive)")
+@click.option("--collapse/--all-versions", default=DEFAULT_COLLAPSE, show_default=True, help=COLLAPSE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON result objects.")
 @click.pass_context
 @_fail_cleanly
@@ -177,6 +155,7 @@ def search(
     author: str | None,
     after: datetime | None,
     before: datetime | None,
+    collapse: bool,
     as_json: bool,
 ) -> None:
     """Search the archive (query language: words, "phrases", AND, OR, NOT, ( ), +, -, title:, word*, source:, author:, after:, before:)."""
@@ -193,16 +172,26 @@ def search(
             author=author,
             after=after.date() if after else None,
             before=before.date() if before else None,
+            collapse=collapse,
         )
     )
     if as_json:
         click.echo(json.dumps({"ok": True, **response.as_dict()}, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{response.total} articles match ({mode})")
+    about = "at least " if response.total_relation == "gte" else ""
+    unit = "stories" if collapse else "articles"
+    click.echo(f"{about}{response.total} {unit} match ({mode})" if response.total else f"nothing found ({mode})")
     for n, r in enumerate(response.results, start=offset + 1):
         when = (r.published_at or "")[:10]
         click.echo(f"{n:3}. {r.title}  [{r.source or '-'} {when}] uid={r.uid} score={r.score:.4f}")
+        why = [f"contains {', '.join(r.matched_words)}"] if r.matched_words else []
         click.echo("     " + " ".join(r.passage.split())[:240])
+        if why or r.meaning:
+            click.echo("     why: " + " · ".join([*why, *([r.meaning] if r.meaning else [])]))
+        if r.versions:
+            click.echo(f"     {len(r.versions)} other version{'s' if len(r.versions) > 1 else ''}:")
+        for v in r.versions:
+            click.echo(f"       - {v.title}  [{v.source or '-'} {(v.published_at or '')[:16]}] uid={v.uid}")
 
 
 @main.command()
@@ -225,6 +214,8 @@ def related(ctx: click.Context, uid: str, limit: int, as_json: bool) -> None:
         click.echo(
             f"{n:3}. {item.title}  [{(item.published_at or '')[:10]}] uid={item.uid} similarity={item.score:.3f}"
         )
+        for v in item.versions:
+            click.echo(f"       also: {v.title}  [{v.source or '-'} {(v.published_at or '')[:16]}] uid={v.uid}")
 
 
 @main.command()
@@ -335,10 +326,34 @@ def migrate(ctx: click.Context) -> None:
         f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})"
     )
     from archive.write import backfill_vectors
+    from archive.write.stories import backfill
 
     stored = backfill_vectors(_archive(ctx))
     if stored:
         click.echo(f"stored {stored} vectors from the index in SQL (no model)")
+    report = backfill(_archive(ctx, verify=False))  # near copies of articles stored before they were detected
+    if report.articles:
+        click.echo(f"near copies: {report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
+
+
+def _stories(report: Any) -> str:
+    return f"{report.stories} stories with more than one version ({report.grouped} articles)"
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Forget every signature and group first (after changing their settings).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_cleanly
+def duplicates(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+    """Detect near copies (one result per story) for articles not yet signed; --rebuild redoes all (no model needed)."""
+    from archive.write.stories import backfill
+
+    report = backfill(_archive(ctx, verify=False), rebuild=rebuild)
+    if as_json:
+        click.echo(json.dumps({"ok": True, **report.as_dict()}))
+        return
+    click.echo(f"{report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
 
 
 @main.command("settings")
@@ -360,6 +375,9 @@ def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         return
     ctx.invoke(ingest, paths=paths, source=None, as_json=False, progress="bar")
 
+
+main.add_command(saved_group)
+main.add_command(batch_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -107,10 +107,50 @@ class Settings:
         "Semantic: bonus per further matching chunk of an article (times its cosine).",
         low=0,
     )
-    related_duplicate_cosine: float = _setting(
-        0.97,
-        "ARCHIVE_RELATED_DUPLICATE_COSINE",
-        "Related coverage: article-vector cosine at which a story counts as a duplicate.",
+    relevance_floor: float = _setting(
+        0.30,
+        "ARCHIVE_RELEVANCE_FLOOR",
+        "Semantic and hybrid: the best-chunk cosine an article needs to count as a match by meaning "
+        "(calibrated for all-MiniLM-L6-v2 on SciFact and Reuters, docs/search.md); -1 turns the floor off.",
+        low=-1,
+    )
+    close_meaning: float = _setting(
+        0.45,
+        "ARCHIVE_CLOSE_MEANING",
+        "Best-chunk cosine from which a result is called 'close in meaning' (below it, down to the floor: "
+        "'loosely related').",
+        low=-1,
+    )
+    min_match_all: int = _setting(
+        3,
+        "ARCHIVE_MIN_MATCH_ALL",
+        "Hybrid: a keyword match counts on its own when it has every word of a query of up to this many words ...",
+        low=1,
+    )
+    min_match_share: float = _setting(
+        0.34,
+        "ARCHIVE_MIN_MATCH_SHARE",
+        "... and this share of the words (rounded up) of a longer query; other results need the meaning floor.",
+        low=0,
+    )
+    label_fields: str = _setting(
+        "topic=topics,place=places,tag=tags,section=section",
+        "ARCHIVE_LABEL_FIELDS",
+        "Fields of an article's `extra` that hold short labels, as name=field pairs: each becomes a facet, a filter "
+        "typed as name:value in a query and an API parameter (?name=value), and links on the article page.",
+    )
+    duplicate_containment: float = _setting(
+        0.5,
+        "ARCHIVE_DUPLICATE_CONTAINMENT",
+        "Near copies: share of the shorter article's 5-word shingles found in the other at which two "
+        "articles are versions of one story (`archive duplicates --rebuild` applies a change).",
+        low=0,
+    )
+    duplicate_hours: float = _setting(
+        36.0,
+        "ARCHIVE_DUPLICATE_HOURS",
+        "Near copies: at most this many hours between the publication times of two versions of one story.",
+        low=0,
     )
     api_key: str | None = _setting(
         None, "ARCHIVE_API_KEY", "Bearer key for write endpoints; writes are refused when unset."
@@ -133,11 +173,34 @@ class Settings:
     export_max: int = _setting(
         10_000, "ARCHIVE_EXPORT_MAX", "Most rows one export (CSV or JSON Lines of a whole result set) may hold.", low=1
     )
+    alert_similarity: float = _setting(
+        0.45,
+        "ARCHIVE_ALERT_SIMILARITY",
+        "Saved searches in semantic mode: cosine (query to a new article's best passage) at or above which a new "
+        "article is an alert; keyword and hybrid saved searches use the query's matching rules instead. Meant to "
+        "follow the search's relevance floor where one is configured.",
+    )
+    batch_max_queries: int = _setting(
+        1000,
+        "ARCHIVE_BATCH_MAX_QUERIES",
+        "Most queries one batch search (an uploaded CSV or text file) may hold.",
+        low=1,
+    )
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:
         """The configured CORS origins, trimmed, without a trailing slash."""
         return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """`label_fields` as {filter name: extra field}, in the declared order."""
+        out: dict[str, str] = {}
+        for pair in self.label_fields.split(","):
+            name, _, key = pair.strip().partition("=")
+            if name.strip():
+                out[name.strip().lower()] = (key or name).strip()
+        return out
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -59,3 +59,19 @@ DISPLAY_FIELDS = ("id", "uid", "title", "source", "author", "url")
 def display_fields(row: Any) -> dict[str, Any]:
     """DISPLAY_FIELDS of a row (or any object with those attributes), by name."""
     return {name: getattr(row, name) for name in DISPLAY_FIELDS}
+
+
+def extra_labels(extra: dict[str, Any] | None) -> set[tuple[str, str]]:
+    """The short labels an article's `extra` holds, as (field, lower-cased value): every string, and every
+    string of a list, of at most `MAX_LABEL_CHARS` (a topic, a place, a language). Facets and label filters
+    read them (`Settings.label_fields` names which fields are shown)."""
+    from archive.limits import MAX_LABEL_CHARS, MAX_LABELS_PER_FIELD
+
+    labels: set[tuple[str, str]] = set()
+    for key, value in (extra or {}).items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_LABEL_CHARS:
+            continue
+        values = value if isinstance(value, list) else [value]
+        kept = [v.strip().lower() for v in values if isinstance(v, str) and 0 < len(v.strip()) <= MAX_LABEL_CHARS]
+        labels.update((key, v) for v in kept[:MAX_LABELS_PER_FIELD])
+    return labels

@@ -19,15 +19,27 @@ DEFAULT_SORT = "relevance"
 SORT_LABELS = {"relevance": "Relevance", "newest": "Newest first", "oldest": "Oldest first"}
 FUSIONS: tuple[str, ...] = ("zscore", "minmax", "rrf")
 
+DEFAULT_COLLAPSE = True  # one result per story; collapse=false lists every version as a result of its own
+COLLAPSE_HELP = "One result per story: near copies are folded into the best-ranked one's `versions`."
+
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100  # results per page
 CLAMP_CEILING = 1000  # a limit in (MAX_LIMIT, CLAMP_CEILING] is clamped to MAX_LIMIT; above it is an error
 MAX_OFFSET = 100_000
+COLLAPSE_WINDOW = MAX_OFFSET + MAX_LIMIT  # ranked candidates one collapsed search may fold (the deepest page)
 MAX_QUERY_CHARS = 10_000
 RELATED_DEFAULT = 10
 RELATED_MAX = 50
 MAX_POST_ARTICLES = 1000  # per API request; larger batches belong to `archive ingest`
+MAX_LABEL_CHARS = 64  # a label (a topic, a place) is a short string; longer values of `extra` are not labels
+MAX_LABELS_PER_FIELD = 50
+MAX_FACET_VALUES = 15  # values listed per label facet (the most frequent)
 MAX_KEY_CHARS = 512  # an article key (uid or id) longer than the uid column cannot exist
+SAVED_NAME_CHARS = 200  # a saved search's or a batch's name
+FEED_ENTRIES = 50  # newest alerts in a saved search's Atom and JSON feeds
+ALERTS_ON_PAGE = 100  # alerts listed on a saved search's page and in its API answer
+BATCH_TOP_HITS = 5  # top hits kept per query of a batch search
+BATCH_DEFAULT_MODE = "keyword"  # a batch counts matches: keyword mode's total is every matching article
 
 
 def check_date_range(after: date | None, before: date | None, param: str = "after") -> None:

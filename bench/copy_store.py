@@ -40,6 +40,7 @@ def copy_rows(src, dst, log=print) -> dict[str, int]:
                 last, n = rows[-1]["id"], n + len(rows)
             counts[table] = n
             log(f"  {table}: {n} rows in {time.perf_counter() - started:.1f}s")
+        counts["article_labels"] = writes.fill_labels(target)  # derived from each article's extra
         writes.reserve_ids(target, *reads.next_ids(source))
     return counts
 

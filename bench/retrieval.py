@@ -214,13 +214,14 @@ def format_table(results: Sequence[ModeResult]) -> str:
 
 def _setting_override(raw: str) -> tuple[str, object]:
     """NAME=VALUE for a Settings field, coerced to the field's type."""
-    from archive.config import Settings, _coerce
+    from archive.config import Settings, coerce_setting
 
     name, _, value = raw.partition("=")
     known = {f.name: f for f in fields(Settings)}
     if name not in known or not _:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME a setting ({', '.join(known)})")
-    return name, _coerce(known[name].default, value)
+    meta = known[name].metadata
+    return name, coerce_setting(meta["env"], known[name].default, value, meta.get("low"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

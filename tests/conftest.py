@@ -166,8 +166,11 @@ def hash_encoder():
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    """Settings for a fresh archive in a temporary directory, with the hash encoder (no model)."""
-    return Settings(index_dir=tmp_path / "index", rate_limit="off", encoder="hash", database_url=database_url)
+    """Settings for a fresh archive in a temporary directory, with the hash encoder (no model) and no
+    relevance floor (it is calibrated for the model's cosines; the hash encoder's mean word overlap)."""
+    return Settings(
+        index_dir=tmp_path / "index", rate_limit="off", encoder="hash", database_url=database_url, relevance_floor=-1
+    )
 
 
 @pytest.fixture
@@ -215,10 +218,11 @@ def seeded_archive(tmp_path_factory: pytest.TempPathFactory, encoder, databases:
 
 @pytest.fixture(scope="session")
 def app(seeded_archive):
-    """The Flask app over the seeded archive."""
+    """The Flask app over the seeded archive, relevance floor off: its 13 stories are on 13 subjects, and the
+    tests of paging, sorting, facets and timelines need every article ranked (the floor has its own tests)."""
     from archive.web import create_app
 
-    application = create_app(archive=seeded_archive)
+    application = create_app(settings=seeded_archive.settings.with_(relevance_floor=-1), archive=seeded_archive)
     application.config.update(TESTING=True)
     return application
 
@@ -244,7 +248,11 @@ def hash_archive(tmp_path_factory: pytest.TempPathFactory, name: str, hash_encod
     from archive.archive import open_archive
 
     settings = Settings(
-        index_dir=tmp_path_factory.mktemp(name) / "index", rate_limit="off", encoder="hash", database_url=database_url
+        index_dir=tmp_path_factory.mktemp(name) / "index",
+        rate_limit="off",
+        encoder="hash",
+        database_url=database_url,
+        relevance_floor=-1,
     )
     return open_archive(settings, encoder=hash_encoder, create=True)
 

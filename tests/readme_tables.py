@@ -19,13 +19,22 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _commands(group: click.Group, ctx: click.Context, prefix: str = ""):
+    """(name, command, context) of every command, a group's subcommands as `group sub`, in order."""
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        sub = click.Context(command, info_name=name, parent=ctx)
+        if isinstance(command, click.Group):
+            yield from _commands(command, sub, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command, sub
+
+
 def commands_table() -> str:
     """One row per command: its usage (arguments and options) and its one-line help."""
     rows = ["| command | what it does |", "|---|---|"]
     ctx = click.Context(main, info_name="archive")
-    for name in main.list_commands(ctx):
-        command = main.get_command(ctx, name)
-        sub = click.Context(command, info_name=name, parent=ctx)
+    for name, command, sub in _commands(main, ctx):
         arguments = " ".join(p.make_metavar(sub) for p in command.params if isinstance(p, click.Argument))
         options = [
             record[0].split(", ")[-1]

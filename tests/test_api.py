@@ -12,15 +12,21 @@ from conftest import SEED_UID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archive.config import Settings as ArchiveSettings
+
 pytestmark = pytest.mark.integration
 
 QUERY = "Iran camera disconnection"
 KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SEARCH_KEYS = set("ok query mode total limit offset sort results facets date_bucket filters took_ms next prev".split())
+SEARCH_KEYS = set(
+    "ok query mode total total_relation limit offset sort collapse results facets date_bucket filters took_ms next "
+    "prev".split()
+)
+ARCHIVE_DEFAULTS = ArchiveSettings()
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
-    "passage_start passage_end explain".split()
+    "passage_start passage_end explain matched_words meaning versions".split()
 )
 ERROR_KEYS = {"ok", "error", "status"}
 
@@ -67,10 +73,10 @@ def test_api_search_envelope_and_seed_first(client):
     assert set(body["results"][0]) == RESULT_KEYS
     assert set(body["results"][0]["explain"]) >= {"keyword_rank", "semantic_rank", "fused_score"}
     assert "<mark>" in body["results"][0]["passage_html"]
-    assert set(body["facets"]) == {"source", "year", "date"}
+    assert set(body["facets"]) == {"source", "year", "date", *ARCHIVE_DEFAULTS.labels}
     assert body["date_bucket"] == "year" and [d["value"] for d in body["facets"]["date"]] == ["2021", "2022", "2023"]
     assert sum(d["count"] for d in body["facets"]["date"]) == sum(y["count"] for y in body["facets"]["year"])
-    assert set(body["filters"]) == {"source", "author", "after", "before"}
+    assert set(body["filters"]) == {"source", "author", "after", "before", *ARCHIVE_DEFAULTS.labels}
 
 
 @pytest.mark.parametrize("how", [{"headers": {"Accept": "application/json"}}, {"query_string": {"format": "json"}}])

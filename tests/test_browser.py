@@ -152,7 +152,7 @@ def test_search_click_through_to_the_anchored_passage(page, live_server):
     assert titles[0] == SEED_TITLE
     first = page.locator(".result").first
     assert first.locator(".passage mark").count() >= 2
-    assert page.locator("svg.timeline-wide rect.bar").count() == 3
+    assert page.locator("svg.timeline-wide rect.bar").count() >= 1  # the justified results' periods
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "search.png"))
 
@@ -204,7 +204,7 @@ def test_mode_switch_and_date_filter(page, live_server):
 
 
 def test_pagination(page, live_server):
-    page.goto(live_server + "/search?q=Iran+camera+disconnection&limit=5")
+    page.goto(live_server + "/search?q=after:1900-01-01&limit=5")  # a filter alone lists every dated article
     first_page = result_titles(page)
     assert len(first_page) == 5
     page.get_by_role("link", name="Next →").click()
@@ -257,3 +257,36 @@ def test_works_without_javascript_and_skip_link_first(browser, live_server):
         assert width <= 390, "no horizontal scrolling on a phone"
     finally:
         context.close()
+
+
+def test_empty_state_when_nothing_is_close_in_meaning(page, live_server):
+    page.goto(live_server + "/search?q=bitcoin+blockchain")  # hybrid, the default mode
+    assert page.locator("#results-heading").inner_text().startswith("No articles match")
+    empty = page.locator(".empty-state")
+    assert "close enough in meaning" in empty.inner_text()
+    assert page.locator(".result").count() == 0
+    empty.get_by_role("link", name=re.compile("exact words only")).click()
+    page.wait_for_url(re.compile(r"mode=keyword"))
+    assert page.locator("#mode-keyword").is_checked() and page.locator(".result").count() == 0
+    page.goto(live_server + "/search?q=" + QUERY.replace(" ", "+"))
+    why = page.locator(".result .why").first.inner_text()
+    assert "contains Iran, camera, disconnection" in why and "close in meaning" in why
+    assert page.watch.errors == []
+
+
+def test_topic_facet_click_filters_and_article_links_its_labels(page, live_server):
+    page.goto(live_server + "/search?q=oil+prices+wheat+interest")
+    facet = page.locator(".facet-label", has=page.locator("h3", has_text="Topics"))
+    assert facet.count() == 1
+    facet.get_by_role("link", name=re.compile(r"^crude")).click()
+    page.wait_for_url(re.compile(r"topic=crude"))
+    assert result_titles(page) == ["Oil prices climb as OPEC agrees to cut output"]
+    assert "Topic:" in page.locator(".chips").inner_text()
+    page.locator(".result-title a").first.click()
+    page.wait_for_url(re.compile(r"/articles/"))
+    details = page.locator(".details")
+    assert details.get_by_role("link", name="saudi-arabia").count() == 1
+    details.get_by_role("link", name="crude").click()
+    page.wait_for_url(re.compile(r"/search\?q=topic"))
+    assert result_titles(page) == ["Oil prices climb as OPEC agrees to cut output"]
+    assert page.watch.errors == []

@@ -14,13 +14,13 @@ from archive.web.security import safe_href
 def test_semantic_article_score_is_best_chunk_plus_bonus():
     hits = [(10, 0.9), (20, 0.85), (21, 0.8), (22, 0.7), (11, 0.2)]
     owners = {10: 1, 11: 1, 20: 2, 21: 2, 22: 2}
-    assert semantic_article_scores(hits, owners, 0.0) == [(1, 0.9, 10), (2, 0.85, 20)]
+    assert semantic_article_scores(hits, owners, 0.0) == [(1, 0.9, 10, 0.9), (2, 0.85, 20, 0.85)]
     scored = semantic_article_scores(hits, owners, 0.1)
-    assert [a for a, _, _ in scored] == [2, 1]  # three matching chunks beat one slightly better one
+    assert [t[0] for t in scored] == [2, 1]  # three matching chunks beat one slightly better one
     assert scored[0][1] == pytest.approx(0.85 + 0.1 * (0.8 + 0.7))
     assert semantic_article_scores([(99, 0.5)], {}, 0.1) == []  # a chunk deleted meanwhile
     # Only the first `bonus_window` hits earn a bonus: widening the search never reorders the top.
-    assert semantic_article_scores(hits, owners, 0.1, bonus_window=2)[0] == (1, 0.9, 10)
+    assert semantic_article_scores(hits, owners, 0.1, bonus_window=2)[0] == (1, 0.9, 10, 0.9)
 
 
 def test_split_passages_tiles_the_body_without_repeating_overlap():

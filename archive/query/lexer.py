@@ -11,6 +11,7 @@ standing alone (or glued to a ``(``); ``+`` marks a required item except before 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from archive.errors import BadQuery
@@ -44,6 +45,7 @@ class _Lexer:
         self.tokens: list[Token] = []
         self.filters: dict[str, str] = {}
         self.atoms = 0
+        self.label_names: frozenset[str] = frozenset()
 
     def run(self) -> tuple[list[Token], dict[str, str]]:
         t, i = self.text, 0
@@ -122,7 +124,7 @@ class _Lexer:
         lname = name.lower()
         if mod is None and word in OPERATORS:
             self._emit(word)  # `(a OR b AND)`
-        elif colon and lname in FILTER_FIELDS:
+        elif colon and (lname in FILTER_FIELDS or lname in self.label_names):
             j = self._filter(lname, value, j, negated=mod == "-")
         elif colon and lname in SEARCH_FIELDS:
             if not value and j < len(t) and t[j] == '"':
@@ -167,6 +169,9 @@ class _Lexer:
         return j
 
 
-def tokenize(text: str) -> tuple[list[Token], dict[str, str]]:
-    """The tokens of a query string, and its filters (field -> value as typed; the last occurrence wins)."""
-    return _Lexer(text).run()
+def tokenize(text: str, label_names: Iterable[str] = ()) -> tuple[list[Token], dict[str, str]]:
+    """The tokens of a query string, and its filters (field -> value as typed; the last occurrence wins);
+    `label_names` are filters too (``topic:crude``)."""
+    lexer = _Lexer(text)
+    lexer.label_names = frozenset(n for n in label_names if n not in SEARCH_FIELDS)
+    return lexer.run()

@@ -34,6 +34,7 @@ class Query:
     text_for_embedding: str = field(default="", compare=False)
     prefixes: tuple[str, ...] = ()
     boolean: Node | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # (extra field, lower-cased value): the article has this label
 
     def __post_init__(self) -> None:
         if self.boolean is None and (self.phrases or self.excluded or self.excluded_phrases):
@@ -60,8 +61,8 @@ class Query:
 
     @property
     def has_filters(self) -> bool:
-        """True when any field filter (source, author, after, before) is set."""
-        return any(v is not None for v in (self.source, self.author, self.after, self.before))
+        """True when any field filter (source, author, after, before, a label) is set."""
+        return bool(self.labels) or any(v is not None for v in (self.source, self.author, self.after, self.before))
 
 
 def parse_date(value: str, name: str, *, param: str | None = None) -> date:

@@ -203,3 +203,11 @@ def leaf_words(leaf: Leaf) -> tuple[str, ...]:
     if isinstance(leaf, Phrase):
         return leaf.words
     return (leaf.word,) if isinstance(leaf, Term) else (leaf.stem,)
+
+
+def match_expression(query_terms: Iterable[str], prefixes: Iterable[str], boolean: Node | None) -> Node | None:
+    """The whole keyword match of a query as one tree: any of its optional words and prefixes (when it has
+    some), and its Boolean constraint."""
+    optional: list[Node] = [*(Term(t) for t in query_terms), *(Prefix(p) for p in prefixes)]
+    parts = ([any_of(optional)] if optional else []) + ([boolean] if boolean is not None else [])
+    return all_of(parts) if parts else None

@@ -20,9 +20,10 @@ nothing; parentheses nested deeper than MAX_DEPTH are ignored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from archive.limits import check_date_range
+from archive.limits import MAX_LABEL_CHARS, check_date_range
 from archive.query.lexer import Token, tokenize
 from archive.query.model import Query, parse_date
 from archive.query.nodes import Leaf, Node, Not, Phrase, Prefix, Term, all_of, any_of, in_field, split
@@ -168,9 +169,14 @@ def _unique(words: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_query(text: str) -> Query:
-    """Parse a user's search string into a Query; raise BadQuery for malformed filters only."""
-    tokens, filters = tokenize(text)
+def parse_query(text: str, labels: Mapping[str, str] | None = None) -> Query:
+    """Parse a user's search string into a Query; raise BadQuery for malformed filters only.
+
+    `labels` maps label filter names to the `extra` fields they filter on (``topic:crude`` with
+    {"topic": "topics"}: articles whose `topics` include "crude"); other ``name:value`` words are plain words.
+    """
+    labels = labels or {}
+    tokens, filters = tokenize(text, labels)
     parser = _Parser(tokens)
     required, optional, excluded = classify(parser.group(0, False))
     boolean = all_of([*required, *(Not(n) for n in excluded)])
@@ -191,4 +197,5 @@ def parse_query(text: str) -> Query:
         after=after,
         before=before,
         text_for_embedding=" ".join(parser.embed[:MAX_EMBED_WORDS]),
+        labels=tuple((labels[name], f[name].lower()[:MAX_LABEL_CHARS]) for name in labels if name in f),
     )

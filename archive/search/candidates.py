@@ -33,8 +33,9 @@ def allowed_chunk_ids(archive: Archive, query: Query) -> np.ndarray | None:
 
 def semantic_article_scores(
     hits: Sequence[tuple[int, float]], owners: dict[int, int], chunk_bonus: float, bonus_window: int | None = None
-) -> list[tuple[int, float, int]]:
-    """Chunk hits -> (article id, score, best chunk id), best first; score = best cosine + bonus per extra matching chunk.
+) -> list[tuple[int, float, int, float]]:
+    """Chunk hits -> (article id, score, best chunk id, its cosine), best first; score = best cosine + bonus
+    per extra matching chunk.
 
     The bonus is each further chunk's cosine times `chunk_bonus`, counted only among the
     first `bonus_window` hits: a story that is about the query in several paragraphs
@@ -52,13 +53,13 @@ def semantic_article_scores(
             best[article_id] = (cosine, chunk_id)
         elif chunk_bonus and position < limit:
             extra[article_id] = extra.get(article_id, 0.0) + max(cosine, 0.0)
-    scored = [(aid, cos + chunk_bonus * extra.get(aid, 0.0), cid) for aid, (cos, cid) in best.items()]
+    scored = [(aid, cos + chunk_bonus * extra.get(aid, 0.0), cid, cos) for aid, (cos, cid) in best.items()]
     scored.sort(key=lambda t: -t[1])  # stable: ties keep FAISS order
     return scored
 
 
-def semantic_articles(archive: Archive, query: Query, need: int) -> list[tuple[int, float, int]]:
-    """(article id, score, best chunk id) best first, among articles passing the filters.
+def semantic_articles(archive: Archive, query: Query, need: int) -> list[tuple[int, float, int, float]]:
+    """(article id, score, best chunk id, its cosine) best first, among articles passing the filters.
 
     The FAISS search is restricted to allowed chunks before ranking, and widened until
     it yields `need` distinct articles (or runs out), so a narrow filter fills its page.

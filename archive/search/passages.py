@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from archive.archive import Archive
+from archive.config import Settings
 from archive.dates import iso_utc
 from archive.documents import display_fields
 from archive.reflow import display_text
+from archive.search.justify import meaning_label
 from archive.search.results import Candidate, SearchResult
 from archive.search.terms import passage_terms
 from archive.snippets import best_passage, highlight, highlight_spans, match_strength
@@ -49,8 +52,15 @@ def passage_chunks(archive: Archive, page: list[Candidate], terms: list[str]) ->
     return chosen
 
 
-def hydrate(archive: Archive, page: list[Candidate], terms: list[str]) -> list[SearchResult]:
-    """Load the page's articles and passages in a few queries, in rank order."""
+def hydrate(
+    archive: Archive,
+    page: list[Candidate],
+    terms: list[str],
+    required: Sequence[str] = (),
+    settings: Settings | None = None,
+) -> list[SearchResult]:
+    """Load the page's articles and passages in a few queries, in rank order (`required`: the words every
+    result contains, listed first among its matched words)."""
     if not page:
         return []
     chunk_of = passage_chunks(archive, page, terms)
@@ -81,7 +91,10 @@ def hydrate(archive: Archive, page: list[Candidate], terms: list[str]) -> list[S
                     "keyword_score": _round(c.keyword_score),
                     "semantic_score": _round(c.semantic_score),
                     "fused_score": round(c.score, 6),
+                    "cosine": _round(c.cosine),
                 },
+                matched_words=[*required, *(w for w in c.matched or () if w not in required)],
+                meaning=meaning_label(c.cosine, settings or archive.settings),
             )
         )
     return results

@@ -1,4 +1,5 @@
-"""Related coverage: the nearest other articles by article vector, without the article itself or its near-copies."""
+"""Related coverage: the nearest other stories by article vector, without the article's own story; one entry per
+story, its other versions alongside (the near-copy groups of `write.stories`, as in search)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from archive.documents import display_fields
 from archive.errors import NotFound
 from archive.limits import RELATED_MAX
 from archive.reflow import display_text
-from archive.search.results import RelatedArticle
-from archive.store import reads
+from archive.search.collapse import attach, fold
+from archive.search.results import Candidate, RelatedArticle
+from archive.store import duplicates, reads
 
 RELATED_CHUNKS = 400  # nearest chunks examined for related coverage
 SNIPPET_CHARS = 240
 
 
 def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle]:
-    """Nearest other articles by mean chunk vector; anything at `related_duplicate_cosine` or above is a copy."""
+    """Nearest other stories by mean chunk vector: the article's own versions are not related coverage, and
+    each other story is listed once (its best-placed version) with its other versions."""
     limit = max(1, min(int(limit), RELATED_MAX))
     with archive.session() as s:
         row = reads.find_article(s, key)
@@ -39,24 +42,30 @@ def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle
     if not others:
         return []
     with archive.engine.connect() as conn:
+        stories = duplicates.story_ids(conn, [article_id, *others])
         chunk_rows = reads.chunks_of_articles(conn, others)
+    own_story = stories.get(article_id)
+    if own_story is not None:  # its own versions (re-sent or corrected copies) are not "related"
+        others = [a for a in others if stories.get(a) != own_story]
     owner = dict(chunk_rows)
-    ids, matrix = archive.stored_vectors([cid for cid, _ in chunk_rows])
+    ids, matrix = archive.stored_vectors([cid for cid, _ in chunk_rows])  # exact (SQL's)
     by_article: dict[int, list[int]] = {}
     for row, cid in enumerate(ids.tolist()):
         by_article.setdefault(owner[cid], []).append(row)
-    # Rank by article-vector cosine (mean of chunk vectors), the same measure as the duplicate test.
+    # Rank by article-vector cosine (mean of chunk vectors).
     scored = []
     for aid in others:
         rows = by_article.get(aid)
         if not rows:
             continue
         theirs = matrix[rows]
-        cosine = float(_unit(theirs.mean(axis=0)) @ target)
-        if cosine < archive.settings.related_duplicate_cosine:  # re-sent or corrected copies are not "related"
-            scored.append((aid, cosine))
+        scored.append((aid, float(_unit(theirs.mean(axis=0)) @ target)))
     scored.sort(key=lambda t: -t[1])
-    return _hydrate(archive, scored[:limit])
+    best: dict[int, float] = dict(scored)
+    kept, _ = fold([Candidate(a, score=best[a]) for a, _ in scored], stories)  # one entry per story
+    items = _hydrate(archive, [(c.article_id, c.score) for c in kept[:limit]])
+    attach(archive, items, stories)
+    return items
 
 
 def _hydrate(archive: Archive, scored: list[tuple[int, float]]) -> list[RelatedArticle]:

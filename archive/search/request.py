@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
@@ -24,6 +25,8 @@ class SearchRequest:
     author: str | None = None
     after: date | None = None
     before: date | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # (label filter name, value), e.g. ("topic", "crude")
+    collapse: bool = limits.DEFAULT_COLLAPSE
 
     def validated(self) -> SearchRequest:
         """Check mode/sort/paging/dates; limit is clamped to limits.MAX_LIMIT."""
@@ -42,9 +45,11 @@ class SearchRequest:
         limits.check_date_range(self.after, self.before)
         return SearchRequest(**{**asdict(self), "limit": min(self.limit, limits.MAX_LIMIT)})
 
-    def query(self) -> Query:
-        """Parse q; explicit request filters win over filters typed in q."""
-        query = parse_query(self.q)
+    def query(self, label_fields: Mapping[str, str] | None = None) -> Query:
+        """Parse q; explicit request filters win over filters typed in q. `label_fields`: the label filter
+        names and the `extra` fields they read (`Settings.labels`); an unknown name is a 400."""
+        label_fields = label_fields or {}
+        query = parse_query(self.q, label_fields)
         changes: dict[str, Any] = {
             k: v
             for k, v in {
@@ -55,6 +60,15 @@ class SearchRequest:
             }.items()
             if v not in (None, "")
         }
+        if self.labels:
+            explicit: dict[str, str] = {}
+            for name, value in self.labels:
+                if name not in label_fields:
+                    raise BadQuery(f"unknown label filter {name!r}; known: {', '.join(label_fields)}", param=name)
+                if value.strip():
+                    explicit[label_fields[name]] = value.strip().lower()[: limits.MAX_LABEL_CHARS]
+            typed = [(f, v) for f, v in query.labels if f not in explicit]
+            changes["labels"] = (*typed, *explicit.items())
         if changes:
             query = replace(query, **changes)
         limits.check_date_range(query.after, query.before)

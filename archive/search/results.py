@@ -20,6 +20,8 @@ class Candidate:
     semantic_score: float | None = None
     semantic_chunk: int | None = None  # the chunk that made the semantic score
     score: float = 0.0
+    cosine: float | None = None  # the best chunk's cosine to the query (None: not among the semantic hits)
+    matched: tuple[str, ...] | None = None  # the query's optional words the article contains (None: not looked up)
 
 
 @dataclass
@@ -31,6 +33,18 @@ class ArticleRef:
     title: str
     source: str | None
     author: str | None
+    url: str | None
+    published_at: str | None
+
+
+@dataclass
+class Version:
+    """Another version of a result's story (a wire copy, a re-run, the story in another outlet)."""
+
+    id: int
+    uid: str
+    title: str
+    source: str | None
     url: str | None
     published_at: str | None
 
@@ -48,6 +62,9 @@ class SearchResult(ArticleRef):
     passage_start: int  # char offsets of the passage in the article body
     passage_end: int
     explain: dict[str, Any]
+    matched_words: list[str]  # the query's words found in the article (stemmed matches), required ones included
+    meaning: str | None  # 'close in meaning', 'loosely related in meaning', or None (not matched by meaning)
+    versions: list[Version] = field(default_factory=list)  # the story's other versions (collapsed away)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's result object)."""
@@ -65,9 +82,11 @@ class SearchResponse:
     offset: int
     sort: str
     results: list[SearchResult]
+    total_relation: str = "eq"  # 'eq': `total` is exact; 'gte': at least `total` (a candidate window was full)
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     date_bucket: str | None = None  # the bucket of facets["date"]: day, week, month or year (None: no dated match)
     filters: dict[str, Any] = field(default_factory=dict)
+    collapse: bool = True  # one result per story: `total` and the facets count stories
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -82,6 +101,7 @@ class RelatedArticle(ArticleRef):
 
     score: float  # cosine of the article vectors
     snippet: str
+    versions: list[Version] = field(default_factory=list)  # the story's other versions
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's related-article object)."""

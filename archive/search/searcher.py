@@ -15,9 +15,12 @@ from datetime import date, datetime
 from archive.archive import Archive
 from archive.config import Settings
 from archive.fusion import rrf, score_mix
-from archive.limits import DEFAULT_LIMIT, FUSIONS
+from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
+from archive.query.nodes import match_expression
+from archive.search import collapse
 from archive.search.candidates import keyword_articles, semantic_articles
+from archive.search.justify import explain_words, justified, required_words
 from archive.search.passages import hydrate
 from archive.search.related import related
 from archive.search.request import SearchRequest
@@ -61,17 +64,25 @@ class Searcher:
     def search(self, request: SearchRequest) -> SearchResponse:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
-        query = req.query()
-        total, facet_counts, page = self._ranked(query, req, req.offset, req.limit, need=req.offset + req.limit)
-        results = hydrate(self.archive, page, highlight_terms(query))
+        query = req.query(self.settings.labels)
+        total, relation, facet_counts, page, scope, stories = self._stories(
+            query, req, req.offset, req.limit, req.offset + req.limit
+        )
+        labelled = self.pool.submit(self._label_facets, query, req, scope)
+        explain_words(self.archive, query, page)
+        results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
+        collapse.attach(self.archive, results, stories)
         facet_lists, date_bucket = facets(facet_counts)
+        facet_lists.update(labelled.result())
         return SearchResponse(
             query=req.q,
             mode=req.mode,
             total=total,
+            total_relation=relation,
             limit=req.limit,
             offset=req.offset,
             sort=req.sort,
+            collapse=req.collapse,
             results=results,
             facets=facet_lists,
             date_bucket=date_bucket,
@@ -80,6 +91,7 @@ class Searcher:
                 "author": query.author,
                 "after": query.after.isoformat() if query.after else None,
                 "before": query.before.isoformat() if query.before else None,
+                **{name: dict(query.labels).get(field) for name, field in self.settings.labels.items()},
             },
         )
 
@@ -95,34 +107,58 @@ class Searcher:
         windows in hybrid mode, the articles of the nearest `candidates` chunks in semantic mode.
         """
         req = request.validated()
-        query = req.query()
-        total, _, ranked = self._ranked(query, req, 0, max(0, max_results), need=DEFAULT_LIMIT)
-        terms = highlight_terms(query)
+        query = req.query(self.settings.labels)
+        total, _, _, ranked, _, stories = self._stories(query, req, 0, max(0, max_results), DEFAULT_LIMIT)
+        terms, required = highlight_terms(query), required_words(query)
 
         def results() -> Iterator[SearchResult]:
             for start in range(0, len(ranked), batch):
-                yield from hydrate(self.archive, ranked[start : start + batch], terms)
+                chosen = ranked[start : start + batch]
+                explain_words(self.archive, query, chosen)
+                part = hydrate(self.archive, chosen, terms, required, self.settings)
+                collapse.attach(self.archive, part, stories)
+                yield from part
 
         return total, results()
 
+    def _stories(
+        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
+    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate], list[int] | None, dict[int, int]]:
+        """`_ranked` with one result per story (search/collapse.py) unless the request turns it off; the last
+        item maps each listed representative to its story."""
+        if not req.collapse:
+            return (*self._ranked(query, req, offset, limit, need), {})
+        return collapse.collapsed(
+            self.archive, lambda o, n, w: self._ranked(query, req, o, n, need=w), offset, limit, need
+        )
+
     def _ranked(
         self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
-    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate]]:
-        """(total, facet counts, the candidates at [offset, offset + limit) in the request's order)."""
+    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate], list[int] | None]:
+        """(total, its relation, facet counts, the candidates at [offset, offset + limit) in the request's order,
+        the ids of every result (None in keyword mode and browsing, whose result set is a query in SQL)).
+
+        Semantic and hybrid modes keep only justified candidates (`justify.justified`): the
+        total counts them, and a date sort orders them, never the rest of the window.
+        """
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
-            return self._match_set(query, req, offset, limit, keyword=not browse)
-        candidates = self._candidates(query, req.mode, need)
+            total, facet_counts, page = self._match_set(query, req, offset, limit, keyword=not browse)
+            return total, "eq", facet_counts, page, None
+        candidates, saturated = self._candidates(query, req.mode, need)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
+        ranked = justified(self.archive, self.settings, query, ranked)
         facet_counts, dates = self._counts_and_dates([c.article_id for c in ranked])
         if req.sort != "relevance":
             oldest = req.sort == "oldest"
             missing = datetime.max if oldest else datetime.min  # undated articles go last either way
             ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
-        return len(ranked), facet_counts, ranked[offset : offset + limit]
+        relation = "gte" if saturated else "eq"
+        return len(ranked), relation, facet_counts, ranked[offset : offset + limit], [c.article_id for c in ranked]
 
-    def _candidates(self, query: Query, mode: str, need: int) -> dict[int, Candidate]:
-        """Semantic or hybrid candidates, fused per article.
+    def _candidates(self, query: Query, mode: str, need: int) -> tuple[dict[int, Candidate], bool]:
+        """Semantic or hybrid candidates, fused per article, and whether a window may have cut off
+        justified articles (the keyword window full, or the semantic one ending above the floor).
 
         Hybrid windows depend on the query only, never on the page asked for: score
         normalisation runs over the whole window, so a page-dependent window would let
@@ -142,25 +178,31 @@ class Searcher:
             semantic = semantic_side.result()
         else:
             semantic = semantic_articles(archive, query, need)
-        for rank, (article_id, score, chunk_id) in enumerate(semantic, start=1):
+        for rank, (article_id, score, chunk_id, cosine) in enumerate(semantic, start=1):
             c = by_article.setdefault(article_id, Candidate(article_id))
-            c.semantic_rank, c.semantic_score, c.semantic_chunk = rank, score, chunk_id
+            c.semantic_rank, c.semantic_score, c.semantic_chunk, c.cosine = rank, score, chunk_id, cosine
+        # The hits come best first: when the weakest article's best chunk is still above the floor,
+        # more articles above it may lie beyond the window (a bound, since the window is chunk-sized).
+        window = s.candidates if mode == "hybrid" else max(s.candidates, 2 * need)  # chunks the search asked for
+        saturated = bool(semantic) and min(t[3] for t in semantic) >= s.relevance_floor
+        saturated = saturated and archive.vectors.count > window  # else the window held every chunk
+        saturated = saturated or (mode == "hybrid" and len(keyword) >= s.candidates)
         if mode == "semantic":
             for c in by_article.values():
                 c.score = c.semantic_score or 0.0
-            return by_article
+            return by_article, saturated
         weights = {"keyword": s.keyword_weight, "semantic": s.semantic_weight}
         if s.fusion in ("zscore", "minmax"):
             # Each side's scores standardised over its own candidate window, then a weighted sum;
             # an article only one side found gets the other side's lowest value.
             fused = score_mix(
-                {"keyword": dict(keyword), "semantic": {a: sc for a, sc, _ in semantic}},
+                {"keyword": dict(keyword), "semantic": {a: sc for a, sc, _, _ in semantic}},
                 weights=weights,
                 normalise=s.fusion,
             )
         else:
             fused = rrf(
-                {"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _ in semantic]},
+                {"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _, _ in semantic]},
                 k=s.rrf_k,
                 weights=weights,
             )
@@ -169,7 +211,7 @@ class Searcher:
             c = by_article[article_id]
             c.score = score
             ordered[article_id] = c
-        return ordered
+        return ordered, saturated
 
     def _match_set(
         self, query: Query, req: SearchRequest, offset: int, limit: int, *, keyword: bool
@@ -201,6 +243,27 @@ class Searcher:
                 page = [Candidate(a) for a in ids]
         facet_counts = counting.result()
         return sum(facet_counts.values()), facet_counts, page
+
+    def _label_facets(self, query: Query, req: SearchRequest, scope: list[int] | None) -> dict[str, list[dict]]:
+        """The label facets (`Settings.labels`): the most frequent values over the whole result set."""
+        names = self.settings.labels
+        if not names:
+            return {}
+        archive = self.archive
+        with archive.engine.connect() as conn:
+            if scope is not None:
+                counts = reads.label_counts(conn, list(names.values()), article_ids=scope)
+            elif query.is_empty:  # browsing: the filters are the set
+                counts = reads.label_counts(conn, list(names.values()), query=query)
+            else:
+                terms = ranking_terms(query)
+                match = archive.keyword.satisfying(match_expression(terms.terms, terms.prefixes, terms.boolean))
+                counts = reads.label_counts(conn, list(names.values()), query=query, condition=match)
+        out = {}
+        for name, field in names.items():
+            values = sorted(counts.get(field, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_FACET_VALUES]
+            out[name] = [{"value": v, "count": n} for v, n in values]
+        return out
 
     def _counts_and_dates(
         self, article_ids: list[int]

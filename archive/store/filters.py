@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal, select
 
 from archive.query import Query
-from archive.store.models import ArticleRow
+from archive.store.models import ArticleRow, LabelRow
 
 
 def article_filters(query: Query) -> list[ColumnElement[bool]]:
-    """source (case-insensitive equality), author (case-insensitive substring), after (inclusive), before (exclusive)."""
+    """source (case-insensitive equality), author (case-insensitive substring), after (inclusive), before
+    (exclusive), and each label (the article has it; labels are stored lower-cased)."""
     clauses: list[ColumnElement[bool]] = []
     # NUL never occurs in a stored value (readers drop control characters) and PostgreSQL refuses it in a
     # parameter: it is dropped from the filter.
@@ -27,6 +28,11 @@ def article_filters(query: Query) -> list[ColumnElement[bool]]:
         clauses.append(ArticleRow.published_at >= datetime.combine(query.after, time.min))
     if query.before:
         clauses.append(ArticleRow.published_at < datetime.combine(query.before, time.min))
+    for field, value in query.labels:
+        labelled = select(LabelRow.article_id).where(
+            LabelRow.field == field, LabelRow.value == value.replace("\x00", "")
+        )
+        clauses.append(ArticleRow.id.in_(labelled))
     return clauses
 
 

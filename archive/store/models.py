@@ -1,11 +1,11 @@
-"""SQLAlchemy 2.x models: articles and their chunks (SQL is the source of truth)."""
+"""SQLAlchemy 2.x models: articles, their chunks, and their near-copy groups (SQL is the source of truth)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -36,6 +36,7 @@ class ArticleRow(Base):
     chunks: Mapped[list[ChunkRow]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="ChunkRow.seq"
     )
+    labels: Mapped[list[LabelRow]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class ChunkRow(Base):
@@ -55,3 +56,46 @@ class ChunkRow(Base):
     vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     article: Mapped[ArticleRow] = relationship(back_populates="chunks")
+
+
+class LabelRow(Base):
+    """A short label of an article, from its `extra` (`documents.extra_labels`): facets and label filters read them."""
+
+    __tablename__ = "article_labels"
+    __table_args__ = (Index("ix_article_labels_field_value", "field", "value"),)
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SignatureRow(Base):
+    """An article's MinHash signature (`archive.duplicates`) and its story: the smallest article id of its
+    group of near copies, or None when it has none."""
+
+    __tablename__ = "article_signatures"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    shingles: Mapped[int] = mapped_column(Integer)
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class BucketRow(Base):
+    """One LSH bucket of an article's signature: articles sharing a bucket are candidate copies."""
+
+    __tablename__ = "duplicate_buckets"
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+
+
+class NearCopyRow(Base):
+    """Two articles judged versions of one story (low_id < high_id) and their estimated containment."""
+
+    __tablename__ = "near_copies"
+    __table_args__ = (Index("ix_near_copies_high", "high_id"),)
+
+    low_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    high_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    similarity: Mapped[float] = mapped_column(Float)

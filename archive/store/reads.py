@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
-from archive.query import Query
+from archive.query import Node, Query
 from archive.store.filters import article_filters, as_day, date_order, publication_day
 from archive.store.keyword import KeywordIndex
-from archive.store.models import ArticleRow, ChunkRow
+from archive.store.models import ArticleRow, ChunkRow, LabelRow
 
 IN_BATCH = 10_000  # ids per IN (...) list: far below SQLite's 32,766 bound parameters
 LEAD_CHARS = 400
@@ -98,6 +98,54 @@ def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> 
         conditions.append(restriction)
     stmt = select(ChunkRow.id).join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(*conditions)
     return np.fromiter(conn.scalars(stmt), dtype=np.int64)
+
+
+def matched_words(
+    conn: Connection, keyword: KeywordIndex, words: dict[str, Node], article_ids: Sequence[int]
+) -> dict[int, set[str]]:
+    """Which of `words` (label -> a query node, as the keyword index matches it: stemmed, in title or
+    body) each of `article_ids` contains: one statement per word, restricted to those articles."""
+    found: dict[int, set[str]] = {}
+    if not article_ids:
+        return found
+    for label, node in words.items():
+        condition = keyword.satisfying(node)
+        if condition is None:
+            continue
+        for batch in batches(article_ids):
+            for aid in conn.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(batch), condition)):
+                found.setdefault(int(aid), set()).add(label)
+    return found
+
+
+def label_counts(
+    conn: Connection,
+    fields: Sequence[str],
+    *,
+    article_ids: Sequence[int] | None = None,
+    query: Query | None = None,
+    condition: ColumnElement[bool] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Articles per label value of each of `fields`: over `article_ids`, or over the articles passing the
+    query's filters and `condition` (a keyword match set)."""
+    counts: dict[str, dict[str, int]] = {f: {} for f in fields}
+    if not fields:
+        return counts
+    base = (
+        select(LabelRow.field, LabelRow.value, func.count())
+        .join(ArticleRow, ArticleRow.id == LabelRow.article_id)
+        .where(LabelRow.field.in_(list(fields)))
+        .group_by(LabelRow.field, LabelRow.value)
+    )
+    if article_ids is not None:
+        statements = [base.where(LabelRow.article_id.in_(batch)) for batch in batches(article_ids)]
+    else:
+        conditions = article_filters(query) if query is not None else []
+        statements = [base.where(*conditions, *([condition] if condition is not None else []))]
+    for stmt in statements:
+        for field, value, n in conn.execute(stmt):
+            counts[field][value] = counts[field].get(value, 0) + int(n)
+    return counts
 
 
 def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, offset: int) -> list[int]:

@@ -11,8 +11,8 @@ from sqlalchemy import Connection, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from archive.dates import utc_naive
-from archive.documents import PreparedArticle
-from archive.store.models import ArticleRow, ChunkRow
+from archive.documents import PreparedArticle, extra_labels
+from archive.store.models import ArticleRow, ChunkRow, LabelRow
 from archive.store.reads import batches, find_article
 from archive.store.vector_rows import rounded, to_blob
 
@@ -29,6 +29,7 @@ class BatchOutcome:
     new_chunks: list[tuple[int, str, str]] = field(default_factory=list)  # (chunk id, title prefix, chunk text)
     stale_chunk_ids: list[int] = field(default_factory=list)  # chunks of updated articles, now gone
     vectors: np.ndarray | None = None  # of new_chunks, as stored (float16-rounded); None when not embedded
+    article_ids: list[int] = field(default_factory=list)  # articles added or updated (their near copies change)
 
 
 def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Embed | None = None) -> BatchOutcome:
@@ -96,6 +97,7 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Emb
             new.append((chunk, p.embed_prefix))
     session.flush()  # assigns chunk ids
     out.new_chunks = [(int(c.id), prefix, c.text) for c, prefix in new]
+    out.article_ids = [int(row.id) for row, _ in touched.values()]
     return out
 
 
@@ -116,6 +118,10 @@ def _fill(row: ArticleRow, p: PreparedArticle) -> None:
     row.language = _fit(a.language, "language")
     row.content_hash = p.content_hash
     row.extra = a.extra or {}
+    wanted = extra_labels(row.extra)
+    kept = [label for label in row.labels if (label.field, label.value) in wanted]
+    have = {(label.field, label.value) for label in kept}
+    row.labels = kept + [LabelRow(field=f, value=v) for f, v in sorted(wanted - have)]
 
 
 def delete_article(session: Session, key: str | int) -> tuple[str, list[int]] | None:
@@ -163,3 +169,30 @@ def reserve_ids(conn: Connection, next_article: int, next_chunk: int) -> None:
             conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": table, "s": nxt - 1})
         elif conn.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :s, false)"), {"t": table, "s": nxt})
+
+
+LABEL_BATCH = 2_000
+
+
+def fill_labels(conn: Connection) -> int:
+    """Write the labels of every article that has none yet, from its `extra` (a migrated or copied archive);
+    rows written."""
+    labels = LabelRow.__table__
+    labelled = select(labels.c.article_id).distinct()
+    last, written = 0, 0
+    while True:
+        rows = conn.execute(
+            select(ArticleRow.id, ArticleRow.extra)
+            .where(ArticleRow.id > last, ArticleRow.id.not_in(labelled))
+            .order_by(ArticleRow.id)
+            .limit(LABEL_BATCH)
+        ).all()
+        if not rows:
+            return written
+        values = [
+            {"article_id": aid, "field": f, "value": v} for aid, extra in rows for f, v in sorted(extra_labels(extra))
+        ]
+        if values:
+            conn.execute(insert(labels), values)
+            written += len(values)
+        last = rows[-1][0]

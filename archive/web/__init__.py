@@ -33,11 +33,13 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     from archive.archive import open_archive
     from archive.search import Searcher
     from archive.web.api import api
+    from archive.web.batches import batches, install_batches
     from archive.web.cors import install_cors
     from archive.web.errors import register_error_handlers, wants_json
     from archive.web.pages import pages
     from archive.web.params import check_known
     from archive.web.ratelimit import install_rate_limit
+    from archive.web.saved import saved
     from archive.web.security import install_security_headers
     from archive.web.templating import install_filters
 
@@ -52,11 +54,14 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
         archive = open_archive(settings, create=False)  # serving never creates an archive: NoArchive names the folder
         _warm_up(archive)
     app.extensions["archive"] = archive
-    app.extensions["searcher"] = Searcher(archive)
+    app.extensions["searcher"] = Searcher(archive, settings)
     app.extensions["settings"] = settings
     app.extensions["write_slot"] = threading.BoundedSemaphore(1)  # one write at a time; others get 503 at once
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")
+    app.register_blueprint(saved)
+    app.register_blueprint(batches)
+    install_batches(app)
     register_error_handlers(app)
     install_security_headers(app)
     install_filters(app)
@@ -70,7 +75,7 @@ def create_app(settings: Settings | None = None, archive: Archive | None = None)
     @app.before_request
     def _reject_unknown_parameters() -> None:
         if request.method != "OPTIONS" and (request.path.startswith("/api/") or wants_json()):
-            check_known(request.endpoint, request.args)
+            check_known(request.endpoint, request.args, settings.labels)
 
     return app
 

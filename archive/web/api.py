@@ -12,7 +12,7 @@ from archive.documents import Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
 from archive.limits import MAX_POST_ARTICLES
 from archive.reading import load_article
-from archive.web.context import search_json, searcher, the_archive, write_slot
+from archive.web.context import search_json, searcher, the_archive, web_settings, write_slot
 from archive.web.params import related_limit
 from archive.web.security import require_api_key
 
@@ -130,7 +130,7 @@ def openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     from archive.web.openapi import openapi_document
 
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(web_settings().labels))
 
 
 def _json_body() -> Any:

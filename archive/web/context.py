@@ -40,7 +40,7 @@ def search_json() -> Response:
     parameters with `offset` moved by `limit`), null at either end.
     """
     started = time.perf_counter()
-    response = searcher().search(search_request(request.args))
+    response = searcher().search(search_request(request.args, web_settings().labels))
     took = round((time.perf_counter() - started) * 1000, 1)
     body = response.as_dict()
     return jsonify({"ok": True, **body, "took_ms": took, **page_links(response.offset, response.limit, response.total)})

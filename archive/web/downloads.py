@@ -98,7 +98,7 @@ def _slug(text: str, fallback: str) -> str:
 def export_response() -> Response:
     """The streamed export of the search in the query string."""
     fmt = choice(request.args, "format", EXPORT_FORMATS, "csv")
-    req = search_request(request.args)
+    req = search_request(request.args, web_settings().labels)
     cap = web_settings().export_max
     total, results = searcher().export(req, cap)
     stream = (csv_lines if fmt == "csv" else jsonl_lines)(rows(results, article_base()))

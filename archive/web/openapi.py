@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from archive.config import Settings
 from archive.limits import MAX_POST_ARTICLES
 from archive.search.histogram import BUCKETS
+from archive.web.openapi_desk import SCHEMAS as DESK_SCHEMAS
+from archive.web.openapi_desk import paths as desk_paths
 from archive.web.openapi_examples import ARTICLE_EXAMPLE, SEARCH_EXAMPLE
 from archive.web.openapi_params import query_parameters
 from archive.web.params import EXPORT_COLUMNS
@@ -52,7 +56,7 @@ RESPONSES: dict[str, Any] = {
         "Missing or wrong API key.", **{"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}
     ),
     "Forbidden": _error("Writes are disabled: the server has no API key configured (ARCHIVE_API_KEY)."),
-    "NotFound": _error("No article with that id or uid."),
+    "NotFound": _error("No article (saved search, batch search) with that id or uid."),
     "TooLarge": _error("The request body is larger than ARCHIVE_MAX_BODY_BYTES."),
     "RateLimited": _error(
         "Too many requests from this address (ARCHIVE_RATE_LIMIT).",
@@ -81,7 +85,14 @@ def _errors(*names: str) -> dict[str, Any]:
     return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in names}
 
 
-def _search_operation(operation_id: str, endpoint: str, summary: str, description: str, html: bool = False) -> dict:
+def _search_operation(
+    operation_id: str,
+    endpoint: str,
+    summary: str,
+    description: str,
+    html: bool = False,
+    labels: Mapping[str, str] | None = None,
+) -> dict:
     """A search operation; `html`: it also answers the HTML page (to a request that does not ask for JSON)."""
     ok = {**_json(ref("SearchResponse"), "A page of results.", SEARCH_EXAMPLE), "headers": RATE_HEADERS}
     responses = {"200": ok, **_errors("BadRequest", "RateLimited", "Unavailable")}
@@ -99,7 +110,7 @@ def _search_operation(operation_id: str, endpoint: str, summary: str, descriptio
         "summary": summary,
         "description": description,
         "tags": ["search"],
-        "parameters": query_parameters(endpoint),
+        "parameters": query_parameters(endpoint, labels),
         "responses": responses,
     }
 
@@ -121,7 +132,7 @@ EXPORT_HEADERS = {
 }
 
 
-def _export_operation() -> dict[str, Any]:
+def _export_operation(labels: Mapping[str, str]) -> dict[str, Any]:
     columns = ", ".join(EXPORT_COLUMNS)
     return {
         "operationId": "exportSearch",
@@ -134,7 +145,7 @@ def _export_operation() -> dict[str, Any]:
         "`passage` is the display text of /api/search. CSV cells that a spreadsheet would run as a formula "
         "(starting with = + - @) get a leading apostrophe. The set is what a first search page counts in `total`: "
         "all matches in keyword mode, the fused candidates in hybrid mode.",
-        "parameters": query_parameters("api.export"),
+        "parameters": query_parameters("api.export", labels),
         "responses": {
             "200": {
                 "description": "The rows, streamed.",
@@ -176,8 +187,9 @@ def _cite_operation() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document."""
+def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document; `labels`: the label filters (default: those of the default settings)."""
+    labels = Settings().labels if labels is None else labels
     write_errors = _errors("Unauthorized", "Forbidden", "RateLimited", "Unavailable")
     return {
         "openapi": "3.1.0",
@@ -193,7 +205,7 @@ def openapi_document() -> dict[str, Any]:
             "read endpoints (CORS; off by default; writes only with ARCHIVE_CORS_WRITES).",
         },
         "servers": [{"url": "/"}],
-        "tags": [{"name": "search"}, {"name": "articles"}, {"name": "meta"}],
+        "tags": [{"name": "search"}, {"name": "articles"}, {"name": "saved"}, {"name": "batches"}, {"name": "meta"}],
         "paths": {
             "/api/search": {
                 "get": _search_operation(
@@ -203,9 +215,10 @@ def openapi_document() -> dict[str, Any]:
                     "Results grouped per article with the best passage highlighted; `next`/`prev` link the "
                     "neighbouring pages, `took_ms` times the search, `facets.date` is a date histogram "
                     f"({', '.join(BUCKETS)} buckets, chosen from the matched range).",
+                    labels=labels,
                 )
             },
-            "/api/search/export": {"get": _export_operation()},
+            "/api/search/export": {"get": _export_operation(labels)},
             "/search": {
                 "get": _search_operation(
                     "searchPage",
@@ -215,6 +228,7 @@ def openapi_document() -> dict[str, Any]:
                     "or one preferring HTML); the same JSON as /api/search when the request sends "
                     "`Accept: application/json` or `format=json`.",
                     html=True,
+                    labels=labels,
                 )
             },
             "/api/articles": {
@@ -283,6 +297,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json(ref("Health"), "The service is up."), **_errors("RateLimited")},
                 }
             },
+            **desk_paths(_json, _errors),
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -298,7 +313,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **DESK_SCHEMAS},
             "responses": RESPONSES,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The server's ARCHIVE_API_KEY."}

@@ -8,10 +8,13 @@ unknown parameters, so the document and the server cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from archive.limits import (
     CLAMP_CEILING,
+    COLLAPSE_HELP,
+    DEFAULT_COLLAPSE,
     DEFAULT_LIMIT,
     DEFAULT_MODE,
     DEFAULT_SORT,
@@ -78,6 +81,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "after": _query("after", "Published on or after this day (UTC)." + DATE_ORDER, DATE_OR_EMPTY),
     "before": _query("before", "Published before this day (UTC, exclusive)." + DATE_ORDER, DATE_OR_EMPTY),
+    "collapse": _query(
+        "collapse",
+        COLLAPSE_HELP + " `total` and the facets then count stories. false lists every version as a result of "
+        "its own (true/false, 1/0, yes/no, on/off; anything else is a 400).",
+        {"type": "boolean", "default": DEFAULT_COLLAPSE},
+    ),
     "p": _query(
         "p",
         "Cite this passage (its number, `chunk_seq` of a search result): the archive permalink then ends in "
@@ -111,6 +120,18 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-def query_parameters(endpoint: str) -> list[dict[str, Any]]:
-    """The documented query parameters of one endpoint, in the order `ACCEPTED` lists them."""
-    return [OVERRIDES.get((endpoint, name)) or PARAMETERS[name] for name in ACCEPTED[endpoint]]
+def query_parameters(endpoint: str, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The documented query parameters of one endpoint, in the order `ACCEPTED` lists them, then (for the
+    endpoints taking search parameters) the label filters `labels` (name -> `extra` field)."""
+    documented = [OVERRIDES.get((endpoint, name)) or PARAMETERS[name] for name in ACCEPTED[endpoint]]
+    if "q" in ACCEPTED[endpoint]:
+        documented += [
+            _query(
+                name,
+                f"Only articles whose `{field}` label (in `extra`) is this value, case-insensitive "
+                f"(also typed inline as `{name}:value`; the `{name}` facet lists the values). Empty: no filter.",
+                {"type": "string"},
+            )
+            for name, field in (labels or {}).items()
+        ]
+    return documented

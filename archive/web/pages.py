@@ -7,14 +7,15 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 from markupsafe import Markup
 
+from archive.documents import extra_labels
 from archive.errors import BadQuery, NotFound
-from archive.limits import DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
+from archive.limits import DEFAULT_COLLAPSE, DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
 from archive.query import parse_query
 from archive.reading import StoredArticle, archive_overview, load_article
 from archive.reflow import display_text
 from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
-from archive.web.context import search_json, searcher, the_archive
+from archive.web.context import search_json, searcher, the_archive, web_settings
 from archive.web.downloads import citation_links, export_links
 from archive.web.errors import wants_json
 from archive.web.params import SEARCH_PARAMS, search_request
@@ -29,9 +30,10 @@ PAGE_WINDOW = 2  # page links shown either side of the current page
 
 def search_url(**changes: Any) -> str:
     """/search with the current parameters, some changed (None or "" removes one); offset resets unless given."""
-    params = {k: request.args.get(k) for k in KEPT_PARAMS}
+    params = {k: request.args.get(k) for k in (*KEPT_PARAMS, *web_settings().labels)}
     params.update(changes)
     defaults = {"mode": DEFAULT_MODE, "sort": DEFAULT_SORT, "limit": str(DEFAULT_LIMIT), "offset": "0"}
+    defaults["collapse"] = str(DEFAULT_COLLAPSE).lower()
     clean = {k: str(v) for k, v in params.items() if v not in (None, "") and str(v) != defaults.get(k)}
     return url_for("pages.search_page", **clean)
 
@@ -46,12 +48,13 @@ def search_page() -> Response | tuple[str, int]:
     q = args.get("q", "")
     error, response, req = None, None, None
     try:
-        req = search_request(args)
+        req = search_request(args, web_settings().labels)
         if q.strip():
             response = searcher().search(req)
     except BadQuery as exc:
         error = exc
     context = {
+        "label_names": list(web_settings().labels),
         "q": q,
         "args": args,
         "req": req,
@@ -91,11 +94,14 @@ def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tupl
     names = {"source": "source", "author": "author", "after": "start date", "before": "end date"}
     for key, value in filters.items():
         if (request.args.get(key) or "").strip():
-            out.append((f"Remove the {names[key]} filter ({value})", search_url(**{key: None})))
+            out.append((f"Remove the {names.get(key, key)} filter ({value})", search_url(**{key: None})))
     if len(filters) > 1 and any((request.args.get(k) or "").strip() for k in filters):
-        out.append(("Remove all filters", search_url(source=None, author=None, after=None, before=None)))
-    if response.mode != "semantic":
-        out.append(("Search by meaning instead (semantic mode)", search_url(mode="semantic")))
+        cleared = dict.fromkeys(("source", "author", "after", "before", *web_settings().labels))
+        out.append(("Remove all filters", search_url(**cleared)))
+    if response.mode == "keyword":
+        out.append(("Search by meaning as well (hybrid mode)", search_url(mode=None)))
+    else:
+        out.append(("Look for the exact words only (keyword mode)", search_url(mode="keyword")))
     if response.mode == "semantic" or '"' in response.query:
         out.append(
             ("Try hybrid mode without quotes or exclusions", search_url(mode=None, q=response.query.replace('"', "")))
@@ -130,7 +136,7 @@ def article_page(key: str) -> str:
         q=q,
         matched=matched,
         related=related,
-        extra_fields=_extra_fields(article),
+        label_links=_label_links(article, web_settings().labels),
         cite=citation_links(article, matched if any(p.seq == matched for p in article.passages) else None),
     )
 
@@ -153,13 +159,17 @@ def _int_or_none(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 9 else None
 
 
-def _extra_fields(article: StoredArticle) -> list[tuple[str, str]]:
-    """Short scalar extra metadata worth showing (notes, section, tags), as (name, text)."""
+def _label_links(article: StoredArticle, labels: dict[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The article's labels of the declared label fields, as (field heading, [(value, url of the articles
+    with that label)]). Other `extra` fields are bookkeeping of the source data (dataset splits, ids):
+    the page leaves them out (the JSON API keeps them)."""
     out = []
-    for name, value in article.extra.items():
-        if isinstance(value, (str, int, float)) and len(str(value)) <= 400:
-            out.append((name.replace("_", " "), str(value)))
-    return out[:12]
+    for name, field in labels.items():
+        values = sorted({v for f, v in extra_labels({field: article.extra.get(field)}) if f == field})
+        if values:
+            links = [(v, url_for("pages.search_page", q=f'{name}:"{v}"')) for v in values]
+            out.append((field.replace("_", " "), links))
+    return out
 
 
 __all__ = ["pages", "search_url"]

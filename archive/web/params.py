@@ -16,14 +16,27 @@ blank date and text fields send exactly that.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from archive import limits
 from archive.errors import BadQuery
 from archive.search import SearchRequest
 
-SEARCH_PARAMS: tuple[str, ...] = ("q", "mode", "limit", "offset", "sort", "source", "author", "after", "before")
+SEARCH_PARAMS: tuple[str, ...] = (
+    "q",
+    "mode",
+    "limit",
+    "offset",
+    "sort",
+    "source",
+    "author",
+    "after",
+    "before",
+    "collapse",
+)
+TRUE_VALUES: tuple[str, ...] = ("true", "1", "yes", "on")
+FALSE_VALUES: tuple[str, ...] = ("false", "0", "no", "off")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -50,6 +63,11 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "api.delete": (),
     "api.health": (),
     "api.openapi": (),
+    **{
+        f"saved.{name}": ()
+        for name in ("api_list", "api_create", "api_get", "api_delete", "api_seen", "api_atom", "api_json_feed")
+    },
+    **{f"batches.{name}": () for name in ("api_list", "api_create", "api_get", "api_csv", "api_delete", "api_resume")},
 }
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
@@ -99,8 +117,21 @@ def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default
     return raw
 
 
-def search_request(args: Mapping[str, str]) -> SearchRequest:
-    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before)."""
+def flag(args: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean parameter (true/false, 1/0, yes/no, on/off), else BadQuery naming it."""
+    if name not in args:
+        return default
+    raw = (args.get(name) or "").strip().lower()
+    if raw in TRUE_VALUES:
+        return True
+    if raw in FALSE_VALUES:
+        return False
+    raise BadQuery(f"{name} must be true or false, got {raw[:40]!r}", param=name)
+
+
+def search_request(args: Mapping[str, str], label_names: Iterable[str] = ()) -> SearchRequest:
+    """Parse and validate search parameters (q, mode, limit, offset, sort, source, author, after, before, collapse,
+    and the label filters `label_names`, e.g. topic=crude)."""
     limit = integer(
         args,
         "limit",
@@ -119,6 +150,8 @@ def search_request(args: Mapping[str, str]) -> SearchRequest:
         author=(args.get("author") or "").strip() or None,
         after=day(args, "after"),
         before=day(args, "before"),
+        labels=tuple((name, args[name].strip()) for name in label_names if (args.get(name) or "").strip()),
+        collapse=flag(args, "collapse", limits.DEFAULT_COLLAPSE),
     ).validated()
 
 
@@ -127,12 +160,19 @@ def related_limit(args: Mapping[str, str]) -> int:
     return integer(args, "limit", limits.RELATED_DEFAULT, 1, limits.RELATED_MAX)
 
 
-def check_known(endpoint: str | None, args: Mapping[str, str]) -> None:
+def accepted(endpoint: str, label_names: Iterable[str] = ()) -> tuple[str, ...]:
+    """The query parameters `endpoint` reads: `ACCEPTED`, and for the endpoints taking search parameters the
+    label filters `label_names` (`Settings.labels`)."""
+    names = ACCEPTED[endpoint]
+    return (*names, *label_names) if "q" in names else names
+
+
+def check_known(endpoint: str | None, args: Mapping[str, str], label_names: Iterable[str] = ()) -> None:
     """BadQuery naming the first parameter `endpoint` does not read, with the list of those it does."""
-    accepted = ACCEPTED.get(endpoint or "")
-    if accepted is None:
+    if (endpoint or "") not in ACCEPTED:
         return
+    accepted_names = accepted(endpoint or "", label_names)
     for name in args:
-        if name not in accepted:
-            valid = ", ".join(accepted) if accepted else "none"
+        if name not in accepted_names:
+            valid = ", ".join(accepted_names) if accepted_names else "none"
             raise BadQuery(f"unknown parameter {name[:40]!r}; valid parameters: {valid}", param=name[:40])

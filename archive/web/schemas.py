@@ -33,6 +33,20 @@ ARTICLE_REF = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "Version": {
+        "type": "object",
+        "description": "Another version of the same story (a wire copy, a lightly edited re-run, the story in "
+        "another outlet), folded into this result; the article is at /api/articles/{uid}.",
+        "required": ["id", "uid", "title", "source", "url", "published_at"],
+        "properties": {
+            "id": INT,
+            "uid": STR,
+            "title": STR,
+            "source": nullable("string"),
+            "url": nullable("string", description="The original article."),
+            "published_at": nullable("string", format="date-time"),
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["ok", "error", "status"],
@@ -53,8 +67,17 @@ SCHEMAS: dict[str, Any] = {
                 "integer", description="Rank among the nearest in meaning, null if not among them."
             ),
             "keyword_score": nullable("number", description="BM25 score (higher is better)."),
-            "semantic_score": nullable("number", description="Cosine similarity of the best passage."),
+            "semantic_score": nullable(
+                "number",
+                description="Semantic ranking score: the best passage's cosine plus a small bonus per "
+                "further matching passage.",
+            ),
             "fused_score": {"type": "number", "description": "The score results are ranked by in this mode."},
+            "cosine": nullable(
+                "number",
+                description="Cosine similarity of the best passage to the query (what the relevance floor judges); "
+                "null when the article was not among the nearest in meaning.",
+            ),
         },
     },
     "SearchResult": {
@@ -75,6 +98,9 @@ SCHEMAS: dict[str, Any] = {
             "passage_start",
             "passage_end",
             "explain",
+            "matched_words",
+            "meaning",
+            "versions",
         ],
         "properties": {
             **ARTICLE_REF,
@@ -98,6 +124,24 @@ SCHEMAS: dict[str, Any] = {
             "passage_start": {"type": "integer", "description": "Offset of the passage in the stored article body."},
             "passage_end": {"type": "integer", "description": "End offset (exclusive) in the stored body."},
             "explain": ref("Explain"),
+            "matched_words": {
+                "type": "array",
+                "items": STR,
+                "description": "Why it matched, in words: the query's words found in the article (title or body, as "
+                "the keyword index matches them: stemmed, so `cameras` finds camera); required words first.",
+            },
+            "meaning": nullable(
+                "string",
+                enum=["close in meaning", "loosely related in meaning", None],
+                description="How strongly the article matched on meaning (its best passage's cosine against "
+                "`close_meaning` and the relevance floor); null when not matched by meaning (or in keyword mode).",
+            ),
+            "versions": {
+                "type": "array",
+                "items": ref("Version"),
+                "description": "The story's other versions, oldest first (empty when it has none, or when "
+                "`collapse` is false).",
+            },
         },
     },
     "Facet": {
@@ -127,6 +171,7 @@ SCHEMAS: dict[str, Any] = {
             "query",
             "mode",
             "total",
+            "total_relation",
             "limit",
             "offset",
             "sort",
@@ -137,12 +182,28 @@ SCHEMAS: dict[str, Any] = {
             "took_ms",
             "next",
             "prev",
+            "collapse",
         ],
         "properties": {
             "ok": {"const": True},
             "query": STR,
             "mode": {"type": "string", "enum": list(MODES)},
-            "total": {"type": "integer", "description": "Matching articles (over all pages)."},
+            "total": {
+                "type": "integer",
+                "description": "Matching stories over all pages (articles when `collapse` is false): in semantic and "
+                "hybrid modes, those a relevance floor or enough of the query's words justify (docs/search.md).",
+            },
+            "total_relation": {
+                "type": "string",
+                "enum": ["eq", "gte"],
+                "description": "`eq`: `total` is exact. `gte`: at least `total` (semantic and hybrid modes rank a "
+                "window of candidates; more justified articles may lie beyond it).",
+            },
+            "collapse": {
+                "type": "boolean",
+                "description": "One result per story: near copies are in each result's `versions`, and `total` "
+                "and the facets count stories.",
+            },
             "limit": {"type": "integer", "description": f"Page size actually used (at most {MAX_LIMIT})."},
             "offset": INT,
             "sort": {"type": "string", "enum": list(SORTS)},
@@ -157,7 +218,8 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": ref("SearchResult")},
             "facets": {
                 "type": "object",
-                "description": "Counts over all matching articles (keyword mode: exact, in SQL; semantic and hybrid: "
+                "description": "Counts over all matching stories (articles when `collapse` is false; keyword mode: exact; "
+                "semantic and hybrid: "
                 "over the candidate set that `total` counts).",
                 "properties": {"source": ref("Facet"), "year": ref("Facet"), "date": ref("DateHistogram")},
             },
@@ -232,6 +294,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "The article's opening words (display text: whitespace collapsed).",
             },
+            "versions": {"type": "array", "items": ref("Version"), "description": "The story's other versions."},
         },
     },
     "RelatedResponse": {

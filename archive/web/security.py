@@ -49,6 +49,21 @@ def require_api_key() -> None:
         raise Unauthorized("invalid API key")
 
 
+def require_form_key() -> None:
+    """The site's forms that write (saved searches, batch searches) carry the API key in a field `api_key`:
+    the same key as the API's writes, so the site grants nothing the API refuses."""
+    expected = current_app.extensions["settings"].api_key
+    if not expected:
+        raise ArchiveError(
+            "saving is disabled: no API key is configured on the server (set ARCHIVE_API_KEY)", status=403
+        )
+    given = (request.form.get("api_key") or "").strip()
+    if not given:
+        raise Unauthorized("enter the API key to save", param="api_key")
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise Unauthorized("wrong API key", param="api_key")
+
+
 def safe_href(url: str | None) -> str | None:
     """The URL if it is absolute http(s) (never javascript: or data:), else None."""
     if not url:

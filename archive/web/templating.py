@@ -29,6 +29,18 @@ def iso_day(value: str | date | datetime | None) -> str:
     return value[:10] if isinstance(value, str) else value.strftime("%Y-%m-%d")
 
 
+def clock(value: str | datetime | None) -> str:
+    """'04:37 UTC' from an ISO string or a datetime (copies of a story are often hours apart); '' when unknown."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return ""
+    return f"{value:%H:%M} UTC" if isinstance(value, datetime) else ""
+
+
 def thousands(value: int) -> str:
     """1234 -> '1,234'."""
     return f"{int(value):,}"
@@ -36,7 +48,9 @@ def thousands(value: int) -> str:
 
 def install_filters(app: Flask) -> None:
     """Register the filters on the app's Jinja environment."""
-    app.jinja_env.filters.update(nice_date=nice_date, iso_day=iso_day, thousands=thousands, safe_href=safe_href)
+    app.jinja_env.filters.update(
+        nice_date=nice_date, clock=clock, iso_day=iso_day, thousands=thousands, safe_href=safe_href
+    )
     # The request rules the templates show (modes, sorts, caps): declared once in archive.limits.
     app.jinja_env.globals.update(
         {
@@ -49,6 +63,8 @@ def install_filters(app: Flask) -> None:
                 "SORT_LABELS",
                 "DEFAULT_SORT",
                 "MAX_QUERY_CHARS",
+                "SAVED_NAME_CHARS",
+                "BATCH_TOP_HITS",
             )
         }
     )

@@ -11,6 +11,7 @@ import numpy as np
 from archive.archive import Archive
 from archive.errors import ModelError
 from archive.store.vector_rows import rounded, write_vectors
+from archive.write.alerts import record_alerts
 
 
 @dataclass
@@ -46,6 +47,7 @@ class IngestTimings:
     encode: float = 0.0  # embedder: the model
     add: float = 0.0  # embedder: FAISS add / remove
     save: float = 0.0  # embedder: writing the index
+    alerts: float = 0.0  # embedder: matching the new articles against the saved searches
 
     def as_dict(self) -> dict[str, float]:
         """Rounded seconds."""
@@ -134,14 +136,16 @@ def embed_and_add(
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
     texts = [t for _, t in chunks]
     batches = archive.encoder.iter_encode(texts, batch_size or archive.settings.batch_size)
+    added: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, vectors) of this call: what the alerts look at
     while True:
         tick = time.perf_counter()
         step = next(batches, None)
         timings.encode += time.perf_counter() - tick
         if step is None:
-            return
+            break
         rows, vectors = step
         vectors = rounded(vectors)
+        added.append((ids[rows], vectors))
         tick = time.perf_counter()
         with archive.engine.begin() as conn:
             write_vectors(conn, ids[rows].tolist(), vectors)
@@ -153,3 +157,7 @@ def embed_and_add(
         if saver is not None:
             saver.dirty = True
             saver.maybe()
+    if added:
+        tick = time.perf_counter()
+        record_alerts(archive, np.concatenate([i for i, _ in added]), np.concatenate([v for _, v in added]))
+        timings.alerts += time.perf_counter() - tick

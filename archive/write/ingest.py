@@ -26,6 +26,8 @@ import numpy as np
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.store import writes
+from archive.write import stories
+from archive.write.alerts import record_alerts
 from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend
 from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
@@ -210,6 +212,7 @@ def _store_step(
     tick = time.perf_counter()
     with archive.session() as s, s.begin():
         outcome = writes.save_batch(s, prepared, embed)
+        stories.link(s.connection(), archive.settings, outcome.article_ids)  # near copies, in the same transaction
     timings.encode += encoded
     timings.store += time.perf_counter() - tick - encoded
     report.added += outcome.added
@@ -249,9 +252,14 @@ def _consume(
             archive.vectors.remove(outcome.stale_chunk_ids)
             saver.dirty = True
         if outcome.new_chunks and outcome.vectors is not None:
-            archive.vectors.add([cid for cid, _, _ in outcome.new_chunks], outcome.vectors)
+            new_ids = np.asarray([cid for cid, _, _ in outcome.new_chunks], dtype=np.int64)
+            archive.vectors.add(new_ids, outcome.vectors)
             saver.dirty = True
         timings.add += time.perf_counter() - tick
+        if outcome.new_chunks and outcome.vectors is not None:
+            tick = time.perf_counter()
+            record_alerts(archive, new_ids, outcome.vectors)  # the saved searches these new articles match
+            timings.alerts += time.perf_counter() - tick
         progress.chunks_embedded += len(outcome.new_chunks)
         if on_progress:
             on_progress(progress)

@@ -11,7 +11,9 @@ import numpy as np
 from archive.archive import Archive, read_only
 from archive.errors import ArchiveError, DamagedIndex, NotFound
 from archive.store import vector_rows, writes
+from archive.store.reads import find_article
 from archive.store.vectors import manifest_is_stale, read_manifest, remove_stale_temp_files
+from archive.write import stories
 from archive.write.embed import IngestProgress, ProgressCallback, Saver, embed_and_add
 from archive.write.prepare import embedding_text, title_prefix
 
@@ -185,6 +187,9 @@ def delete_article(archive: Archive, key: str | int) -> str:
     """Delete an article by uid or numeric id, with its chunks and vectors; returns its uid."""
     with writing(archive):
         with archive.session() as s, s.begin():
+            row = find_article(s, key)
+            if row is not None:  # its near-copy group is formed again without it
+                stories.unlink(s.connection(), row.id)
             found = writes.delete_article(s, key)
             if found is None:
                 raise NotFound(f"no article with id or uid {str(key)[:80]!r}")

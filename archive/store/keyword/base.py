@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Connection
 
@@ -34,10 +34,11 @@ class KeywordIndex(Protocol):
         """Matches counted per (source, UTC publication day) over all matches: the facets and the date
         histogram of keyword mode (`filters.publication_day`; None for undated articles)."""
 
-    def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
+    def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree
         (`archive.query.nodes`: And/Or/Not of words, phrases, prefixes and field searches; a tree
-        that only excludes keeps the articles matching none of it). None for None."""
+        that only excludes keeps the articles matching none of it). None for None. `within` (low, high),
+        values or bind parameters: only article ids in that range are asked about (an index may use it)."""
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded

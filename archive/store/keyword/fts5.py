@@ -11,6 +11,7 @@ made before it existed are backfilled on open (two cheap counts decide).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, Select, column, func, literal_column, select, table, text
 
@@ -154,18 +155,21 @@ class Fts5KeywordIndex:
         )
         return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
-    def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
-        """Articles (title + body) satisfying a Boolean tree: one FTS5 match, or, for a tree that only
-        excludes, the articles matching none of its exclusions."""
+    def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
+        """Articles satisfying a Boolean tree: one FTS5 match, or, for a tree that only excludes, the
+        articles matching none of its exclusions. `within` (low, high): only article ids in that range are
+        asked for, which FTS5 uses to skip the rest of each word's postings (a few new articles against a
+        big archive: ~0.7 ms instead of ~50 ms for common words on 18,700 Reuters stories)."""
         if expression is None:
             return None
+        bounds = [_FTS.c.rowid.between(*within)] if within is not None else []
         match = expression_to_fts5(expression)
         if match is not None:
-            return ArticleRow.id.in_(select(_FTS.c.rowid).where(_matches("fts_require", match)))
+            return ArticleRow.id.in_(select(_FTS.c.rowid).where(_matches("fts_require", match), *bounds))
         excluded = compile_excluded(expression, FTS5)
         if excluded is None:
             return None
-        return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded)))
+        return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded), *bounds))
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""

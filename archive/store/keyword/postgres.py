@@ -42,6 +42,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -332,9 +333,9 @@ class PostgresKeywordIndex:
         )
         return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
-    def satisfying(self, expression: Node | None) -> ColumnElement[bool] | None:
+    def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one tsquery match, or, for a tree that only excludes, the
-        articles matching none of its exclusions."""
+        articles matching none of its exclusions. `within` is not needed: the test is on the row itself."""
         if expression is None:
             return None
         required = compile_expression(expression, TSQUERY_DIALECT)

@@ -5,7 +5,7 @@ The column is nullable: archives made before it get their vectors from their FAI
 open for writing (`write.maintain.recover`, no model), or from `archive migrate`, which backfills too.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

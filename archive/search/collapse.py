@@ -1,0 +1,109 @@
+"""One result per story: near copies (`write.stories`) fold into the best-ranked version of their story.
+
+Applied to the ranked candidate list, whatever ranked it: the first version of a story in the
+request's order stands for it (the best-ranked for relevance, the newest or oldest for a date
+sort) and the story's other versions ride along as `versions`. Totals and facets then count
+stories: every folded copy is taken off the counts of its source and day. The cost is one look-up
+of story ids for the candidates, one of the folded copies' sources and days, and one of the
+page's versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from archive.archive import Archive
+from archive.dates import iso_utc
+from archive.limits import COLLAPSE_WINDOW
+from archive.search.results import Candidate, RelatedArticle, SearchResult, Version
+from archive.store import duplicates, reads
+
+Counts = dict[tuple[str | None, date | None], int]
+# (offset, limit, need) -> (total, its relation, counts, ranked, the ids of every result or None): Searcher._ranked
+Ranker = Callable[[int, int, int], tuple[int, str, Counts, list[Candidate], list[int] | None]]
+WIDENINGS = 3  # semantic mode: times the candidate set may widen to fill a page with stories
+
+
+def collapsed(
+    archive: Archive, rank: Ranker, offset: int, limit: int, need: int
+) -> tuple[int, str, Counts, list[Candidate], list[int] | None, dict[int, int]]:
+    """(stories, the total's relation, facet counts of stories, the page of representatives, the ids of every
+    representative (None when the ranker gave none), representative id -> story id)."""
+    want = offset + limit
+    for _ in range(WIDENINGS):
+        total, relation, counts, ranked, scope = rank(0, COLLAPSE_WINDOW, need)
+        with archive.engine.connect() as conn:
+            stories = duplicates.story_ids(conn, [c.article_id for c in ranked])
+        kept, folded = fold(ranked, stories)
+        if len(kept) >= want or len(ranked) < need:
+            break
+        need += len(folded)  # semantic mode widens with the page: ask for as many more as were folded
+    if folded:
+        with archive.engine.connect() as conn:
+            rows = reads.sources_and_dates(conn, folded)
+        for _aid, source, published in rows:
+            _take(counts, (source, published.date() if published else None))
+    page = kept[offset:want]
+    gone = set(folded)
+    return (
+        total - len(folded),
+        relation,
+        counts,
+        page,
+        None if scope is None else [a for a in scope if a not in gone],
+        {c.article_id: stories[c.article_id] for c in page if c.article_id in stories},
+    )
+
+
+def fold(ranked: list[Candidate], stories: dict[int, int]) -> tuple[list[Candidate], list[int]]:
+    """(the first candidate of each story, in order; the ids of the others)."""
+    seen: set[int] = set()
+    kept: list[Candidate] = []
+    folded: list[int] = []
+    for c in ranked:
+        story = stories.get(c.article_id)
+        if story is None:
+            kept.append(c)
+        elif story in seen:
+            folded.append(c.article_id)
+        else:
+            seen.add(story)
+            kept.append(c)
+    return kept, folded
+
+
+def versions(archive: Archive, stories: dict[int, int]) -> dict[int, list[Version]]:
+    """article id -> the other versions of its story (oldest first), for these (article id, story id)."""
+    if not stories:
+        return {}
+    with archive.engine.connect() as conn:
+        rows = duplicates.story_members(conn, sorted(set(stories.values())))
+    members: dict[int, list[Version]] = {}
+    for r in rows:
+        members.setdefault(int(r.story_id), []).append(
+            Version(
+                id=int(r.id),
+                uid=r.uid,
+                title=r.title or "",
+                source=r.source,
+                url=r.url,
+                published_at=iso_utc(r.published_at),
+            )
+        )
+    return {aid: [v for v in members.get(story, []) if v.id != aid] for aid, story in stories.items()}
+
+
+def attach(archive: Archive, items: list[SearchResult] | list[RelatedArticle], stories: dict[int, int]) -> None:
+    """Fill in each item's `versions` (one query for all of them)."""
+    found = versions(archive, {i.id: stories[i.id] for i in items if i.id in stories})
+    for item in items:
+        item.versions = found.get(item.id, [])
+
+
+def _take(counts: Counts, key: tuple[str | None, date | None]) -> None:
+    n = counts.get(key, 0) - 1
+    if n > 0:
+        counts[key] = n
+    else:
+        counts.pop(key, None)

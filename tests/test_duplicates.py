@@ -1,0 +1,244 @@
+"""One result per story: near copies grouped at ingest, kept current on update and delete, folded in search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from archive import duplicates as dup
+from archive.documents import Article
+from archive.search import Searcher, SearchRequest
+from archive.store import duplicates as store
+from archive.write import delete_article, ingest
+from archive.write.stories import backfill
+
+BONDS = (
+    "The Philippines will offer its commercial bank creditors a new kind of bond as an alternative to cash "
+    "payments of interest on its foreign debt, according to government documents seen by reporters. "
+    "The bonds would pay no interest until they mature, and banks could sell them on the secondary market "
+    "for dollars or pesos depending on their needs. Peso proceeds could be invested in selected industries "
+    "under the debt conversion programme, the documents said. Finance officials declined to comment on the "
+    "plan ahead of the talks in New York, where a committee of twelve banks is meeting the delegation."
+)
+HARVEST = (
+    "Farmers in the northern provinces began the wheat harvest two weeks early after a warm and dry spring. "
+    "Growers expect yields close to last year's record, although some districts reported hail damage. "
+    "Grain traders said prices at the local markets eased on the news while export demand stayed firm."
+)
+REPO = (
+    "The Federal Reserve entered the government securities market to arrange {n} billion dlrs of customer "
+    "repurchase agreements, a Fed spokesman said. Dealers said federal funds were trading at {rate} pct when "
+    "the Fed began its temporary and indirect supply of reserves to the banking system."
+)
+T0 = datetime(1987, 3, 1, 1, 30, tzinfo=UTC)
+
+
+def art(uid: str, title: str, body: str, hours: float = 0.0, source: str = "Wire") -> Article:
+    return Article(title=title, body=body, uid=uid, source=source, published_at=T0 + timedelta(hours=hours))
+
+
+def copies() -> list[Article]:
+    """Three versions of one story (re-sent, then re-run next day lightly edited) and an unrelated one."""
+    title = "MANILA TO OFFER DEBT BONDS TO BANKS"
+    return [
+        art("bonds-1", title, BONDS),
+        art("bonds-2", title, BONDS.replace("documents said", "documents show"), 3.1),
+        art("bonds-3", title, BONDS.replace("as an alternative to", "instead of").replace(" of twelve", ""), 30.1),
+        art("harvest", "WHEAT HARVEST STARTS EARLY", HARVEST, 5),
+    ]
+
+
+def stories(archive) -> dict[str, int | None]:
+    """uid -> story id (None: no copies), from SQL."""
+    sql = text("SELECT a.uid, s.story_id FROM articles a JOIN article_signatures s ON s.article_id = a.id")
+    with archive.engine.connect() as conn:
+        return {str(uid): story for uid, story in conn.execute(sql)}
+
+
+def test_detector_measures_containment_within_a_time_window():
+    full = dup.signature("T", BONDS)
+    assert dup.containment(full, dup.signature("T", BONDS)) == 1.0
+    shortened = dup.signature("T", BONDS[: len(BONDS) // 2])  # a version cut to its first half
+    assert dup.containment(full, shortened) > 0.8 > dup.jaccard(full, shortened)
+    assert dup.containment(full, dup.signature("T", HARVEST)) < 0.1
+    day = datetime(2024, 1, 1)
+
+    def v(sig, when, title="T"):
+        return dup.Version(sig, when, title)
+
+    assert dup.same_story(v(full, day), v(full, day + timedelta(hours=30)), threshold=0.5, hours=36) == 1.0
+    assert dup.same_story(v(full, day), v(full, day + timedelta(hours=40)), threshold=0.5, hours=36) is None
+    assert dup.same_story(v(full, None), v(full, day), threshold=0.5, hours=36) == 1.0  # undated: text alone
+    assert set(dup.buckets(full)) == set(dup.buckets(dup.signature("T", BONDS)))
+    assert len(dup.buckets(full)) == dup.BANDS + dup.LEDE_BANDS and dup.buckets(dup.signature("", "")) == []
+
+
+def test_a_version_cut_to_its_lede_is_a_version():
+    """The opening re-sent with paragraphs of its own: too little shared for containment, the same lede."""
+    lede = BONDS.split(". ")[0] + ". " + BONDS.split(". ")[1] + "."
+    other = HARVEST + " " + REPO.format(n="two", rate="six")
+    more = (
+        "Bankers in Manila said the proposal would be studied closely, though several lenders have said they "
+        "prefer cash. The central bank governor is expected to brief the committee on the economy next week, "
+        "when officials hope to settle the terms of a rescheduling that has taken more than a year to agree."
+    )
+    a, b = dup.signature("BONDS", BONDS + " " + more), dup.signature("BONDS", lede + " " + other)
+    assert dup.containment(a, b) < 0.5 <= dup.LEDE_JACCARD <= dup.lede_jaccard(a, b)
+    assert set(dup.buckets(a)) & set(dup.buckets(b))
+    day = datetime(2024, 1, 1)
+    assert dup.same_story(dup.Version(a, day, "BONDS"), dup.Version(b, day, "BONDS"), threshold=0.5, hours=36)
+    assert not dup.same_story(
+        dup.Version(a, day, "BONDS"), dup.Version(dup.signature("H", HARVEST), day, "H"), threshold=0.5, hours=36
+    )
+
+
+def test_short_items_need_a_similar_headline():
+    """Two banks' prime-rate notices share most of their few words; a re-sent notice shares its headline too."""
+    one = "First National Bank said it raised its prime rate to 7-3/4 pct from 7-1/2 pct, effective today."
+    other = "Meridian Bancorp Inc said it raised its prime rate to 7-3/4 pct from 7-1/2 pct, effective immediately."
+    a, b = dup.signature("", one), dup.signature("", other)
+    assert 0.3 < dup.containment(a, b) < dup.SHORT_CONTAINMENT
+    day = datetime(2024, 1, 1)
+    rule = {"threshold": 0.3, "hours": 36}
+    assert (
+        dup.same_story(
+            dup.Version(a, day, "FIRST NATIONAL HIKES PRIME"), dup.Version(b, day, "MERIDIAN RAISES PRIME RATE"), **rule
+        )
+        is None
+    )
+    assert dup.same_story(
+        dup.Version(a, day, "FIRST NATIONAL HIKES PRIME"), dup.Version(b, day, "FIRST NATIONAL HIKES PRIME"), **rule
+    )
+
+
+def test_ingest_groups_copies_update_and_delete_reform_groups(archive):
+    ingest(archive, copies())
+    groups = stories(archive)
+    assert groups["bonds-1"] is not None
+    assert groups["bonds-1"] == groups["bonds-2"] == groups["bonds-3"]
+    assert groups["harvest"] is None
+
+    # An update that no longer matches leaves the group; the other two stay together.
+    ingest(archive, [art("bonds-2", "WHEAT AND BONDS", HARVEST.replace("northern", "southern"), 3.1)])
+    groups = stories(archive)
+    assert groups["bonds-1"] == groups["bonds-3"] is not None
+    assert groups["bonds-2"] == groups["harvest"] is not None  # it now copies the harvest story (5 h apart)
+    assert groups["bonds-2"] != groups["bonds-1"]
+
+    # A delete re-forms what is left: a group of one is no group.
+    delete_article(archive, "bonds-1")
+    groups = stories(archive)
+    assert "bonds-1" not in groups and groups["bonds-3"] is None
+    delete_article(archive, "harvest")
+    assert stories(archive)["bonds-2"] is None
+
+
+def test_reports_of_other_days_are_not_copies(archive):
+    ingest(
+        archive,
+        [
+            art("repo-1", "FED ADDS RESERVES", REPO.format(n="two", rate="6-1/16")),
+            art("repo-2", "FED ADDS RESERVES", REPO.format(n="1.5", rate="6-3/8"), 72),  # three days later
+            art("repo-3", "FED ADDS RESERVES", REPO.format(n="two", rate="6-1/16").replace("Dealers", "Traders"), 2),
+        ],
+    )
+    groups = stories(archive)
+    assert groups["repo-1"] == groups["repo-3"] is not None
+    assert groups["repo-2"] is None
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid", "semantic"])
+def test_search_shows_one_result_per_story_with_versions(archive, mode):
+    ingest(archive, copies())
+    searcher = Searcher(archive)
+    q = "Philippines bonds banks debt" if mode != "keyword" else "bonds"
+    folded = searcher.search(SearchRequest(q=q, mode=mode))
+    hits = [r for r in folded.results if r.uid.startswith("bonds")]
+    assert len(hits) == 1
+    assert sorted(v.uid for v in hits[0].versions) == sorted({"bonds-1", "bonds-2", "bonds-3"} - {hits[0].uid})
+    assert all(v.source == "Wire" and v.published_at for v in hits[0].versions)
+    flat = searcher.search(SearchRequest(q=q, mode=mode, collapse=False))
+    assert sum(r.uid.startswith("bonds") for r in flat.results) == 3
+    assert all(r.versions == [] for r in flat.results)
+    # Totals and facets count stories: the two folded copies are off both.
+    assert folded.total == flat.total - 2
+    source = {f["value"]: f["count"] for f in folded.facets["source"]}
+    flat_source = {f["value"]: f["count"] for f in flat.facets["source"]}
+    assert source["Wire"] == flat_source["Wire"] - 2 == folded.total
+    assert sum(f["count"] for f in folded.facets["date"]) == folded.total
+
+
+def test_collapsed_paging_and_export_agree(archive):
+    ingest(archive, copies())
+    searcher = Searcher(archive)
+    pages = [searcher.search(SearchRequest(q="the", mode="keyword", limit=1, offset=n)).results for n in range(3)]
+    uids = [page[0].uid for page in pages if page]
+    assert len(uids) == 2 and sum(u.startswith("bonds") for u in uids) == 1  # two stories, on two pages
+    total, results = searcher.export(SearchRequest(q="the", mode="keyword"), max_results=10)
+    exported = list(results)
+    assert total == 2 and [r.uid for r in exported] == uids
+    assert len(next(r for r in exported if r.uid.startswith("bonds")).versions) == 2
+
+
+def test_api_versions_and_the_off_switch(archive):
+    from archive.web import create_app
+
+    ingest(archive, copies())
+    client = create_app(archive=archive).test_client()
+    body = client.get("/api/search?q=bonds&mode=keyword").get_json()
+    assert body["collapse"] is True and body["total"] == 1
+    versions = body["results"][0]["versions"]
+    assert len(versions) == 2
+    assert set(versions[0]) == {"id", "uid", "title", "source", "url", "published_at"}
+    off = client.get("/api/search?q=bonds&mode=keyword&collapse=false").get_json()
+    assert off["collapse"] is False and off["total"] == 3
+    assert all(r["versions"] == [] for r in off["results"])
+    bad = client.get("/api/search?q=bonds&collapse=maybe")
+    assert bad.status_code == 400 and bad.get_json()["param"] == "collapse"
+    page = client.get("/search?q=bonds&mode=keyword").get_data(as_text=True)
+    assert "2 other versions" in page and "1 story matches" in page
+    assert "2 other versions" not in client.get("/search?q=bonds&mode=keyword&collapse=false").get_data(as_text=True)
+
+
+def test_backfill_and_rebuild_form_the_same_groups(archive):
+    ingest(archive, copies())
+    before = stories(archive)
+    with archive.engine.begin() as conn:
+        store.clear(conn)
+    assert stories(archive) == {}
+    report = backfill(archive)
+    assert report.articles == 4 and report.stories == 1 and report.grouped == 3
+    assert stories(archive) == before
+    assert backfill(archive).articles == 0  # nothing left unsigned
+    assert backfill(archive, rebuild=True).articles == 4
+    assert stories(archive) == before
+
+
+def test_related_coverage_lists_each_story_once(archive):
+    ingest(archive, copies())
+    items = Searcher(archive).related("harvest", limit=10)
+    bonds = [i for i in items if i.uid.startswith("bonds")]
+    assert len(bonds) == 1 and len(bonds[0].versions) == 2
+    own = Searcher(archive).related("bonds-1", limit=10)
+    assert [i.uid for i in own] == ["harvest"]  # its own versions are not related coverage
+
+
+def test_an_archive_made_before_0003_upgrades_without_losing_data(archive):
+    from archive.store.db import current_revision, head_revision, migrate
+
+    ingest(archive, copies())
+    before = stories(archive)
+    with archive.engine.begin() as conn:
+        for table in ("near_copies", "duplicate_buckets", "article_signatures"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    assert migrate(archive.engine) and current_revision(archive.engine) == head_revision()
+    with archive.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM articles")).scalar_one() == 4
+    assert stories(archive) == {}
+    assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 3  # nothing grouped yet
+    assert backfill(archive).articles == 4
+    assert stories(archive) == before
+    assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 1
