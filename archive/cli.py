@@ -328,9 +328,13 @@ def migrate(ctx: click.Context) -> None:
     from archive.write import backfill_vectors
     from archive.write.stories import backfill
 
-    stored = backfill_vectors(_archive(ctx))
-    if stored:
-        click.echo(f"stored {stored} vectors from the index in SQL (no model)")
+    try:
+        stored = backfill_vectors(_archive(ctx))
+    except ArchiveError as exc:  # e.g. a damaged index: the schema is upgraded all the same
+        click.echo(f"vectors not copied from the index: {exc.message}")
+    else:
+        if stored:
+            click.echo(f"stored {stored} vectors from the index in SQL (no model)")
     report = backfill(_archive(ctx, verify=False))  # near copies of articles stored before they were detected
     if report.articles:
         click.echo(f"near copies: {report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
