@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import Busy, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
-from archive.store import reads
+from archive.store import reads, vector_rows
 from archive.store.db import (
     database_exists,
     make_engine,
@@ -31,6 +31,7 @@ from archive.store.db import (
     writer_lock,
 )
 from archive.store.keyword import keyword_index_for
+from archive.store.manifest import published_dir
 from archive.store.owners import ChunkOwners
 from archive.store.vectors import MANIFEST_FILE, Manifest, VectorIndex, manifest_is_stale, read_manifest
 
@@ -95,7 +96,7 @@ class Archive:
         self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None  # the published index readers search
-        self._vectors_stamp: tuple[int, int] | None = None  # manifest (mtime, size) it was loaded or saved at
+        self._vectors_stamp: tuple[str, int, int] | None = None  # published version it was loaded or saved at
         self._next_check = 0.0  # monotonic time of the next look at the manifest's stamp
         self._writing = False  # a write of this process holds the locks: its in-memory index is the newest
         self._write_depth = 0  # nested writes of the owning thread
@@ -159,17 +160,22 @@ class Archive:
         finally:
             self._load_lock.release()
 
-    def _reload_if_changed(self) -> VectorIndex:
-        """Load the index file when the manifest changed since ours was loaded or saved (holding `_load_lock`)."""
+    def _reload_if_changed(self, writable: bool = False) -> VectorIndex:
+        """Load the published version when it changed since ours was loaded or saved (holding `_load_lock`).
+
+        Readers memory-map it read-only (processes share its pages); a writer (`writable`) needs its
+        own copy in memory to add to.
+        """
         current = self._vectors
         if current is not None and self._writing:
             return current  # this process's write holds the newest vectors, saved or not
+        writable = writable or self._writing  # the first load inside a write
         self._next_check = time.monotonic() + RELOAD_CHECK_SECONDS
         stamp = self._disk_stamp()  # taken before reading: a save during the load shows as a change next time
-        if current is not None and stamp == self._vectors_stamp:
+        if current is not None and stamp == self._vectors_stamp and not (writable and current.mapped):
             return current
         self._check_manifest(self._recorded())
-        fresh = VectorIndex.load(self.index_dir, self._dim())
+        fresh = VectorIndex.load(self.index_dir, self._dim(), mapped=not writable)
         self._vectors, self._vectors_stamp = fresh, stamp
         return fresh
 
@@ -184,12 +190,14 @@ class Archive:
         manifest = self._recorded()
         return manifest.dim if manifest else self.encoder.dim
 
-    def _disk_stamp(self) -> tuple[int, int] | None:
+    def _disk_stamp(self) -> tuple[str, int, int] | None:
+        """The published version (its folder) and its manifest's mtime and size: one readlink and one stat."""
+        folder = published_dir(self.index_dir)
         try:
-            st = (self.index_dir / MANIFEST_FILE).stat()
+            st = (folder / MANIFEST_FILE).stat()
         except FileNotFoundError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (folder.name, st.st_mtime_ns, st.st_size)
 
     def _check_manifest(self, manifest: Manifest | None) -> None:
         """The vectors on disk must come from this model, in this dimension, from this encoder family."""
@@ -220,10 +228,10 @@ class Archive:
             high_water_chunk_id=old.high_water_chunk_id if old else 0,
         )
 
-    def reset_vectors(self) -> None:
-        """Start from an empty vector index for the current encoder (used by reindex)."""
+    def reset_vectors(self, dim: int | None = None) -> None:
+        """Start from an empty vector index of `dim` (default: the encoder's; loads no model when given)."""
         with self._load_lock:
-            self._vectors = VectorIndex(self.encoder.dim)
+            self._vectors = VectorIndex(dim if dim is not None else self.encoder.dim)
             self._vectors_stamp = self._disk_stamp()
             self._verify = True
 
@@ -267,7 +275,7 @@ class Archive:
                     with self._load_lock:
                         if self._vectors is not None:  # another writer may have saved since we loaded
                             self._next_check = 0.0
-                            self._reload_if_changed()
+                            self._reload_if_changed(writable=True)
                         self._writing = True
                 self._write_depth += 1
                 try:
@@ -330,6 +338,11 @@ class Archive:
         """All chunk ids in SQL (int64)."""
         with self.engine.connect() as conn:
             return reads.all_chunk_ids(conn)
+
+    def stored_vectors(self, chunk_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, exact vectors) from SQL of those chunks that have one, in id order (no index involved)."""
+        with self.engine.connect() as conn:
+            return vector_rows.read_vectors(conn, chunk_ids)
 
     def pending_chunk_ids(self) -> np.ndarray:
         """Chunk ids in SQL without a vector in the published index: the backlog the next write embeds."""

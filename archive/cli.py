@@ -249,15 +249,23 @@ def delete(ctx: click.Context, uid: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--from-sql",
+    is_flag=True,
+    help="Rebuild the index from the vectors stored in SQL (no model, minutes at most) instead of re-embedding.",
+)
 @click.pass_context
 @_fail_cleanly
-def reindex(ctx: click.Context) -> None:
-    """Rebuild the vector index from SQL with the configured model."""
+def reindex(ctx: click.Context, from_sql: bool) -> None:
+    """Rebuild the vector index: re-embed every chunk with the configured model, or copy SQL's vectors (--from-sql)."""
     from tqdm import tqdm
 
     from archive.write import reindex as run_reindex
 
-    archive = _archive(ctx, verify=False)
+    archive = _archive(ctx, verify=from_sql)
+    if from_sql:
+        click.echo(f"rebuilt the index from SQL: {run_reindex(archive, from_sql=True)} vectors")
+        return
     with tqdm(total=0, unit="chunk", desc="re-embedding", file=sys.stderr) as bar:
 
         def on_progress(p: IngestProgress) -> None:
@@ -271,25 +279,35 @@ def reindex(ctx: click.Context) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes: above 1, gunicorn forks them and each loads the model after the fork (waitress serves one).",
+)
+@click.option(
+    "--access-log", default=None, help="gunicorn's access log: a file, or - for stderr (each line names the pid)."
+)
 @click.pass_context
 @_fail_cleanly
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the site and JSON API with the waitress WSGI server."""
-    from waitress import serve as waitress_serve
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int, access_log: str | None) -> None:
+    """Serve the site and JSON API: waitress in one process, gunicorn with --workers N."""
+    from archive.web.server import serve as run_server
 
-    from archive.web import create_app
-
-    app = create_app(ctx.obj["settings"])
-    click.echo(f"serving {ctx.obj['settings'].index_dir} on http://{host}:{port}/", err=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="archive")
+    settings = ctx.obj["settings"]
+    kind = f"{workers} gunicorn workers" if workers > 1 else "waitress"
+    click.echo(f"serving {settings.index_dir} on http://{host}:{port}/ ({kind})", err=True)
+    run_server(settings, host, port, workers=workers, threads=threads, access_log=access_log)
 
 
 @main.command()
 @click.pass_context
 @_fail_cleanly
 def migrate(ctx: click.Context) -> None:
-    """Upgrade the database schema of an existing archive to this version (opening one for writing does it too)."""
+    """Upgrade the database schema of an existing archive (opening one for writing does it too); store in SQL the
+    vectors of chunks that have none, from the index."""
     from archive.archive import no_archive, read_only
     from archive.store.db import current_revision, database_exists, head_revision, make_engine, storage_writable
     from archive.store.db import migrate as run_migrate
@@ -307,8 +325,16 @@ def migrate(ctx: click.Context) -> None:
     click.echo(
         f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})"
     )
+    from archive.write import backfill_vectors
     from archive.write.stories import backfill
 
+    try:
+        stored = backfill_vectors(_archive(ctx))
+    except ArchiveError as exc:  # e.g. a damaged index: the schema is upgraded all the same
+        click.echo(f"vectors not copied from the index: {exc.message}")
+    else:
+        if stored:
+            click.echo(f"stored {stored} vectors from the index in SQL (no model)")
     report = backfill(_archive(ctx, verify=False))  # near copies of articles stored before they were detected
     if report.articles:
         click.echo(f"near copies: {report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")

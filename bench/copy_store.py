@@ -14,6 +14,7 @@ manifest, the exported encoders) are copied into DST_INDEX_DIR.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -52,8 +53,11 @@ def copy_files(src_dir: Path, dst_dir: Path) -> list[str]:
         if path.name in SQLITE_FILES:
             continue
         target = dst_dir / path.name
-        if path.is_dir():
-            shutil.copytree(path, target, dirs_exist_ok=True)
+        if path.is_symlink():  # `current` and the names that follow it: links stay links (relative ones)
+            target.unlink(missing_ok=True)
+            target.symlink_to(os.readlink(path))
+        elif path.is_dir():
+            shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
         else:
             shutil.copy2(path, target)
         copied.append(path.name)

@@ -170,19 +170,22 @@ def test_failures_are_reported_and_the_rest_is_stored(archive):
 def test_reindex_rebuilds_vectors_from_sql(archive):
     ingest(archive, read_paths([SEEDS]))
     before = archive.vectors.vectors(archive.chunk_ids()[:2])
-    (archive.index_dir / "vectors.faiss").unlink()
+    (archive.index_dir / "vectors.faiss").resolve().unlink()
     assert reindex(archive) == len(archive.chunk_ids())
     consistent(archive)
     assert np.allclose(archive.vectors.vectors(archive.chunk_ids()[:2]), before, atol=1e-5)
 
 
-def test_recovery_embeds_missing_and_drops_orphan_vectors(archive):
+def test_recovery_restores_missing_vectors_from_sql_and_drops_orphans(archive):
     ingest(archive, [article("r-1", "Shipping rates climbed."), article("r-2", "Rainfall eased the drought.")])
     ids = archive.chunk_ids()
-    archive.vectors.remove(ids[:1])  # a chunk without vector
+    before = archive.vectors.vectors(ids[:1])
+    archive.vectors.remove(ids[:1])  # a chunk without vector in the index (SQL holds it)
     archive.vectors.add([10_000], np.ones((1, 384), dtype=np.float32) / np.sqrt(384))  # a vector without chunk
-    assert recover(archive) == (1, 1)
+    outcome = recover(archive)
+    assert (outcome.restored, outcome.embedded, outcome.removed) == (1, 0, 1)
     consistent(archive)
+    assert np.array_equal(archive.vectors.vectors(ids[:1]), before)  # the very vector, not a re-embedding
 
 
 def test_an_index_built_by_another_model_is_refused(archive, settings, hash_encoder):

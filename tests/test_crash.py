@@ -4,6 +4,9 @@ consistency, finish the run.
 The kill points are read from the ingest's own progress events (`--progress json` on stderr), not
 from sleeps: each point is a state the process reported, so the test proves it was reached. The
 hash encoder (no model) keeps the runs short; crash safety does not depend on what the vectors mean.
+Every chunk's vector is committed with it, so recovery copies what the index lacks from SQL: the
+recovering process is given an encoder that fails if called, proving it re-embeds nothing. On the
+PostgreSQL pass the same ten kills run against a real server.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ import pytest
 
 from archive.archive import open_archive
 from archive.config import Settings
+from archive.encoders.hashing import HashEncoder
 from archive.readers import read_paths
-from archive.write import ingest, recover_if_idle
+from archive.store.vectors import VectorIndex, read_manifest
+from archive.write import ingest, recover, writing
 from tests.test_core import consistent
 
 pytestmark = [pytest.mark.slow]
 
-ARTICLES = 400
+ARTICLES = 500
 SUBJECTS = [
     "The port authority",
     "Grain traders",
@@ -68,7 +73,29 @@ KILL_POINTS: list[tuple[str, Callable[[Event], bool]]] = [
         "after a save, more committed than saved",
         lambda e: e.get("saves", 0) >= 1 and e["chunks_total"] > e["chunks_embedded"],
     ),
+    # Further into the corpus (each run skips what the earlier ones stored): alternately just after a
+    # commit (vectors in SQL, not in FAISS) and just after an add (in FAISS, perhaps unsaved).
+    *[
+        (
+            f"past {seen} stories, {'committed, not in FAISS' if n % 2 == 0 else 'added to FAISS'}",
+            (
+                lambda e, seen=seen, n=n: (
+                    e.get("articles_seen", 0) >= seen
+                    and (e["chunks_total"] > e["chunks_embedded"]) == (n % 2 == 0)
+                    and e["chunks_total"] > 0
+                )
+            ),
+        )
+        for n, seen in enumerate(range(100, 460, 60))
+    ],
 ]
+
+
+class NoModel(HashEncoder):
+    """An encoder that fails when asked for a vector: recovery must copy vectors from SQL, never make them."""
+
+    def _encode_batch(self, texts: list[str]):
+        raise AssertionError(f"recovery called the model for {len(texts)} chunks")
 
 
 def write_corpus(path: Path) -> None:
@@ -147,14 +174,21 @@ def test_sigkill_at_named_progress_points_loses_nothing_committed(tmp_path: Path
     index_dir = tmp_path / "index"
     settings = Settings(index_dir=index_dir, encoder="hash", database_url=database_url)
     seen_chunks = 0
+    assert len(KILL_POINTS) == 10
     for label, condition in KILL_POINTS:
         event = kill_at(ingest_process(index_dir, corpus, database_url), label, condition)
-        archive = open_archive(settings, create=True)  # the kill may precede the database
-        assert recover_if_idle(archive), label  # recovery happens on the next open for writing
+        archive = open_archive(settings, encoder=NoModel(), create=True)  # the kill may precede the database
+        with writing(archive, timeout=0, recover_first=False):  # what the next open for writing does
+            outcome = recover(archive)
+        assert outcome.embedded == 0, label
         articles, chunks = consistent(archive)
         assert chunks >= seen_chunks, f"{label}: committed chunks were lost"
         if event["stage"] == "progress":
             assert chunks >= event["chunks_total"], f"{label}: a reported commit is missing"
+        published = VectorIndex.load(index_dir, archive.vectors.dim) if chunks else None
+        if published is not None:  # the published file and its manifest agree with SQL, not just memory
+            assert sorted(published.ids().tolist()) == sorted(archive.chunk_ids().tolist()), label
+            assert read_manifest(index_dir).count == chunks, label
         seen_chunks = chunks
         archive.close()
     reopened = open_archive(settings)

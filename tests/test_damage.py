@@ -104,7 +104,7 @@ def test_a_damaged_index_file_is_one_line_and_reindex_rebuilds_it(cli, stocked, 
 
 def test_a_deleted_index_file_is_reported_not_zero_matches(cli, stocked):
     index = stocked.index_dir / INDEX_FILE
-    index.unlink()
+    index.resolve().unlink()  # the published version's file (the name at the top is a link through `current`)
     line = one_line_error(cli("search", "harbour storm", "--mode", "semantic"))  # was: "0 articles match", exit 0
     assert str(index) in line and "missing" in line and "archive reindex" in line
     stats = json.loads(cli("stats", "--json").stdout)
@@ -125,7 +125,7 @@ def test_serving_a_damaged_index_fails_at_start_and_a_running_server_answers_503
     assert running.get("/api/search?q=harbour&mode=keyword").status_code == 200
 
 
-# ------------------------------------------------------------------------------ issue 15 item 7: crash between the renames
+# ------------------------------------------------------------------------------ issue 15 item 7: crash while publishing
 
 CRASH_ON_MANIFEST_RENAME = textwrap.dedent(
     """
@@ -140,7 +140,7 @@ CRASH_ON_MANIFEST_RENAME = textwrap.dedent(
 
     def replace(src, dst, *args, **kwargs):
         if str(dst).endswith("manifest.json"):
-            os._exit(9)  # killed after the index rename, before the manifest rename
+            os._exit(9)  # killed after the new version's index was written, before its manifest
         return real_replace(src, dst, *args, **kwargs)
 
     archive = open_archive(Settings(index_dir=Path(sys.argv[1]), encoder="hash"))
@@ -150,8 +150,9 @@ CRASH_ON_MANIFEST_RENAME = textwrap.dedent(
 )
 
 
-def test_a_crash_between_the_index_and_manifest_renames_is_repaired(stocked, settings, hash_encoder):
+def test_a_crash_while_publishing_leaves_the_previous_version_whole_and_is_repaired(stocked, settings, hash_encoder):
     before = read_manifest(stocked.index_dir).count
+    published = stocked.index_dir.joinpath("current").resolve()
     crashed = subprocess.run(
         [sys.executable, "-c", CRASH_ON_MANIFEST_RENAME, str(stocked.index_dir)],
         env={"PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
@@ -160,16 +161,20 @@ def test_a_crash_between_the_index_and_manifest_renames_is_repaired(stocked, set
         timeout=120,
     )
     assert crashed.returncode == 9, crashed.stderr
-    assert read_manifest(stocked.index_dir).count == before  # the manifest is the old one
-    temp = sorted(p.name for p in stocked.index_dir.glob(".*.tmp"))
-    assert temp and all(name.startswith(f".{MANIFEST_FILE}.") for name in temp)
+    assert stocked.index_dir.joinpath("current").resolve() == published  # never flipped to a half-written version
+    staged = list((stocked.index_dir / "versions").glob(".*.tmp"))
+    assert staged  # the dead writer's unfinished version
 
     reader = open_archive(settings, encoder=hash_encoder)
-    assert reader.stats().vectors == reader.stats().chunks == before + 5  # the index, not the stale manifest
-    assert reader.vectors.count == before + 5
-    assert recover_if_idle(reader)  # the next open for writing repairs the files
+    stats = reader.stats()
+    assert (stats.vectors, stats.chunks, stats.pending_vectors) == (before, before + 5, 5)  # index and manifest agree
+    assert reader.vectors.count == before and stats.problems == []
+    assert recover_if_idle(reader)  # the next open for writing publishes the rest (from SQL) and removes the debris
     assert read_manifest(stocked.index_dir).count == before + 5
-    assert list(stocked.index_dir.glob(".*.tmp")) == []
+    assert list((stocked.index_dir / "versions").glob(".*.tmp")) == []
+    assert sorted(p.name for p in (stocked.index_dir / "versions").iterdir()) == sorted(
+        {published.name, stocked.index_dir.joinpath("current").resolve().name}
+    )  # the current version and the one before it
 
 
 def test_only_temp_files_of_dead_writers_are_removed(stocked):

@@ -16,7 +16,6 @@ from archive.reflow import display_text
 from archive.search.collapse import attach, fold
 from archive.search.results import Candidate, RelatedArticle
 from archive.store import duplicates, reads
-from archive.store.vectors import VectorIndex
 
 RELATED_CHUNKS = 400  # nearest chunks examined for related coverage
 SNIPPET_CHARS = 240
@@ -33,12 +32,11 @@ def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle
         article_id = row.id
     with archive.engine.connect() as conn:
         own = reads.article_chunk_ids(conn, article_id)
-    vectors = archive.vectors
-    mine = _stored_vectors(vectors, own)
-    if mine is None:
-        return []  # no vectors yet (e.g. still being embedded): nothing to compare with
+    _, mine = archive.stored_vectors(own)  # exact (SQL's), whatever the index type
+    if not len(mine):
+        return []  # no vectors (an archive older than stored vectors, not yet backfilled): nothing to compare
     target = _unit(mine.mean(axis=0))
-    hits = vectors.search(target, RELATED_CHUNKS + len(own))
+    hits = archive.vectors.search(target, RELATED_CHUNKS + len(own))
     owners = archive.chunk_owners.lookup([cid for cid, _ in hits])
     others = list(dict.fromkeys(owners[cid] for cid, _ in hits if owners.get(cid, article_id) != article_id))
     if not others:
@@ -49,15 +47,18 @@ def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle
     own_story = stories.get(article_id)
     if own_story is not None:  # its own versions (re-sent or corrected copies) are not "related"
         others = [a for a in others if stories.get(a) != own_story]
+    owner = dict(chunk_rows)
+    ids, matrix = archive.stored_vectors([cid for cid, _ in chunk_rows])  # exact (SQL's)
     by_article: dict[int, list[int]] = {}
-    for cid, aid in chunk_rows:
-        by_article.setdefault(aid, []).append(cid)
+    for row, cid in enumerate(ids.tolist()):
+        by_article.setdefault(owner[cid], []).append(row)
     # Rank by article-vector cosine (mean of chunk vectors).
     scored = []
     for aid in others:
-        theirs = _stored_vectors(vectors, by_article.get(aid, []))
-        if theirs is None:
+        rows = by_article.get(aid)
+        if not rows:
             continue
+        theirs = matrix[rows]
         scored.append((aid, float(_unit(theirs.mean(axis=0)) @ target)))
     scored.sort(key=lambda t: -t[1])
     best: dict[int, float] = dict(scored)
@@ -87,20 +88,6 @@ def _hydrate(archive: Archive, scored: list[tuple[int, float]]) -> list[RelatedA
             )
         )
     return out
-
-
-def _stored_vectors(vectors: VectorIndex, chunk_ids: list[int]) -> np.ndarray | None:
-    """The vectors of those chunks that have one (a chunk may still await embedding); None if none do."""
-    try:
-        return vectors.vectors(chunk_ids) if chunk_ids else None
-    except RuntimeError:  # FAISS: an id not in the index
-        found = []
-        for cid in chunk_ids:
-            try:
-                found.append(vectors.vectors([cid])[0])
-            except RuntimeError:
-                continue
-        return np.stack(found) if found else None
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -1,10 +1,18 @@
-"""The files of the vector index: `manifest.json` (what built the vectors), atomic writes, crash debris.
+"""The files of the vector index: published versions, `manifest.json` (what built the vectors), crash debris.
 
-`vectors.faiss` is written first, then `manifest.json`, each through a temporary file renamed
-over the old one. The manifest records the byte size of the index it describes, so a crash
-between the two renames is visible (the sizes differ): readers then trust the index, and the
-next writer rewrites the manifest and removes temporary files of dead writers. A damaged or
-missing file is a `DamagedIndex` naming it and the repair, `archive reindex`.
+Every save publishes a new version: `versions/NNNNNNNN/` holds its `vectors.faiss` and its
+`manifest.json`, both written and fsynced in a temporary folder renamed into place; then the
+symbolic link `current` is flipped to it in one rename. So a reader resolves `current` once and
+reads an index and a manifest that always belong together, and a crash before the flip leaves
+the previous version published, whole. `vectors.faiss` and `manifest.json` at the top of the
+data directory are links through `current` (the names operators and older tools know). The
+writer keeps the current and the previous version and removes older ones: a reader still
+searching a removed version keeps its open (memory-mapped) file until it moves on.
+
+An archive saved before versions existed has the two files themselves at the top (the manifest
+recording the index's byte size, to detect a crash between their two renames); it is read as
+it is, and its next save publishes version 1. A damaged or missing file is a `DamagedIndex`
+naming it and the repair, `archive reindex --from-sql`.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,9 +33,12 @@ from archive.errors import DamagedIndex, IndexMismatch, StorageFull
 INDEX_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
+VERSIONS_DIR = "versions"
+CURRENT = "current"  # symbolic link to versions/NNNNNNNN: the published version
+KEEP_VERSIONS = 2  # the current version and the one before it
 FLAT = "flat"  # the index types (see archive.store.vectors)
 HNSW = "hnsw"
-REPAIR = "rebuild the vectors from the database with `archive reindex`"
+REPAIR = "rebuild the index from the database with `archive reindex --from-sql` (no model; `archive reindex` re-embeds)"
 _PROCESS_STARTED = time.time()  # temporary files older than this process and without a live writer are debris
 
 
@@ -105,7 +117,7 @@ def _manifest_fault(data: object) -> str | None:
     return None
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> int:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], shown: Path | None = None) -> int:
     """Write through a temp file in the same folder, fsync, then rename over `path`; returns the bytes written.
 
     The temp file is named `.NAME.PID.RANDOM.tmp`, so a later writer can tell a dead writer's debris.
@@ -131,8 +143,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> int:
             os.unlink(tmp)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFull(
-                f"the disk holding {path} is full: it was not saved (the old one stays); the database keeps every "
-                "committed article and the next write re-embeds what the index lacks"
+                f"the disk holding {shown or path} is full: it was not saved (the old one stays); the database keeps "
+                "every committed article with its vectors, and the next write copies what the index lacks from it"
             ) from None
         raise
     return size
@@ -155,22 +167,102 @@ def remove_stale_temp_files(index_dir: Path) -> list[Path]:
     without a pid (older builds) is removed only when it is older than this process.
     """
     removed = []
-    for name in (INDEX_FILE, MANIFEST_FILE):
-        for path in index_dir.glob(f".{name}.*.tmp"):
-            pid = path.name[len(name) + 2 :].split(".", 1)[0]
-            try:
-                stale = not _writer_alive(int(pid)) if pid.isdigit() else path.stat().st_mtime < _PROCESS_STARTED
-                if stale:
-                    path.unlink()
-                    removed.append(path)
-            except (FileNotFoundError, ValueError):
-                continue
+    candidates = [
+        (name, path)
+        for name in (INDEX_FILE, MANIFEST_FILE, CURRENT)
+        for path in [*index_dir.glob(f".{name}.*.tmp"), *(published_dir(index_dir).glob(f".{name}.*.tmp"))]
+    ]
+    candidates += [(path.name[1:9], path) for path in (index_dir / VERSIONS_DIR).glob(".*.tmp")]  # staged versions
+    for name, path in dict.fromkeys(candidates):
+        pid = path.name[len(name) + 2 :].split(".", 1)[0]
+        try:
+            stale = not _writer_alive(int(pid)) if pid.isdigit() else path.lstat().st_mtime < _PROCESS_STARTED
+            if stale:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                removed.append(path)
+        except (FileNotFoundError, ValueError):
+            continue
     return removed
 
 
-def read_manifest(index_dir: Path) -> Manifest | None:
-    """The manifest in `index_dir`, or None when there is none yet; DamagedIndex when it cannot be trusted."""
-    path = index_dir / MANIFEST_FILE
+def published_dir(index_dir: Path) -> Path:
+    """The folder of the published version (resolve once, read both files from it); `index_dir` itself for an
+    archive saved before versions existed."""
+    try:
+        return index_dir / os.readlink(index_dir / CURRENT)
+    except OSError:  # no link (yet): the files at the top, if any
+        return index_dir
+
+
+def publish(index_dir: Path, write_index: Callable[[BinaryIO], object], manifest_bytes: Callable[[int], bytes]) -> Path:
+    """Write a new version (the index, then its manifest made from the index's byte size) and flip `current` to it.
+
+    Returns the version's folder. A failure (a full disk) removes the half-written version; the
+    published one stays. Called by the single writer only.
+    """
+    versions = index_dir / VERSIONS_DIR
+    versions.mkdir(parents=True, exist_ok=True)
+    numbers = [int(p.name) for p in versions.iterdir() if p.name.isdigit()]
+    name = f"{max(numbers, default=0) + 1:08d}"
+    staging = Path(tempfile.mkdtemp(dir=versions, prefix=f".{name}.{os.getpid()}.", suffix=".tmp"))
+    try:
+        size = atomic_write(staging / INDEX_FILE, write_index, index_dir / INDEX_FILE)
+        atomic_write(staging / MANIFEST_FILE, lambda fh: fh.write(manifest_bytes(size)), index_dir / MANIFEST_FILE)
+        os.chmod(staging, 0o755)  # mkdtemp makes 0700; the index is as readable as the database
+        os.rename(staging, versions / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_dir(versions)
+    _replace_with_link(index_dir / CURRENT, f"{VERSIONS_DIR}/{name}")  # the one rename that publishes
+    for top in (INDEX_FILE, MANIFEST_FILE):  # the names at the top follow `current`
+        if not (index_dir / top).is_symlink():
+            _replace_with_link(index_dir / top, f"{CURRENT}/{top}")
+    prune_versions(index_dir)
+    return versions / name
+
+
+def _replace_with_link(path: Path, target: str) -> None:
+    """Make `path` a symbolic link to `target` in one rename (readers see the old or the new, never neither)."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def prune_versions(index_dir: Path) -> list[Path]:
+    """Remove versions other than the current one and the one before it (and unpublished ones); returns them."""
+    versions = index_dir / VERSIONS_DIR
+    current = published_dir(index_dir)
+    if current == index_dir or not versions.is_dir():
+        return []
+    published = sorted(int(p.name) for p in versions.iterdir() if p.name.isdigit() and int(p.name) <= int(current.name))
+    keep = {f"{n:08d}" for n in published[-KEEP_VERSIONS:]}
+    removed = []
+    for path in versions.iterdir():
+        if path.name.isdigit() and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest | None:
+    """The published manifest of `index_dir` (or the one in a version's `folder`), or None when there is none yet;
+    DamagedIndex when it cannot be trusted."""
+    shown = index_dir / MANIFEST_FILE  # named in errors by the path operators know
+    path = (folder or published_dir(index_dir)) / MANIFEST_FILE
     if not path.exists():
         return None
     try:
@@ -180,7 +272,7 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     else:
         fault = _manifest_fault(data)
     if fault is not None:
-        raise DamagedIndex(f"{path} is damaged ({fault}); {REPAIR}")
+        raise DamagedIndex(f"{shown} is damaged ({fault}); {REPAIR}")
     known = set(Manifest.__dataclass_fields__)
     return Manifest(**{k: v for k, v in data.items() if k in known})
 
@@ -190,6 +282,6 @@ def manifest_is_stale(index_dir: Path, manifest: Manifest) -> bool:
     if manifest.index_bytes is None:
         return False  # written before sizes were recorded: nothing to compare
     try:
-        return (index_dir / INDEX_FILE).stat().st_size != manifest.index_bytes
+        return (published_dir(index_dir) / INDEX_FILE).stat().st_size != manifest.index_bytes
     except FileNotFoundError:
         return manifest.count > 0

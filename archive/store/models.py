@@ -40,7 +40,7 @@ class ArticleRow(Base):
 
 
 class ChunkRow(Base):
-    """A passage of an article; its id is its FAISS id."""
+    """A passage of an article and its vector; its id is its FAISS id."""
 
     __tablename__ = "chunks"
     __table_args__ = (Index("ix_chunks_article_seq", "article_id", "seq", unique=True), {"sqlite_autoincrement": True})
@@ -51,6 +51,9 @@ class ChunkRow(Base):
     text: Mapped[str] = mapped_column(Text)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
+    # The chunk's vector (float16 bytes, `store.vector_rows`), written in the chunk's own transaction:
+    # the FAISS index is rebuilt from these without the model. NULL only in archives older than 0004.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     article: Mapped[ArticleRow] = relationship(back_populates="chunks")
 

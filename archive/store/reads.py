@@ -86,8 +86,8 @@ def chunk_owner_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -
 
 
 def all_chunk_ids(conn: Connection) -> np.ndarray:
-    """Every chunk id (int64)."""
-    return np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64)
+    """Every chunk id (int64), ascending (PostgreSQL's row order changes as rows are updated)."""
+    return np.sort(np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64))
 
 
 def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> np.ndarray:

@@ -33,8 +33,9 @@ from archive.store.manifest import (
     MANIFEST_FILE,
     REPAIR,
     Manifest,
-    atomic_write,
     manifest_is_stale,
+    publish,
+    published_dir,
     read_manifest,
     remove_stale_temp_files,
 )
@@ -45,6 +46,7 @@ HNSW_EF_SEARCH = 64  # query-time beam for k=10: recall@10 0.988 in 0.25 ms on 1
 MAX_EF_SEARCH = 4096
 EXACT_BELOW = 20_000  # allowed-id filters this small are searched exactly, not through the graph
 COMPACT_FRACTION = 0.2  # rebuild the graph when this share of its nodes are tombstones
+LOAD_ATTEMPTS = 3  # a reader resolving `current` just before the writer prunes that version tries again
 
 
 def _ids(values: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -78,6 +80,7 @@ class VectorIndex:
         # FAISS allows concurrent searches but not a search during an add (the storage may move):
         # the web process can ingest (POST /api/articles) while its other threads search.
         self._lock = threading.RLock()
+        self.mapped = False  # memory-mapped read-only from a published version (readers): never written to
 
     # -- facts ------------------------------------------------------------------------------
 
@@ -111,11 +114,16 @@ class VectorIndex:
 
     # -- writes -----------------------------------------------------------------------------
 
+    def _writable(self) -> None:
+        if self.mapped:
+            raise RuntimeError("a memory-mapped published index is read-only: a writer loads its own copy")
+
     def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under the given chunk ids."""
         ids = _ids(ids)
         if len(ids) == 0:
             return
+        self._writable()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(ids), self.dim):
             raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {vectors.shape}")
@@ -128,6 +136,8 @@ class VectorIndex:
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
         """Remove the vectors of these chunk ids; returns how many were removed."""
         ids = _ids(ids)
+        if len(ids):
+            self._writable()
         with self._lock:
             if len(ids) == 0 or self.count == 0:
                 return 0
@@ -266,53 +276,78 @@ class VectorIndex:
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, index_dir: Path, manifest: Manifest) -> None:
-        """Write the index, then the manifest, each atomically (a crash leaves the old or the new)."""
+        """Publish the index and its manifest as a new version (`store.manifest.publish`: one rename flips it)."""
         with self._lock:
             manifest.count = self.count
             manifest.index_type = self.index_type
             manifest.tombstones = sorted(self.tombstones)
+
+            def manifest_bytes(index_bytes: int) -> bytes:
+                manifest.index_bytes = index_bytes
+                return json.dumps(asdict(manifest), indent=2, sort_keys=True).encode()
+
             # Streamed to the file: serialize_index would hold a second copy of a 1.5 GB index in RAM.
-            manifest.index_bytes = atomic_write(
-                index_dir / INDEX_FILE, lambda fh: faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
+            publish(
+                index_dir, lambda fh: faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write)), manifest_bytes
             )
-        payload = json.dumps(asdict(manifest), indent=2, sort_keys=True).encode()
-        atomic_write(index_dir / MANIFEST_FILE, lambda fh: fh.write(payload))
 
     @classmethod
-    def load(cls, index_dir: Path, dim: int) -> VectorIndex:
-        """Load the index from `index_dir` (or an empty one when there is none yet); `dim` is what the model makes.
+    def load(cls, index_dir: Path, dim: int, *, mapped: bool = False) -> VectorIndex:
+        """Load the published index of `index_dir` (or an empty one when there is none yet); `dim` is what the model
+        makes. `mapped`: memory-map it read-only where FAISS can (readers; processes then share the pages).
 
-        The index file is trusted over its manifest (whose count may be stale after a crash), but
-        a missing, unreadable or mismatched file is a DamagedIndex naming it: never an empty
-        index that would silently match nothing.
+        The index file is trusted over its manifest (whose count may be stale after a crash in an
+        archive saved before versions), but a missing, unreadable or mismatched file is a
+        DamagedIndex naming it: never an empty index that would silently match nothing.
         """
-        path = index_dir / INDEX_FILE
-        manifest = read_manifest(index_dir)
+        for _ in range(LOAD_ATTEMPTS):
+            folder = published_dir(index_dir)
+            try:
+                return cls._load_from(index_dir, folder, dim, mapped)
+            except DamagedIndex:
+                if folder == index_dir or folder.exists() or published_dir(index_dir) == folder:
+                    raise
+                # the version was pruned between resolving `current` and opening it: resolve again
+        return cls._load_from(index_dir, published_dir(index_dir), dim, mapped)
+
+    @classmethod
+    def _load_from(cls, index_dir: Path, folder: Path, dim: int, mapped: bool) -> VectorIndex:
+        path, shown = folder / INDEX_FILE, index_dir / INDEX_FILE
+        manifest = read_manifest(index_dir, folder)
         if not path.exists():
             if manifest is not None and manifest.count > 0:
                 raise DamagedIndex(
-                    f"{path} is missing but {index_dir / MANIFEST_FILE} records {manifest.count} vectors; {REPAIR}"
+                    f"{shown} is missing but {index_dir / MANIFEST_FILE} records {manifest.count} vectors; {REPAIR}"
                 )
             return cls(dim)
+        index = None
+        if mapped:
+            try:
+                index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            except RuntimeError:
+                index = None  # a file this FAISS cannot map: read it into memory below (and report damage there)
         try:
-            index = faiss.read_index(str(path))
+            if index is None:
+                mapped = False
+                index = faiss.read_index(str(path))
         except RuntimeError:
-            raise DamagedIndex(f"{path} is damaged or truncated (FAISS cannot read it); {REPAIR}") from None
+            raise DamagedIndex(f"{shown} is damaged or truncated (FAISS cannot read it); {REPAIR}") from None
         if not hasattr(index, "id_map"):
-            raise DamagedIndex(f"{path} is not an archive's vector index ({type(index).__name__}); {REPAIR}")
+            raise DamagedIndex(f"{shown} is not an archive's vector index ({type(index).__name__}); {REPAIR}")
         if manifest is not None and index.d != manifest.dim:
             raise DamagedIndex(
-                f"{path} holds {index.d}-dimensional vectors but {index_dir / MANIFEST_FILE} records "
+                f"{shown} holds {index.d}-dimensional vectors but {index_dir / MANIFEST_FILE} records "
                 f"{manifest.dim}-dimensional ones; {REPAIR}"
             )
         if index.d != dim:
             raise IndexMismatch(
-                f"{path} holds {index.d}-dimensional vectors but the model makes {dim}-dimensional ones; {REPAIR}"
+                f"{shown} holds {index.d}-dimensional vectors but the model makes {dim}-dimensional ones; {REPAIR}"
             )
         tombstones = np.asarray(manifest.tombstones if manifest else [], dtype=np.int64)
         if len(tombstones):  # after a crash between the two writes the list may name ids already compacted away
             tombstones = np.intersect1d(tombstones, faiss.vector_to_array(index.id_map))
         vectors = cls(dim, index, tombstones=tombstones.tolist())
+        vectors.mapped = mapped
         if vectors.index_type == HNSW:
             faiss.downcast_index(vectors.index.index).hnsw.efSearch = HNSW_EF_SEARCH
         return vectors

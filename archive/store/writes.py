@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import Connection, delete, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,9 @@ from archive.dates import utc_naive
 from archive.documents import PreparedArticle, extra_labels
 from archive.store.models import ArticleRow, ChunkRow, LabelRow
 from archive.store.reads import batches, find_article
+from archive.store.vector_rows import rounded, to_blob
+
+Embed = Callable[[list[tuple[str, str]]], np.ndarray]  # [(title prefix, chunk text)] -> (n, dim) unit vectors
 
 
 @dataclass
@@ -24,11 +28,16 @@ class BatchOutcome:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     new_chunks: list[tuple[int, str, str]] = field(default_factory=list)  # (chunk id, title prefix, chunk text)
     stale_chunk_ids: list[int] = field(default_factory=list)  # chunks of updated articles, now gone
+    vectors: np.ndarray | None = None  # of new_chunks, as stored (float16-rounded); None when not embedded
     article_ids: list[int] = field(default_factory=list)  # articles added or updated (their near copies change)
 
 
-def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOutcome:
+def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Embed | None = None) -> BatchOutcome:
     """Insert new articles and replace changed ones (same uid, new text); skip known texts. Caller commits.
+
+    `embed` makes the vectors of the new chunks, which are inserted with them (in the caller's
+    transaction: a committed chunk always has its vector). It runs before the first insert, so
+    the database's write lock is not held while the model works.
 
     Duplicate rule: a content hash already stored (or earlier in this batch) is a duplicate.
     Update rule: a known uid with a new content hash replaces that article's fields and chunks.
@@ -74,11 +83,16 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle]) -> BatchOu
         _fill(row, p)
         by_hash[p.content_hash] = p.uid
         touched[p.uid] = (row, p)
+    texts = [(p.embed_prefix, c.text) for _, p in touched.values() for c in p.chunks]
+    if embed is not None:
+        out.vectors = rounded(embed(texts)) if texts else np.zeros((0, 0), dtype=np.float32)
     session.flush()  # assigns article ids
     new: list[tuple[ChunkRow, str]] = []
     for row, p in touched.values():
         for c in p.chunks:
             chunk = ChunkRow(article_id=row.id, seq=c.seq, text=c.text, char_start=c.char_start, char_end=c.char_end)
+            if out.vectors is not None:
+                chunk.vector = to_blob(out.vectors[len(new)])
             session.add(chunk)
             new.append((chunk, p.embed_prefix))
     session.flush()  # assigns chunk ids

@@ -1,4 +1,4 @@
-"""Chunk texts -> vectors -> FAISS, and the periodic atomic save of the index."""
+"""Chunk texts -> vectors -> SQL and FAISS, and the periodic atomic save of the index."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.errors import ModelError
+from archive.store.vector_rows import rounded, write_vectors
 from archive.write.alerts import record_alerts
 
 
@@ -18,8 +19,8 @@ class IngestProgress:
     """Running totals, passed to the progress callback after each batch."""
 
     articles_seen: int = 0
-    chunks_embedded: int = 0
-    chunks_total: int = 0  # chunks committed so far (the producer runs a few batches ahead)
+    chunks_embedded: int = 0  # chunks whose vectors are in the (in-memory) FAISS index
+    chunks_total: int = 0  # chunks committed so far, each with its vector in SQL
     articles_expected: int | None = None  # known when the input is a sized collection
     batches_committed: int = 0  # SQL transactions done (a test's kill points wait on these)
     saves: int = 0  # times the vector index was written
@@ -125,8 +126,11 @@ def embed_and_add(
     saver: Saver | None = None,
     batch_size: int | None = None,
 ) -> None:
-    """Encode longest first in model batches (of `batch_size`, default the setting); add each batch to FAISS,
-    report progress, and let `saver` publish."""
+    """Encode longest first in model batches (of `batch_size`, default the setting); store each batch's vectors
+    in SQL (one transaction per batch), add them to FAISS, report progress, and let `saver` publish.
+
+    For chunks stored without a vector (archives older than migration 0004) and `archive reindex`;
+    ingest embeds before its commit instead (`write.ingest`)."""
     check_backend(archive)
     timings = timings or IngestTimings()
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
@@ -140,8 +144,11 @@ def embed_and_add(
         if step is None:
             break
         rows, vectors = step
+        vectors = rounded(vectors)
         added.append((ids[rows], vectors))
         tick = time.perf_counter()
+        with archive.engine.begin() as conn:
+            write_vectors(conn, ids[rows].tolist(), vectors)
         archive.vectors.add(ids[rows], vectors)  # a short lock: searches of this process go on between batches
         timings.add += time.perf_counter() - tick
         progress.chunks_embedded += len(rows)

@@ -1,13 +1,16 @@
-"""Ingest: add articles (skipping duplicates, updating changed ones) and embed their chunks.
+"""Ingest: add articles (skipping duplicates, updating changed ones) with their vectors.
 
-Order of work (docs/architecture.md): SQL first, in one transaction per batch (articles and
-chunks together; the keyword index follows by trigger); then vectors are embedded and added
-to FAISS, which is saved atomically every few seconds (`Saver`). SQL is the truth: every open
-for writing recovers first, so a crash at any point loses nothing committed.
+Order of work (docs/architecture.md): per step of articles, the new chunks are embedded and then
+stored in one SQL transaction with their articles and their vectors (the keyword index follows by
+trigger); after the commit the vectors are added to FAISS, which is saved (published) every few
+seconds (`Saver`). SQL is the truth and holds every vector: every open for writing recovers
+first, copying into FAISS what it lacks from SQL, so a crash at any point loses nothing committed
+and recovery needs no model.
 
-Freshness (docs/operations.md): the producer commits a batch only when the embedder is nearly
-through the previous one (`Pace`), so an article waits for its vectors a few seconds at most,
-and the saver publishes them to other processes within `save_seconds` after that.
+Freshness (docs/operations.md): a producer thread reads and chunks the next step while this one
+embeds and commits; a step is about `save_seconds` of the model's measured speed (`Pace`), so an
+article is committed within a step of being read and published to other processes by meaning
+within `save_seconds` after that.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ import time
 from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.store import writes
 from archive.write import stories
-from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend, embed_and_add
+from archive.write.alerts import record_alerts
+from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend
 from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 
@@ -58,16 +64,14 @@ class IngestReport:
 
 
 class Pace:
-    """How many committed chunks may wait for the embedder: `seconds` (ARCHIVE_SAVE_SECONDS) of its measured speed.
+    """How many chunks one step holds: `seconds` (ARCHIVE_SAVE_SECONDS) of the embedder's measured speed.
 
-    The producer commits its next batch (at most this many chunks) only once the backlog is down
-    to half of it, so a committed article gets its vectors within ~1.5 steps; the embedder pools
-    up to a step of chunks to sort by length, and encodes model batches of at most half a step (a
-    model batch is the unit added, and the saver looks after each). A fast encoder gets big steps,
-    a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, 8 on a machine so loaded
-    it makes 4.
-    The same setting paces the saves, so one knob trades freshness for throughput: bigger steps
-    sort more texts together (less padding: up to ~15% faster with the real model).
+    A step is one transaction (its articles, chunks and vectors), one embedding pool sorted by
+    length, and one FAISS add; the model runs in batches of at most half a step, and the saver
+    looks after each step. A fast encoder gets big steps, a slow one small ones: 50 chunks at 25
+    chunks/s and the default 2 s, 8 on a machine so loaded it makes 4. The same setting paces the
+    saves, so one knob trades freshness for throughput: bigger steps sort more texts together
+    (less padding: up to ~15% faster with the real model).
     """
 
     def __init__(self, batch_size: int, seconds: float) -> None:
@@ -75,19 +79,17 @@ class Pace:
         self.floor = max(min(batch_size, MIN_STEP), 1)
         self.ceiling = max(batch_size, 1) * POOL_BATCHES
         self.rate: float | None = None  # chunks/s of the embedder in this run
-        self.backlog = 0  # committed chunks not embedded (nor dropped as stale) yet
-        self.changed = threading.Condition()
 
     @property
     def chunks(self) -> int:
-        """The step: chunks per transaction (at most), per embedding pool, and at most per model batch."""
+        """The step: chunks per transaction (at most) and per embedding pool."""
         if self.rate is None:
             return self.floor
         return int(min(self.ceiling, max(self.floor, self.rate * self.seconds)))
 
     @property
     def batch(self) -> int:
-        """Model batch: at most half a step, so the saver (checked after each batch) is never late by more than that."""
+        """Model batch: at most half a step."""
         return max(self.floor, self.chunks // 2)
 
     def measured(self, chunks: int, seconds: float) -> None:
@@ -95,21 +97,6 @@ class Pace:
         if chunks and seconds > 0:
             rate = chunks / seconds
             self.rate = rate if self.rate is None else 0.7 * self.rate + 0.3 * rate
-
-    def add(self, n: int) -> None:
-        """The producer committed n chunks; the embedder finished (n < 0) some."""
-        with self.changed:
-            self.backlog += n
-            self.changed.notify_all()
-
-    def wait_for_room(self, stop: threading.Event) -> bool:
-        """Block until the backlog is down to half a step; False when the run is stopping."""
-        with self.changed:
-            while self.backlog > self.chunks // 2:
-                if stop.is_set():
-                    return False
-                self.changed.wait(0.1)
-        return not stop.is_set()
 
 
 def ingest(
@@ -120,14 +107,13 @@ def ingest(
     batch_articles: int = ARTICLES_PER_TRANSACTION,
     articles_expected: int | None = None,
 ) -> IngestReport:
-    """Store articles (skipping duplicates, updating changed ones) and embed their chunks.
+    """Store articles (skipping duplicates, updating changed ones) with their chunks' vectors.
 
-    Two threads overlap the work: a producer reads, chunks and commits batches of articles
-    (SQL first, as ever), while this thread embeds the committed chunks and adds them to
-    FAISS. torch and onnxruntime release the GIL while they compute, so the producer's
-    Python work hides behind the model. The producer commits at most about one pace ahead
-    (`Pace`), so a committed article is embedded within seconds, and a crash leaves little
-    committed-but-unembedded work for `recover` to redo.
+    Two threads overlap the work: a producer reads and chunks the next step of articles while
+    this thread embeds a step, commits it to SQL with its vectors, and adds them to FAISS.
+    torch and onnxruntime release the GIL while they compute, so the producer's Python work hides
+    behind the model. The producer stays one step ahead (a queue of one), so a kill loses at most
+    the step being embedded, which was never committed.
     """
     report = IngestReport()
     if articles_expected is None and isinstance(items, Sized):
@@ -136,7 +122,7 @@ def ingest(
     started = time.perf_counter()
     with writing(archive):
         check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
-        batches: queue.Queue = queue.Queue()  # bounded by the pace: the producer waits before it commits
+        batches: queue.Queue = queue.Queue(maxsize=1)  # the producer prepares one step ahead
         pace = Pace(archive.settings.batch_size, archive.settings.save_seconds)
         stop = threading.Event()
         producer = threading.Thread(
@@ -148,7 +134,7 @@ def ingest(
         producer.start()
         saver = Saver(archive, report.timings, progress, on_progress)
         try:
-            _consume(archive, batches, progress, on_progress, saver, pace)
+            _consume(archive, batches, report, progress, on_progress, saver, pace)
         finally:
             stop.set()
             producer.join()
@@ -168,19 +154,16 @@ def _produce(
     stop: threading.Event,
     pace: Pace,
 ) -> None:
-    """Producer thread: read and prepare a step of articles, commit it when the embedder has room, hand it over."""
+    """Producer thread: read and prepare a step of articles, hand it to the embedder (waiting while it is busy)."""
 
-    def commit(prepared: list[PreparedArticle]) -> bool:
-        if not pace.wait_for_room(stop):
-            return False
-        tick = time.perf_counter()
-        new_chunks, stale_ids = _store_batch(archive, prepared, report)
-        report.timings.store += time.perf_counter() - tick
-        progress.chunks_total += len(new_chunks)
-        progress.batches_committed += 1
-        pace.add(len(new_chunks))
-        out.put(("batch", new_chunks, stale_ids))
-        return True
+    def hand_over(message: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     try:
         prepared: list[PreparedArticle] = []
@@ -199,92 +182,87 @@ def _produce(
                 chunks += len(result.chunks)
             report.timings.prepare += time.perf_counter() - tick
             if articles >= batch_articles or chunks >= pace.chunks:
-                if not commit(prepared):
+                if not hand_over(("batch", prepared)):
                     return
                 prepared, articles, chunks = [], 0, 0
-        if articles and not commit(prepared):
+        if articles and not hand_over(("batch", prepared)):
             return
-        out.put(("done",))
+        hand_over(("done",))
     except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
-        out.put(("error", exc))
+        hand_over(("error", exc))
 
 
-def _store_batch(
-    archive: Archive, prepared: list[PreparedArticle], report: IngestReport
-) -> tuple[list[tuple[int, str]], list[int]]:
-    """One SQL transaction; returns (new (chunk id, text to embed)), stale chunk ids)."""
-    if not prepared:
-        return [], []
+def _store_step(
+    archive: Archive, prepared: list[PreparedArticle], report: IngestReport, pace: Pace
+) -> writes.BatchOutcome:
+    """Embed the step's new chunks, then commit articles, chunks and vectors in one SQL transaction."""
+    timings = report.timings
+    encoded = 0.0
+
+    def embed(texts: list[tuple[str, str]]) -> np.ndarray:
+        nonlocal encoded
+        tick = time.perf_counter()
+        vectors = archive.encoder.encode(
+            [embedding_text(prefix, text) for prefix, text in texts], min(archive.settings.batch_size, pace.batch)
+        )
+        encoded = time.perf_counter() - tick
+        pace.measured(len(texts), encoded)
+        return vectors
+
+    tick = time.perf_counter()
     with archive.session() as s, s.begin():
-        outcome = writes.save_batch(s, prepared)
+        outcome = writes.save_batch(s, prepared, embed)
         stories.link(s.connection(), archive.settings, outcome.article_ids)  # near copies, in the same transaction
+    timings.encode += encoded
+    timings.store += time.perf_counter() - tick - encoded
     report.added += outcome.added
     report.updated += outcome.updated
     report.duplicates += len(outcome.duplicates)
     report.duplicate_of += outcome.duplicates
     report.chunks += len(outcome.new_chunks)
-    return [(cid, embedding_text(prefix, text)) for cid, prefix, text in outcome.new_chunks], outcome.stale_chunk_ids
+    return outcome
 
 
 def _consume(
     archive: Archive,
     batches: queue.Queue,
+    report: IngestReport,
     progress: IngestProgress,
     on_progress: ProgressCallback | None,
     saver: Saver,
     pace: Pace,
 ) -> None:
-    """Embedder (main thread): pool committed chunks, encode them longest first, add to FAISS, publish."""
-    pending: dict[int, str] = {}
-    done = False
+    """Embedder (main thread): each step embedded and committed, then added to FAISS and published."""
     timings = saver.timings
-
-    def take(message: tuple) -> bool:
-        kind = message[0]
-        if kind == "error":
+    while True:
+        tick = time.perf_counter()
+        message = _next_message(batches, saver)
+        timings.wait += time.perf_counter() - tick
+        if message[0] == "error":
             raise message[1]
-        if kind == "done":
-            return True
-        _, new_chunks, stale_ids = message
-        if stale_ids:  # an updated article: its old chunks may still be waiting, or already in FAISS
-            dropped = sum(pending.pop(cid, None) is not None for cid in stale_ids)
-            pace.add(-dropped)
-            tick = time.perf_counter()
-            archive.vectors.remove(stale_ids)
-            timings.add += time.perf_counter() - tick
+        if message[0] == "done":
+            return
+        outcome = _store_step(archive, message[1], report, pace)
+        progress.batches_committed += 1
+        progress.chunks_total += len(outcome.new_chunks)
+        if on_progress:
+            on_progress(progress)  # committed (with vectors in SQL), not yet in FAISS
+        tick = time.perf_counter()
+        if outcome.stale_chunk_ids:  # an updated article: its old chunks are gone from SQL
+            archive.vectors.remove(outcome.stale_chunk_ids)
             saver.dirty = True
-        pending.update(new_chunks)
+        if outcome.new_chunks and outcome.vectors is not None:
+            new_ids = np.asarray([cid for cid, _, _ in outcome.new_chunks], dtype=np.int64)
+            archive.vectors.add(new_ids, outcome.vectors)
+            saver.dirty = True
+        timings.add += time.perf_counter() - tick
+        if outcome.new_chunks and outcome.vectors is not None:
+            tick = time.perf_counter()
+            record_alerts(archive, new_ids, outcome.vectors)  # the saved searches these new articles match
+            timings.alerts += time.perf_counter() - tick
+        progress.chunks_embedded += len(outcome.new_chunks)
         if on_progress:
             on_progress(progress)
-        return False
-
-    counted = progress.chunks_embedded
-
-    def embedded(p: IngestProgress) -> None:
-        nonlocal counted
-        pace.add(counted - p.chunks_embedded)  # a model batch done: the producer may commit the next step
-        counted = p.chunks_embedded
-        if on_progress:
-            on_progress(p)
-
-    while not done or pending:
-        if not pending:
-            tick = time.perf_counter()
-            message = _next_message(batches, saver)
-            timings.wait += time.perf_counter() - tick
-            done = take(message)
-        # Take whatever else is ready (up to a step): more texts to sort means less padding.
-        while not done and len(pending) < pace.chunks:
-            try:
-                done = take(batches.get_nowait())
-            except queue.Empty:
-                break
-        if pending:
-            tick = time.perf_counter()
-            batch = min(archive.settings.batch_size, pace.batch)
-            embed_and_add(archive, list(pending.items()), progress, embedded, timings, saver, batch)
-            pace.measured(len(pending), time.perf_counter() - tick)
-            pending.clear()
         saver.maybe()
 
 
