@@ -17,7 +17,7 @@ from archive.config import Settings
 from archive.fusion import rrf, score_mix
 from archive.limits import DEFAULT_LIMIT, FUSIONS
 from archive.query import Query
-from archive.search.candidates import keyword_articles, semantic_articles
+from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
 from archive.search.passages import hydrate
 from archive.search.related import related
 from archive.search.request import SearchRequest
@@ -149,7 +149,7 @@ class Searcher:
             for c in by_article.values():
                 c.score = c.semantic_score or 0.0
             return by_article
-        weights = {"keyword": s.keyword_weight, "semantic": s.semantic_weight}
+        weights = fusion_weights(s, query)
         if s.fusion in ("zscore", "minmax"):
             # Each side's scores standardised over its own candidate window, then a weighted sum;
             # an article only one side found gets the other side's lowest value.
