@@ -90,6 +90,19 @@ class Settings:
     semantic_weight: float = _setting(
         1.0, "ARCHIVE_SEMANTIC_WEIGHT", "Weight of the semantic ranking in hybrid fusion.", low=0
     )
+    short_query_words: int = _setting(
+        3,
+        "ARCHIVE_SHORT_QUERY_WORDS",
+        "Hybrid: a query of at most this many keyword words (stopwords out) is short; 0: none is.",
+        low=0,
+    )
+    short_query_semantic_factor: float = _setting(
+        0.25,
+        "ARCHIVE_SHORT_QUERY_SEMANTIC_FACTOR",
+        "Hybrid: the semantic weight of a short query is multiplied by this (a few remembered words are "
+        "evidence for the keyword side; their embedding says little).",
+        low=0,
+    )
     candidates: int = _setting(
         300, "ARCHIVE_CANDIDATES", "Candidates per side before fusion: articles (keyword), chunks (semantic).", low=1
     )

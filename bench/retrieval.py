@@ -215,13 +215,16 @@ def format_table(results: Sequence[ModeResult]) -> str:
 def _setting_override(raw: str) -> tuple[str, object]:
     """NAME=VALUE for a Settings field, coerced to the field's type."""
     from archive.config import Settings, coerce_setting
+    from archive.errors import ArchiveError
 
     name, _, value = raw.partition("=")
     known = {f.name: f for f in fields(Settings)}
     if name not in known or not _:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME a setting ({', '.join(known)})")
-    meta = known[name].metadata
-    return name, coerce_setting(meta["env"], known[name].default, value, meta.get("low"))
+    try:
+        return name, coerce_setting(name, known[name].default, value, known[name].metadata.get("low"))
+    except ArchiveError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -300,3 +300,21 @@ def test_property_plain_words_round_trip(words: list[str]) -> None:
     expected = [w for w in words if w not in keywords]
     assert q.text_for_embedding.split() == expected or "NOT" in words
     assert not q.phrases and not q.has_filters
+
+
+@pytest.mark.parametrize(
+    ("q", "terms", "boolean"),
+    [
+        # A pasted headline in capitals: its AND, OR and NOT are words, not operators.
+        ("MALAYSIA MAY NOT MEET 1987 OIL PALM TARGET", 8, False),
+        ("COFFEE, SUGAR AND COCOA EXCHANGE NAMES CHAIRMAN", 7, False),
+        # Mixed case: operators as ever.
+        ("coffee AND brazil", 0, True),
+        ("Iran NOT cameras", 1, True),
+        ("IRAN NOT", 1, False),  # one word besides the operator: the dangling NOT is dropped, as before
+    ],
+)
+def test_operators_in_a_query_typed_in_capitals_are_words(q, terms, boolean):
+    query = parse_query(q)
+    assert len(query.terms) == terms
+    assert (query.boolean is not None) is boolean

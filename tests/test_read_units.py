@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from archive.config import Settings
 from archive.reading import split_passages
-from archive.search.candidates import semantic_article_scores
+from archive.search import SearchRequest
+from archive.search.candidates import fusion_weights, semantic_article_scores
 from archive.web.security import safe_href
 
 
@@ -21,6 +23,24 @@ def test_semantic_article_score_is_best_chunk_plus_bonus():
     assert semantic_article_scores([(99, 0.5)], {}, 0.1) == []  # a chunk deleted meanwhile
     # Only the first `bonus_window` hits earn a bonus: widening the search never reorders the top.
     assert semantic_article_scores(hits, owners, 0.1, bonus_window=2)[0] == (1, 0.9, 10, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("q", "semantic"),
+    [
+        ("iran cameras", 0.25),  # two remembered words: the keyword side leads
+        ("the iran cameras", 0.25),  # stopwords are not counted
+        ('+iran "nuclear talks"', 0.25),  # required words and phrase words count
+        ("iran iaea cameras switched", 1.0),  # four words: equal weights
+        ("IRAN SWITCHES OFF IAEA CAMERAS", 1.0),  # a headline
+        ("the a", 1.0),  # nothing but stopwords: not a short query of content words
+    ],
+)
+def test_short_queries_weigh_the_semantic_side_down(q, semantic):
+    query = SearchRequest(q=q, mode="hybrid").validated().query()
+    assert fusion_weights(Settings(), query) == {"keyword": 1.0, "semantic": semantic}
+    assert fusion_weights(Settings(short_query_words=0), query) == {"keyword": 1.0, "semantic": 1.0}
+    assert fusion_weights(Settings(semantic_weight=2.0), query)["semantic"] == 2.0 * semantic
 
 
 def test_split_passages_tiles_the_body_without_repeating_overlap():

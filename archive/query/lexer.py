@@ -39,6 +39,17 @@ class Token:
     name: str = ""
 
 
+def shouted(text: str) -> bool:
+    """True for a query typed all in capitals with a word besides the operators (a pasted headline,
+    `MALAYSIA MAY NOT MEET 1987 OIL PALM TARGET`): its AND, OR and NOT are words, since an
+    operator cannot be told apart from the words around it."""
+    words = text.split()
+    return (
+        not any(ch.islower() for ch in text)
+        and sum(any(ch.isalpha() for ch in w) for w in words if w.strip("()") not in OPERATORS) >= 2
+    )
+
+
 class _Lexer:
     def __init__(self, text: str) -> None:
         self.text = text.translate(_CONTROL_TO_SPACE)
@@ -46,6 +57,7 @@ class _Lexer:
         self.filters: dict[str, str] = {}
         self.atoms = 0
         self.label_names: frozenset[str] = frozenset()
+        self.operators = () if shouted(self.text) else OPERATORS
 
     def run(self) -> tuple[list[Token], dict[str, str]]:
         t, i = self.text, 0
@@ -101,7 +113,7 @@ class _Lexer:
     def _word(self, i: int, mod: str | None = None) -> int:
         """A word (or operator, filter, field search) running to the next space or quote."""
         t = self.text
-        if mod is None and (glued := _GLUED_OPERATOR.match(t, i)):  # NOT(a OR b)
+        if mod is None and self.operators and (glued := _GLUED_OPERATOR.match(t, i)):  # NOT(a OR b)
             self._emit(glued.group(1))
             return glued.end(1)
         if group := _FIELD_GROUP.match(t, i):  # title:(a OR b): the field applies to the group that follows
@@ -122,7 +134,7 @@ class _Lexer:
         typed = t[start:j]
         name, colon, value = word.partition(":")
         lname = name.lower()
-        if mod is None and word in OPERATORS:
+        if mod is None and word in self.operators:
             self._emit(word)  # `(a OR b AND)`
         elif colon and (lname in FILTER_FIELDS or lname in self.label_names):
             j = self._filter(lname, value, j, negated=mod == "-")

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from archive.archive import Archive
+from archive.config import Settings
 from archive.query import Query
-from archive.search.terms import ranking_terms
+from archive.search.terms import keyword_word_count, ranking_terms
 from archive.store import reads
 
 
@@ -16,6 +17,22 @@ def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[i
     """(article id, BM25 over title + body) best first; filters and the Boolean constraint applied in SQL."""
     with archive.engine.connect() as conn:
         return archive.keyword.rank(conn, ranking_terms(query), limit, archive.settings.title_weight)
+
+
+def fusion_weights(settings: Settings, query: Query) -> dict[str, float]:
+    """Per-side hybrid weights: the configured ones, the semantic side's scaled down for a short query.
+
+    A query of a few words (`short_query_words`, stopwords out) is what a journalist types from a
+    remembered story: the words are the evidence, and their embedding is a weak description of
+    it (news keyword queries: semantic alone 0.20 nDCG@10 against keyword 0.77), so the semantic
+    weight is multiplied by `short_query_semantic_factor`. Longer queries (headlines, questions)
+    keep equal weights. docs/search.md has the measurements.
+    """
+    semantic = settings.semantic_weight
+    words = keyword_word_count(query)
+    if 0 < words <= settings.short_query_words:
+        semantic *= settings.short_query_semantic_factor
+    return {"keyword": settings.keyword_weight, "semantic": semantic}
 
 
 def allowed_chunk_ids(archive: Archive, query: Query) -> np.ndarray | None:

@@ -18,7 +18,7 @@ from archive.fusion import rrf, score_mix
 from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
 from archive.search import collapse
-from archive.search.candidates import keyword_articles, semantic_articles
+from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
 from archive.search.justify import explain_words, justified, required_words
 from archive.search.passages import hydrate
 from archive.search.related import related
@@ -190,7 +190,7 @@ class Searcher:
             for c in by_article.values():
                 c.score = c.semantic_score or 0.0
             return by_article, saturated
-        weights = {"keyword": s.keyword_weight, "semantic": s.semantic_weight}
+        weights = fusion_weights(s, query)
         if s.fusion in ("zscore", "minmax"):
             # Each side's scores standardised over its own candidate window, then a weighted sum;
             # an article only one side found gets the other side's lowest value.

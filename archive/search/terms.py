@@ -72,6 +72,12 @@ def ranking_terms(query: Query) -> Query:
     )
 
 
+def keyword_word_count(query: Query) -> int:
+    """How many distinct words the keyword side looks for: ranking words, prefixes and required words, stopwords out."""
+    words = {w.lower() for w in ranking_terms(query).positive_words}
+    return len(words - STOPWORDS)
+
+
 def passage_terms(terms: list[str]) -> list[str]:
     """Highlight terms without stopwords (unless nothing else is left): what a passage should show."""
     return [t for t in terms if t not in STOPWORDS] or terms
