@@ -1,14 +1,16 @@
-"""The query's field filters, the date order and the publication day as SQL over `articles` (any dialect)."""
+"""The query's field filters, the date order, the publication day and the story fold as SQL over `articles`
+(any dialect)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, Subquery, func, literal, select
 
 from archive.query import Query
-from archive.store.models import ArticleRow, LabelRow
+from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 
 def article_filters(query: Query) -> list[ColumnElement[bool]]:
@@ -59,3 +61,24 @@ def as_day(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def sort_order(sort: str) -> Callable[[Subquery], tuple]:
+    """The ORDER BY terms of a result order over a subquery with columns id, published and (relevance) score:
+    the order a page lists matches in (best score first, ties by id; or `date_order`)."""
+    if sort == "relevance":
+        return lambda rows: (rows.c.score.desc(), rows.c.id)
+    return lambda rows: date_order(rows.c.published, rows.c.id, oldest=sort == "oldest")
+
+
+def not_folded(grouped: Select, order: Callable[[Subquery], tuple]) -> ColumnElement[bool]:
+    """A condition on `articles.id`: the article is not a folded copy, i.e. no earlier version of its story
+    (in `order`) is among `grouped` (the matches that have a story: columns id, story, published[, score]).
+
+    Counting the matches that pass it counts stories, each under its first version's source and day: what
+    folding the whole ranked list gives (search/collapse.py), without ranking the matches that have no copies.
+    An article without a signature row, or without a story, is its own story."""
+    rows = grouped.where(SignatureRow.story_id.is_not(None)).subquery("grouped")  # `grouped` joins SignatureRow
+    position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
+    ranked = select(rows.c.id, position).subquery("positioned")
+    return ArticleRow.id.not_in(select(ranked.c.id).where(ranked.c.position > 1))

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
 from archive.query import Node, Query
-from archive.store.filters import article_filters, as_day, date_order, publication_day
+from archive.store.filters import article_filters, as_day, date_order, not_folded, publication_day, sort_order
 from archive.store.keyword import KeywordIndex
-from archive.store.models import ArticleRow, ChunkRow, LabelRow
+from archive.store.models import ArticleRow, ChunkRow, LabelRow, SignatureRow
 
 IN_BATCH = 10_000  # ids per IN (...) list: far below SQLite's 32,766 bound parameters
 LEAD_CHARS = 400
@@ -154,10 +154,25 @@ def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, off
     return [int(i) for i in conn.scalars(stmt)]
 
 
-def browse_counts(conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
-    """Filtered articles per (source, UTC day of publication)."""
+def browse_counts(
+    conn: Connection, query: Query, *, stories: bool = False, oldest: bool = False
+) -> dict[tuple[str | None, date | None], int]:
+    """Filtered articles per (source, UTC day of publication); with `stories`, each story once, under its first
+    version in the browsing order (newest first unless `oldest`)."""
     day = publication_day()
-    stmt = select(ArticleRow.source, day, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, day)
+    conditions = article_filters(query)
+    if stories:
+        grouped = (
+            select(
+                ArticleRow.id.label("id"),
+                SignatureRow.story_id.label("story"),
+                ArticleRow.published_at.label("published"),
+            )
+            .join(SignatureRow, SignatureRow.article_id == ArticleRow.id)
+            .where(*article_filters(query))
+        )
+        conditions = [*conditions, not_folded(grouped, sort_order("oldest" if oldest else "newest"))]
+    stmt = select(ArticleRow.source, day, func.count()).where(*conditions).group_by(ArticleRow.source, day)
     return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import ColumnElement, Connection, Integer, Select, column, func,
 
 from archive.query import Node, Query, compile_expression, compile_query
 from archive.query.compile import InfixDialect, compile_excluded
-from archive.store.filters import article_filters, as_day, date_order, publication_day
-from archive.store.models import ArticleRow, LabelRow
+from archive.store.filters import article_filters, as_day, date_order, not_folded, publication_day, sort_order
+from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
@@ -143,16 +143,40 @@ class Fts5KeywordIndex:
         )
         return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
 
-    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
-        """Matches per (source, UTC day of publication)."""
+    def source_day_counts(
+        self,
+        conn: Connection,
+        query: Query,
+        *,
+        stories: bool = False,
+        sort: str = "relevance",
+        title_weight: float = 1.0,
+    ) -> dict[tuple[str | None, date | None], int]:
+        """Matches per (source, UTC day of publication); with `stories`, each story once, under its first
+        version in `sort` order (only the matches that have near copies are scored and ordered)."""
         match = to_fts5(query)
         if match is None:
             return {}
         day = publication_day()
+        joined = _FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid)
+        conditions = [_matches("fts_match", match), *article_filters(query)]
+        if stories:
+            score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
+            grouped = (
+                select(
+                    ArticleRow.id.label("id"),
+                    SignatureRow.story_id.label("story"),
+                    ArticleRow.published_at.label("published"),
+                    *([score] if sort == "relevance" else []),
+                )
+                .select_from(joined.join(SignatureRow.__table__, SignatureRow.article_id == ArticleRow.id))
+                .where(_matches("fts_grouped", match), *article_filters(query))
+            )
+            conditions.append(not_folded(grouped, sort_order(sort)))
         stmt = (
             select(ArticleRow.source, day, func.count())
-            .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
-            .where(_matches("fts_match", match), *article_filters(query))
+            .select_from(joined)
+            .where(*conditions)
             .group_by(ArticleRow.source, day)
         )
         return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
