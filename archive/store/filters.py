@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, Subquery, func, literal, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select
 
 from archive.query import Query
 from archive.store.models import ArticleRow, LabelRow, SignatureRow
@@ -63,7 +63,7 @@ def as_day(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def sort_order(sort: str) -> Callable[[Subquery], tuple]:
+def sort_order(sort: str) -> Callable[[Any], tuple]:
     """The ORDER BY terms of a result order over a subquery with columns id, published and (relevance) score:
     the order a page lists matches in (best score first, ties by id; or `date_order`)."""
     if sort == "relevance":
@@ -71,14 +71,30 @@ def sort_order(sort: str) -> Callable[[Subquery], tuple]:
     return lambda rows: date_order(rows.c.published, rows.c.id, oldest=sort == "oldest")
 
 
-def not_folded(grouped: Select, order: Callable[[Subquery], tuple]) -> ColumnElement[bool]:
-    """A condition on `articles.id`: the article is not a folded copy, i.e. no earlier version of its story
-    (in `order`) is among `grouped` (the matches that have a story: columns id, story, published[, score]).
+def story_ids() -> Any:
+    """(article_id, story_id) of the articles that have near copies, as a materialised CTE: read from the
+    story index alone, so a match set joins it without reading the wide signature rows (on Reuters a join
+    on `article_signatures` itself cost about as much as the count)."""
+    return (
+        select(SignatureRow.article_id.label("article_id"), SignatureRow.story_id.label("story_id"))
+        .where(SignatureRow.story_id.is_not(None))
+        .cte("stories")
+        .prefix_with("MATERIALIZED")
+    )
 
-    Counting the matches that pass it counts stories, each under its first version's source and day: what
-    folding the whole ranked list gives (search/collapse.py), without ranking the matches that have no copies.
-    An article without a signature row, or without a story, is its own story."""
-    rows = grouped.where(SignatureRow.story_id.is_not(None)).subquery("grouped")  # `grouped` joins SignatureRow
+
+def story_counts(matched: Select, order: Callable[[Any], tuple]) -> Select:
+    """(source, day, count) of stories over `matched`, the match set with columns id, source, day, story (NULL:
+    an article without near copies, its own story), published and, for a relevance order, score (needed only
+    where story is set). Each story is counted once, under the source and day of its first version in `order`:
+    what folding the whole ranked list gives (search/collapse.py), with the set read once (a CTE) and only the
+    versions of stories ordered."""
+    rows = matched.cte("matched")
     position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
-    ranked = select(rows.c.id, position).subquery("positioned")
-    return ArticleRow.id.not_in(select(ranked.c.id).where(ranked.c.position > 1))
+    versions = select(rows.c.id, position).where(rows.c.story.is_not(None)).subquery("versions")
+    copies = select(versions.c.id).where(versions.c.position > 1)
+    return (
+        select(rows.c.source, rows.c.day, func.count())
+        .where(rows.c.id.not_in(copies))
+        .group_by(rows.c.source, rows.c.day)
+    )

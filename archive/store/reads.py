@@ -14,9 +14,17 @@ from sqlalchemy.orm import Session
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
 from archive.query import Node, Query
-from archive.store.filters import article_filters, as_day, date_order, not_folded, publication_day, sort_order
+from archive.store.filters import (
+    article_filters,
+    as_day,
+    date_order,
+    publication_day,
+    sort_order,
+    story_counts,
+    story_ids,
+)
 from archive.store.keyword import KeywordIndex
-from archive.store.models import ArticleRow, ChunkRow, LabelRow, SignatureRow
+from archive.store.models import ArticleRow, ChunkRow, LabelRow
 
 IN_BATCH = 10_000  # ids per IN (...) list: far below SQLite's 32,766 bound parameters
 LEAD_CHARS = 400
@@ -160,19 +168,24 @@ def browse_counts(
     """Filtered articles per (source, UTC day of publication); with `stories`, each story once, under its first
     version in the browsing order (newest first unless `oldest`)."""
     day = publication_day()
-    conditions = article_filters(query)
-    if stories:
-        grouped = (
+    if not stories:
+        stmt = (
+            select(ArticleRow.source, day, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, day)
+        )
+    else:
+        grouped = story_ids()
+        matched = (
             select(
                 ArticleRow.id.label("id"),
-                SignatureRow.story_id.label("story"),
+                ArticleRow.source.label("source"),
+                day.label("day"),
+                grouped.c.story_id.label("story"),
                 ArticleRow.published_at.label("published"),
             )
-            .join(SignatureRow, SignatureRow.article_id == ArticleRow.id)
+            .outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
             .where(*article_filters(query))
         )
-        conditions = [*conditions, not_folded(grouped, sort_order("oldest" if oldest else "newest"))]
-    stmt = select(ArticleRow.source, day, func.count()).where(*conditions).group_by(ArticleRow.source, day)
+        stmt = story_counts(matched, sort_order("oldest" if oldest else "newest"))
     return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
 

@@ -44,7 +44,7 @@ class KeywordIndex(Protocol):
         histogram of keyword mode (`filters.publication_day`; None for undated articles). With `stories`,
         near copies count once: each story under the source and day of its first version in `sort` order
         (the order `page` lists; relevance scored with `title_weight`), which is what folding every match
-        of the ranked list gives (`filters.not_folded`)."""
+        of the ranked list gives (`filters.story_counts`)."""
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree

@@ -72,7 +72,15 @@ from sqlalchemy.sql.elements import Grouping
 from archive.query import Node, Query, compile_expression, compile_query, phrase_parts, word_parts
 from archive.query.compile import InfixDialect, compile_excluded
 from archive.query.nodes import Phrase, Prefix, Term, leaves
-from archive.store.filters import article_filters, as_day, date_order, not_folded, publication_day, sort_order
+from archive.store.filters import (
+    article_filters,
+    as_day,
+    date_order,
+    publication_day,
+    sort_order,
+    story_counts,
+    story_ids,
+)
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
 from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
@@ -350,25 +358,25 @@ class PostgresKeywordIndex:
         if expression is None:
             return {}
         day = publication_day()
-        conditions = [_matches(expression, "ts_query"), *article_filters(query)]
-        if stories:
+        conditions = (_matches(expression, "ts_query"), *article_filters(query))
+        if not stories:
+            stmt = select(ArticleRow.source, day, func.count()).where(*conditions).group_by(ArticleRow.source, day)
+        else:
+            grouped = story_ids()
             columns: list[Any] = [
                 ArticleRow.id.label("id"),
-                SignatureRow.story_id.label("story"),
+                ArticleRow.source.label("source"),
+                day.label("day"),
+                grouped.c.story_id.label("story"),
                 ArticleRow.published_at.label("published"),
             ]
-            joined: Any = ArticleRow.__table__.join(SignatureRow.__table__, SignatureRow.article_id == ArticleRow.id)
-            order = sort_order(sort)
+            joined: Any = ArticleRow.__table__.outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
             if sort == "relevance":
                 plan = _plan(conn, query)
                 scored = self._scored(query, expression, plan, title_weight, grouped=True).subquery("scored")
                 columns.append(func.coalesce(scored.c.score, -1.0).label("score"))  # BM25 scores are positive
                 joined = joined.outerjoin(scored, scored.c.id == ArticleRow.id)
-            grouped = (
-                select(*columns).select_from(joined).where(_matches(expression, "ts_grouped"), *article_filters(query))
-            )
-            conditions.append(not_folded(grouped, order))
-        stmt = select(ArticleRow.source, day, func.count()).where(*conditions).group_by(ArticleRow.source, day)
+            stmt = story_counts(select(*columns).select_from(joined).where(*conditions), sort_order(sort))
         return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
