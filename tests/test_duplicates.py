@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -242,3 +243,59 @@ def test_an_archive_made_before_0003_upgrades_without_losing_data(archive):
     assert backfill(archive).articles == 4
     assert stories(archive) == before
     assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 1
+
+
+def brute_force_fold(searcher, request, groups):
+    """(total, facets, uids) of folding every match of `request` with collapse=false, in its order."""
+    from archive.search.results import facets
+
+    _, results = searcher.export(replace(request, collapse=False), max_results=10_000)
+    seen: set[int] = set()
+    counts: dict = {}
+    uids = []
+    for r in results:
+        story = groups.get(r.uid)
+        if story is not None and story in seen:
+            continue
+        if story is not None:
+            seen.add(story)
+        uids.append(r.uid)
+        key = (r.source, datetime.fromisoformat(r.published_at.replace("Z", "+00:00")).date())
+        counts[key] = counts.get(key, 0) + 1
+    return sum(counts.values()), facets(counts)[0], uids
+
+
+@pytest.mark.parametrize("window", ["default", "tiny"])
+def test_story_counts_in_sql_equal_folding_every_match(archive, monkeypatch, window):
+    from archive.search import collapse
+
+    if window == "tiny":  # a window of offset + limit: every page that meets a folded copy widens
+        monkeypatch.setattr(collapse, "WINDOW_FACTOR", 1)
+        monkeypatch.setattr(collapse, "WINDOW_SLACK", 0)
+    other = [
+        art("bonds-agency", "MANILA TO OFFER DEBT BONDS TO BANKS", BONDS.replace("reporters", "Agency"), 1, "Agency"),
+        art("repo-1", "FED ADDS RESERVES", REPO.format(n="two", rate="6-1/16"), 50),
+        art("repo-2", "FED ADDS RESERVES", REPO.format(n="two", rate="6-1/16").replace("Dealers", "Traders"), 52),
+        art("repo-3", "FED ADDS RESERVES", REPO.format(n="1.5", rate="6-3/8"), 120, "Agency"),
+    ]
+    ingest(archive, copies() + other)
+    groups = {uid: story for uid, story in stories(archive).items() if story is not None}
+    days = {}
+    for uid, story in groups.items():
+        days.setdefault(story, set()).add(next(a.published_at.date() for a in copies() + other if a.uid == uid))
+    assert any(len(d) > 1 for d in days.values())  # a story whose versions lie on several days
+    searcher = Searcher(archive)
+    requests = [
+        SearchRequest(q=q, mode="keyword", sort=sort)
+        for q in ("bonds", "the", "said OR banks", "Fed")
+        for sort in ("relevance", "newest", "oldest")
+    ] + [SearchRequest(q="", source=s, sort=sort) for s in ("Wire", "Agency") for sort in ("newest", "oldest")]
+    for request in requests:
+        total, expected_facets, uids = brute_force_fold(searcher, request, groups)
+        got = searcher.search(request)
+        assert got.total == total, request
+        assert {k: got.facets[k] for k in ("source", "year", "date")} == expected_facets, request
+        paged = [searcher.search(replace(request, limit=1, offset=n)).results for n in range(total + 1)]
+        assert [p[0].uid for p in paged if p] == uids, request
+        exported = [r.uid for r in searcher.export(request, max_results=100)[1]]
+        assert exported == uids, request

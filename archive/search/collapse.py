@@ -3,9 +3,15 @@
 Applied to the ranked candidate list, whatever ranked it: the first version of a story in the
 request's order stands for it (the best-ranked for relevance, the newest or oldest for a date
 sort) and the story's other versions ride along as `versions`. Totals and facets then count
-stories: every folded copy is taken off the counts of its source and day. The cost is one look-up
-of story ids for the candidates, one of the folded copies' sources and days, and one of the
-page's versions.
+stories.
+
+Keyword mode and browsing (`folded_page`): the counting statement counts stories itself
+(`KeywordIndex.source_day_counts(stories=True)`, `reads.browse_counts`), and the page folds a
+bounded window of the ranked matches, widened only while its representatives do not fill the
+page. Semantic and hybrid modes (`collapsed`): the bounded candidate set is folded whole, and
+every folded copy is taken off the counts of its source and day. The cost is one look-up of story
+ids for the window or the candidates, one of the folded copies' sources and days (semantic and
+hybrid), and one of the page's versions.
 """
 
 from __future__ import annotations
@@ -23,6 +29,28 @@ Counts = dict[tuple[str | None, date | None], int]
 # (offset, limit, need) -> (total, its relation, counts, ranked, the ids of every result or None): Searcher._ranked
 Ranker = Callable[[int, int, int], tuple[int, str, Counts, list[Candidate], list[int] | None]]
 WIDENINGS = 3  # semantic mode: times the candidate set may widen to fill a page with stories
+WINDOW_FACTOR = 3  # keyword mode and browsing: the first window is this many times offset + limit ...
+WINDOW_SLACK = 50  # ... and at least this many more than offset + limit
+
+
+def folded_page(
+    archive: Archive, page: Callable[[int], list[Candidate]], offset: int, limit: int
+) -> tuple[list[Candidate], dict[int, int]]:
+    """(the representatives at [offset, offset + limit), representative id -> story id) from `page(n)`, the
+    first n matches in the request's order: a window of them is folded, and doubled while the kept
+    representatives do not fill the page and the window came back full (more matches lie beyond it)."""
+    want = offset + limit
+    window = max(WINDOW_FACTOR * want, want + WINDOW_SLACK)
+    while True:
+        ranked = page(window)
+        with archive.engine.connect() as conn:
+            stories = duplicates.story_ids(conn, [c.article_id for c in ranked])
+        kept, _ = fold(ranked, stories)
+        if len(kept) >= want or len(ranked) < window:
+            break
+        window *= 2
+    chosen = kept[offset:want]
+    return chosen, {c.article_id: stories[c.article_id] for c in chosen if c.article_id in stories}
 
 
 def collapsed(

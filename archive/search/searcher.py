@@ -127,6 +127,12 @@ class Searcher:
         item maps each listed representative to its story."""
         if not req.collapse:
             return (*self._ranked(query, req, offset, limit, need), {})
+        browse = query.is_empty and query.has_filters
+        if browse or req.mode == "keyword":  # stories counted in SQL, the page folded from a bounded window
+            total, facet_counts, page, stories = self._match_set(
+                query, req, offset, limit, keyword=not browse, fold=True
+            )
+            return total, "eq", facet_counts, page, None, stories
         return collapse.collapsed(
             self.archive, lambda o, n, w: self._ranked(query, req, o, n, need=w), offset, limit, need
         )
@@ -142,7 +148,7 @@ class Searcher:
         """
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
-            total, facet_counts, page = self._match_set(query, req, offset, limit, keyword=not browse)
+            total, facet_counts, page, _ = self._match_set(query, req, offset, limit, keyword=not browse)
             return total, "eq", facet_counts, page, None
         candidates, saturated = self._candidates(query, req.mode, need)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
@@ -213,35 +219,48 @@ class Searcher:
         return ordered, saturated
 
     def _match_set(
-        self, query: Query, req: SearchRequest, offset: int, limit: int, *, keyword: bool
-    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate]]:
+        self, query: Query, req: SearchRequest, offset: int, limit: int, *, keyword: bool, fold: bool = False
+    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate], dict[int, int]]:
         """Keyword mode and filter-only browsing: every matching article is the candidate set.
 
         Counted, faceted, sorted and paged in SQL (two statements, the count on its own
         connection beside the page), so totals are exact and a deep page or a date sort
-        costs no more than the first page.
+        costs no more than the first page. With `fold`, one result per story: the count
+        counts stories and the page folds a bounded window (`collapse.folded_page`); the last
+        item maps each listed representative to its story ({} without `fold`).
         """
         archive = self.archive
         terms = ranking_terms(query)
+        title_weight = self.settings.title_weight
 
         def counts() -> dict[tuple[str | None, date | None], int]:
             with archive.engine.connect() as conn:
                 if keyword:
-                    return archive.keyword.source_day_counts(conn, terms)
-                return reads.browse_counts(conn, query)
+                    return archive.keyword.source_day_counts(
+                        conn, terms, stories=fold, sort=req.sort, title_weight=title_weight
+                    )
+                return reads.browse_counts(conn, query, stories=fold, oldest=req.sort == "oldest")
+
+        def window(start: int, size: int) -> list[Candidate]:
+            with archive.engine.connect() as conn:
+                if keyword:
+                    rows = archive.keyword.page(
+                        conn, terms, sort=req.sort, limit=size, offset=start, title_weight=title_weight
+                    )
+                    return [
+                        Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows
+                    ]
+                # browsing: newest first unless asked for oldest; undated last either way
+                ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=size, offset=start)
+                return [Candidate(a) for a in ids]
 
         counting = self.pool.submit(counts)
-        with archive.engine.connect() as conn:
-            if keyword:
-                rows = archive.keyword.page(
-                    conn, terms, sort=req.sort, limit=limit, offset=offset, title_weight=self.settings.title_weight
-                )
-                page = [Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows]
-            else:  # browsing: newest first unless asked for oldest; undated last either way
-                ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=limit, offset=offset)
-                page = [Candidate(a) for a in ids]
+        if fold:
+            page, stories = collapse.folded_page(archive, lambda size: window(0, size), offset, limit)
+        else:
+            page, stories = window(offset, limit), {}
         facet_counts = counting.result()
-        return sum(facet_counts.values()), facet_counts, page
+        return sum(facet_counts.values()), facet_counts, page, stories
 
     def _label_facets(self, query: Query, req: SearchRequest, scope: list[int] | None) -> dict[str, list[dict]]:
         """The label facets (`Settings.labels`): the most frequent values over the whole result set."""

@@ -1,14 +1,16 @@
-"""The query's field filters, the date order and the publication day as SQL over `articles` (any dialect)."""
+"""The query's field filters, the date order, the publication day and the story fold as SQL over `articles`
+(any dialect)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select
 
 from archive.query import Query
-from archive.store.models import ArticleRow, LabelRow
+from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 
 def article_filters(query: Query) -> list[ColumnElement[bool]]:
@@ -59,3 +61,40 @@ def as_day(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def sort_order(sort: str) -> Callable[[Any], tuple]:
+    """The ORDER BY terms of a result order over a subquery with columns id, published and (relevance) score:
+    the order a page lists matches in (best score first, ties by id; or `date_order`)."""
+    if sort == "relevance":
+        return lambda rows: (rows.c.score.desc(), rows.c.id)
+    return lambda rows: date_order(rows.c.published, rows.c.id, oldest=sort == "oldest")
+
+
+def story_ids() -> Any:
+    """(article_id, story_id) of the articles that have near copies, as a materialised CTE: read from the
+    story index alone, so a match set joins it without reading the wide signature rows (on Reuters a join
+    on `article_signatures` itself cost about as much as the count)."""
+    return (
+        select(SignatureRow.article_id.label("article_id"), SignatureRow.story_id.label("story_id"))
+        .where(SignatureRow.story_id.is_not(None))
+        .cte("stories")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def story_counts(matched: Select, order: Callable[[Any], tuple]) -> Select:
+    """(source, day, count) of stories over `matched`, the match set with columns id, source, day, story (NULL:
+    an article without near copies, its own story), published and, for a relevance order, score (needed only
+    where story is set). Each story is counted once, under the source and day of its first version in `order`:
+    what folding the whole ranked list gives (search/collapse.py), with the set read once (a CTE) and only the
+    versions of stories ordered."""
+    rows = matched.cte("matched")
+    position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
+    versions = select(rows.c.id, position).where(rows.c.story.is_not(None)).subquery("versions")
+    copies = select(versions.c.id).where(versions.c.position > 1)
+    return (
+        select(rows.c.source, rows.c.day, func.count())
+        .where(rows.c.id.not_in(copies))
+        .group_by(rows.c.source, rows.c.day)
+    )

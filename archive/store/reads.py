@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
 from archive.query import Node, Query
-from archive.store.filters import article_filters, as_day, date_order, publication_day
+from archive.store.filters import (
+    article_filters,
+    as_day,
+    date_order,
+    publication_day,
+    sort_order,
+    story_counts,
+    story_ids,
+)
 from archive.store.keyword import KeywordIndex
 from archive.store.models import ArticleRow, ChunkRow, LabelRow
 
@@ -154,10 +162,30 @@ def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, off
     return [int(i) for i in conn.scalars(stmt)]
 
 
-def browse_counts(conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
-    """Filtered articles per (source, UTC day of publication)."""
+def browse_counts(
+    conn: Connection, query: Query, *, stories: bool = False, oldest: bool = False
+) -> dict[tuple[str | None, date | None], int]:
+    """Filtered articles per (source, UTC day of publication); with `stories`, each story once, under its first
+    version in the browsing order (newest first unless `oldest`)."""
     day = publication_day()
-    stmt = select(ArticleRow.source, day, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, day)
+    if not stories:
+        stmt = (
+            select(ArticleRow.source, day, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, day)
+        )
+    else:
+        grouped = story_ids()
+        matched = (
+            select(
+                ArticleRow.id.label("id"),
+                ArticleRow.source.label("source"),
+                day.label("day"),
+                grouped.c.story_id.label("story"),
+                ArticleRow.published_at.label("published"),
+            )
+            .outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
+            .where(*article_filters(query))
+        )
+        stmt = story_counts(matched, sort_order("oldest" if oldest else "newest"))
     return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
 

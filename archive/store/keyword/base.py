@@ -31,9 +31,20 @@ class KeywordIndex(Protocol):
         """One page over *all* matches as (article id, score, relevance rank), in `sort` order
         ('relevance', 'newest' or 'oldest'; undated articles last)."""
 
-    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
+    def source_day_counts(
+        self,
+        conn: Connection,
+        query: Query,
+        *,
+        stories: bool = False,
+        sort: str = "relevance",
+        title_weight: float = 1.0,
+    ) -> dict[tuple[str | None, date | None], int]:
         """Matches counted per (source, UTC publication day) over all matches: the facets and the date
-        histogram of keyword mode (`filters.publication_day`; None for undated articles)."""
+        histogram of keyword mode (`filters.publication_day`; None for undated articles). With `stories`,
+        near copies count once: each story under the source and day of its first version in `sort` order
+        (the order `page` lists; relevance scored with `title_weight`), which is what folding every match
+        of the ranked list gives (`filters.story_counts`)."""
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree

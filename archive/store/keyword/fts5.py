@@ -14,11 +14,31 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    case,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 
 from archive.query import Node, Query, compile_expression, compile_query
 from archive.query.compile import InfixDialect, compile_excluded
-from archive.store.filters import article_filters, as_day, date_order, publication_day
+from archive.store.filters import (
+    article_filters,
+    as_day,
+    date_order,
+    publication_day,
+    sort_order,
+    story_counts,
+    story_ids,
+)
 from archive.store.models import ArticleRow, LabelRow
 
 TABLE = "article_fts"
@@ -143,18 +163,48 @@ class Fts5KeywordIndex:
         )
         return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
 
-    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
-        """Matches per (source, UTC day of publication)."""
+    def source_day_counts(
+        self,
+        conn: Connection,
+        query: Query,
+        *,
+        stories: bool = False,
+        sort: str = "relevance",
+        title_weight: float = 1.0,
+    ) -> dict[tuple[str | None, date | None], int]:
+        """Matches per (source, UTC day of publication); with `stories`, each story once, under its first
+        version in `sort` order (one pass over the matches; only those that have near copies are scored and
+        ordered)."""
         match = to_fts5(query)
         if match is None:
             return {}
         day = publication_day()
-        stmt = (
-            select(ArticleRow.source, day, func.count())
-            .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
-            .where(_matches("fts_match", match), *article_filters(query))
-            .group_by(ArticleRow.source, day)
-        )
+        joined = _FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid)
+        conditions = (_matches("fts_match", match), *article_filters(query))
+        if not stories:
+            stmt = (
+                select(ArticleRow.source, day, func.count())
+                .select_from(joined)
+                .where(*conditions)
+                .group_by(ArticleRow.source, day)
+            )
+        else:
+            bm25 = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})")
+            grouped = story_ids()
+            story = grouped.c.story_id
+            matched = (
+                select(
+                    ArticleRow.id.label("id"),
+                    ArticleRow.source.label("source"),
+                    day.label("day"),
+                    story.label("story"),
+                    ArticleRow.published_at.label("published"),
+                    *([case((story.is_not(None), bm25)).label("score")] if sort == "relevance" else []),
+                )
+                .select_from(joined.outerjoin(grouped, grouped.c.article_id == ArticleRow.id))
+                .where(*conditions)
+            )
+            stmt = story_counts(matched, sort_order(sort))
         return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:

@@ -72,9 +72,17 @@ from sqlalchemy.sql.elements import Grouping
 from archive.query import Node, Query, compile_expression, compile_query, phrase_parts, word_parts
 from archive.query.compile import InfixDialect, compile_excluded
 from archive.query.nodes import Phrase, Prefix, Term, leaves
-from archive.store.filters import article_filters, as_day, date_order, publication_day
+from archive.store.filters import (
+    article_filters,
+    as_day,
+    date_order,
+    publication_day,
+    sort_order,
+    story_counts,
+    story_ids,
+)
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
-from archive.store.models import ArticleRow, LabelRow
+from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 K1, B = 1.2, 0.75
 CANDIDATE_BOUND = 5_000  # matches scored before a ranking first tries the rarest lexemes' matches alone
@@ -211,9 +219,22 @@ class PostgresKeywordIndex:
         create_schema(conn)
 
     @staticmethod
-    def _scored(query: Query, expression: str, plan: _Plan, title_weight: float, *, essential: bool = False) -> Select:
-        """(id, published, score) of the matches: all of them, or only those holding an essential lexeme."""
+    def _scored(
+        query: Query,
+        expression: str,
+        plan: _Plan,
+        title_weight: float,
+        *,
+        essential: bool = False,
+        grouped: bool = False,
+    ) -> Select:
+        """(id, published, score) of the matches: all of them, or only those holding an essential lexeme,
+        or (`grouped`) only those that have near copies."""
         conditions = [_matches(expression, "ts_query"), *article_filters(query)]
+        if grouped:
+            conditions.append(
+                ArticleRow.id.in_(select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None)))
+            )
         if essential and plan.essential:
             any_essential = " | ".join(map(_lexeme, plan.essential))  # lexemes already: cast, not parsed again
             conditions.append(
@@ -321,17 +342,41 @@ class PostgresKeywordIndex:
         last = max((r for _, r in ranks.values()), default=0) + 1
         return [(i, *ranks.get(i, (0.0, last))) for i in ids]
 
-    def source_day_counts(self, conn: Connection, query: Query) -> dict[tuple[str | None, date | None], int]:
-        """Matches per (source, UTC day of publication)."""
+    def source_day_counts(
+        self,
+        conn: Connection,
+        query: Query,
+        *,
+        stories: bool = False,
+        sort: str = "relevance",
+        title_weight: float = 1.0,
+    ) -> dict[tuple[str | None, date | None], int]:
+        """Matches per (source, UTC day of publication); with `stories`, each story once, under its first
+        version in `sort` order (only the matches that have near copies are scored and ordered; a match
+        no lexeme scores ranks after the scored ones, as in `page`)."""
         expression = to_tsquery_text(query)
         if expression is None:
             return {}
         day = publication_day()
-        stmt = (
-            select(ArticleRow.source, day, func.count())
-            .where(_matches(expression, "ts_query"), *article_filters(query))
-            .group_by(ArticleRow.source, day)
-        )
+        conditions = (_matches(expression, "ts_query"), *article_filters(query))
+        if not stories:
+            stmt = select(ArticleRow.source, day, func.count()).where(*conditions).group_by(ArticleRow.source, day)
+        else:
+            grouped = story_ids()
+            columns: list[Any] = [
+                ArticleRow.id.label("id"),
+                ArticleRow.source.label("source"),
+                day.label("day"),
+                grouped.c.story_id.label("story"),
+                ArticleRow.published_at.label("published"),
+            ]
+            joined: Any = ArticleRow.__table__.outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
+            if sort == "relevance":
+                plan = _plan(conn, query)
+                scored = self._scored(query, expression, plan, title_weight, grouped=True).subquery("scored")
+                columns.append(func.coalesce(scored.c.score, -1.0).label("score"))  # BM25 scores are positive
+                joined = joined.outerjoin(scored, scored.c.id == ArticleRow.id)
+            stmt = story_counts(select(*columns).select_from(joined).where(*conditions), sort_order(sort))
         return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
