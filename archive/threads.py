@@ -1,0 +1,147 @@
+"""Story threads: articles about one developing story, across days and outlets (pure: no SQL, no model).
+
+An article joins the thread of its most similar already-threaded article published within `days`
+before or after it, when the cosine of their article vectors (the mean of their passage vectors,
+normalised) reaches `similarity` and their titles share a salient word: one found in at most
+`word_share` of the other titles of that time window, those of the thread itself left out (a company,
+a place, a subject: not "net", "says" or "1st"; and a story that fills the news of its days keeps
+its own words salient). Otherwise it begins a thread of its own, whose id is its article id. Near copies (the groups
+of `write.stories`) always share a thread. Single link, decided once per article in time order: the
+backfill and the write path call the same `assign`, so a rebuild gives what an ingest in time
+order would have given.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+MIN_COUNT = 2  # in a small window a word in two other titles is still salient
+
+
+@dataclass(frozen=True)
+class Params:
+    """The thresholds (from `Settings`: thread_similarity, thread_days, thread_word_share)."""
+
+    similarity: float
+    days: float
+    word_share: float
+
+
+@dataclass
+class Item:
+    """One article as threading sees it."""
+
+    id: int
+    at: datetime | None
+    words: frozenset[str]
+    story: int | None = None  # its near-copy group, if any
+    thread: int | None = None  # known thread (None: to decide)
+
+
+def title_words(title: str) -> frozenset[str]:
+    """The title's words of three or more letters, lower-cased (Reuters titles are in capitals)."""
+    return frozenset(WORD.findall((title or "").lower()))
+
+
+def unit_mean(vectors: np.ndarray) -> np.ndarray:
+    """The normalised mean of an article's passage vectors (its article vector)."""
+    v = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def assign(items: list[Item], vectors: np.ndarray, params: Params) -> dict[int, int]:
+    """Threads for the items without one, decided in time order (ties by id); returns id -> thread id.
+
+    `items` are every article of the time span in question, those with a known thread included (they
+    are the candidates); `vectors[i]` is item i's article vector. Items without a time thread alone
+    (or with their near copies).
+    """
+    order = sorted(range(len(items)), key=lambda i: (items[i].at is None, items[i].at or datetime.min, items[i].id))
+    items = [items[i] for i in order]
+    matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order]) if order else np.zeros((0, 1))
+    times = [it.at.timestamp() for it in items if it.at is not None]  # the dated items come first
+    span = params.days * 86400.0
+    threads = np.array([it.thread if it.thread is not None else -1 for it in items], dtype=np.int64)
+    by_story: dict[int, int] = {}
+    for it, t in zip(items, threads, strict=True):
+        if it.story is not None and t >= 0:
+            by_story.setdefault(it.story, int(t))
+    words = _WindowWords(items, times, span)
+    in_thread: dict[int, Counter[str]] = {}  # thread id -> how many of its titles hold each word
+    for it, t in zip(items, threads, strict=True):
+        if t >= 0:
+            in_thread.setdefault(int(t), Counter()).update(it.words)
+    out: dict[int, int] = {}
+    for i, item in enumerate(items):
+        if threads[i] >= 0:
+            continue
+        found = by_story.get(item.story) if item.story is not None else None
+        if found is None and i < len(times):
+            t = times[i]
+            lo, hi = bisect.bisect_left(times, t - span), bisect.bisect_right(times, t + span)
+            found = _best(item, i, lo, hi, matrix, threads, items, words, in_thread, params)
+        thread = found if found is not None else item.id
+        threads[i] = thread
+        out[item.id] = thread
+        in_thread.setdefault(thread, Counter()).update(item.words)
+        if item.story is not None:
+            by_story.setdefault(item.story, thread)
+    return out
+
+
+def _best(
+    item: Item,
+    i: int,
+    lo: int,
+    hi: int,
+    matrix: np.ndarray,
+    threads: np.ndarray,
+    items: list[Item],
+    words: _WindowWords,
+    in_thread: dict[int, Counter[str]],
+    params: Params,
+) -> int | None:
+    """The thread of the most similar threaded article of the window [lo, hi) that passes both tests, if any."""
+    scores = matrix[lo:hi] @ matrix[i]
+    scores[(threads[lo:hi] < 0) | (np.arange(lo, hi) == i)] = -np.inf
+    close = np.flatnonzero(scores >= params.similarity)
+    if len(close) == 0:
+        return None
+    limit = words.advance(i, params.word_share)
+    for k in close[np.argsort(-scores[close], kind="stable")]:
+        j = lo + int(k)
+        thread = int(threads[j])
+        if params.word_share >= 1:
+            return thread
+        own = in_thread.get(thread, Counter())
+        if any(words.counts[w] - own[w] - 1 <= limit for w in item.words & items[j].words):  # 1: itself
+            return thread
+    return None
+
+
+class _WindowWords:
+    """How many titles of each article's time window hold each word (a sliding count over the dated items)."""
+
+    def __init__(self, items: list[Item], times: list[float], span: float) -> None:
+        self.items, self.times, self.span = items, times, span
+        self.counts: Counter[str] = Counter()
+        self.lo = self.hi = 0  # the dated positions counted: [lo, hi)
+
+    def advance(self, pos: int, share: float) -> float:
+        """Count the window of the item at `pos`; the most titles a salient word may appear in."""
+        t = self.times[pos]  # called in time order: the window only moves forward
+        while self.hi < len(self.times) and self.times[self.hi] <= t + self.span:
+            self.counts.update(self.items[self.hi].words)
+            self.hi += 1
+        while self.times[self.lo] < t - self.span:
+            self.counts.subtract(self.items[self.lo].words)
+            self.lo += 1
+        return max(share * (self.hi - self.lo), MIN_COUNT)

@@ -1,0 +1,125 @@
+"""Story threads kept current: thread newly embedded articles, and the backfill (`archive threads`).
+
+The write path calls `record` once per embedded step (after its vectors are in the index, beside the
+alerts): the step's articles whose every passage has a vector are threaded (`archive.threads.assign`)
+against the articles of their time window, in one transaction. An updated article is embedded again
+and so threaded afresh; a deleted one leaves its thread (the row cascades) and the thread keeps its
+id. A failure is logged, never raised: the articles are what must be kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import Connection
+
+from archive import threads
+from archive.archive import Archive, read_only
+from archive.config import Settings
+from archive.store import threads as store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BackfillReport:
+    """What a backfill did."""
+
+    articles: int = 0  # articles threaded by this run
+    threaded: int = 0  # in the whole archive afterwards
+    threads: int = 0
+    shared: int = 0  # threads of more than one article
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {**self.__dict__, "seconds": round(self.seconds, 3)}
+
+
+def params(settings: Settings) -> threads.Params:
+    """The thresholds of these settings."""
+    return threads.Params(settings.thread_similarity, settings.thread_days, settings.thread_word_share)
+
+
+def article_vectors(archive: Archive, chunk_rows: Sequence[tuple[int, int]]) -> dict[int, np.ndarray]:
+    """article id -> article vector, for the articles whose every chunk has a vector in the index."""
+    if not chunk_rows:
+        return {}
+    chunk_ids = np.fromiter((c for c, _ in chunk_rows), dtype=np.int64, count=len(chunk_rows))
+    present = np.isin(chunk_ids, archive.vectors.ids())
+    by_article: dict[int, list[int]] = {}
+    missing: set[int] = set()
+    for (cid, aid), ok in zip(chunk_rows, present, strict=True):
+        by_article.setdefault(aid, []).append(cid)
+        if not ok:
+            missing.add(aid)
+    wanted = [cid for aid, cids in by_article.items() if aid not in missing for cid in cids]
+    matrix = archive.vectors.vectors(wanted)
+    row = {cid: i for i, cid in enumerate(wanted)}
+    return {
+        aid: threads.unit_mean(matrix[[row[c] for c in cids]]) for aid, cids in by_article.items() if aid not in missing
+    }
+
+
+def thread_articles(archive: Archive, conn: Connection, facts: list[store.Fact], fresh: set[int]) -> int:
+    """Thread the `fresh` articles among `facts` (their window, known threads included); returns how many."""
+    vectors = article_vectors(archive, store.chunk_ids(conn, [f[0] for f in facts]))
+    items, rows = [], []
+    for aid, at, title, story, thread in facts:
+        if aid in vectors and (aid in fresh or thread is not None):  # the unthreaded others wait for a backfill
+            items.append(threads.Item(aid, at, threads.title_words(title), story, None if aid in fresh else thread))
+            rows.append(vectors[aid])
+    if not items:
+        return 0
+    decided = threads.assign(items, np.vstack(rows), params(archive.settings))
+    when = {f[0]: f[1] for f in facts}
+    store.save(conn, [(aid, thread, when[aid]) for aid, thread in decided.items()])
+    return len(decided)
+
+
+def record(archive: Archive, chunk_ids: np.ndarray) -> None:
+    """Thread the articles of a newly embedded step (the write path's hook; logs failures, never raises)."""
+    try:
+        owners = archive.chunk_owners.lookup([int(c) for c in chunk_ids])
+        fresh = set(owners.values())
+        if not fresh:
+            return
+        span = timedelta(days=archive.settings.thread_days)
+        with archive.engine.begin() as conn:
+            mine = store.facts(conn, sorted(fresh))
+            times = [at for _, at, _, _, _ in mine if at is not None]
+            near = store.window(conn, min(times) - span, max(times) + span) if times else []
+            known = {f[0] for f in mine}
+            thread_articles(archive, conn, mine + [f for f in near if f[0] not in known], fresh)
+    except Exception:
+        log.exception("threading the new articles failed; the articles are stored, their thread is not")
+
+
+def backfill(
+    archive: Archive, *, rebuild: bool = False, on_done: Callable[[int], None] | None = None
+) -> BackfillReport:
+    """Thread every article without a thread (all of them after `rebuild`), from the stored vectors: no model.
+
+    One pass in time order over the whole archive in memory (article vectors: 1.5 kB each), one transaction.
+    """
+    if archive.read_only:
+        raise read_only(archive.index_dir)
+    report = BackfillReport()
+    started = time.perf_counter()
+    with archive.locked(), archive.engine.begin() as conn:
+        if rebuild:
+            store.clear(conn)
+        facts = store.all_facts(conn)
+        fresh = {f[0] for f in facts if f[4] is None}
+        if fresh:
+            report.articles = thread_articles(archive, conn, facts, fresh)
+        report.threaded, report.threads, report.shared = store.counts(conn)
+    if on_done:
+        on_done(report.articles)
+    report.seconds = time.perf_counter() - started
+    return report
