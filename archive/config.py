@@ -153,23 +153,23 @@ class Settings:
         low=0,
     )
     thread_similarity: float = _setting(
-        0.6,
+        0.55,
         "ARCHIVE_THREAD_SIMILARITY",
         "Story threads: cosine of article vectors (mean of their passages) at or above which an article joins the "
         "thread of a member published within ARCHIVE_THREAD_DAYS (`archive threads --rebuild` applies a change).",
         low=0,
     )
     thread_days: float = _setting(
-        3.0,
+        5.0,
         "ARCHIVE_THREAD_DAYS",
         "Story threads: an article joins a thread through a member published at most this many days before or after.",
         low=0,
     )
     thread_word_share: float = _setting(
-        0.02,
+        0.05,
         "ARCHIVE_THREAD_WORD_SHARE",
         "Story threads: the two articles must also share a salient title word (one in at most this share of the "
-        "titles of the time window); 1 turns the condition off.",
+        "other titles of the time window, the thread's own left out); 1 turns the condition off.",
         low=0,
     )
     api_key: str | None = _setting(

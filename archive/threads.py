@@ -75,6 +75,7 @@ def assign(items: list[Item], vectors: np.ndarray, params: Params) -> dict[int, 
         if it.story is not None and t >= 0:
             by_story.setdefault(it.story, int(t))
     words = _WindowWords(items, times, span)
+    cosines = _Cosines(matrix, times, span)
     in_thread: dict[int, Counter[str]] = {}  # thread id -> how many of its titles hold each word
     for it, t in zip(items, threads, strict=True):
         if t >= 0:
@@ -87,7 +88,7 @@ def assign(items: list[Item], vectors: np.ndarray, params: Params) -> dict[int, 
         if found is None and i < len(times):
             t = times[i]
             lo, hi = bisect.bisect_left(times, t - span), bisect.bisect_right(times, t + span)
-            found = _best(item, i, lo, hi, matrix, threads, items, words, in_thread, params)
+            found = _best(item, i, lo, hi, cosines, threads, items, words, in_thread, params)
         thread = found if found is not None else item.id
         threads[i] = thread
         out[item.id] = thread
@@ -102,7 +103,7 @@ def _best(
     i: int,
     lo: int,
     hi: int,
-    matrix: np.ndarray,
+    cosines: _Cosines,
     threads: np.ndarray,
     items: list[Item],
     words: _WindowWords,
@@ -110,7 +111,9 @@ def _best(
     params: Params,
 ) -> int | None:
     """The thread of the most similar threaded article of the window [lo, hi) that passes both tests, if any."""
-    scores = matrix[lo:hi] @ matrix[i]
+    if not (threads[i + 1 : hi] >= 0).any():
+        hi = i  # nothing later is threaded yet (a backfill in time order): half the products
+    scores = cosines.window(i, lo, hi)
     scores[(threads[lo:hi] < 0) | (np.arange(lo, hi) == i)] = -np.inf
     close = np.flatnonzero(scores >= params.similarity)
     if len(close) == 0:
@@ -125,6 +128,28 @@ def _best(
         if any(words.counts[w] - own[w] - 1 <= limit for w in item.words & items[j].words):  # 1: itself
             return thread
     return None
+
+
+class _Cosines:
+    """Cosines of each dated item to its time window, computed a block of items at a time (one matrix product
+    per block: on a busy machine, a product per item costs several times more in BLAS start-ups)."""
+
+    BLOCK = 256
+
+    def __init__(self, matrix: np.ndarray, times: list[float], span: float) -> None:
+        self.matrix, self.times, self.span = matrix, times, span
+        self.start = self.rows = -1
+        self.block = np.zeros((0, 0), np.float32)
+
+    def window(self, i: int, lo: int, hi: int) -> np.ndarray:
+        """Cosines of item i to the items [lo, hi) (a copy)."""
+        if not self.start <= i < self.start + self.block.shape[1]:
+            self.start = i
+            end = min(i + self.BLOCK, len(self.times))
+            self.rows = bisect.bisect_left(self.times, self.times[i] - self.span)
+            last = bisect.bisect_right(self.times, self.times[end - 1] + self.span)
+            self.block = self.matrix[self.rows : last] @ self.matrix[i:end].T
+        return self.block[lo - self.rows : hi - self.rows, i - self.start].copy()
 
 
 class _WindowWords:

@@ -92,9 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     else:
         variants = [base]
-        variants += [replace(base, similarity=s) for s in (0.45, 0.5, 0.55, 0.65, 0.7, 0.75, 0.8)]
-        variants += [replace(base, days=d) for d in (1.0, 2.0, 5.0, 7.0, 14.0)]
-        variants += [replace(base, word_share=w) for w in (0.005, 0.01, 0.05, 0.1, 1.0)]
+        variants += [replace(base, similarity=s) for s in (0.45, 0.5, 0.6, 0.65, 0.7, 0.8)]
+        variants += [replace(base, days=d) for d in (1.0, 2.0, 3.0, 7.0, 14.0)]
+        variants += [replace(base, word_share=w) for w in (0.01, 0.02, 0.1, 0.2, 1.0)]
     print(
         f"{'similarity':>10} {'days':>5} {'words':>6} {'precision':>9} {'recall':>7} {'F1':>6} {'threads':>8} "
         f"{'shared':>7} {'seconds':>7}"
