@@ -50,13 +50,6 @@ def title_words(title: str) -> frozenset[str]:
     return frozenset(WORD.findall((title or "").lower()))
 
 
-def unit_mean(vectors: np.ndarray) -> np.ndarray:
-    """The normalised mean of an article's passage vectors (its article vector)."""
-    v = np.asarray(vectors, dtype=np.float32).mean(axis=0)
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
-
-
 def assign(items: list[Item], vectors: np.ndarray, params: Params) -> dict[int, int]:
     """Threads for the items without one, decided in time order (ties by id); returns id -> thread id.
 

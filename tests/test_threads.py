@@ -161,6 +161,35 @@ def test_cli_threads_rebuild(loose, settings):
     }
 
 
+def test_an_article_left_unthreaded_by_a_crash_is_threaded_by_the_next_write_near_it(loose):
+    archive = loose
+    ingest(archive, quake_story()[:3])
+    aid = ids(archive)
+    with archive.engine.begin() as conn:  # as if killed after the index save, before its thread was written
+        store.forget(conn, [aid["quake-2"]])
+    assert "quake-2" not in thread_of(archive)
+    ingest(archive, quake_story()[3:4])
+    found = thread_of(archive)
+    assert found["quake-2"] == found["quake-3"] == aid["quake-1"]
+
+
+def test_an_archive_made_before_0007_upgrades_without_losing_data(loose):
+    from sqlalchemy import text
+
+    from archive.store.db import current_revision, head_revision, migrate
+
+    archive = loose
+    ingest(archive, quake_story())
+    made = thread_of(archive)
+    with archive.engine.begin() as conn:
+        conn.execute(text("DROP TABLE article_threads"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+    assert migrate(archive.engine) and current_revision(archive.engine) == head_revision()
+    assert archive.stats().articles == 5 and thread_of(archive) == {}
+    assert backfill(archive).articles == 5
+    assert thread_of(archive) == made
+
+
 # --- API and pages -----------------------------------------------------------------------------------
 
 
@@ -195,6 +224,9 @@ def test_article_page_shows_the_story_over_time(site):
     for title in ("ECUADOR QUAKE CUTS OIL PIPELINE", "ECUADOR TO EXPORT NO OIL AFTER QUAKE", "VENEZUELA TO LEND OIL"):
         assert title in section
     assert "Courier" in section and "(this article)" in section and "<script" not in section
+    related = page[page.index("Related coverage") :]
+    assert "ECUADOR OIL PIPELINE QUAKE REVIEW" in related  # another thread: related coverage
+    assert "VENEZUELA TO LEND OIL" not in related  # listed in the thread above: not repeated
     alone = client.get(f"/articles/{aid['harvest']}").get_data(as_text=True)
     assert "No other article in the archive follows this story." in alone
 

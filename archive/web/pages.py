@@ -125,11 +125,14 @@ def article_page(key: str) -> str:
         }
         for p in article.passages
     ]
+    thread = load_thread(the_archive(), article.thread["id"]) if article.thread else None
+    near = thread.around(article.id, THREAD_ON_PAGE) if thread else []
+    shown = {a.id for a in near}  # listed under "This story over time": not repeated as related coverage
     try:
-        related = searcher().related(article.uid, limit=RELATED_ON_PAGE)
+        related = searcher().related(article.uid, limit=RELATED_ON_PAGE + len(shown))
+        related = [r for r in related if r.id not in shown][:RELATED_ON_PAGE]
     except NotFound:
         related = None
-    thread = load_thread(the_archive(), article.thread["id"]) if article.thread else None
     return render_template(
         "article.html",
         article=article,
@@ -138,7 +141,7 @@ def article_page(key: str) -> str:
         matched=matched,
         related=related,
         thread=thread,
-        thread_near=thread.around(article.id, THREAD_ON_PAGE) if thread else [],
+        thread_near=near,
         label_links=_label_links(article, web_settings().labels),
         cite=citation_links(article, matched if any(p.seq == matched for p in article.passages) else None),
     )

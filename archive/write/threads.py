@@ -58,12 +58,15 @@ def article_vectors(archive: Archive, chunk_rows: Sequence[tuple[int, int]]) -> 
         by_article.setdefault(aid, []).append(cid)
         if not ok:
             missing.add(aid)
-    wanted = [cid for aid, cids in by_article.items() if aid not in missing for cid in cids]
-    matrix = archive.vectors.vectors(wanted)
-    row = {cid: i for i, cid in enumerate(wanted)}
-    return {
-        aid: threads.unit_mean(matrix[[row[c] for c in cids]]) for aid, cids in by_article.items() if aid not in missing
-    }
+    kept = [(aid, cids) for aid, cids in by_article.items() if aid not in missing]
+    if not kept:
+        return {}
+    wanted = [cid for _, cids in kept for cid in cids]
+    starts = np.cumsum([0] + [len(cids) for _, cids in kept[:-1]])
+    sums = np.add.reduceat(archive.vectors.vectors(wanted), starts, axis=0)  # one read, one sum per article
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    means = sums / np.where(norms > 0, norms, 1.0)  # the normalised mean is the normalised sum
+    return {aid: means[i] for i, (aid, _) in enumerate(kept)}
 
 
 def thread_articles(archive: Archive, conn: Connection, facts: list[store.Fact], fresh: set[int]) -> int:
@@ -71,7 +74,7 @@ def thread_articles(archive: Archive, conn: Connection, facts: list[store.Fact],
     vectors = article_vectors(archive, store.chunk_ids(conn, [f[0] for f in facts]))
     items, rows = [], []
     for aid, at, title, story, thread in facts:
-        if aid in vectors and (aid in fresh or thread is not None):  # the unthreaded others wait for a backfill
+        if aid in vectors and (aid in fresh or thread is not None):
             items.append(threads.Item(aid, at, threads.title_words(title), story, None if aid in fresh else thread))
             rows.append(vectors[aid])
     if not items:
@@ -95,6 +98,9 @@ def record(archive: Archive, chunk_ids: np.ndarray) -> None:
             times = [at for _, at, _, _, _ in mine if at is not None]
             near = store.window(conn, min(times) - span, max(times) + span) if times else []
             known = {f[0] for f in mine}
+            # Window articles embedded but never threaded (a crash between the index save and this step)
+            # are threaded now too; those still waiting for their vectors are left out by article_vectors.
+            fresh |= {f[0] for f in near if f[4] is None}
             thread_articles(archive, conn, mine + [f for f in near if f[0] not in known], fresh)
     except Exception:
         log.exception("threading the new articles failed; the articles are stored, their thread is not")
