@@ -160,16 +160,16 @@ class Settings:
         low=0,
     )
     thread_days: float = _setting(
-        5.0,
+        7.0,
         "ARCHIVE_THREAD_DAYS",
         "Story threads: an article joins a thread through a member published at most this many days before or after.",
         low=0,
     )
     thread_word_share: float = _setting(
-        0.05,
+        0.01,
         "ARCHIVE_THREAD_WORD_SHARE",
-        "Story threads: the two articles must also share a salient title word (one in at most this share of the "
-        "other titles of the time window, the thread's own left out); 1 turns the condition off.",
+        "Story threads: the article's title must also hold a key word of the thread (one of a third of its titles) "
+        "found in at most this share of the titles of 30 days either side; 1 turns the condition off.",
         low=0,
     )
     api_key: str | None = _setting(

@@ -2,13 +2,14 @@
 
 An article joins the thread of its most similar already-threaded article published within `days`
 before or after it, when the cosine of their article vectors (the mean of their passage vectors,
-normalised) reaches `similarity` and their titles share a salient word: one found in at most
-`word_share` of the other titles of that time window, those of the thread itself left out (a company,
-a place, a subject: not "net", "says" or "1st"; and a story that fills the news of its days keeps
-its own words salient). Otherwise it begins a thread of its own, whose id is its article id. Near copies (the groups
-of `write.stories`) always share a thread. Single link, decided once per article in time order: the
-backfill and the write path call the same `assign`, so a rebuild gives what an ingest in time
-order would have given.
+normalised) reaches `similarity` and its title holds a salient key word of that thread: a word of at
+least a third of the thread's titles (what the story is about), found in at most `word_share` of the
+titles of the time window (a company, a place, a subject: not "net", "qtr", "says" or "1st", the
+words of the many reports written on one template, which would otherwise chain into one thread
+however unrelated their companies). Otherwise it begins a thread of its own, whose id is its article
+id. Near copies (the groups of `write.stories`) always share a thread. Decided once per article in
+time order: the backfill and the write path call the same `assign`, so a rebuild gives what an
+ingest in time order would have given.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from datetime import datetime
 import numpy as np
 
 WORD = re.compile(r"[a-z][a-z0-9]{2,}")
-MIN_COUNT = 2  # in a small window a word in two other titles is still salient
+WORD_DAYS = 30.0  # a word's rarity is counted over the titles of this many days either side
+KEY_SHARE = 1 / 3  # a thread's key words: those of at least this share of its titles
+MIN_COUNT = 10  # in a small window (a young archive, a quiet week) a word in ten titles is still salient
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Item:
     words: frozenset[str]
     story: int | None = None  # its near-copy group, if any
     thread: int | None = None  # known thread (None: to decide)
+    words_only: bool = False  # counted for the words' rarity only: never decided (no vector yet, or out of reach)
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -67,25 +71,25 @@ def assign(items: list[Item], vectors: np.ndarray, params: Params) -> dict[int, 
     for it, t in zip(items, threads, strict=True):
         if it.story is not None and t >= 0:
             by_story.setdefault(it.story, int(t))
-    words = _WindowWords(items, times, span)
-    cosines = _Cosines(matrix, times, span)
-    in_thread: dict[int, Counter[str]] = {}  # thread id -> how many of its titles hold each word
+    words = _WindowWords(items, times, max(span, WORD_DAYS * 86400.0))
+    keys = _ThreadWords()
     for it, t in zip(items, threads, strict=True):
         if t >= 0:
-            in_thread.setdefault(int(t), Counter()).update(it.words)
+            keys.add(int(t), it.words)
+    cosines = _Cosines(matrix, times, span)
     out: dict[int, int] = {}
     for i, item in enumerate(items):
-        if threads[i] >= 0:
+        if threads[i] >= 0 or item.words_only:
             continue
         found = by_story.get(item.story) if item.story is not None else None
         if found is None and i < len(times):
             t = times[i]
             lo, hi = bisect.bisect_left(times, t - span), bisect.bisect_right(times, t + span)
-            found = _best(item, i, lo, hi, cosines, threads, items, words, in_thread, params)
+            found = _best(item, i, lo, hi, cosines, threads, words, keys, params)
         thread = found if found is not None else item.id
         threads[i] = thread
         out[item.id] = thread
-        in_thread.setdefault(thread, Counter()).update(item.words)
+        keys.add(thread, item.words)
         if item.story is not None:
             by_story.setdefault(item.story, thread)
     return out
@@ -98,9 +102,8 @@ def _best(
     hi: int,
     cosines: _Cosines,
     threads: np.ndarray,
-    items: list[Item],
     words: _WindowWords,
-    in_thread: dict[int, Counter[str]],
+    keys: _ThreadWords,
     params: Params,
 ) -> int | None:
     """The thread of the most similar threaded article of the window [lo, hi) that passes both tests, if any."""
@@ -117,10 +120,30 @@ def _best(
         thread = int(threads[j])
         if params.word_share >= 1:
             return thread
-        own = in_thread.get(thread, Counter())
-        if any(words.counts[w] - own[w] - 1 <= limit for w in item.words & items[j].words):  # 1: itself
+        if any(words.counts[w] <= limit for w in item.words & keys.of(thread)):
             return thread
     return None
+
+
+class _ThreadWords:
+    """Each thread's title words and how many of its titles hold each: its key words are those of at least a
+    third of its titles (what the story is about: GenCorp, Ecuador, Volcker), not one member's words, so a chain
+    of unrelated reports cannot grow one shared word at a time."""
+
+    def __init__(self) -> None:
+        self.words: dict[int, Counter[str]] = {}
+        self.sizes: Counter[int] = Counter()
+
+    def add(self, thread: int, words: frozenset[str]) -> None:
+        known = self.words.get(thread)
+        if known is None:
+            known = self.words[thread] = Counter()
+        known.update(words)
+        self.sizes[thread] += 1
+
+    def of(self, thread: int) -> set[str]:
+        size = self.sizes[thread]
+        return {w for w, n in self.words.get(thread, Counter()).items() if n >= KEY_SHARE * size}
 
 
 class _Cosines:

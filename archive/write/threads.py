@@ -69,14 +69,28 @@ def article_vectors(archive: Archive, chunk_rows: Sequence[tuple[int, int]]) -> 
     return {aid: means[i] for i, (aid, _) in enumerate(kept)}
 
 
-def thread_articles(archive: Archive, conn: Connection, facts: list[store.Fact], fresh: set[int]) -> int:
-    """Thread the `fresh` articles among `facts` (their window, known threads included); returns how many."""
-    vectors = article_vectors(archive, store.chunk_ids(conn, [f[0] for f in facts]))
+def thread_articles(
+    archive: Archive, conn: Connection, facts: list[store.Fact], fresh: set[int], reach: tuple | None = None
+) -> int:
+    """Thread the `fresh` articles among `facts` (known threads included); returns how many.
+
+    Articles outside `reach` (a (start, end) time span: the fresh articles' windows) and those without
+    vectors count for the rarity of title words only.
+    """
+    start, end = reach or (None, None)
+    near = [f for f in facts if reach is None or (f[1] is not None and start <= f[1] <= end) or f[0] in fresh]
+    vectors = article_vectors(archive, store.chunk_ids(conn, [f[0] for f in near]))
+    dim = archive.vectors.dim
     items, rows = [], []
     for aid, at, title, story, thread in facts:
-        if aid in vectors and (aid in fresh or thread is not None):
-            items.append(threads.Item(aid, at, threads.title_words(title), story, None if aid in fresh else thread))
-            rows.append(vectors[aid])
+        vector = vectors.get(aid)
+        decide = aid in fresh and vector is not None
+        items.append(
+            threads.Item(
+                aid, at, threads.title_words(title), story, None if decide else thread, words_only=vector is None
+            )
+        )
+        rows.append(vector if vector is not None else np.zeros(dim, np.float32))
     if not items:
         return 0
     decided = threads.assign(items, np.vstack(rows), params(archive.settings))
@@ -93,15 +107,18 @@ def record(archive: Archive, chunk_ids: np.ndarray) -> None:
         if not fresh:
             return
         span = timedelta(days=archive.settings.thread_days)
+        wide = timedelta(days=max(archive.settings.thread_days, threads.WORD_DAYS))
         with archive.engine.begin() as conn:
             mine = store.facts(conn, sorted(fresh))
             times = [at for _, at, _, _, _ in mine if at is not None]
-            near = store.window(conn, min(times) - span, max(times) + span) if times else []
+            around = store.window(conn, min(times) - wide, max(times) + wide) if times else []
+            reach = (min(times) - span, max(times) + span) if times else None
             known = {f[0] for f in mine}
-            # Window articles embedded but never threaded (a crash between the index save and this step)
-            # are threaded now too; those still waiting for their vectors are left out by article_vectors.
-            fresh |= {f[0] for f in near if f[4] is None}
-            thread_articles(archive, conn, mine + [f for f in near if f[0] not in known], fresh)
+            # Articles of the window embedded but never threaded (a crash between the index save and this
+            # step) are threaded now too; those still waiting for their vectors are counted, not decided.
+            if reach is not None:
+                fresh |= {f[0] for f in around if f[4] is None and f[1] is not None and reach[0] <= f[1] <= reach[1]}
+            thread_articles(archive, conn, mine + [f for f in around if f[0] not in known], fresh, reach)
     except Exception:
         log.exception("threading the new articles failed; the articles are stored, their thread is not")
 
