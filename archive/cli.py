@@ -1,4 +1,4 @@
-"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | duplicates | serve |
+"""Command line: `archive ingest | seed | search | related | stats | delete | reindex | migrate | duplicates | threads | serve |
 settings`."""
 
 from __future__ import annotations
@@ -338,6 +338,15 @@ def migrate(ctx: click.Context) -> None:
     report = backfill(_archive(ctx, verify=False))  # near copies of articles stored before they were detected
     if report.articles:
         click.echo(f"near copies: {report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
+    from archive.write.threads import backfill as thread_backfill
+
+    done = thread_backfill(_archive(ctx, verify=False))  # story threads of articles stored before them
+    if done.articles:
+        click.echo(f"story threads: {done.articles} articles threaded in {done.seconds:.1f}s; {_threads(done)}")
+
+
+def _threads(report: Any) -> str:
+    return f"{report.threads} threads, {report.shared} of more than one article ({report.threaded} articles threaded)"
 
 
 def _stories(report: Any) -> str:
@@ -358,6 +367,22 @@ def duplicates(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
         click.echo(json.dumps({"ok": True, **report.as_dict()}))
         return
     click.echo(f"{report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Forget every thread first (after changing their settings).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_cleanly
+def threads(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+    """Thread the articles not yet in a story thread; --rebuild redoes all (from the stored vectors, no model)."""
+    from archive.write.threads import backfill
+
+    report = backfill(_archive(ctx, verify=False), rebuild=rebuild)
+    if as_json:
+        click.echo(json.dumps({"ok": True, **report.as_dict()}))
+        return
+    click.echo(f"{report.articles} articles threaded in {report.seconds:.1f}s; {_threads(report)}")
 
 
 @main.command("settings")

@@ -165,6 +165,26 @@ class Settings:
         "Near copies: at most this many hours between the publication times of two versions of one story.",
         low=0,
     )
+    thread_similarity: float = _setting(
+        0.55,
+        "ARCHIVE_THREAD_SIMILARITY",
+        "Story threads: cosine of article vectors (mean of their passages) at or above which an article joins the "
+        "thread of a member published within ARCHIVE_THREAD_DAYS (`archive threads --rebuild` applies a change).",
+        low=0,
+    )
+    thread_days: float = _setting(
+        7.0,
+        "ARCHIVE_THREAD_DAYS",
+        "Story threads: an article joins a thread through a member published at most this many days before or after.",
+        low=0,
+    )
+    thread_word_share: float = _setting(
+        0.01,
+        "ARCHIVE_THREAD_WORD_SHARE",
+        "Story threads: the article's title must also hold a key word of the thread (one of a third of its titles) "
+        "found in at most this share of the titles of 30 days either side; 1 turns the condition off.",
+        low=0,
+    )
     api_key: str | None = _setting(
         None, "ARCHIVE_API_KEY", "Bearer key for write endpoints; writes are refused when unset."
     )

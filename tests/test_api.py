@@ -26,7 +26,7 @@ SEARCH_KEYS = set(
 ARCHIVE_DEFAULTS = ArchiveSettings()
 RESULT_KEYS = set(
     "id uid title source author url published_at score passage passage_html highlights chunk_id chunk_seq "
-    "passage_start passage_end explain matched_words meaning versions".split()
+    "passage_start passage_end explain matched_words meaning versions thread".split()
 )
 ERROR_KEYS = {"ok", "error", "status"}
 
@@ -198,7 +198,9 @@ def test_get_article_by_id_and_by_uid(client):
     assert set(by_uid) == {"ok", "article"} and by_uid["ok"] is True
     a = by_uid["article"]
     assert a["uid"] == SEED_UID and a["title"].startswith("Top Iranian officials")
-    assert set("id uid title source author url published_at language ingested_at extra body passages".split()) == set(a)
+    assert set(
+        "id uid title source author url published_at language ingested_at extra body passages thread".split()
+    ) == set(a)
     assert a["published_at"].startswith("2022-06-09")
     by_id = client.get(f"/api/articles/{a['id']}").get_json()
     assert by_id == by_uid

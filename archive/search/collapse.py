@@ -23,7 +23,7 @@ from archive.archive import Archive
 from archive.dates import iso_utc
 from archive.limits import COLLAPSE_WINDOW
 from archive.search.results import Candidate, RelatedArticle, SearchResult, Version
-from archive.store import duplicates, reads
+from archive.store import duplicates, reads, threads
 
 Counts = dict[tuple[str | None, date | None], int]
 # (offset, limit, need) -> (total, its relation, counts, ranked, the ids of every result or None): Searcher._ranked
@@ -123,10 +123,14 @@ def versions(archive: Archive, stories: dict[int, int]) -> dict[int, list[Versio
 
 
 def attach(archive: Archive, items: list[SearchResult] | list[RelatedArticle], stories: dict[int, int]) -> None:
-    """Fill in each item's `versions` (one query for all of them)."""
+    """Fill in each item's `versions` and its story `thread` (one query for all of them, and two)."""
     found = versions(archive, {i.id: stories[i.id] for i in items if i.id in stories})
+    with archive.engine.connect() as conn:
+        threaded = threads.thread_sizes(conn, [i.id for i in items])
     for item in items:
         item.versions = found.get(item.id, [])
+        thread = threaded.get(item.id)
+        item.thread = {"id": thread[0], "size": thread[1]} if thread else None
 
 
 def _take(counts: Counts, key: tuple[str | None, date | None]) -> None:

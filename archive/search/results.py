@@ -65,6 +65,7 @@ class SearchResult(ArticleRef):
     matched_words: list[str]  # the query's words found in the article (stemmed matches), required ones included
     meaning: str | None  # 'close in meaning', 'loosely related in meaning', or None (not matched by meaning)
     versions: list[Version] = field(default_factory=list)  # the story's other versions (collapsed away)
+    thread: dict[str, int] | None = None  # {"id", "size"} of its story thread (`archive.threads`)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's result object)."""
@@ -102,6 +103,7 @@ class RelatedArticle(ArticleRef):
     score: float  # cosine of the article vectors
     snippet: str
     versions: list[Version] = field(default_factory=list)  # the story's other versions
+    thread: dict[str, int] | None = None  # {"id", "size"} of its story thread
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's related-article object)."""

@@ -99,3 +99,14 @@ class NearCopyRow(Base):
     low_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     high_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     similarity: Mapped[float] = mapped_column(Float)
+
+
+class ThreadRow(Base):
+    """An article's story thread (`write.threads`): the id of the article that began the thread, and the
+    time the thread's window is measured from (published_at, else ingested_at)."""
+
+    __tablename__ = "article_threads"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime | None] = mapped_column(DateTime(), index=True)

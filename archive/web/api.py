@@ -1,4 +1,5 @@
-"""JSON API blueprint: search and its export, articles (read, related, cite, add, delete), health, OpenAPI."""
+"""JSON API blueprint: search and its export, articles (read, related, cite, add, delete), story threads, health,
+OpenAPI."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from werkzeug.routing import PathConverter
 from archive.documents import Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
 from archive.limits import MAX_POST_ARTICLES
-from archive.reading import load_article
+from archive.reading import load_article, load_thread
 from archive.web.context import search_json, searcher, the_archive, web_settings, write_slot
 from archive.web.params import related_limit
 from archive.web.security import require_api_key
@@ -55,6 +56,12 @@ def export() -> Response:
 def get_article(key: str) -> Response:
     """One article by numeric id or uid: metadata, body and passage boundaries."""
     return jsonify({"ok": True, "article": load_article(the_archive(), key).as_dict()})
+
+
+@api.get("/threads/<key>")
+def get_thread(key: str) -> Response:
+    """One story thread: its articles, oldest first."""
+    return jsonify({"ok": True, "thread": load_thread(the_archive(), key).as_dict()})
 
 
 @api.get("/articles/<path:key>/related")

@@ -12,6 +12,8 @@ from archive.web.openapi_desk import SCHEMAS as DESK_SCHEMAS
 from archive.web.openapi_desk import paths as desk_paths
 from archive.web.openapi_examples import ARTICLE_EXAMPLE, SEARCH_EXAMPLE
 from archive.web.openapi_params import query_parameters
+from archive.web.openapi_threads import SCHEMAS as THREAD_SCHEMAS
+from archive.web.openapi_threads import paths as thread_paths
 from archive.web.params import EXPORT_COLUMNS
 from archive.web.schemas import SCHEMAS, ref
 
@@ -289,6 +291,7 @@ def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
                 }
             },
             "/api/articles/{id}/cite": {"get": _cite_operation()},
+            **thread_paths(_json, _errors),
             "/api/health": {
                 "get": {
                     "operationId": "health",
@@ -313,7 +316,7 @@ def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {**SCHEMAS, **DESK_SCHEMAS},
+            "schemas": {**SCHEMAS, **THREAD_SCHEMAS, **DESK_SCHEMAS},
             "responses": RESPONSES,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The server's ARCHIVE_API_KEY."}

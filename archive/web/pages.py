@@ -9,9 +9,9 @@ from markupsafe import Markup
 
 from archive.documents import extra_labels
 from archive.errors import BadQuery, NotFound
-from archive.limits import DEFAULT_COLLAPSE, DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT
+from archive.limits import DEFAULT_COLLAPSE, DEFAULT_LIMIT, DEFAULT_MODE, DEFAULT_SORT, THREAD_ON_PAGE
 from archive.query import parse_query
-from archive.reading import StoredArticle, archive_overview, load_article
+from archive.reading import StoredArticle, archive_overview, load_article, load_thread
 from archive.reflow import display_text
 from archive.search import SearchResponse
 from archive.snippets import highlight, highlight_terms
@@ -125,8 +125,12 @@ def article_page(key: str) -> str:
         }
         for p in article.passages
     ]
+    thread = load_thread(the_archive(), article.thread["id"]) if article.thread else None
+    near = thread.around(article.id, THREAD_ON_PAGE) if thread else []
+    shown = {a.id for a in near}  # listed under "This story over time": not repeated as related coverage
     try:
-        related = searcher().related(article.uid, limit=RELATED_ON_PAGE)
+        related = searcher().related(article.uid, limit=RELATED_ON_PAGE + len(shown))
+        related = [r for r in related if r.id not in shown][:RELATED_ON_PAGE]
     except NotFound:
         related = None
     return render_template(
@@ -136,9 +140,21 @@ def article_page(key: str) -> str:
         q=q,
         matched=matched,
         related=related,
+        thread=thread,
+        thread_near=near,
         label_links=_label_links(article, web_settings().labels),
         cite=citation_links(article, matched if any(p.seq == matched for p in article.passages) else None),
     )
+
+
+@pages.get("/threads/<key>")
+def thread_page(key: str) -> str:
+    """A story thread: its articles on a timeline, oldest first, grouped by day."""
+    thread = load_thread(the_archive(), key)
+    days: dict[str, list[Any]] = {}
+    for item in thread.articles:
+        days.setdefault(item.published_at.date().isoformat() if item.published_at else "", []).append(item)
+    return render_template("thread.html", thread=thread, days=list(days.items()))
 
 
 def _terms(q: str) -> list[str]:

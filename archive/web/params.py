@@ -58,6 +58,7 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "api.export": (*[p for p in SEARCH_PARAMS if p not in ("limit", "offset")], "format"),  # the whole set
     "api.get_article": (),
     "api.related": ("limit",),
+    "api.get_thread": (),
     "api.cite": ("format", "p"),
     "api.add_articles": (),
     "api.delete": (),

@@ -32,6 +32,8 @@ ARTICLE_REF = {
     "published_at": nullable("string", format="date-time"),
 }
 
+THREAD = {"oneOf": [ref("ThreadRef"), {"type": "null"}], "description": "Its story thread (/api/threads/{id})."}
+
 SCHEMAS: dict[str, Any] = {
     "Version": {
         "type": "object",
@@ -142,6 +144,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The story's other versions, oldest first (empty when it has none, or when "
                 "`collapse` is false).",
             },
+            "thread": THREAD,
         },
     },
     "Facet": {
@@ -277,6 +280,7 @@ SCHEMAS: dict[str, Any] = {
                     "properties": {"seq": INT, "start": INT, "end": INT},
                 },
             },
+            "thread": THREAD,
         },
     },
     "ArticleResponse": {
@@ -295,6 +299,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The article's opening words (display text: whitespace collapsed).",
             },
             "versions": {"type": "array", "items": ref("Version"), "description": "The story's other versions."},
+            "thread": THREAD,
         },
     },
     "RelatedResponse": {

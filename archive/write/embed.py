@@ -11,6 +11,7 @@ import numpy as np
 from archive.archive import Archive
 from archive.errors import ModelError
 from archive.store.vector_rows import rounded, write_vectors
+from archive.write import threads
 from archive.write.alerts import record_alerts
 
 
@@ -48,6 +49,7 @@ class IngestTimings:
     add: float = 0.0  # embedder: FAISS add / remove
     save: float = 0.0  # embedder: writing the index
     alerts: float = 0.0  # embedder: matching the new articles against the saved searches
+    threads: float = 0.0  # embedder: threading the new articles
 
     def as_dict(self) -> dict[str, float]:
         """Rounded seconds."""
@@ -161,3 +163,6 @@ def embed_and_add(
         tick = time.perf_counter()
         record_alerts(archive, np.concatenate([i for i, _ in added]), np.concatenate([v for _, v in added]))
         timings.alerts += time.perf_counter() - tick
+        tick = time.perf_counter()
+        threads.record(archive, np.concatenate([i for i, _ in added]))
+        timings.threads += time.perf_counter() - tick

@@ -26,7 +26,7 @@ import numpy as np
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.store import writes
-from archive.write import stories
+from archive.write import stories, threads
 from archive.write.alerts import record_alerts
 from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend
 from archive.write.maintain import writing
@@ -260,6 +260,9 @@ def _consume(
             tick = time.perf_counter()
             record_alerts(archive, new_ids, outcome.vectors)  # the saved searches these new articles match
             timings.alerts += time.perf_counter() - tick
+            tick = time.perf_counter()
+            threads.record(archive, new_ids)  # the story threads these new articles join
+            timings.threads += time.perf_counter() - tick
         progress.chunks_embedded += len(outcome.new_chunks)
         if on_progress:
             on_progress(progress)
