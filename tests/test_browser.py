@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT
+from live import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -33,67 +29,14 @@ SCREENSHOTS = Path(os.environ.get("ARCHIVE_SCREENSHOTS_DIR") or PROJECT_ROOT / "
 QUERY = "Iran camera disconnection"
 SEED_TITLE = "Top Iranian officials show defiance after IAEA resolution"
 XSS_TITLE = "<script>alert('title-xss')</script>"
-STARTUP_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/api/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def live_server(seeded_archive, tmp_path_factory):
     """`archive --index-dir <seeded index> serve` in a subprocess; yields its base URL."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_") or k == "ARCHIVE_ENCODER_CACHE"}
     # The session's ONNX export is shared (ARCHIVE_ENCODER_CACHE): the server does not export the model again.
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ARCHIVE_RATE_LIMIT="600/minute", PYTHONUNBUFFERED="1")
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "archive.cli",
-                "--index-dir",
-                str(seeded_archive.settings.index_dir),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--threads",
-                "4",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"archive serve did not come up on {url}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    log_dir = tmp_path_factory.mktemp("server")
+    yield from serve(seeded_archive.settings.index_dir, log_dir, {"ARCHIVE_RATE_LIMIT": "600/minute"}, "--threads", "4")
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,16 @@ hash encoder (meaning is not the point here: tests/test_browser.py drives the re
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import CORPUS, PROJECT_ROOT, SEEDS, hash_archive
-from test_browser import SCREENSHOTS, STARTUP_SECONDS, _free_port, _healthy, browser, page  # noqa: F401 - fixtures
+from conftest import CORPUS, SEEDS, hash_archive
+from live import serve
+from test_browser import SCREENSHOTS, browser, page  # noqa: F401 (fixtures)
 
 from archive.readers import read_paths
 from archive.write import ingest
@@ -37,40 +35,11 @@ def desk_server(tmp_path_factory, hash_encoder):
     ingest(archive, read_paths([CORPUS]))
     index_dir = archive.settings.index_dir
     archive.close()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(
-        ARCHIVE_ENCODER="hash",
-        ARCHIVE_API_KEY=KEY,
-        ARCHIVE_RATE_LIMIT="off",
-        PYTHONUNBUFFERED="1",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
+    yield from serve(
+        index_dir,
+        tmp_path_factory.mktemp("desk-server"),
+        {"ARCHIVE_ENCODER": "hash", "ARCHIVE_API_KEY": KEY, "ARCHIVE_RATE_LIMIT": "off"},
     )
-    log = tmp_path_factory.mktemp("desk-server") / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "archive.cli", "--index-dir", str(index_dir), "serve", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"archive serve did not come up on {url}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _post_seed(base: str) -> dict:

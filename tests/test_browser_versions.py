@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 
 import pytest
-from conftest import PROJECT_ROOT, hash_archive
-from test_browser import SCREENSHOTS, STARTUP_SECONDS, _free_port, _healthy, browser, page  # noqa: F401 (fixtures)
+from conftest import hash_archive
+from live import serve
+from test_browser import SCREENSHOTS, browser, page  # noqa: F401 (fixtures)
 from test_duplicates import copies
 
 from archive.write import ingest
@@ -25,28 +22,9 @@ def copies_server(tmp_path_factory, hash_encoder):
     ingest(archive, copies())
     index_dir = archive.settings.index_dir
     archive.close()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_ENCODER="hash", ARCHIVE_RATE_LIMIT="off", PYTHONUNBUFFERED="1")
-    log = tmp_path_factory.mktemp("copies-server") / "serve.log"
-    command = [sys.executable, "-m", "archive.cli", "--index-dir", str(index_dir), "serve", "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*command, "--host", "127.0.0.1"], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"archive serve did not come up on {url}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    yield from serve(
+        index_dir, tmp_path_factory.mktemp("copies-server"), {"ARCHIVE_ENCODER": "hash", "ARCHIVE_RATE_LIMIT": "off"}
+    )
 
 
 def test_a_collapsed_result_expands_to_its_versions(page, copies_server):  # noqa: F811 (the fixture)
