@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from archive.limits import THREAD_MAX
-from archive.web.schemas import nullable, ref
+from archive.web.schemas import SCHEMAS as BASE_SCHEMAS
+from archive.web.schemas import ref
 
 __all__ = ["SCHEMAS", "paths"]
 
@@ -24,17 +25,9 @@ SCHEMAS: dict[str, Any] = {
             "size": {"type": "integer", "description": "How many articles it holds (1: none follows the story)."},
         },
     },
-    "ThreadArticle": {
-        "type": "object",
-        "required": ["id", "uid", "title", "source", "url", "published_at"],
-        "properties": {
-            "id": INT,
-            "uid": STR,
-            "title": STR,
-            "source": nullable("string"),
-            "url": nullable("string", description="The original article."),
-            "published_at": nullable("string", format="date-time"),
-        },
+    "ThreadArticle": {  # what a version of a story shows: identity, outlet, link and time
+        **{k: v for k, v in BASE_SCHEMAS["Version"].items() if k != "description"},
+        "description": "One article of the thread.",
     },
     "ThreadResponse": {
         "type": "object",
