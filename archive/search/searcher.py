@@ -64,10 +64,12 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query(self.settings.labels)
+        match_set = req.mode == "keyword" or (query.is_empty and query.has_filters)  # its facets need no ranking
+        early = self.pool.submit(self._label_facets, query, req, None) if match_set else None
         total, relation, facet_counts, page, scope, stories = self._stories(
             query, req, req.offset, req.limit, req.offset + req.limit
         )
-        labelled = self.pool.submit(self._label_facets, query, req, scope)
+        labelled = early or self.pool.submit(self._label_facets, query, req, scope)
         explain_words(self.archive, query, page)
         results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
         collapse.attach(self.archive, results, stories)

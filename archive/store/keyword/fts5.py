@@ -45,7 +45,7 @@ TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
-ID_BATCH = 10_000  # ids per IN list (far below SQLite's bound-parameter limit)
+FEW_IDS = 50  # `containing`: up to this many ids, FTS5 looks each one up; above, it reads the range
 COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
 
 
@@ -247,17 +247,22 @@ class Fts5KeywordIndex:
         return counts
 
     def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
-        """Which of `article_ids` match `expression`: FTS5 takes the rowid list itself (a look-up per id in the
-        word's postings, not the whole posting list as `satisfying`'s IN (subquery) would)."""
+        """Which of `article_ids` match `expression`.
+
+        FTS5 answers a `rowid IN (...)` list by running the match once per id (~20 us each: right for a page
+        of ids, 3-8 ms a word for 300); for more ids the match's postings within the ids' range are read in one
+        pass and intersected here (0.3 ms for `camera`, 1.8 ms for `oil`, 9 ms for `said`, 300 ids on the
+        18,700-story Reuters archive)."""
         match = expression_to_fts5(expression)
         if match is None or not article_ids:
             return set()
-        found: set[int] = set()
-        for start in range(0, len(article_ids), ID_BATCH):
-            part = [int(i) for i in article_ids[start : start + ID_BATCH]]
-            stmt = select(_FTS.c.rowid).where(_matches("fts_contains", match), _FTS.c.rowid.in_(part))
-            found.update(int(r) for r in conn.scalars(stmt))
-        return found
+        wanted = {int(i) for i in article_ids}
+        if len(wanted) <= FEW_IDS:
+            bound = _FTS.c.rowid.in_(sorted(wanted))
+        else:
+            bound = _FTS.c.rowid.between(min(wanted), max(wanted))
+        stmt = select(_FTS.c.rowid).where(_matches("fts_contains", match), bound)
+        return {int(r) for r in conn.scalars(stmt) if r in wanted}
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""
