@@ -7,12 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from archive.cli_common import _archive, _fail_cleanly
 from archive.cli_desk import batch_group, saved_group
+from archive.cli_maintain import duplicates, migrate, threads
 from archive.config import Settings
 from archive.errors import ArchiveError
 from archive.limits import (
@@ -302,89 +303,6 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int, 
     run_server(settings, host, port, workers=workers, threads=threads, access_log=access_log)
 
 
-@main.command()
-@click.pass_context
-@_fail_cleanly
-def migrate(ctx: click.Context) -> None:
-    """Upgrade the database schema of an existing archive (opening one for writing does it too); store in SQL the
-    vectors of chunks that have none, from the index."""
-    from archive.archive import no_archive, read_only
-    from archive.store.db import current_revision, database_exists, head_revision, make_engine, storage_writable
-    from archive.store.db import migrate as run_migrate
-
-    settings = ctx.obj["settings"]
-    if not database_exists(settings.sqlalchemy_url):
-        raise no_archive(settings.index_dir)
-    if not storage_writable(settings.index_dir, settings.sqlalchemy_url):
-        raise read_only(settings.index_dir)
-    engine = make_engine(settings.sqlalchemy_url)
-    before = current_revision(engine)
-    changed = run_migrate(engine)
-    after = current_revision(engine)
-    engine.dispose()
-    click.echo(
-        f"schema upgraded from {before or 'none'} to {after}" if changed else f"schema is current ({head_revision()})"
-    )
-    from archive.write import backfill_vectors
-    from archive.write.stories import backfill
-
-    try:
-        stored = backfill_vectors(_archive(ctx))
-    except ArchiveError as exc:  # e.g. a damaged index: the schema is upgraded all the same
-        click.echo(f"vectors not copied from the index: {exc.message}")
-    else:
-        if stored:
-            click.echo(f"stored {stored} vectors from the index in SQL (no model)")
-    report = backfill(_archive(ctx, verify=False))  # near copies of articles stored before they were detected
-    if report.articles:
-        click.echo(f"near copies: {report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
-    from archive.write.threads import backfill as thread_backfill
-
-    done = thread_backfill(_archive(ctx, verify=False))  # story threads of articles stored before them
-    if done.articles:
-        click.echo(f"story threads: {done.articles} articles threaded in {done.seconds:.1f}s; {_threads(done)}")
-
-
-def _threads(report: Any) -> str:
-    return f"{report.threads} threads, {report.shared} of more than one article ({report.threaded} articles threaded)"
-
-
-def _stories(report: Any) -> str:
-    return f"{report.stories} stories with more than one version ({report.grouped} articles)"
-
-
-@main.command()
-@click.option("--rebuild", is_flag=True, help="Forget every signature and group first (after changing their settings).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@_fail_cleanly
-def duplicates(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
-    """Detect near copies (one result per story) for articles not yet signed; --rebuild redoes all (no model needed)."""
-    from archive.write.stories import backfill
-
-    report = backfill(_archive(ctx, verify=False), rebuild=rebuild)
-    if as_json:
-        click.echo(json.dumps({"ok": True, **report.as_dict()}))
-        return
-    click.echo(f"{report.articles} articles signed in {report.seconds:.1f}s; {_stories(report)}")
-
-
-@main.command()
-@click.option("--rebuild", is_flag=True, help="Forget every thread first (after changing their settings).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@_fail_cleanly
-def threads(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
-    """Thread the articles not yet in a story thread; --rebuild redoes all (from the stored vectors, no model)."""
-    from archive.write.threads import backfill
-
-    report = backfill(_archive(ctx, verify=False), rebuild=rebuild)
-    if as_json:
-        click.echo(json.dumps({"ok": True, **report.as_dict()}))
-        return
-    click.echo(f"{report.articles} articles threaded in {report.seconds:.1f}s; {_threads(report)}")
-
-
 @main.command("settings")
 def show_settings() -> None:
     """Every setting: environment variable, default and meaning."""
@@ -405,6 +323,9 @@ def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     ctx.invoke(ingest, paths=paths, source=None, as_json=False, progress="bar")
 
 
+main.add_command(migrate)
+main.add_command(duplicates)
+main.add_command(threads)
 main.add_command(saved_group)
 main.add_command(batch_group)
 

@@ -6,7 +6,7 @@
 
 Two fresh archives, A without saved searches and B with `--saved` (100) of them, take the same
 Reuters stories in four parts, alternating ABBA so that background load weighs on both alike.
-The saved searches are the 50 Reuters names of tests/fixtures/batch/reuters_queries.csv, each
+The saved searches are the 50 Reuters names of tests/fixtures/batch/newsroom_names.csv, each
 in hybrid mode, plus half of them in keyword mode with a date filter and the other half in
 semantic mode (100 in all: 75 decided by one SQL statement each, 25 by a matrix product).
 Reported: ingest seconds of each side and their ratio, the seconds inside the alert hook, the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.common import PROJECT_ROOT, Results, log, reuters_articles, run_suite, stopwatch
 
-QUERIES = PROJECT_ROOT / "tests" / "fixtures" / "batch" / "reuters_queries.csv"
+QUERIES = PROJECT_ROOT / "tests" / "fixtures" / "batch" / "newsroom_names.csv"
 
 
 def saved_requests(path: Path, count: int) -> list[tuple[str, object]]:

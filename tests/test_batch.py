@@ -23,7 +23,7 @@ from archive.write import ingest
 
 KEY = "batch-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-REUTERS_QUERIES = FIXTURES / "batch" / "reuters_queries.csv"
+REUTERS_QUERIES = FIXTURES / "batch" / "newsroom_names.csv"
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_fifty_reuters_names_on_a_thousand_reuters_stories(archive):
     corpus = shared_data("reuters21578", "corpus.jsonl")
     ingest(archive, list(itertools.islice(read_paths([corpus]), 1000)))
     client = _app(archive).test_client()
-    upload = {"file": (io.BytesIO(REUTERS_QUERIES.read_bytes()), "reuters_queries.csv")}
+    upload = {"file": (io.BytesIO(REUTERS_QUERIES.read_bytes()), "newsroom_names.csv")}
     r = client.post("/api/batches", data=upload, headers=AUTH, content_type="multipart/form-data")
     job_id = r.get_json()["batch"]["id"]
     progress = []

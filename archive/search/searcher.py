@@ -65,11 +65,11 @@ class Searcher:
         req = request.validated()
         query = req.query(self.settings.labels)
         match_set = req.mode == "keyword" or (query.is_empty and query.has_filters)  # its facets need no ranking
-        early = self.pool.submit(self._label_facets, query, req, None) if match_set else None
+        early = self.pool.submit(self._label_facets, query, None) if match_set else None
         total, relation, facet_counts, page, scope, stories = self._stories(
             query, req, req.offset, req.limit, req.offset + req.limit
         )
-        labelled = early or self.pool.submit(self._label_facets, query, req, scope)
+        labelled = early or self.pool.submit(self._label_facets, query, scope)
         explain_words(self.archive, query, page)
         results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
         collapse.attach(self.archive, results, stories)
@@ -264,7 +264,7 @@ class Searcher:
         facet_counts = counting.result()
         return sum(facet_counts.values()), facet_counts, page, stories
 
-    def _label_facets(self, query: Query, req: SearchRequest, scope: list[int] | None) -> dict[str, list[dict]]:
+    def _label_facets(self, query: Query, scope: list[int] | None) -> dict[str, list[dict]]:
         """The label facets (`Settings.labels`): the most frequent values over the whole result set."""
         names = self.settings.labels
         if not names:

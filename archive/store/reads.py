@@ -130,12 +130,6 @@ def label_counts(
     counts: dict[str, dict[str, int]] = {f: {} for f in fields}
     if not fields:
         return counts
-    base = (
-        select(LabelRow.field, LabelRow.value, func.count())
-        .join(ArticleRow, ArticleRow.id == LabelRow.article_id)
-        .where(LabelRow.field.in_(list(fields)))
-        .group_by(LabelRow.field, LabelRow.value)
-    )
     if article_ids is not None:  # by primary key (article_id first): only these articles' rows are read
         by_id = select(LabelRow.field, LabelRow.value)
         wanted = set(fields)
@@ -144,8 +138,13 @@ def label_counts(
                 if field in wanted:
                     counts[field][value] = counts[field].get(value, 0) + 1
         return counts
-    conditions = article_filters(query) if query is not None else []
-    for field, value, n in conn.execute(base.where(*conditions)):
+    stmt = (
+        select(LabelRow.field, LabelRow.value, func.count())
+        .join(ArticleRow, ArticleRow.id == LabelRow.article_id)
+        .where(LabelRow.field.in_(list(fields)), *(article_filters(query) if query is not None else []))
+        .group_by(LabelRow.field, LabelRow.value)
+    )
+    for field, value, n in conn.execute(stmt):
         counts[field][value] = counts[field].get(value, 0) + int(n)
     return counts
 

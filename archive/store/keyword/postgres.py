@@ -39,7 +39,6 @@ by `ts_rank_cd` (no idf), this one never reads the matches it leaves out.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -69,8 +68,8 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import Grouping
 
-from archive.query import Node, Query, compile_expression, compile_query, phrase_parts, word_parts
-from archive.query.compile import InfixDialect, compile_excluded
+from archive.query import Node, Query, compile_expression, phrase_parts, word_parts
+from archive.query.compile import compile_excluded
 from archive.query.nodes import Phrase, Prefix, Term, leaves
 from archive.store.filters import (
     article_filters,
@@ -82,6 +81,7 @@ from archive.store.filters import (
     story_ids,
 )
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
+from archive.store.keyword.tsquery import TSQUERY_DIALECT, _lexeme, to_tsquery_text
 from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 K1, B = 1.2, 0.75
@@ -90,55 +90,6 @@ IDF_FLOOR = 1e-6  # FTS5's floor for terms in more than half the articles
 
 SEARCH_VECTOR = literal_column("articles.search_vector", TSVECTOR)
 SEARCH_LENGTH = literal_column("articles.search_length", Integer)
-
-
-# -- the query ---------------------------------------------------------------------------
-
-
-def _lexeme(part: str) -> str:
-    """One tsquery operand, quoted: whatever the text, it is a single operand (never syntax)."""
-    return "'" + part.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _atom(parts: list[str]) -> str:
-    """A word, or a phrase of words one position apart."""
-    return _lexeme(parts[0]) if len(parts) == 1 else "(" + " <-> ".join(map(_lexeme, parts)) + ")"
-
-
-_QUOTED = re.compile(r"'(?:[^']|'')*'(:\*)?")
-
-
-class _Tsquery(InfixDialect):
-    """The query language spelled as `to_tsquery` input: every operand quoted, every group parenthesised.
-
-    `word*` is a lexeme prefix (`'export':*`); `title:` labels each lexeme of its expression with
-    the title's weight A (`'iran':A`), the tsvector's weight of title words.
-    """
-
-    OR, AND, AND_NOT = " | ", " & ", " & !"
-    atom = staticmethod(_atom)
-
-    @staticmethod
-    def prefix(parts: list[str]) -> str:
-        return _lexeme(parts[0]) + ":*" if len(parts) == 1 else _atom(parts)
-
-    @staticmethod
-    def field(name: str, expression: str) -> str:
-        if name != "title":
-            raise ValueError(f"no field {name!r} in the keyword index")
-        return _QUOTED.sub(lambda m: m.group(0) + "A" if m.group(1) else m.group(0) + ":A", expression)
-
-
-TSQUERY_DIALECT = _Tsquery()
-
-
-def to_tsquery_text(query: Query) -> str | None:
-    """Compile to `to_tsquery('archive_english', ...)` input (never a syntax error), or None when nothing is positive.
-
-    The shape is `to_fts5`'s (`query.compile`): the Boolean constraint AND the optional words, minus
-    exclusions. PostgreSQL stems each quoted operand; there are no stop words (as in FTS5).
-    """
-    return compile_query(query, TSQUERY_DIALECT)
 
 
 def _tsquery(expression: str, name: str) -> ColumnElement:
