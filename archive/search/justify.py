@@ -62,7 +62,7 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     """The candidates that something justifies, in their order.
 
     Candidates above the floor are kept as they are. The words of the others are looked up over just those
-    articles: one statement for all the words of a short query (all are needed), else one per word. In
+    articles in one statement: one match of all the words of a short query (all are needed), else each word's. In
     hybrid mode only the keyword side's candidates can be justified by words (a semantic-only candidate
     below the floor is not among the best keyword matches either).
     """
@@ -73,7 +73,9 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     doubtful = [c for c in ranked if not by_meaning(c, settings) and (c.keyword_rank is not None or not hybrid)]
     if need and need == len(words) and doubtful:
         with archive.engine.connect() as conn:
-            having = archive.keyword.containing(conn, all_of(words.values()), [c.article_id for c in doubtful])
+            having = archive.keyword.containing(
+                conn, {"all": all_of(words.values())}, [c.article_id for c in doubtful]
+            )["all"]
         for c in doubtful:
             c.matched = tuple(words) if c.article_id in having else ()
     elif need:

@@ -13,28 +13,30 @@ from archive.query import Query
 from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 
-def article_filters(query: Query) -> list[ColumnElement[bool]]:
+def article_filters(query: Query, articles: Any = None) -> list[ColumnElement[bool]]:
     """source (case-insensitive equality), author (case-insensitive substring), after (inclusive), before
-    (exclusive), and each label (the article has it; labels are stored lower-cased)."""
+    (exclusive), and each label (the article has it; labels are stored lower-cased), over `articles` (the
+    table, or an alias of it such as `cards.CARDS`)."""
+    a = (articles if articles is not None else ArticleRow.__table__).c
     clauses: list[ColumnElement[bool]] = []
     # NUL never occurs in a stored value (readers drop control characters) and PostgreSQL refuses it in a
     # parameter: it is dropped from the filter.
     source = query.source.replace("\x00", "") if query.source else query.source
     author = query.author.replace("\x00", "") if query.author else query.author
     if source:
-        clauses.append(func.lower(ArticleRow.source) == func.lower(literal(source)))
+        clauses.append(func.lower(a.source) == func.lower(literal(source)))
     if author:
         escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(func.lower(ArticleRow.author).like(func.lower(literal(f"%{escaped}%")), escape="\\"))
+        clauses.append(func.lower(a.author).like(func.lower(literal(f"%{escaped}%")), escape="\\"))
     if query.after:
-        clauses.append(ArticleRow.published_at >= datetime.combine(query.after, time.min))
+        clauses.append(a.published_at >= datetime.combine(query.after, time.min))
     if query.before:
-        clauses.append(ArticleRow.published_at < datetime.combine(query.before, time.min))
+        clauses.append(a.published_at < datetime.combine(query.before, time.min))
     for field, value in query.labels:
         labelled = select(LabelRow.article_id).where(
             LabelRow.field == field, LabelRow.value == value.replace("\x00", "")
         )
-        clauses.append(ArticleRow.id.in_(labelled))
+        clauses.append(a.id.in_(labelled))
     return clauses
 
 
@@ -47,9 +49,9 @@ def date_order(
     return published.is_(None), published.desc(), tiebreak.desc()
 
 
-def publication_day() -> ColumnElement[Any]:
+def publication_day(articles: Any = None) -> ColumnElement[Any]:
     """The UTC day of `published_at` (NULL when undated): the unit of the date histogram."""
-    return func.date(ArticleRow.published_at)
+    return func.date((articles if articles is not None else ArticleRow.__table__).c.published_at)
 
 
 def as_day(value: Any) -> date | None:

@@ -18,7 +18,13 @@ class ArticleRow(Base):
 
     __tablename__ = "articles"
     # AUTOINCREMENT: ids are never reused, so a stale vector can never point at a new row.
-    __table_args__ = (Index("ix_articles_published_at", "published_at"), {"sqlite_autoincrement": True})
+    # ix_articles_card: what a match set reads of each article (the date histogram, filters, date order) without
+    # the row itself, whose body comes first and spills into overflow pages (store/cards.py).
+    __table_args__ = (
+        Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_card", "id", "published_at", "source", "author"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(512), unique=True)

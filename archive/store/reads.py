@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from archive.documents import DISPLAY_FIELDS
 from archive.limits import MAX_KEY_CHARS
 from archive.query import Node, Query
+from archive.store.cards import CARDS
 from archive.store.filters import (
     article_filters,
     as_day,
@@ -112,12 +113,12 @@ def matched_words(
     conn: Connection, keyword: KeywordIndex, words: dict[str, Node], article_ids: Sequence[int]
 ) -> dict[int, set[str]]:
     """Which of `words` (label -> a query node, as the keyword index matches it: stemmed, in title or
-    body) each of `article_ids` contains: one index look-up per word, restricted to those articles."""
+    body) each of `article_ids` contains: one statement, every word looked up over just those articles."""
     found: dict[int, set[str]] = {}
-    if not article_ids:
+    if not article_ids or not words:
         return found
-    for label, node in words.items():
-        for aid in keyword.containing(conn, node, article_ids):
+    for label, having in keyword.containing(conn, words, article_ids).items():
+        for aid in having:
             found.setdefault(aid, set()).add(label)
     return found
 
@@ -130,13 +131,16 @@ def label_counts(
     counts: dict[str, dict[str, int]] = {f: {} for f in fields}
     if not fields:
         return counts
-    if article_ids is not None:  # by primary key (article_id first): only these articles' rows are read
-        by_id = select(LabelRow.field, LabelRow.value)
-        wanted = set(fields)
+    if article_ids is not None:
+        # By primary key: only these articles' rows are read, and grouped in SQL. `field || ''` keeps the
+        # (field, value) index from driving (without statistics SQLite would read every row of the fields).
+        field = LabelRow.field.concat("")
+        by_id = select(LabelRow.field, LabelRow.value, func.count()).group_by(LabelRow.field, LabelRow.value)
         for batch in batches(article_ids):
-            for field, value in conn.execute(by_id.where(LabelRow.article_id.in_(batch))):
-                if field in wanted:
-                    counts[field][value] = counts[field].get(value, 0) + 1
+            for field_name, value, n in conn.execute(
+                by_id.where(LabelRow.article_id.in_(batch), field.in_(list(fields)))
+            ):
+                counts[field_name][value] = counts[field_name].get(value, 0) + int(n)
         return counts
     stmt = (
         select(LabelRow.field, LabelRow.value, func.count())
@@ -195,7 +199,7 @@ def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tupl
         out += [
             (int(i), s, p)
             for i, s, p in conn.execute(
-                select(ArticleRow.id, ArticleRow.source, ArticleRow.published_at).where(ArticleRow.id.in_(part))
+                select(CARDS.c.id, CARDS.c.source, CARDS.c.published_at).where(CARDS.c.id.in_(part))
             )
         ]
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -56,9 +56,12 @@ class KeywordIndex(Protocol):
         """Matches counted per label value of each of `fields` (`article_labels`) over all matches: the label
         facets of keyword mode."""
 
-    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
-        """Which of `article_ids` satisfy `expression` (a positive tree: a word, a phrase, ...), read from
-        the index for just those articles (what "why it matched" and the minimum-should-match rule ask)."""
+    def containing(
+        self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]
+    ) -> dict[str, set[int]]:
+        """For each labelled expression (a positive tree: a word, a phrase, ...), which of `article_ids`
+        satisfy it, read from the index for just those articles in one statement (what "why it matched"
+        and the minimum-should-match rule ask)."""
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded
