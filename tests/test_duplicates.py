@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -36,8 +37,10 @@ REPO = (
 T0 = datetime(1987, 3, 1, 1, 30, tzinfo=UTC)
 
 
-def art(uid: str, title: str, body: str, hours: float = 0.0, source: str = "Wire") -> Article:
-    return Article(title=title, body=body, uid=uid, source=source, published_at=T0 + timedelta(hours=hours))
+def art(uid: str, title: str, body: str, hours: float = 0.0, source: str = "Wire", **extra: Any) -> Article:
+    return Article(
+        title=title, body=body, uid=uid, source=source, published_at=T0 + timedelta(hours=hours), extra=extra
+    )
 
 
 def copies() -> list[Article]:
@@ -245,13 +248,15 @@ def test_an_archive_made_before_0003_upgrades_without_losing_data(archive):
     assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 1
 
 
-def brute_force_fold(searcher, request, groups):
-    """(total, facets, uids) of folding every match of `request` with collapse=false, in its order."""
+def brute_force_fold(searcher, request, groups, topics=None):
+    """(total, facets, uids) of folding every match of `request` with collapse=false, in its order; with
+    `topics` (uid -> its topics), the topic facet of the folded list too."""
     from archive.search.results import facets
 
     _, results = searcher.export(replace(request, collapse=False), max_results=10_000)
     seen: set[int] = set()
     counts: dict = {}
+    topic_counts: dict = {}
     uids = []
     for r in results:
         story = groups.get(r.uid)
@@ -262,7 +267,13 @@ def brute_force_fold(searcher, request, groups):
         uids.append(r.uid)
         key = (r.source, datetime.fromisoformat(r.published_at.replace("Z", "+00:00")).date())
         counts[key] = counts.get(key, 0) + 1
-    return sum(counts.values()), facets(counts)[0], uids
+        for topic in (topics or {}).get(r.uid, []):
+            topic_counts[topic] = topic_counts.get(topic, 0) + 1
+    expected = facets(counts)[0]
+    if topics is not None:
+        ordered = sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        expected["topic"] = [{"value": v, "count": n} for v, n in ordered]
+    return sum(counts.values()), expected, uids
 
 
 @pytest.mark.parametrize("window", ["default", "tiny"])
@@ -272,12 +283,15 @@ def test_story_counts_in_sql_equal_folding_every_match(archive, monkeypatch, win
     if window == "tiny":  # a window of offset + limit: every page that meets a folded copy widens
         monkeypatch.setattr(collapse, "WINDOW_FACTOR", 1)
         monkeypatch.setattr(collapse, "WINDOW_SLACK", 0)
+    # Versions of a story may carry different labels: a story counts under the labels of its first version.
+    topics = {"bonds-agency": ["debt", "money-fx"], "repo-1": ["money-fx"], "repo-2": ["interest"], "repo-3": []}
     other = [
         art("bonds-agency", "MANILA TO OFFER DEBT BONDS TO BANKS", BONDS.replace("reporters", "Agency"), 1, "Agency"),
         art("repo-1", "FED ADDS RESERVES", REPO.format(n="two", rate="6-1/16"), 50),
         art("repo-2", "FED ADDS RESERVES", REPO.format(n="two", rate="6-1/16").replace("Dealers", "Traders"), 52),
         art("repo-3", "FED ADDS RESERVES", REPO.format(n="1.5", rate="6-3/8"), 120, "Agency"),
     ]
+    other = [replace(a, extra={"topics": topics[a.uid]}) for a in other]
     ingest(archive, copies() + other)
     groups = {uid: story for uid, story in stories(archive).items() if story is not None}
     days = {}
@@ -291,10 +305,10 @@ def test_story_counts_in_sql_equal_folding_every_match(archive, monkeypatch, win
         for sort in ("relevance", "newest", "oldest")
     ] + [SearchRequest(q="", source=s, sort=sort) for s in ("Wire", "Agency") for sort in ("newest", "oldest")]
     for request in requests:
-        total, expected_facets, uids = brute_force_fold(searcher, request, groups)
+        total, expected_facets, uids = brute_force_fold(searcher, request, groups, topics)
         got = searcher.search(request)
         assert got.total == total, request
-        assert {k: got.facets[k] for k in ("source", "year", "date")} == expected_facets, request
+        assert {k: got.facets[k] for k in ("source", "year", "date", "topic")} == expected_facets, request
         paged = [searcher.search(replace(request, limit=1, offset=n)).results for n in range(total + 1)]
         assert [p[0].uid for p in paged if p] == uids, request
         exported = [r.uid for r in searcher.export(request, max_results=100)[1]]

@@ -122,7 +122,7 @@ def test_nothing_positive_after_normalisation_matches_nothing(conn: Connection) 
     assert to_tsquery_text(query) is not None
     assert INDEX.rank(conn, query, 10, 3.0) == []
     assert INDEX.page(conn, query, sort="newest", limit=10, offset=0, title_weight=3.0) == []
-    assert INDEX.source_day_counts(conn, query) == {}
+    assert INDEX.facet_counts(conn, query, fields=["topics"]) == ({}, {"topics": {}})
 
 
 def _parse_or_none(q: str) -> Query | None:
@@ -142,7 +142,7 @@ def test_property_never_a_syntax_error(conn: Connection, q: str) -> None:
         return
     INDEX.rank(conn, query, 5, 3.0)
     INDEX.page(conn, query, sort="newest", limit=5, offset=0, title_weight=3.0)
-    INDEX.source_day_counts(conn, query)
+    INDEX.facet_counts(conn, query, stories=True, fields=["topics"])
     restriction = INDEX.restriction(query)
     if restriction is not None:
         from sqlalchemy import select

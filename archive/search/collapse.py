@@ -6,7 +6,7 @@ sort) and the story's other versions ride along as `versions`. Totals and facets
 stories.
 
 Keyword mode and browsing (`folded_page`): the counting statement counts stories itself
-(`KeywordIndex.source_day_counts(stories=True)`, `reads.browse_counts`), and the page folds a
+(`KeywordIndex.facet_counts(stories=True)`, `reads.browse_counts`), and the page folds a
 bounded window of the ranked matches, widened only while its representatives do not fill the
 page. Semantic and hybrid modes (`collapsed`): the bounded candidate set is folded whole, and
 every folded copy is taken off the counts of its source and day. The cost is one look-up of story

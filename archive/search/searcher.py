@@ -27,6 +27,7 @@ from archive.search.results import Candidate, RelatedArticle, SearchResponse, Se
 from archive.search.terms import ranking_terms
 from archive.snippets import highlight_terms
 from archive.store import reads
+from archive.store.filters import Counts, LabelCounts
 
 EXPORT_BATCH = 100  # results hydrated at a time while an export streams
 SIDE_THREADS = 8  # concurrent second halves of searches in flight (see Searcher._pool)
@@ -64,17 +65,16 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query(self.settings.labels)
-        match_set = req.mode == "keyword" or (query.is_empty and query.has_filters)  # its facets need no ranking
-        early = self.pool.submit(self._label_facets, query, None) if match_set else None
-        total, relation, facet_counts, page, scope, stories = self._stories(
+        total, relation, facet_counts, labels, page, scope, stories = self._stories(
             query, req, req.offset, req.limit, req.offset + req.limit
         )
-        labelled = early or self.pool.submit(self._label_facets, query, scope)
+        # A match set's label counts come with its other counts; a ranked set's are counted over its ids.
+        labelled = self.pool.submit(self._label_counts, scope or []) if labels is None else None
         explain_words(self.archive, query, page)
         results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
         collapse.attach(self.archive, results, stories)
         facet_lists, date_bucket = facets(facet_counts)
-        facet_lists.update(labelled.result())
+        facet_lists.update(self._label_lists(labelled.result() if labelled is not None else labels or {}))
         return SearchResponse(
             query=req.q,
             mode=req.mode,
@@ -109,7 +109,7 @@ class Searcher:
         """
         req = request.validated()
         query = req.query(self.settings.labels)
-        total, _, _, ranked, _, stories = self._stories(query, req, 0, max(0, max_results), DEFAULT_LIMIT)
+        total, _, _, _, ranked, _, stories = self._stories(query, req, 0, max(0, max_results), DEFAULT_LIMIT)
         terms, required = highlight_terms(query), required_words(query)
 
         def results() -> Iterator[SearchResult]:
@@ -124,34 +124,36 @@ class Searcher:
 
     def _stories(
         self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
-    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate], list[int] | None, dict[int, int]]:
+    ) -> tuple[int, str, Counts, LabelCounts | None, list[Candidate], list[int] | None, dict[int, int]]:
         """`_ranked` with one result per story (search/collapse.py) unless the request turns it off; the last
         item maps each listed representative to its story."""
         if not req.collapse:
             return (*self._ranked(query, req, offset, limit, need), {})
         browse = query.is_empty and query.has_filters
         if browse or req.mode == "keyword":  # stories counted in SQL, the page folded from a bounded window
-            total, facet_counts, page, stories = self._match_set(
+            total, facet_counts, labels, page, stories = self._match_set(
                 query, req, offset, limit, keyword=not browse, fold=True
             )
-            return total, "eq", facet_counts, page, None, stories
-        return collapse.collapsed(
-            self.archive, lambda o, n, w: self._ranked(query, req, o, n, need=w), offset, limit, need
+            return total, "eq", facet_counts, labels, page, None, stories
+        total, relation, facet_counts, page, scope, stories = collapse.collapsed(
+            self.archive, lambda o, n, w: _without_labels(self._ranked(query, req, o, n, need=w)), offset, limit, need
         )
+        return total, relation, facet_counts, None, page, scope, stories
 
     def _ranked(
         self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
-    ) -> tuple[int, str, dict[tuple[str | None, date | None], int], list[Candidate], list[int] | None]:
-        """(total, its relation, facet counts, the candidates at [offset, offset + limit) in the request's order,
-        the ids of every result (None in keyword mode and browsing, whose result set is a query in SQL)).
+    ) -> tuple[int, str, Counts, LabelCounts | None, list[Candidate], list[int] | None]:
+        """(total, its relation, facet counts, label counts (None: to be counted over the ids of every result),
+        the candidates at [offset, offset + limit) in the request's order, the ids of every result (None in
+        keyword mode and browsing, whose result set is a query in SQL)).
 
         Semantic and hybrid modes keep only justified candidates (`justify.justified`): the
         total counts them, and a date sort orders them, never the rest of the window.
         """
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
-            total, facet_counts, page, _ = self._match_set(query, req, offset, limit, keyword=not browse)
-            return total, "eq", facet_counts, page, None
+            total, facet_counts, labels, page, _ = self._match_set(query, req, offset, limit, keyword=not browse)
+            return total, "eq", facet_counts, labels, page, None
         candidates, saturated = self._candidates(query, req.mode, need)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
         ranked = justified(self.archive, self.settings, query, ranked)
@@ -161,7 +163,14 @@ class Searcher:
             missing = datetime.max if oldest else datetime.min  # undated articles go last either way
             ranked.sort(key=lambda c: dates.get(c.article_id) or missing, reverse=not oldest)
         relation = "gte" if saturated else "eq"
-        return len(ranked), relation, facet_counts, ranked[offset : offset + limit], [c.article_id for c in ranked]
+        return (
+            len(ranked),
+            relation,
+            facet_counts,
+            None,
+            ranked[offset : offset + limit],
+            [c.article_id for c in ranked],
+        )
 
     def _candidates(self, query: Query, mode: str, need: int) -> tuple[dict[int, Candidate], bool]:
         """Semantic or hybrid candidates, fused per article, and whether a window may have cut off
@@ -222,12 +231,12 @@ class Searcher:
 
     def _match_set(
         self, query: Query, req: SearchRequest, offset: int, limit: int, *, keyword: bool, fold: bool = False
-    ) -> tuple[int, dict[tuple[str | None, date | None], int], list[Candidate], dict[int, int]]:
+    ) -> tuple[int, Counts, LabelCounts, list[Candidate], dict[int, int]]:
         """Keyword mode and filter-only browsing: every matching article is the candidate set.
 
-        Counted, faceted, sorted and paged in SQL (two statements, the count on its own
-        connection beside the page), so totals are exact and a deep page or a date sort
-        costs no more than the first page. With `fold`, one result per story: the count
+        Counted, faceted, sorted and paged in SQL (three statements side by side, each on its own
+        connection: the page, the counts per source and day, the counts per label), so totals are exact and
+        a deep page or a date sort costs no more than the first page. With `fold`, one result per story: the count
         counts stories and the page folds a bounded window (`collapse.folded_page`); the last
         item maps each listed representative to its story ({} without `fold`).
         """
@@ -235,13 +244,13 @@ class Searcher:
         terms = ranking_terms(query)
         title_weight = self.settings.title_weight
 
-        def counts() -> dict[tuple[str | None, date | None], int]:
+        def counts(fields: list[str] | None) -> tuple[Counts, LabelCounts]:
             with archive.engine.connect() as conn:
                 if keyword:
-                    return archive.keyword.source_day_counts(
-                        conn, terms, stories=fold, sort=req.sort, title_weight=title_weight
+                    return archive.keyword.facet_counts(
+                        conn, terms, stories=fold, sort=req.sort, title_weight=title_weight, fields=fields
                     )
-                return reads.browse_counts(conn, query, stories=fold, oldest=req.sort == "oldest")
+                return reads.browse_counts(conn, query, stories=fold, oldest=req.sort == "oldest", fields=fields)
 
         def window(start: int, size: int) -> list[Candidate]:
             with archive.engine.connect() as conn:
@@ -256,29 +265,28 @@ class Searcher:
                 ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=size, offset=start)
                 return [Candidate(a) for a in ids]
 
-        counting = self.pool.submit(counts)
+        counting = self.pool.submit(counts, None)
+        fields = list(self.settings.labels.values())
+        labelling = self.pool.submit(counts, fields) if fields else None
         if fold:
             page, stories = collapse.folded_page(archive, lambda size: window(0, size), offset, limit)
         else:
             page, stories = window(offset, limit), {}
-        facet_counts = counting.result()
-        return sum(facet_counts.values()), facet_counts, page, stories
+        facet_counts = counting.result()[0]
+        labels = labelling.result()[1] if labelling is not None else {}
+        return sum(facet_counts.values()), facet_counts, labels, page, stories
 
-    def _label_facets(self, query: Query, scope: list[int] | None) -> dict[str, list[dict]]:
-        """The label facets (`Settings.labels`): the most frequent values over the whole result set."""
-        names = self.settings.labels
-        if not names:
+    def _label_counts(self, article_ids: list[int]) -> LabelCounts:
+        """Label counts (`Settings.labels`) over a ranked result set."""
+        if not self.settings.labels or not article_ids:
             return {}
-        archive = self.archive
-        with archive.engine.connect() as conn:
-            if scope is not None:
-                counts = reads.label_counts(conn, list(names.values()), article_ids=scope)
-            elif query.is_empty:  # browsing: the filters are the set
-                counts = reads.label_counts(conn, list(names.values()), query=query)
-            else:
-                counts = archive.keyword.label_counts(conn, ranking_terms(query), list(names.values()))
+        with self.archive.engine.connect() as conn:
+            return reads.label_counts(conn, list(self.settings.labels.values()), article_ids)
+
+    def _label_lists(self, counts: LabelCounts) -> dict[str, list[dict]]:
+        """The label facets: each label's most frequent values over the whole result set."""
         out = {}
-        for name, field in names.items():
+        for name, field in self.settings.labels.items():
             values = sorted(counts.get(field, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_FACET_VALUES]
             out[name] = [{"value": v, "count": n} for v, n in values]
         return out
@@ -298,3 +306,11 @@ class Searcher:
             key = (source, published.date() if published else None)
             counts[key] = counts.get(key, 0) + 1
         return counts, dates
+
+
+def _without_labels(
+    ranked: tuple[int, str, Counts, LabelCounts | None, list[Candidate], list[int] | None],
+) -> tuple[int, str, Counts, list[Candidate], list[int] | None]:
+    """`Searcher._ranked`'s answer as `collapse.collapsed` takes it (a ranked set's labels are counted later)."""
+    total, relation, counts, _, page, scope = ranked
+    return total, relation, counts, page, scope

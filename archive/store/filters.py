@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, String, cast, func, literal, select
 
 from archive.query import Query
 from archive.store.models import ArticleRow, LabelRow, SignatureRow
@@ -85,18 +85,49 @@ def story_ids() -> Any:
     )
 
 
-def story_counts(matched: Select, order: Callable[[Any], tuple]) -> Select:
-    """(source, day, count) of stories over `matched`, the match set with columns id, source, day, story (NULL:
-    an article without near copies, its own story), published and, for a relevance order, score (needed only
-    where story is set). Each story is counted once, under the source and day of its first version in `order`:
-    what folding the whole ranked list gives (search/collapse.py), with the set read once (a CTE) and only the
-    versions of stories ordered."""
+Counts = dict[tuple[str | None, date | None], int]
+LabelCounts = dict[str, dict[str, int]]
+
+
+def facet_counts(matched: Select, order: Callable[[Any], tuple] | None, fields: Sequence[str] | None = None) -> Select:
+    """The facets of a match set as one statement: rows (0, source, day, count), or, given `fields`, for each
+    label value of those fields (1, field, value, count); read them with `read_facets`. (Two statements, so
+    a search runs them side by side; one statement for both measured no cheaper, run one after the other.)
+
+    `matched` is the match set with columns id, source, day and, to count stories (`order` given), story
+    (NULL: an article without near copies, its own story), published and, for a relevance order, score
+    (needed only where story is set). Each story is counted once, under the source, day and labels of its
+    first version in `order`: what folding the whole ranked list gives (search/collapse.py). The set is read
+    once (a CTE) and only the versions of stories are ordered."""
     rows = matched.cte("matched")
-    position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
-    versions = select(rows.c.id, position).where(rows.c.story.is_not(None)).subquery("versions")
-    copies = select(versions.c.id).where(versions.c.position > 1)
+    counted: Any = rows
+    if order is not None:  # the first version of each story, and every article without near copies
+        position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
+        versions = select(rows.c.id, position).where(rows.c.story.is_not(None)).subquery("versions")
+        copies = select(versions.c.id).where(versions.c.position > 1)
+        counted = select(rows.c.id, rows.c.source, rows.c.day).where(rows.c.id.not_in(copies)).cte("counted")
+    if fields is None:
+        return select(
+            literal(0).label("kind"), counted.c.source.label("a"), cast(counted.c.day, String).label("b"), func.count()
+        ).group_by(counted.c.source, counted.c.day)
+    labels = LabelRow.__table__
+    # The counted ids drive (an IN list SQLite builds once), each article's labels read by primary key;
+    # `field || ''` keeps the (field, value) index from driving instead (it would read every label of the
+    # fields: SQLite has no statistics to know better).
     return (
-        select(rows.c.source, rows.c.day, func.count())
-        .where(rows.c.id.not_in(copies))
-        .group_by(rows.c.source, rows.c.day)
+        select(literal(1), labels.c.field, labels.c.value, func.count())
+        .where(labels.c.article_id.in_(select(counted.c.id)), labels.c.field.concat("").in_(list(fields)))
+        .group_by(labels.c.field, labels.c.value)
     )
+
+
+def read_facets(rows: Iterable[Any], fields: Sequence[str] | None = None) -> tuple[Counts, LabelCounts]:
+    """(counts per (source, day), counts per label value of each of `fields`) from `facet_counts` rows."""
+    days: Counts = {}
+    labels: LabelCounts = {f: {} for f in fields or ()}
+    for kind, a, b, n in rows:
+        if kind == 0:
+            days[(a, as_day(b))] = int(n)
+        else:
+            labels[a][b] = int(n)
+    return days, labels

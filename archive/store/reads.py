@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -16,12 +16,14 @@ from archive.limits import MAX_KEY_CHARS
 from archive.query import Node, Query
 from archive.store.cards import CARDS
 from archive.store.filters import (
+    Counts,
+    LabelCounts,
     article_filters,
-    as_day,
     date_order,
+    facet_counts,
     publication_day,
+    read_facets,
     sort_order,
-    story_counts,
     story_ids,
 )
 from archive.store.keyword import KeywordIndex
@@ -123,33 +125,19 @@ def matched_words(
     return found
 
 
-def label_counts(
-    conn: Connection, fields: Sequence[str], *, article_ids: Sequence[int] | None = None, query: Query | None = None
-) -> dict[str, dict[str, int]]:
-    """Articles per label value of each of `fields`: over `article_ids`, or over the articles passing the
-    query's filters (browsing; keyword matches are the keyword index's `label_counts`)."""
-    counts: dict[str, dict[str, int]] = {f: {} for f in fields}
+def label_counts(conn: Connection, fields: Sequence[str], article_ids: Sequence[int]) -> LabelCounts:
+    """Articles per label value of each of `fields` over `article_ids` (a ranked candidate set; the facets of
+    a match set come with its other counts: `KeywordIndex.facet_counts`, `browse_counts`)."""
+    counts: LabelCounts = {f: {} for f in fields}
     if not fields:
         return counts
-    if article_ids is not None:
-        # By primary key: only these articles' rows are read, and grouped in SQL. `field || ''` keeps the
-        # (field, value) index from driving (without statistics SQLite would read every row of the fields).
-        field = LabelRow.field.concat("")
-        by_id = select(LabelRow.field, LabelRow.value, func.count()).group_by(LabelRow.field, LabelRow.value)
-        for batch in batches(article_ids):
-            for field_name, value, n in conn.execute(
-                by_id.where(LabelRow.article_id.in_(batch), field.in_(list(fields)))
-            ):
-                counts[field_name][value] = counts[field_name].get(value, 0) + int(n)
-        return counts
-    stmt = (
-        select(LabelRow.field, LabelRow.value, func.count())
-        .join(ArticleRow, ArticleRow.id == LabelRow.article_id)
-        .where(LabelRow.field.in_(list(fields)), *(article_filters(query) if query is not None else []))
-        .group_by(LabelRow.field, LabelRow.value)
-    )
-    for field, value, n in conn.execute(stmt):
-        counts[field][value] = counts[field].get(value, 0) + int(n)
+    # By primary key: only these articles' rows are read, and grouped in SQL. `field || ''` keeps the
+    # (field, value) index from driving (without statistics SQLite would read every row of the fields).
+    field = LabelRow.field.concat("")
+    by_id = select(LabelRow.field, LabelRow.value, func.count()).group_by(LabelRow.field, LabelRow.value)
+    for batch in batches(article_ids):
+        for field_name, value, n in conn.execute(by_id.where(LabelRow.article_id.in_(batch), field.in_(list(fields)))):
+            counts[field_name][value] = counts[field_name].get(value, 0) + int(n)
     return counts
 
 
@@ -166,30 +154,21 @@ def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, off
 
 
 def browse_counts(
-    conn: Connection, query: Query, *, stories: bool = False, oldest: bool = False
-) -> dict[tuple[str | None, date | None], int]:
-    """Filtered articles per (source, UTC day of publication); with `stories`, each story once, under its first
-    version in the browsing order (newest first unless `oldest`)."""
+    conn: Connection, query: Query, *, stories: bool = False, oldest: bool = False, fields: Sequence[str] | None = None
+) -> tuple[Counts, LabelCounts]:
+    """Filtered articles per (source, UTC day of publication), or, given `fields`, per label value of each of
+    them; with `stories`, each story once, under its first version in the browsing order (newest first
+    unless `oldest`)."""
     day = publication_day()
-    if not stories:
-        stmt = (
-            select(ArticleRow.source, day, func.count()).where(*article_filters(query)).group_by(ArticleRow.source, day)
-        )
-    else:
+    columns: list[Any] = [ArticleRow.id.label("id"), ArticleRow.source.label("source"), day.label("day")]
+    matched = select(*columns).where(*article_filters(query))
+    if stories:
         grouped = story_ids()
-        matched = (
-            select(
-                ArticleRow.id.label("id"),
-                ArticleRow.source.label("source"),
-                day.label("day"),
-                grouped.c.story_id.label("story"),
-                ArticleRow.published_at.label("published"),
-            )
-            .outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
-            .where(*article_filters(query))
-        )
-        stmt = story_counts(matched, sort_order("oldest" if oldest else "newest"))
-    return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
+        matched = matched.add_columns(
+            grouped.c.story_id.label("story"), ArticleRow.published_at.label("published")
+        ).outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
+    order = sort_order("oldest" if oldest else "newest") if stories else None
+    return read_facets(conn.execute(facet_counts(matched, order, fields)).all(), fields)
 
 
 def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tuple[int, str | None, datetime | None]]:

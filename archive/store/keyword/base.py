@@ -31,7 +31,7 @@ class KeywordIndex(Protocol):
         """One page over *all* matches as (article id, score, relevance rank), in `sort` order
         ('relevance', 'newest' or 'oldest'; undated articles last)."""
 
-    def source_day_counts(
+    def facet_counts(
         self,
         conn: Connection,
         query: Query,
@@ -39,22 +39,20 @@ class KeywordIndex(Protocol):
         stories: bool = False,
         sort: str = "relevance",
         title_weight: float = 1.0,
-    ) -> dict[tuple[str | None, date | None], int]:
-        """Matches counted per (source, UTC publication day) over all matches: the facets and the date
-        histogram of keyword mode (`filters.publication_day`; None for undated articles). With `stories`,
-        near copies count once: each story under the source and day of its first version in `sort` order
-        (the order `page` lists; relevance scored with `title_weight`), which is what folding every match
-        of the ranked list gives (`filters.story_counts`)."""
+        fields: Sequence[str] | None = None,
+    ) -> tuple[dict[tuple[str | None, date | None], int], dict[str, dict[str, int]]]:
+        """The facets of keyword mode over all matches: matches counted per (source, UTC publication day) (the
+        facets and the date histogram; `filters.publication_day`, None for undated articles), or, given
+        `fields`, per label value of each of them (`article_labels`; the other item is then empty). With `stories`, near copies
+        count once: each story under the source, day and labels of its first version in `sort` order (the
+        order `page` lists; relevance scored with `title_weight`), which is what folding every match of the
+        ranked list gives (`filters.facet_counts`)."""
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree
         (`archive.query.nodes`: And/Or/Not of words, phrases, prefixes and field searches; a tree
         that only excludes keeps the articles matching none of it). None for None. `within` (low, high),
         values or bind parameters: only article ids in that range are asked about (an index may use it)."""
-
-    def label_counts(self, conn: Connection, query: Query, fields: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Matches counted per label value of each of `fields` (`article_labels`) over all matches: the label
-        facets of keyword mode."""
 
     def containing(
         self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]

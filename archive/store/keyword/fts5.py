@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -35,15 +34,17 @@ from archive.query import Node, Query, compile_expression, compile_query
 from archive.query.compile import InfixDialect, compile_excluded
 from archive.store.cards import CARDS
 from archive.store.filters import (
+    Counts,
+    LabelCounts,
     article_filters,
-    as_day,
     date_order,
+    facet_counts,
     publication_day,
+    read_facets,
     sort_order,
-    story_counts,
     story_ids,
 )
-from archive.store.models import ArticleRow, LabelRow
+from archive.store.models import ArticleRow
 
 TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
@@ -167,7 +168,7 @@ class Fts5KeywordIndex:
         )
         return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
 
-    def source_day_counts(
+    def facet_counts(
         self,
         conn: Connection,
         query: Query,
@@ -175,41 +176,30 @@ class Fts5KeywordIndex:
         stories: bool = False,
         sort: str = "relevance",
         title_weight: float = 1.0,
-    ) -> dict[tuple[str | None, date | None], int]:
-        """Matches per (source, UTC day of publication); with `stories`, each story once, under its first
-        version in `sort` order (one pass over the matches; only those that have near copies are scored and
-        ordered)."""
+        fields: Sequence[str] | None = None,
+    ) -> tuple[Counts, LabelCounts]:
+        """Matches per (source, UTC day of publication), or, given `fields`, per label value of each of them, over
+        one FTS5 match; with `stories`, each story once, under its first version in `sort` order (only the
+        matches that have near copies are scored and ordered)."""
         match = to_fts5(query)
         if match is None:
-            return {}
+            return {}, {f: {} for f in fields or ()}
         day = publication_day(CARDS)
         joined = _FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)
-        conditions = (_matches("fts_match", match), *article_filters(query, CARDS))
-        if not stories:
-            stmt = (
-                select(CARDS.c.source, day, func.count())
-                .select_from(joined)
-                .where(*conditions)
-                .group_by(CARDS.c.source, day)
-            )
-        else:
+        columns: list[Any] = [CARDS.c.id.label("id"), CARDS.c.source.label("source"), day.label("day")]
+        if stories:
             bm25 = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})")
             grouped = story_ids()
             story = grouped.c.story_id
-            matched = (
-                select(
-                    CARDS.c.id.label("id"),
-                    CARDS.c.source.label("source"),
-                    day.label("day"),
-                    story.label("story"),
-                    CARDS.c.published_at.label("published"),
-                    *([case((story.is_not(None), bm25)).label("score")] if sort == "relevance" else []),
-                )
-                .select_from(joined.outerjoin(grouped, grouped.c.article_id == CARDS.c.id))
-                .where(*conditions)
-            )
-            stmt = story_counts(matched, sort_order(sort))
-        return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
+            columns += [story.label("story"), CARDS.c.published_at.label("published")]
+            if sort == "relevance":
+                columns.append(case((story.is_not(None), bm25)).label("score"))
+            joined = joined.outerjoin(grouped, grouped.c.article_id == CARDS.c.id)
+        matched = (
+            select(*columns).select_from(joined).where(_matches("fts_match", match), *article_filters(query, CARDS))
+        )
+        stmt = facet_counts(matched, sort_order(sort) if stories else None, fields)
+        return read_facets(conn.execute(stmt).all(), fields)
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one FTS5 match, or, for a tree that only excludes, the
@@ -226,30 +216,6 @@ class Fts5KeywordIndex:
         if excluded is None:
             return None
         return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded), *bounds))
-
-    def label_counts(self, conn: Connection, query: Query, fields: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Matches per label value: the FTS5 match drives the join (each match's labels read by primary key)."""
-        counts: dict[str, dict[str, int]] = {f: {} for f in fields}
-        match = to_fts5(query)
-        if match is None or not fields:
-            return counts
-        labels = LabelRow.__table__
-        source = _FTS.join(labels, labels.c.article_id == _FTS.c.rowid)
-        filters = article_filters(query, CARDS)
-        if filters:
-            source = source.join(CARDS, CARDS.c.id == _FTS.c.rowid)
-        # The fields are asked for in SQL: FTS5 drives the join and each match's rows of these fields are read
-        # by primary key (article_id, field), and only they are grouped (the stored bookkeeping fields were
-        # most of the grouping's work: `said` on Reuters 46 -> 22 ms).
-        stmt = (
-            select(labels.c.field, labels.c.value, func.count())
-            .select_from(source)
-            .where(_matches("fts_match", match), labels.c.field.in_(list(fields)), *filters)
-            .group_by(labels.c.field, labels.c.value)
-        )
-        for field, value, n in conn.execute(stmt):
-            counts[field][value] = int(n)
-        return counts
 
     def containing(
         self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]

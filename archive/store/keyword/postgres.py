@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -74,17 +73,19 @@ from archive.query import Node, Query, compile_expression, phrase_parts, word_pa
 from archive.query.compile import compile_excluded
 from archive.query.nodes import Phrase, Prefix, Term, leaves
 from archive.store.filters import (
+    Counts,
+    LabelCounts,
     article_filters,
-    as_day,
     date_order,
+    facet_counts,
     publication_day,
+    read_facets,
     sort_order,
-    story_counts,
     story_ids,
 )
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
 from archive.store.keyword.tsquery import TSQUERY_DIALECT, _lexeme, to_tsquery_text
-from archive.store.models import ArticleRow, LabelRow, SignatureRow
+from archive.store.models import ArticleRow, SignatureRow
 
 K1, B = 1.2, 0.75
 CANDIDATE_BOUND = 5_000  # matches scored before a ranking first tries the rarest lexemes' matches alone
@@ -295,7 +296,7 @@ class PostgresKeywordIndex:
         last = max((r for _, r in ranks.values()), default=0) + 1
         return [(i, *ranks.get(i, (0.0, last))) for i in ids]
 
-    def source_day_counts(
+    def facet_counts(
         self,
         conn: Connection,
         query: Query,
@@ -303,34 +304,30 @@ class PostgresKeywordIndex:
         stories: bool = False,
         sort: str = "relevance",
         title_weight: float = 1.0,
-    ) -> dict[tuple[str | None, date | None], int]:
-        """Matches per (source, UTC day of publication); with `stories`, each story once, under its first
-        version in `sort` order (only the matches that have near copies are scored and ordered; a match
-        no lexeme scores ranks after the scored ones, as in `page`)."""
+        fields: Sequence[str] | None = None,
+    ) -> tuple[Counts, LabelCounts]:
+        """Matches per (source, UTC day of publication), or, given `fields`, per label value of each of them;
+        with `stories`, each story once, under its first version in `sort` order (only the matches that
+        have near copies are scored and ordered; a match no lexeme scores ranks after the scored ones, as
+        in `page`)."""
         expression = to_tsquery_text(query)
         if expression is None:
-            return {}
+            return {}, {f: {} for f in fields or ()}
         day = publication_day()
-        conditions = (_matches(expression, "ts_query"), *article_filters(query))
-        if not stories:
-            stmt = select(ArticleRow.source, day, func.count()).where(*conditions).group_by(ArticleRow.source, day)
-        else:
+        columns: list[Any] = [ArticleRow.id.label("id"), ArticleRow.source.label("source"), day.label("day")]
+        joined: Any = ArticleRow.__table__
+        if stories:
             grouped = story_ids()
-            columns: list[Any] = [
-                ArticleRow.id.label("id"),
-                ArticleRow.source.label("source"),
-                day.label("day"),
-                grouped.c.story_id.label("story"),
-                ArticleRow.published_at.label("published"),
-            ]
-            joined: Any = ArticleRow.__table__.outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
+            columns += [grouped.c.story_id.label("story"), ArticleRow.published_at.label("published")]
+            joined = joined.outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
             if sort == "relevance":
                 plan = _plan(conn, query)
                 scored = self._scored(query, expression, plan, title_weight, grouped=True).subquery("scored")
                 columns.append(func.coalesce(scored.c.score, -1.0).label("score"))  # BM25 scores are positive
                 joined = joined.outerjoin(scored, scored.c.id == ArticleRow.id)
-            stmt = story_counts(select(*columns).select_from(joined).where(*conditions), sort_order(sort))
-        return {(source, as_day(d)): int(n) for source, d, n in conn.execute(stmt)}
+        matched = select(*columns).select_from(joined).where(_matches(expression, "ts_query"), *article_filters(query))
+        stmt = facet_counts(matched, sort_order(sort) if stories else None, fields)
+        return read_facets(conn.execute(stmt).all(), fields)
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one tsquery match, or, for a tree that only excludes, the
@@ -342,22 +339,6 @@ class PostgresKeywordIndex:
             return _matches(required, "ts_require")
         excluded = compile_excluded(expression, TSQUERY_DIALECT)
         return None if excluded is None else not_(_matches(excluded, "ts_exclude"))
-
-    def label_counts(self, conn: Connection, query: Query, fields: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Matches per label value of each of `fields`, over all matches."""
-        counts: dict[str, dict[str, int]] = {f: {} for f in fields}
-        tsquery = to_tsquery_text(query)
-        if tsquery is None or not fields:
-            return counts
-        stmt = (
-            select(LabelRow.field, LabelRow.value, func.count())
-            .join(ArticleRow, ArticleRow.id == LabelRow.article_id)
-            .where(_matches(tsquery, "ts_match"), LabelRow.field.in_(list(fields)), *article_filters(query))
-            .group_by(LabelRow.field, LabelRow.value)
-        )
-        for field, value, n in conn.execute(stmt):
-            counts[field][value] = int(n)
-        return counts
 
     def containing(
         self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]
