@@ -122,13 +122,27 @@ def versions(archive: Archive, stories: dict[int, int]) -> dict[int, list[Versio
     return {aid: [v for v in members.get(story, []) if v.id != aid] for aid, story in stories.items()}
 
 
-def attach(archive: Archive, items: list[SearchResult] | list[RelatedArticle], stories: dict[int, int]) -> None:
-    """Fill in each item's `versions` and its story `thread` (one query for all of them, and two)."""
-    found = versions(archive, {i.id: stories[i.id] for i in items if i.id in stories})
+Extras = tuple[dict[int, list[Version]], dict[int, tuple[int, int]]]
+
+
+def extras(archive: Archive, article_ids: list[int], stories: dict[int, int]) -> Extras:
+    """(article id -> the other versions of its story, article id -> (its thread, the thread's size)) for these
+    articles (one query for the versions, and two for the threads)."""
+    found = versions(archive, {i: stories[i] for i in article_ids if i in stories})
     with archive.engine.connect() as conn:
-        threaded = threads.thread_sizes(conn, [i.id for i in items])
+        return found, threads.thread_sizes(conn, article_ids)
+
+
+def attach(
+    archive: Archive,
+    items: list[SearchResult] | list[RelatedArticle],
+    stories: dict[int, int],
+    found: Extras | None = None,
+) -> None:
+    """Fill in each item's `versions` and its story `thread` (`found`: `extras` already read for them)."""
+    found_versions, threaded = found if found is not None else extras(archive, [i.id for i in items], stories)
     for item in items:
-        item.versions = found.get(item.id, [])
+        item.versions = found_versions.get(item.id, [])
         thread = threaded.get(item.id)
         item.thread = {"id": thread[0], "size": thread[1]} if thread else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from archive.archive import Archive
@@ -58,14 +59,18 @@ def hydrate(
     terms: list[str],
     required: Sequence[str] = (),
     settings: Settings | None = None,
+    explained: Future | None = None,
 ) -> list[SearchResult]:
     """Load the page's articles and passages in a few queries, in rank order (`required`: the words every
-    result contains, listed first among its matched words)."""
+    result contains, listed first among its matched words; `explained`: the look-up of the candidates'
+    matched words running beside the loading, waited for before the results are built)."""
     if not page:
         return []
     chunk_of = passage_chunks(archive, page, terms)
     with archive.engine.connect() as conn:
         arts = reads.result_rows(conn, [c.article_id for c in page])
+    if explained is not None:
+        explained.result()
     results = []
     for c in page:
         a, ch = arts.get(c.article_id), chunk_of.get(c.article_id)

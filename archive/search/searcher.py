@@ -70,9 +70,13 @@ class Searcher:
         )
         # A match set's label counts come with its other counts; a ranked set's are counted over its ids.
         labelled = self.pool.submit(self._label_counts, scope or []) if labels is None else None
-        explain_words(self.archive, query, page)
-        results = hydrate(self.archive, page, highlight_terms(query), required_words(query), self.settings)
-        collapse.attach(self.archive, results, stories)
+        # The page's matched words and its versions and threads are read beside its passages.
+        explained = self.pool.submit(explain_words, self.archive, query, page)
+        extras = self.pool.submit(collapse.extras, self.archive, [c.article_id for c in page], stories)
+        results = hydrate(
+            self.archive, page, highlight_terms(query), required_words(query), self.settings, explained=explained
+        )
+        collapse.attach(self.archive, results, stories, extras.result())
         facet_lists, date_bucket = facets(facet_counts)
         facet_lists.update(self._label_lists(labelled.result() if labelled is not None else labels or {}))
         return SearchResponse(
