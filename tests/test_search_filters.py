@@ -128,3 +128,42 @@ def test_keyword_side_applies_filters_in_sql(crowd):
     )
     assert {r.uid for r in response.results} <= targets and response.results
     assert all(r.source == TARGET_SOURCE and r.published_at >= "2022-01-01" for r in response.results)
+
+
+def test_migration_0013_adds_the_card_index_and_match_sets_read_through_it(archive, settings):
+    """An archive made before the card index gets it on opening, keeps its articles, and (on SQLite) a match
+    set's counts read the index, not the article rows."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from archive.archive import open_archive
+    from archive.query import parse_query
+    from archive.store.cards import CARD_INDEX
+    from archive.store.db import _alembic_config, current_revision, head_revision
+
+    ingest(
+        archive, [Article(title=f"Oil report {n}", body=f"Oil prices rose {n} percent.", uid=f"o{n}") for n in range(5)]
+    )
+    with archive.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0007")
+    assert CARD_INDEX not in {ix["name"] for ix in inspect(archive.engine).get_indexes("articles")}
+    archive.close()
+    reopened = open_archive(settings, encoder=archive.encoder)
+    try:
+        assert current_revision(reopened.engine) == head_revision()
+        assert CARD_INDEX in {ix["name"] for ix in inspect(reopened.engine).get_indexes("articles")}
+        assert reopened.stats().articles == 5
+        with reopened.engine.connect() as conn:
+            days, _ = reopened.keyword.facet_counts(conn, parse_query("oil"))
+            assert sum(days.values()) == 5
+            if reopened.engine.dialect.name == "sqlite":
+                from sqlalchemy import event
+
+                seen: list = []
+                event.listen(conn, "before_cursor_execute", lambda c, cur, st, params, *a: seen.append((st, params)))
+                reopened.keyword.facet_counts(conn, parse_query("oil"))
+                statement, params = seen[-1]
+                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
+                assert f"COVERING INDEX {CARD_INDEX}" in plan
+    finally:
+        reopened.close()
