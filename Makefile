@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,cluster]"
 	touch $(STAMP)
 
 # Debian packages the tests need: headless Chromium (browser tests), PostgreSQL (the second pass).

@@ -56,6 +56,35 @@ class Settings:
         "Folder of the locally exported ONNX models; default: 'encoders' in the index directory.",
     )
     batch_size: int = _setting(64, "ARCHIVE_BATCH_SIZE", "Chunks per embedding batch.", low=1)
+    embed: str = _setting(
+        "local",
+        "ARCHIVE_EMBED",
+        "Where ingest, reindex and recovery run the model: 'local' (in this process) or 'ray' (batches sent to "
+        "Ray actors, each loading the archive's encoder once; needs the cluster extra: pip install '.[cluster]'; "
+        "docs/deployment.md).",
+    )
+    ray_address: str = _setting(
+        "local",
+        "ARCHIVE_RAY_ADDRESS",
+        "ARCHIVE_EMBED=ray: the Ray cluster: 'local' (start one for this process, on this machine), 'auto' (the "
+        "cluster this machine joined with `ray start`), host:6379 (a head node) or ray://host:10001 (Ray Client).",
+    )
+    ray_actors: int = _setting(
+        2, "ARCHIVE_RAY_ACTORS", "ARCHIVE_EMBED=ray: encoder actors (each holds one copy of the model).", low=1
+    )
+    ray_threads: int = _setting(
+        1,
+        "ARCHIVE_RAY_THREADS",
+        "ARCHIVE_EMBED=ray: CPU threads of each actor's model (and the CPUs Ray reserves for it).",
+        low=1,
+    )
+    ray_gpus: float = _setting(
+        0.0,
+        "ARCHIVE_RAY_GPUS",
+        "ARCHIVE_EMBED=ray: GPUs reserved per actor (may be a fraction); above 0 the actors run the torch encoder "
+        "on CUDA, so ARCHIVE_ENCODER must be torch (the fp32 family).",
+        low=0,
+    )
     ann_threshold: int = _setting(
         100_000,
         "ARCHIVE_ANN_THRESHOLD",

@@ -69,23 +69,32 @@ def load_encoder(
     cache_dir: Path | None = None,
     batch_size: int = 64,
     query_cache_size: int = 256,
+    threads: int | None = None,
+    device: str = "cpu",
 ) -> Encoder:
     """A new encoder by name: 'onnx' (fp32), 'torch' (sentence-transformers), 'openvino', 'onnx-int8' or 'hash'.
 
     The ONNX models are exported (and quantised) once into `cache_dir`; 'openvino' compiles the
     same fp32 export. Each backend's module (and its runtime) is imported only here, when it is chosen.
+    `threads` caps the runtime's intra-op threads (default: every core); `device` is torch's ('cuda' on a GPU).
     """
+    if device != "cpu" and name != "torch":
+        raise ModelError(f"only the torch encoder runs on {device!r}; the {name} encoder runs on the CPU")
     if name == "torch":
         from archive.encoders.torch_encoder import TorchEncoder
 
-        return TorchEncoder(model, batch_size=batch_size, query_cache_size=query_cache_size)
+        return TorchEncoder(
+            model, batch_size=batch_size, query_cache_size=query_cache_size, threads=threads, device=device
+        )
     if name in CACHED_ENCODERS:
         if cache_dir is None:
             raise ModelError(f"the {name} encoder needs a cache directory (<index_dir>/encoders)")
         if name == "openvino":
             from archive.encoders.openvino_encoder import OpenVinoEncoder
 
-            return OpenVinoEncoder(model, cache_dir=cache_dir, batch_size=batch_size, query_cache_size=query_cache_size)
+            return OpenVinoEncoder(
+                model, cache_dir=cache_dir, batch_size=batch_size, query_cache_size=query_cache_size, threads=threads
+            )
         from archive.encoders.onnx_encoder import OnnxEncoder
 
         return OnnxEncoder(
@@ -94,6 +103,7 @@ def load_encoder(
             int8=name == "onnx-int8",
             batch_size=batch_size,
             query_cache_size=query_cache_size,
+            threads=threads,
         )
     if name == "hash":
         from archive.encoders.hashing import HashEncoder

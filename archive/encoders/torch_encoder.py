@@ -15,7 +15,15 @@ from archive.errors import ModelError
 class TorchEncoder(Encoder):
     """Turns texts into L2-normalised float32 vectors with a sentence-transformers model (torch)."""
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 64, query_cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        batch_size: int = 64,
+        query_cache_size: int = 256,
+        threads: int | None = None,
+        device: str = "cpu",
+    ) -> None:
         name, path, digest = resolve_model(model)
         # Heavy imports (torch, transformers: seconds), only when this backend is chosen.
         from sentence_transformers import SentenceTransformer
@@ -25,7 +33,7 @@ class TorchEncoder(Encoder):
         hf_logging.set_verbosity_error()
 
         try:
-            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         except Exception as exc:  # sentence-transformers raises many types for a broken folder
             raise ModelError(f"cannot load model from {path}: {exc}") from exc
         super().__init__(path, batch_size=batch_size, query_cache_size=query_cache_size)
@@ -43,15 +51,16 @@ class TorchEncoder(Encoder):
             backend="torch",
         )
         self._lock = threading.Lock()
+        self._threads = threads  # intra-op threads of a batch (default: torch's, every core)
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embed texts as an (n, dim) float32 array of unit vectors (sorted by length inside)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._run(list(texts), batch_size or self.batch_size)
+        return self._run(list(texts), batch_size or self.batch_size, threads=self._threads)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        return self._run(texts, len(texts))
+        return self._run(texts, len(texts), threads=self._threads)
 
     def _encode_one(self, text: str) -> np.ndarray:
         # One short query gains nothing from a second intra-op thread, and on a busy machine

@@ -10,6 +10,7 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.errors import ModelError
+from archive.executors import executor_for
 from archive.store.vector_rows import rounded, write_vectors
 from archive.write import threads
 from archive.write.alerts import record_alerts
@@ -137,7 +138,8 @@ def embed_and_add(
     timings = timings or IngestTimings()
     ids = np.fromiter((cid for cid, _ in chunks), dtype=np.int64, count=len(chunks))
     texts = [t for _, t in chunks]
-    batches = archive.encoder.iter_encode(texts, batch_size or archive.settings.batch_size)
+    # In this process or on Ray actors (ARCHIVE_EMBED); each batch is written here as it comes back.
+    batches = executor_for(archive).iter_encode(texts, batch_size or archive.settings.batch_size)
     added: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, vectors) of this call: what the alerts look at
     while True:
         tick = time.perf_counter()

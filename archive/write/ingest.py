@@ -25,6 +25,7 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
+from archive.executors import Executor, executor_for
 from archive.store import writes
 from archive.write import stories, threads
 from archive.write.alerts import record_alerts
@@ -122,6 +123,7 @@ def ingest(
     started = time.perf_counter()
     with writing(archive):
         check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
+        executor = executor_for(archive)  # the model in this process, or on Ray actors (ARCHIVE_EMBED)
         batches: queue.Queue = queue.Queue(maxsize=1)  # the producer prepares one step ahead
         pace = Pace(archive.settings.batch_size, archive.settings.save_seconds)
         stop = threading.Event()
@@ -134,7 +136,7 @@ def ingest(
         producer.start()
         saver = Saver(archive, report.timings, progress, on_progress)
         try:
-            _consume(archive, batches, report, progress, on_progress, saver, pace)
+            _consume(archive, executor, batches, report, progress, on_progress, saver, pace)
         finally:
             stop.set()
             producer.join()
@@ -193,7 +195,7 @@ def _produce(
 
 
 def _store_step(
-    archive: Archive, prepared: list[PreparedArticle], report: IngestReport, pace: Pace
+    archive: Archive, executor: Executor, prepared: list[PreparedArticle], report: IngestReport, pace: Pace
 ) -> writes.BatchOutcome:
     """Embed the step's new chunks, then commit articles, chunks and vectors in one SQL transaction."""
     timings = report.timings
@@ -202,7 +204,7 @@ def _store_step(
     def embed(texts: list[tuple[str, str]]) -> np.ndarray:
         nonlocal encoded
         tick = time.perf_counter()
-        vectors = archive.encoder.encode(
+        vectors = executor.encode(
             [embedding_text(prefix, text) for prefix, text in texts], min(archive.settings.batch_size, pace.batch)
         )
         encoded = time.perf_counter() - tick
@@ -225,6 +227,7 @@ def _store_step(
 
 def _consume(
     archive: Archive,
+    executor: Executor,
     batches: queue.Queue,
     report: IngestReport,
     progress: IngestProgress,
@@ -242,7 +245,7 @@ def _consume(
             raise message[1]
         if message[0] == "done":
             return
-        outcome = _store_step(archive, message[1], report, pace)
+        outcome = _store_step(archive, executor, message[1], report, pace)
         progress.batches_committed += 1
         progress.chunks_total += len(outcome.new_chunks)
         if on_progress:
