@@ -10,8 +10,11 @@ thread is the reference for the actors' own overhead. The same Reuters chunk tex
 passage, as ingest makes them) are split into rounds; every round each arm encodes that round's
 texts in model batches of ARCHIVE_BATCH_SIZE, the arms' order rotating from round to round, so
 background load hits all alike. Reported: chunks/s per arm (total texts over total seconds), the
-scaling ratio 2 actors / 1 actor, and the per-text cosine of the actors' vectors to the in-process
-encoder's (the same texts in the same batches), which must be >= 0.99999. Keep each round's texts a
+scaling ratio 2 actors / 1 actor, the cores the model's processes got (their CPU seconds over the
+wall time: on a machine busy with other work, two actors may get no more CPU than one, and the
+chunks per CPU-second then say whether the design or the machine limits the scaling), and the
+per-text cosine of the actors' vectors to the in-process encoder's (the same texts in the same
+batches), which must be >= 0.99999. Keep each round's texts a
 multiple of 2 batches (the default 1,536 texts in 6 rounds: 4 batches of 64 a round), so both actors
 have work to the end of a round.
 """
@@ -44,16 +47,26 @@ def arms(encoder_name: str, cache_dir: Path, batch: int) -> tuple[dict, object]:
     two = RayExecutor(base.with_(ray_actors=2), in_process.info)
     log(f"actors placed: 1-actor pids {[p['pid'] for p in one.placed]}, 2-actor pids {[p['pid'] for p in two.placed]}")
     return {
-        "in-process, 1 thread": lambda texts: in_process.encode(texts, batch),
-        "Ray, 1 actor x 1 thread": lambda texts: one.encode(texts, batch),
-        "Ray, 2 actors x 1 thread": lambda texts: two.encode(texts, batch),
+        "in-process, 1 thread": (lambda texts: in_process.encode(texts, batch), None),
+        "Ray, 1 actor x 1 thread": (lambda texts: one.encode(texts, batch), [p["pid"] for p in one.placed]),
+        "Ray, 2 actors x 1 thread": (lambda texts: two.encode(texts, batch), [p["pid"] for p in two.placed]),
     }, in_process
+
+
+def cpu_seconds(pids: list[int] | None) -> float:
+    """CPU seconds (user + system) used so far by the actors' processes, or by this process (None)."""
+    import psutil
+
+    if pids is None:
+        return time.process_time()
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
 
 
 def measure(results: Results, texts: list[str], encode: dict, in_process, rounds: int) -> dict:
     """Interleaved rounds (the arms' order rotating); chunks/s per arm, the scaling ratio and the cosines."""
     names = list(encode)
     seconds = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)  # CPU seconds of the processes that ran the model
     done = dict.fromkeys(names, 0)
     vectors: dict[str, list[np.ndarray]] = {n: [] for n in names}
     size = -(-len(texts) // rounds)
@@ -61,19 +74,34 @@ def measure(results: Results, texts: list[str], encode: dict, in_process, rounds
         part = texts[r * size : (r + 1) * size]
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order if r % 2 == 0 else order[::-1]:
-            started = time.perf_counter()
-            out = encode[name](part)
+            run, pids = encode[name]
+            started, used = time.perf_counter(), cpu_seconds(pids)
+            out = run(part)
             seconds[name] += time.perf_counter() - started
+            cpu[name] += cpu_seconds(pids) - used
             done[name] += len(part)
             vectors[name].append(out)
-        log(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {done[n] / seconds[n]:.1f}/s" for n in names))
+        log(
+            f"round {r + 1}/{rounds}: "
+            + ", ".join(f"{n} {done[n] / seconds[n]:.1f}/s ({cpu[n] / seconds[n]:.2f} cores)" for n in names)
+        )
     rate = {n: done[n] / seconds[n] for n in names}
+    cores = {n: cpu[n] / seconds[n] for n in names}  # the CPU the model got: below 1 per thread = a busy machine
     one, two, inproc = names[1], names[2], names[0]
     local = np.concatenate(vectors[inproc])  # the same texts, the same batches, in this process
     cosines = {n: np.sum(np.concatenate(vectors[n]) * local, axis=1) for n in names}
     results.add("ray", f"{inproc}: chunks/s", rate[inproc], note=f"{len(texts)} Reuters chunks, {rounds} rounds")
     results.add("ray", f"{one}: chunks/s", rate[one], rate[inproc], rate[one] / rate[inproc], "vs in-process 1 thread")
     results.add("ray", f"{two}: chunks/s", rate[two], rate[one], rate[two] / rate[one], "scaling: vs 1 actor")
+    for name in names:
+        results.add("ray", f"{name}: cores used", cores[name], note="CPU seconds of its model's processes / wall")
+        results.add("ray", f"{name}: chunks per CPU-second", done[name] / cpu[name])
+    results.add(
+        "ray",
+        "scaling at equal CPU share (chunks/s per core used)",
+        (rate[two] / cores[two]) / (rate[one] / cores[one]),
+        note="1.0 = a second actor costs no efficiency",
+    )
     for name in (one, two):
         low = float(cosines[name].min())
         results.add(
@@ -90,6 +118,8 @@ def measure(results: Results, texts: list[str], encode: dict, in_process, rounds
         "encoder": in_process.backend,
         "seconds": seconds,
         "chunks_per_s": rate,
+        "cpu_seconds": cpu,
+        "cores_used": cores,
         "scaling_2_over_1": rate[two] / rate[one],
         "min_cosine": {n: float(c.min()) for n, c in cosines.items()},
     }
