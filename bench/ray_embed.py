@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ray_embed                 # 1,536 Reuters chunks, 6 rounds
     .venv/bin/python -m bench.ray_embed --texts 3072 --rounds 12 --encoder onnx
+    .venv/bin/python -m bench.ray_embed --ingest 100 --rounds 4   # the whole ingest: in-process vs 2 actors
 
 A local Ray instance (3 logical CPUs: both executors' actors live through the whole run, only one
 computes at a time) runs the write path's executor (`archive.executors.ray_executor.RayExecutor`)
@@ -127,6 +128,68 @@ def measure(results: Results, texts: list[str], encode: dict, in_process, rounds
     return detail
 
 
+def stored(archive) -> dict:
+    """{(title, chunk text): stored vector} of an archive."""
+    from archive.store import vector_rows, writes
+
+    ids = archive.chunk_ids().tolist()
+    with archive.engine.connect() as conn:
+        texts = {cid: (title, text) for cid, text, title in writes.chunk_texts(conn, ids)}
+        got, vectors = vector_rows.read_vectors(conn, ids)
+    return {texts[int(cid)]: v for cid, v in zip(got, vectors, strict=True)}
+
+
+def ingest_compare(results: Results, articles: int, rounds: int, encoder_name: str, cache_dir: Path) -> dict:
+    """The whole write path: `ingest` of the same Reuters stories into fresh archives, in-process vs 2 actors, ABBA."""
+    import tempfile
+
+    from archive.archive import open_archive
+    from archive.config import Settings
+    from archive.executors import executor_for
+    from archive.write import ingest
+    from bench.common import reuters_articles
+
+    base = Settings(encoder=encoder_name, encoder_cache=cache_dir)
+    arms = {
+        "ingest, in-process (ARCHIVE_EMBED=local)": base,
+        "ingest, Ray 2 actors x 1 thread": base.with_(embed="ray", ray_actors=2, ray_threads=1),
+    }
+    seconds = dict.fromkeys(arms, 0.0)
+    chunks = dict.fromkeys(arms, 0)
+    vectors: dict[str, dict] = {n: {} for n in arms}
+    with tempfile.TemporaryDirectory(prefix="bench-ray-ingest-") as tmp:
+        for r in range(rounds):
+            items = list(reuters_articles(r * articles, articles))
+            for name in list(arms) if r % 2 == 0 else list(arms)[::-1]:
+                archive = open_archive(arms[name].with_(index_dir=Path(tmp) / f"{r}-{len(name)}"), create=True)
+                executor_for(archive)  # the model (and the actors, once per process) loaded before the clock
+                started = time.perf_counter()
+                report = ingest(archive, items)
+                seconds[name] += time.perf_counter() - started
+                chunks[name] += report.chunks
+                vectors[name].update(stored(archive))
+                archive.close()
+            log(f"ingest round {r + 1}/{rounds}: " + ", ".join(f"{n} {chunks[n] / seconds[n]:.1f}/s" for n in arms))
+    local, remote = list(arms)
+    keys = sorted(vectors[local].keys() & vectors[remote].keys())
+    a = np.stack([vectors[local][k] for k in keys])
+    b = np.stack([vectors[remote][k] for k in keys])
+    cosine = float((np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
+    rate = {n: chunks[n] / seconds[n] for n in arms}
+    results.add("ray", f"{local}: chunks/s", rate[local], note=f"{rounds} x {articles} Reuters stories, ABBA")
+    results.add("ray", f"{remote}: chunks/s", rate[remote], rate[local], rate[remote] / rate[local], "vs in-process")
+    results.add(
+        "ray",
+        "ingest: min cosine, actors' stored vectors to in-process",
+        f"{cosine:.7f}",
+        COSINE_FLOOR,
+        note=f"{len(keys)} chunks (float16 as stored)",
+    )
+    detail = {"seconds": seconds, "chunks": chunks, "chunks_per_s": rate, "min_cosine": cosine, "compared": len(keys)}
+    results.details["ray_ingest"] = detail
+    return detail
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     from archive.encoders import NEW_ARCHIVE_ENCODER
@@ -136,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (the texts split among them)")
     parser.add_argument("--encoder", default=NEW_ARCHIVE_ENCODER, help="encoder of the actors (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=64, help="model batch (ARCHIVE_BATCH_SIZE)")
+    parser.add_argument(
+        "--ingest",
+        type=int,
+        default=0,
+        help="instead: ingest this many Reuters stories per round into fresh archives, in-process vs 2 actors",
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="exported models (default: %(default)s)")
     args = parser.parse_args(argv)
 
@@ -147,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
 
             raise Skip("Ray is not installed (the cluster extra: pip install '.[cluster]')") from None
         args.cache_dir.mkdir(parents=True, exist_ok=True)
+        if args.ingest:
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+            try:
+                ingest_compare(results, args.ingest, args.rounds, args.encoder, args.cache_dir)
+            finally:
+                ray.shutdown()
+            return
         ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
         try:
             encode, in_process = arms(args.encoder, args.cache_dir, args.batch)
