@@ -108,13 +108,17 @@ def test_ingest_and_reindex_on_actors_write_what_in_process_writes(cluster, sett
 
 
 @pytest.mark.integration
-def test_actors_with_another_encoder_are_refused(cluster, hash_encoder):
+def test_actors_with_another_encoder_or_no_model_are_refused(cluster, hash_encoder, tmp_path):
     from archive.executors.ray_executor import RayExecutor
 
     info = hash_encoder.info
     other = ModelInfo(info.name, info.path, "0" * 64, info.dim, info.max_tokens, info.backend)
     with pytest.raises(ModelError, match="not this archive's"):
         RayExecutor(ray_settings(Settings(encoder="hash"), cluster), other)
+    # A model the actors cannot load: one line with the actor's own error, not Ray's traceback.
+    with pytest.raises(ModelError, match=r"could not load the hash encoder: \S*ModelError: model path \S+ is not") as e:
+        RayExecutor(ray_settings(Settings(encoder="hash", model=str(tmp_path / "absent")), cluster), info)
+    assert "\n" not in str(e.value)
 
 
 def ingest_process(settings: Settings, corpus: Path, address: str) -> subprocess.Popen:

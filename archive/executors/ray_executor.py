@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -73,6 +74,13 @@ def connect(settings: Settings) -> Any:
             f"cannot join the Ray cluster at {settings.ray_address!r} (ARCHIVE_RAY_ADDRESS): {exc}"
         ) from exc
     return ray
+
+
+def reason(exc: BaseException) -> str:
+    """One line for a Ray error: the exception raised in the actor (the last 'XError: message' line), else the first."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    raised = [line.strip() for line in text.splitlines() if re.match(r"^\s*[\w.]*(Error|Exception): ", line)]
+    return raised[-1] if raised else (text.strip().splitlines() or [type(exc).__name__])[0]
 
 
 def usable_cache(path: str | None) -> Path | None:
@@ -156,7 +164,9 @@ class RayExecutor(Executor):
                 "too few free resources? (`ray status` lists them)"
             ) from exc
         except ray.exceptions.RayError as exc:
-            raise ModelError(f"a Ray encoder actor could not load the {self.info.backend} encoder: {exc}") from exc
+            raise ModelError(
+                f"a Ray encoder actor could not load the {self.info.backend} encoder: {reason(exc)}"
+            ) from exc
         want = (self.info.backend, self.info.sha256, self.info.dim)
         for info in infos:
             got = (info["backend"], info["sha256"], info["dim"])
@@ -195,8 +205,8 @@ class RayExecutor(Executor):
                 vectors = ray.get(done[0])
             except ray.exceptions.RayError as exc:
                 raise ModelError(
-                    f"a Ray encoder actor failed ({type(exc).__name__}) after {MAX_RESTARTS} restarts; nothing of "
-                    f"the batches in flight was written: run the command again, it resumes. {exc}"
+                    f"a Ray encoder actor failed after {MAX_RESTARTS} restarts ({reason(exc)}); nothing of "
+                    "the batches in flight was written: run the command again, it resumes"
                 ) from exc
             yield rows, vectors
 
