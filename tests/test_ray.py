@@ -121,6 +121,24 @@ def test_actors_with_another_encoder_or_no_model_are_refused(cluster, hash_encod
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.integration
+def test_a_killed_actor_is_restarted_and_its_batches_run_again(cluster, hash_encoder):
+    from archive.executors.ray_executor import RayExecutor
+
+    executor = RayExecutor(ray_settings(Settings(encoder="hash"), cluster).with_(ray_actors=1), hash_encoder.info)
+    texts = [f"Grain traders met on day {i}. " * (1 + i % 7) for i in range(48)]
+    batches = executor.iter_encode(texts, 8)
+    done = [next(batches)]
+    os.kill(executor.placed[0]["pid"], signal.SIGKILL)  # with batches in flight and still to come: Ray restarts it
+    done += list(batches)
+    executor.close()
+    out = np.zeros((len(texts), hash_encoder.dim), dtype=np.float32)
+    for rows, vectors in done:
+        out[rows] = vectors
+    assert sorted(int(r) for rows, _ in done for r in rows) == list(range(len(texts)))
+    np.testing.assert_array_equal(out, hash_encoder.encode(texts, 8))
+
+
 def ingest_process(settings: Settings, corpus: Path, address: str) -> subprocess.Popen:
     env = {
         **os.environ,
