@@ -93,6 +93,14 @@ def chunk_owner_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -
     ]
 
 
+def chunk_owner_table(conn: Connection) -> np.ndarray:
+    """Every chunk's article id as an int32 array indexed by chunk id (0 where there is no chunk)."""
+    pairs = np.asarray(conn.execute(select(ChunkRow.id, ChunkRow.article_id)).all(), dtype=np.int64).reshape(-1, 2)
+    table = np.zeros(int(pairs[:, 0].max()) + 1 if len(pairs) else 0, dtype=np.int32)
+    table[pairs[:, 0]] = pairs[:, 1]
+    return table
+
+
 def all_chunk_ids(conn: Connection) -> np.ndarray:
     """Every chunk id (int64), ascending (PostgreSQL's row order changes as rows are updated)."""
     return np.sort(np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64))
