@@ -35,11 +35,13 @@ import shutil
 import sys
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from bench.common import (
     PROJECT_ROOT,
@@ -72,6 +74,7 @@ SOURCES = (
 FIRST_DAY = datetime(2000, 1, 1)
 DAYS = 25 * 365  # 2000-2024
 MODES = ("keyword", "semantic", "hybrid")
+BUILT = "scale-build.json"  # the load figures, beside the archive (what --reuse reads)
 WARM_UP = ("warm up grain", "warm up currency", "warm up shipping")
 
 # The fixed query set: (label, parameters). Each is sent in every mode.
@@ -139,13 +142,13 @@ class Story:
     labels: dict[str, list[str]]
 
 
-def read_stories() -> list[Story]:
-    """Every Reuters story with text, split into sentences by the chunker's own splitter."""
+def read_stories(limit: int | None = None) -> list[Story]:
+    """Every Reuters story with text (the first `limit`), split into sentences by the chunker's own splitter."""
     from archive.chunking import sentence_spans
     from archive.documents import Article
 
     stories = []
-    for item in reuters_articles():
+    for item in reuters_articles(count=limit):
         if not isinstance(item, Article) or not item.body.strip():
             continue
         sentences = [" ".join(item.body[a:b].split()) for a, b in sentence_spans(item.body)]
@@ -272,7 +275,15 @@ def pack(sentences: list[str]):
     return body, chunks
 
 
-def build(size: int, folder: Path, stories: list[Story], pool_ids: np.ndarray, pool: np.ndarray, encoder) -> dict:
+def build(
+    size: int,
+    folder: Path,
+    stories: list[Story],
+    pool_ids: np.ndarray,
+    pool: np.ndarray,
+    encoder,
+    ann_threshold: int | None = None,
+) -> dict:
     """A new archive of `size` articles at `folder` (replacing one there); returns its load figures."""
     from archive.archive import open_archive
     from archive.store import bulk
@@ -290,10 +301,15 @@ def build(size: int, folder: Path, stories: list[Story], pool_ids: np.ndarray, p
     made = chunks = 0
     sql_s = index_s = 0.0
     started = time.perf_counter()
+    ahead = ThreadPoolExecutor(max_workers=1)  # the next batch is made while SQLite stores this one
     with writing(archive, recover_first=False) as w:
+        upcoming = ahead.submit(generator.batch, min(STEP, size))
         while made < size:
-            prepared, vectors = generator.batch(min(STEP, size - made))
+            prepared, vectors = upcoming.result()
             vectors = rounded(vectors)
+            left = size - made - len(prepared)
+            if left > 0:
+                upcoming = ahead.submit(generator.batch, min(STEP, left))
             t0 = time.perf_counter()
             with w.engine.begin() as conn:
                 _, chunk_ids = bulk.add_new(conn, prepared, vectors)
@@ -307,14 +323,15 @@ def build(size: int, folder: Path, stories: list[Story], pool_ids: np.ndarray, p
                 log(
                     f"scale [{size:,}]: {made:,} articles, {chunks:,} chunks, {made / (time.perf_counter() - started):,.0f}/s"
                 )
+        ahead.shutdown()
         t0 = time.perf_counter()
-        w.vectors.fit_size(w.settings.ann_threshold)
+        w.vectors.fit_size(ann_threshold or w.settings.ann_threshold)
         w.save_vectors()
         publish_s = time.perf_counter() - t0
     archive.close()
     total = time.perf_counter() - started
     log(f"scale [{size:,}]: built in {total:.0f} s (SQL {sql_s:.0f} s, index build + publish {publish_s:.0f} s)")
-    return {
+    figures = {
         "articles": made,
         "chunks": chunks,
         "seconds": total,
@@ -322,6 +339,8 @@ def build(size: int, folder: Path, stories: list[Story], pool_ids: np.ndarray, p
         "index_seconds": index_s + publish_s,
         "generate_seconds": total - sql_s - index_s - publish_s,
     }
+    (folder / BUILT).write_text(json.dumps(figures))
+    return figures
 
 
 def api_path(params: dict[str, str], mode: str) -> str:
@@ -370,11 +389,14 @@ def serve_and_query(folder: Path, encoder, in_process: bool) -> dict:
                     server.get(api_path({"q": warm}, mode))
                     if searcher is not None:
                         searcher.search(request_of({"q": warm}, mode))
-                http_ms, local_ms, per_query = [], [], []
+                http_ms, cpu_ms, local_ms, per_query = [], [], [], []
+                process = psutil.Process(server.proc.pid)
                 for label, params in QUERIES:
+                    c0 = sum(process.cpu_times()[:2])
                     t0 = time.perf_counter()
                     status, body = server.get(api_path(params, mode))
                     http_ms.append((time.perf_counter() - t0) * 1000)
+                    cpu_ms.append((sum(process.cpu_times()[:2]) - c0) * 1000)
                     if status != 200:
                         raise RuntimeError(f"{mode} {params} answered {status}: {body[:300]!r}")
                     if searcher is not None:
@@ -382,12 +404,18 @@ def serve_and_query(folder: Path, encoder, in_process: bool) -> dict:
                         searcher.search(request_of(params, mode))
                         local_ms.append((time.perf_counter() - t0) * 1000)
                     per_query.append(
-                        {"label": label, **params, "ms": round(http_ms[-1], 1), "total": json.loads(body)["total"]}
+                        {
+                            "label": label,
+                            **params,
+                            "ms": round(http_ms[-1], 1),
+                            "cpu_ms": round(cpu_ms[-1], 1),
+                            "total": json.loads(body)["total"],
+                        }
                     )
                 out["rss"].append(rss_bytes(server.proc.pid))
             finally:
                 server.stop()
-            out["modes"][mode] = {"http": http_ms, "local": local_ms, "queries": per_query}
+            out["modes"][mode] = {"http": http_ms, "cpu": cpu_ms, "local": local_ms, "queries": per_query}
     finally:
         if searcher is not None:
             searcher.close()
@@ -395,10 +423,25 @@ def serve_and_query(folder: Path, encoder, in_process: bool) -> dict:
     return out
 
 
-def measure(results: Results, size: int, out: Path, stories, pool_ids, pool, encoder, in_process: bool) -> None:
-    """Build one size, serve it, add its rows."""
+def measure(
+    results: Results,
+    size: int,
+    out: Path,
+    stories,
+    pool_ids,
+    pool,
+    encoder,
+    in_process: bool,
+    reuse: bool = False,
+    ann_threshold: int | None = None,
+) -> None:
+    """Build one size (or reuse a complete earlier build), serve it, add its rows."""
     folder = out / f"archive-{size}"
-    loaded = build(size, folder, stories, pool_ids, pool, encoder)
+    if reuse and (folder / BUILT).exists():
+        loaded = json.loads((folder / BUILT).read_text())
+        log(f"scale [{size:,}]: reusing the archive built earlier at {folder}")
+    else:
+        loaded = build(size, folder, stories, pool_ids, pool, encoder, ann_threshold)
     disk = dir_bytes(folder)
     served = serve_and_query(folder, encoder, in_process)
     label = f"{loaded['articles']:,} articles"
@@ -433,20 +476,22 @@ def measure(results: Results, size: int, out: Path, stories, pool_ids, pool, enc
     )
     for mode in MODES:
         m = served["modes"][mode]
-        local = f"{p50(m['local']):.1f} / {p95(m['local']):.1f}" if m["local"] else ""
+        local = f"{p50(m['local']):.1f} / {p95(m['local']):.1f} in process; " if m["local"] else ""
         note = "target <= 100 / 300" if mode == "hybrid" else ""
         results.add(
             "query",
             f"{mode} p50 / p95 ms over HTTP [{label}]",
             f"{p50(m['http']):.1f} / {p95(m['http']):.1f}",
-            local + (" in process" if local else ""),
+            f"{local}server CPU {p50(m['cpu']):.1f} / {p95(m['cpu']):.1f}",
             "",
             note,
         )
-    keyword = {(q["q"], q.get("after")): q["ms"] for q in served["modes"]["keyword"]["queries"]}
-    hybrid = {(q["q"], q.get("after")): q["ms"] for q in served["modes"]["hybrid"]["queries"]}
     for key, what in ((("said", None), "said"), (("oil", None), "oil"), (("said", "2013-05-14"), "said, one day")):
-        results.add("query", f"keyword / hybrid ms: {what} [{label}]", f"{keyword[key]:.1f} / {hybrid[key]:.1f}")
+        cells = []
+        for mode in ("keyword", "hybrid"):
+            q = next(q for q in served["modes"][mode]["queries"] if (q["q"], q.get("after")) == key)
+            cells.append(f"{q['ms']:.1f} (CPU {q['cpu_ms']:.1f})")
+        results.add("query", f"keyword / hybrid ms: {what} [{label}]", " / ".join(cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,13 +509,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pool", type=int, default=POOL_STORIES, help="real chunk vectors in the pool (default %(default)s)"
     )
+    parser.add_argument("--stories", type=int, default=None, help="read only the first N Reuters stories (tests)")
     parser.add_argument("--no-in-process", action="store_true", help="time over HTTP only")
     parser.add_argument("--keep", action="store_true", help="keep the built archives (default: keep the last only)")
+    parser.add_argument(
+        "--ann-threshold",
+        type=int,
+        default=None,
+        help="vectors above which the index is approximate (default: the archive setting, ARCHIVE_ANN_THRESHOLD)",
+    )
+    parser.add_argument("--reuse", action="store_true", help="serve archives a previous run built (and kept) again")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     def body(results: Results) -> None:
-        stories = read_stories()
+        stories = read_stories(args.stories)
         if len(stories) < 100:
             raise Skip("too few Reuters stories with text")
         settings = Settings.from_env(index_dir=args.out / "pool")
@@ -481,7 +534,18 @@ def main(argv: list[str] | None = None) -> int:
         pool_ids, pool = pool_vectors(stories, args.pool, args.out, encoder)
         log(f"scale: {len(stories):,} Reuters stories, a pool of {len(pool):,} real vectors")
         for n, size in enumerate(sizes):
-            measure(results, size, args.out, stories, pool_ids, pool, encoder, not args.no_in_process)
+            measure(
+                results,
+                size,
+                args.out,
+                stories,
+                pool_ids,
+                pool,
+                encoder,
+                not args.no_in_process,
+                args.reuse,
+                args.ann_threshold,
+            )
             if not args.keep and n < len(sizes) - 1:
                 shutil.rmtree(args.out / f"archive-{size}", ignore_errors=True)
 

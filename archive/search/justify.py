@@ -71,6 +71,13 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     _fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
     hybrid = any(c.keyword_rank is not None for c in ranked)
     doubtful = [c for c in ranked if not by_meaning(c, settings) and (c.keyword_rank is not None or not hybrid)]
+    sure: set[int] = set()
+    if len(words) == 1 and query.boolean is None:  # the keyword side matched exactly that word: no look-up
+        for c in doubtful:
+            if c.keyword_rank is not None:
+                c.matched = tuple(words)
+                sure.add(c.article_id)
+        doubtful = [c for c in doubtful if c.keyword_rank is None]
     if need and need == len(words) and doubtful:
         with archive.engine.connect() as conn:
             having = archive.keyword.containing(conn, all_of(words.values()), [c.article_id for c in doubtful])
@@ -82,7 +89,7 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
             c.matched = tuple(w for w in words if w in matched.get(c.article_id, ()))
     # need == 0: a query of required clauses only, which every candidate satisfies (the keyword side
     # matched them; the semantic side was restricted to them).
-    kept = {c.article_id for c in doubtful if len(c.matched or ()) >= need}
+    kept = sure | {c.article_id for c in doubtful if len(c.matched or ()) >= need}
     return [c for c in ranked if by_meaning(c, settings) or c.article_id in kept]
 
 

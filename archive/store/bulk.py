@@ -23,6 +23,8 @@ from archive.store.models import ArticleRow, ChunkRow, LabelRow
 from archive.store.reads import next_ids
 from archive.store.vector_rows import to_blob
 
+CACHE_KIB = 256 * 1024  # SQLite page cache of a bulk-loading connection (the default 2 MB thrashes past ~100k articles)
+
 
 def add_new(conn: Connection, prepared: Sequence[PreparedArticle], vectors: np.ndarray) -> tuple[list[int], np.ndarray]:
     """Insert articles known to be new (uids and texts not stored), their chunks with `vectors` (one row per
@@ -32,6 +34,8 @@ def add_new(conn: Connection, prepared: Sequence[PreparedArticle], vectors: np.n
         raise ValueError(f"{chunk_count} chunks but {vectors.shape[0]} vectors")
     if not prepared:
         return [], np.zeros(0, dtype=np.int64)
+    if conn.dialect.name == "sqlite":  # the unique indexes take random keys: keep their pages in memory
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{CACHE_KIB}")
     first_article, first_chunk = next_ids(conn)
     now = datetime.now(UTC).replace(tzinfo=None)
     articles, chunks, labels = [], [], []

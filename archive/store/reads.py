@@ -120,14 +120,10 @@ def matched_words(
     conn: Connection, keyword: KeywordIndex, words: dict[str, Node], article_ids: Sequence[int]
 ) -> dict[int, set[str]]:
     """Which of `words` (label -> a query node, as the keyword index matches it: stemmed, in title or
-    body) each of `article_ids` contains: one index look-up per word, restricted to those articles."""
-    found: dict[int, set[str]] = {}
-    if not article_ids:
-        return found
-    for label, node in words.items():
-        for aid in keyword.containing(conn, node, article_ids):
-            found.setdefault(aid, set()).add(label)
-    return found
+    body) each of `article_ids` contains (`KeywordIndex.words_in`)."""
+    if not article_ids or not words:
+        return {}
+    return keyword.words_in(conn, words, article_ids)
 
 
 def label_counts(

@@ -60,6 +60,14 @@ class KeywordIndex(Protocol):
         """Which of `article_ids` satisfy `expression` (a positive tree: a word, a phrase, ...), read from
         the index for just those articles (what "why it matched" and the minimum-should-match rule ask)."""
 
+    def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Which of `words` (label -> positive tree) each of `article_ids` satisfies ({article id: labels}; ids
+        matching none are left out): "why it matched" and the minimum-should-match rule, in one round trip."""
+
+    def counted_in_window(self, conn: Connection, query: Query) -> bool:
+        """True when `source_day_counts` and `label_counts` cover only the newest matches of a very large match
+        set (a bound on the work; the total is then a lower bound), False when they cover every match."""
+
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded
         one (None when the query has none: optional words restrict nothing). The semantic side applies it

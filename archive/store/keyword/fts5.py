@@ -10,6 +10,9 @@ made before it existed are backfilled on open (two cheap counts decide).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -19,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    bindparam,
     case,
     column,
     func,
@@ -28,7 +32,8 @@ from sqlalchemy import (
     text,
 )
 
-from archive.query import Node, Query, compile_expression, compile_query
+from archive.limits import FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
+from archive.query import Node, Query, Term, compile_expression, compile_query
 from archive.query.compile import InfixDialect, compile_excluded
 from archive.store.filters import (
     article_filters,
@@ -45,7 +50,12 @@ TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
-FEW_IDS = 50  # `containing`: up to this many ids, FTS5 looks each one up; above, it reads the range
+FEW_IDS = 50  # `words_in`: up to this many ids, FTS5 looks each one up
+WINDOW_SECONDS = 10.0  # how long a query's `window` is remembered
+WINDOW_MEMORY = 256  # expressions whose window is remembered
+NARROW_WORDS = 3  # `narrowing`: queries of at least this many optional words ...
+NARROW_BOUND = 1000  # ... score only their rarest words' matches, up to this many (SciFact: docs/search.md)
+RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
 COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
 
 
@@ -90,6 +100,10 @@ def _matches(name: str, expression: str) -> ColumnElement[bool]:
 class Fts5KeywordIndex:
     """The KeywordIndex contract on SQLite FTS5."""
 
+    def __init__(self) -> None:
+        self._floors: OrderedDict[tuple[str, int], tuple[float, int | None]] = OrderedDict()  # `window`, per expression
+        self._lock = threading.Lock()
+
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
         conn.execute(
@@ -121,25 +135,122 @@ class Fts5KeywordIndex:
         if int(indexed) != int(stored):
             conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"))
 
-    def _scored(self, query: Query, title_weight: float) -> Select | None:
-        """(select of article id, published_at, score over the matches), or None when nothing is positive."""
+    def _scored(self, query: Query, title_weight: float, *, dated: bool = True) -> Select | None:
+        """(select of article id, published_at (with `dated`), score over the matches), or None when nothing is
+        positive. Without `dated` and filters the statement reads the index alone (no row of `articles`)."""
         match = to_fts5(query)
         if match is None:
             return None
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
+        filters = article_filters(query)
+        if not dated and not filters:
+            return select(_FTS.c.rowid.label("id"), score).where(_matches("fts_match", match))
         return (
             select(ArticleRow.id.label("id"), ArticleRow.published_at.label("published"), score)
             .select_from(_FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid))
-            .where(_matches("fts_match", match), *article_filters(query))
+            .where(_matches("fts_match", match), *filters)
         )
 
+    def counted_in_window(self, conn: Connection, query: Query) -> bool:
+        """True when counts and facets cover only the newest `KEYWORD_WINDOW` matches (a total is then 'at least')."""
+        return self._scope(conn, query, KEYWORD_WINDOW)[1]
+
+    def _scope(self, conn: Connection, query: Query, size: int) -> tuple[list[ColumnElement[bool]], bool]:
+        """What keeps a statement over the matches from reading every match (conditions on the FTS rowid):
+        narrow filters drive it (the filtered articles looked up one by one, `FILTER_DRIVES`), else a match set
+        above `size` is cut to its newest `size` matches (`window`); ([], False) when neither applies. The flag:
+        the window cut it."""
+        filters = article_filters(query)
+        if filters:
+            few = select(ArticleRow.id).where(*filters).limit(FILTER_DRIVES + 1).subquery()
+            if int(conn.scalar(select(func.count()).select_from(few)) or 0) <= FILTER_DRIVES:
+                return [_FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))], False
+        floor = self.window(conn, query, size)
+        return ([], False) if floor is None else ([_FTS.c.rowid >= floor], True)
+
+    def window(self, conn: Connection, query: Query, size: int) -> int | None:
+        """The smallest article id of the newest `size` matches of the query's expression (filters
+        aside) when it has more, else None. Read newest first from the index (O(window), not O(matches)) and
+        remembered for `WINDOW_SECONDS` per expression (a few new matches meanwhile only widen it a little)."""
+        match = to_fts5(query)
+        if match is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            known = self._floors.get((match, size))
+            if known is not None and now - known[0] < WINDOW_SECONDS:
+                return known[1]
+        stmt = (
+            select(_FTS.c.rowid)
+            .where(_matches("fts_window", match))
+            .order_by(_FTS.c.rowid.desc())
+            .limit(1)
+            .offset(size)
+        )
+        beyond = conn.scalar(stmt)
+        floor = None if beyond is None else int(beyond) + 1
+        with self._lock:
+            self._floors[(match, size)] = (now, floor)
+            while len(self._floors) > WINDOW_MEMORY:
+                self._floors.popitem(last=False)
+        return floor
+
+    def narrowing(self, conn: Connection, query: Query, limit: int) -> str | None:
+        """The first pass on the rarest words: an FTS5 expression of the query's rarest optional words whose
+        matches (at least `limit`, at most `NARROW_BOUND`) are the only articles a ranking scores, or None
+        when every word is rare enough to score them all (or none is).
+
+        BM25 costs per match and per word (a 15-word claim scores nearly every SciFact abstract: ~25 ms); an
+        article none of whose rare words occur scores only the common words' low idf and seldom reaches a
+        candidate window. Each word's match count is read capped (at most `NARROW_BOUND` + 1 postings per word,
+        one statement for all)."""
+        words = list(dict.fromkeys(query.terms))
+        if len(words) < NARROW_WORDS:
+            return None
+        atoms = [m for w in words if (m := expression_to_fts5(Term(w))) is not None]
+        parts = [
+            f"SELECT {n} AS word, (SELECT count(*) FROM (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :w{n} "
+            f"LIMIT {NARROW_BOUND + 1})) AS n"
+            for n in range(len(atoms))
+        ]
+        counts = sorted(
+            (int(n), int(word))
+            for word, n in conn.execute(text(" UNION ALL ".join(parts)), {f"w{i}": a for i, a in enumerate(atoms)})
+        )
+        chosen, total = [], 0
+        for n, word in counts:
+            if total >= limit or total + n > NARROW_BOUND:
+                break
+            chosen.append(atoms[word])
+            total += n
+        if total < limit or len(chosen) == len(atoms):
+            return None
+        return FTS5.any_of(chosen)
+
+    def _bounded(self, conn: Connection, query: Query, scored: Select, limit: int) -> Select:
+        """`scored` restricted to the matches of the query's rarest words, when `narrowing` finds them."""
+        narrow = self.narrowing(conn, query, limit)
+        if narrow is None:
+            return scored
+        rare = select(_FTS.c.rowid).where(_matches("fts_narrow", narrow))
+        return scored.where(literal_column(f"+{TABLE}.rowid").in_(rare))  # unary plus: SQLite filters, FTS5 reads
+
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
-        """The best `limit` (article id, BM25) over title and body, best first."""
-        scored = self._scored(query, title_weight)
+        """The best `limit` (article id, BM25) over title and body, best first (scored among the rarest words'
+        matches when that bounds the work: `narrowing`)."""
+        scored = self._scored(query, title_weight, dated=False)
         if scored is None:
             return []
-        stmt = scored.order_by(literal_column("score").desc(), ArticleRow.id).limit(limit)
-        return [(int(r.id), float(r.score)) for r in conn.execute(stmt)]
+        order = (literal_column("score").desc(), literal_column("id"))
+        bounded = self._bounded(conn, query, scored, limit)
+        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW)[0]):
+            scored = self._scored(query, title_weight)  # joined: the scope may name the filters' articles
+            assert scored is not None
+            bounded = scored.where(*scope)
+        rows = [(int(r.id), float(r.score)) for r in conn.execute(bounded.order_by(*order).limit(limit))]
+        if len(rows) < limit and bounded is not scored:  # the rare words' matches overlap: fewer than asked
+            rows = [(int(r.id), float(r.score)) for r in conn.execute(scored.order_by(*order).limit(limit))]
+        return rows
 
     def page(
         self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
@@ -148,11 +259,22 @@ class Fts5KeywordIndex:
         scored = self._scored(query, title_weight)
         if scored is None:
             return []
-        if sort == "relevance":
-            stmt = scored.order_by(literal_column("score").desc(), ArticleRow.id).limit(limit).offset(offset)
-            return [
-                (int(r.id), float(r.score), position) for position, r in enumerate(conn.execute(stmt), start=offset + 1)
-            ]
+        scope, windowed = self._scope(conn, query, RANK_WINDOW)
+        if sort == "relevance":  # the first pages among the rarest words' matches (`narrowing`) or the newest
+            # matches (`window`), when they fill the page; a page beyond them ranks every match
+            bounded = self._bounded(conn, query, scored, offset + limit)
+            cut = scored.where(*scope) if scope else scored
+            tries = ([bounded] if bounded is not scored else []) + ([cut] if cut is not scored else []) + [scored]
+            for stmt in tries:
+                ordered = (
+                    stmt.order_by(literal_column("score").desc(), literal_column("id")).limit(limit).offset(offset)
+                )
+                rows = [(int(r.id), float(r.score), n) for n, r in enumerate(conn.execute(ordered), start=offset + 1)]
+                if len(rows) == limit:
+                    break
+            return rows
+        if scope and not windowed:  # a date order is not cut by id: only narrow filters drive it
+            scored = scored.where(*scope)
         inner = scored.subquery()
         rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
         stmt = (
@@ -180,7 +302,11 @@ class Fts5KeywordIndex:
             return {}
         day = publication_day()
         joined = _FTS.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid)
-        conditions = (_matches("fts_match", match), *article_filters(query))
+        conditions = (
+            _matches("fts_match", match),
+            *article_filters(query),
+            *self._scope(conn, query, KEYWORD_WINDOW)[0],
+        )
         if not stories:
             stmt = (
                 select(ArticleRow.source, day, func.count())
@@ -231,7 +357,7 @@ class Fts5KeywordIndex:
             return counts
         labels = LabelRow.__table__
         source = _FTS.join(labels, labels.c.article_id == _FTS.c.rowid)
-        filters = article_filters(query)
+        filters = [*article_filters(query), *self._scope(conn, query, KEYWORD_WINDOW)[0]]
         if filters:
             source = source.join(ArticleRow.__table__, ArticleRow.id == _FTS.c.rowid)
         stmt = (
@@ -247,22 +373,38 @@ class Fts5KeywordIndex:
         return counts
 
     def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
-        """Which of `article_ids` match `expression`.
+        """Which of `article_ids` match `expression` (`words_in` with one word)."""
+        return set(self.words_in(conn, {"": expression}, article_ids))
 
-        FTS5 answers a `rowid IN (...)` list by running the match once per id (~20 us each: right for a page
-        of ids, 3-8 ms a word for 300); for more ids the match's postings within the ids' range are read in one
-        pass and intersected here (0.3 ms for `camera`, 1.8 ms for `oil`, 9 ms for `said`, 300 ids on the
-        18,700-story Reuters archive)."""
-        match = expression_to_fts5(expression)
-        if match is None or not article_ids:
-            return set()
-        wanted = {int(i) for i in article_ids}
-        if len(wanted) <= FEW_IDS:
-            bound = _FTS.c.rowid.in_(sorted(wanted))
-        else:
-            bound = _FTS.c.rowid.between(min(wanted), max(wanted))
-        stmt = select(_FTS.c.rowid).where(_matches("fts_contains", match), bound)
-        return {int(r) for r in conn.scalars(stmt) if r in wanted}
+    def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Which of `words` (label -> positive tree) each of `article_ids` matches: one statement for all of them
+        (a UNION ALL of one FTS5 match per word, each restricted to the ids).
+
+        FTS5 answers a `rowid IN (...)` list by running the match once per id (~20 us each: right for a page of
+        ids, or ids spread over a big archive); when the ids are dense (their range at most `RANGE_PER_ID`
+        times their number) each word's postings within the range are read in one pass instead and the ids
+        kept by SQLite (`+rowid IN`: the unary plus keeps the list away from FTS5), which is what long queries
+        on a small archive ask (15 words x 300 ids on SciFact: one statement instead of 15)."""
+        matches = {label: m for label, node in words.items() if (m := expression_to_fts5(node)) is not None}
+        wanted = sorted({int(i) for i in article_ids})
+        found: dict[int, set[str]] = {}
+        if not matches or not wanted:
+            return found
+        labels = list(matches)
+        low, high = wanted[0], wanted[-1]
+        dense = len(wanted) > FEW_IDS and high - low < RANGE_PER_ID * len(wanted)
+        bound = "rowid BETWEEN :low AND :high AND +rowid IN :ids" if dense else "rowid IN :ids"
+        parts = [
+            f"SELECT {n} AS word, rowid FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}" for n in range(len(labels))
+        ]
+        params: dict[str, Any] = {f"m{n}": matches[label] for n, label in enumerate(labels)}
+        union = " UNION ALL ".join(parts)
+        stmt = text(f"SELECT rowid, group_concat(word) FROM ({union}) GROUP BY rowid")  # one row per article
+        for rowid, numbers in conn.execute(
+            stmt.bindparams(bindparam("ids", expanding=True)), {**params, "ids": wanted, "low": low, "high": high}
+        ):
+            found[int(rowid)] = {labels[int(n)] for n in str(numbers).split(",")}
+        return found
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""

@@ -368,6 +368,18 @@ class PostgresKeywordIndex:
             found.update(int(r) for r in conn.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(part), condition)))
         return found
 
+    def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Which of `words` each of `article_ids` matches: `containing` per word (each tests just those rows)."""
+        found: dict[int, set[str]] = {}
+        for label, node in words.items():
+            for aid in self.containing(conn, node, article_ids):
+                found.setdefault(aid, set()).add(label)
+        return found
+
+    def counted_in_window(self, conn: Connection, query: Query) -> bool:
+        """Always False: on PostgreSQL counts cover every match."""
+        return False
+
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""
         return self.satisfying(query.boolean)
