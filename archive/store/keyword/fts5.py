@@ -55,6 +55,7 @@ WINDOW_SECONDS = 10.0  # how long a query's `window` is remembered
 WINDOW_MEMORY = 256  # expressions whose window is remembered
 NARROW_WORDS = 3  # `narrowing`: queries of at least this many optional words ...
 NARROW_BOUND = 1000  # ... score only their rarest words' matches, up to this many (SciFact: docs/search.md)
+RANGE_SPAN = 20_000  # `words_in`: ids within this span are answered from the range's postings (<= this many a word)
 RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
 COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
 
@@ -381,8 +382,8 @@ class Fts5KeywordIndex:
         (a UNION ALL of one FTS5 match per word, each restricted to the ids).
 
         FTS5 answers a `rowid IN (...)` list by running the match once per id (~20 us each: right for a page of
-        ids, or ids spread over a big archive); when the ids are dense (their range at most `RANGE_PER_ID`
-        times their number) each word's postings within the range are read in one pass instead and the ids
+        ids spread over a big archive); when the ids are dense (their range within `RANGE_SPAN`, or at most
+        `RANGE_PER_ID` times their number) each word's postings within the range are read in one pass instead and the ids
         kept by SQLite (`+rowid IN`: the unary plus keeps the list away from FTS5), which is what long queries
         on a small archive ask (15 words x 300 ids on SciFact: one statement instead of 15)."""
         matches = {label: m for label, node in words.items() if (m := expression_to_fts5(node)) is not None}
@@ -392,7 +393,8 @@ class Fts5KeywordIndex:
             return found
         labels = list(matches)
         low, high = wanted[0], wanted[-1]
-        dense = len(wanted) > FEW_IDS and high - low < RANGE_PER_ID * len(wanted)
+        span = high - low
+        dense = span <= RANGE_SPAN or (len(wanted) > FEW_IDS and span < RANGE_PER_ID * len(wanted))
         bound = "rowid BETWEEN :low AND :high AND +rowid IN :ids" if dense else "rowid IN :ids"
         parts = [
             f"SELECT {n} AS word, rowid FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}" for n in range(len(labels))
