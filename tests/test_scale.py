@@ -62,6 +62,7 @@ def test_bulk_add_new_stores_articles_chunks_vectors_and_labels_and_refuses_a_kn
     assert archive.stats().articles == 8  # the failed call left nothing behind
 
 
+@pytest.mark.sqlite_only("the FTS5 index's windows and first pass; PostgreSQL counts and ranks every match")
 def test_a_huge_match_set_is_ranked_and_counted_within_its_newest_matches(archive, monkeypatch):
     from archive.store.keyword import fts5
 
@@ -89,6 +90,7 @@ def test_a_huge_match_set_is_ranked_and_counted_within_its_newest_matches(archiv
     assert len(narrow.results) == 2
 
 
+@pytest.mark.sqlite_only("the FTS5 index's windows and first pass; PostgreSQL counts and ranks every match")
 def test_long_queries_score_only_the_rarest_words_matches_and_keep_the_best(archive, monkeypatch):
     from archive.query import parse_query
     from archive.search.terms import ranking_terms
