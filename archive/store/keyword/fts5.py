@@ -33,8 +33,8 @@ from sqlalchemy import (
 )
 
 from archive.limits import FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
-from archive.query import Node, Query, Term, compile_expression, compile_query
-from archive.query.compile import InfixDialect, compile_excluded
+from archive.query import Node, Query, Term
+from archive.query.compile import compile_excluded
 from archive.store.filters import (
     article_filters,
     as_day,
@@ -44,9 +44,9 @@ from archive.store.filters import (
     story_counts,
     story_ids,
 )
+from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
 from archive.store.models import ArticleRow, LabelRow
 
-TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
@@ -57,41 +57,6 @@ NARROW_WORDS = 3  # `narrowing`: queries of at least this many optional words ..
 NARROW_BOUND = 1000  # ... score only their rarest words' matches, up to this many (SciFact: docs/search.md)
 RANGE_SPAN = 20_000  # `words_in`: ids within this span are answered from the range's postings (<= this many a word)
 RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
-COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
-
-
-def _fts_string(parts: list[str]) -> str:
-    """One FTS5 string (a phrase when several parts); quotes doubled for safety."""
-    return '"' + " ".join(parts).replace('"', '""') + '"'
-
-
-class _Fts5(InfixDialect):
-    """The query language spelled in FTS5 syntax: every token quoted, every group parenthesised."""
-
-    atom = staticmethod(_fts_string)
-
-    @staticmethod
-    def prefix(parts: list[str]) -> str:
-        return _fts_string(parts) + "*"
-
-    @staticmethod
-    def field(name: str, expression: str) -> str:
-        if name not in COLUMNS:
-            raise ValueError(f"no column {name!r} in {TABLE}")
-        return f"{name} : {expression}"  # an atom, a prefix, or a parenthesised group
-
-
-FTS5 = _Fts5()
-
-
-def to_fts5(query: Query) -> str | None:
-    """Compile to an SQLite FTS5 MATCH expression (never a syntax error), or None when nothing is positive."""
-    return compile_query(query, FTS5)
-
-
-def expression_to_fts5(expression: Node | None) -> str | None:
-    """A Boolean tree as an FTS5 MATCH expression, or None when it requires nothing positive."""
-    return compile_expression(expression, FTS5)
 
 
 def _matches(name: str, expression: str) -> ColumnElement[bool]:
