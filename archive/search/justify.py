@@ -19,8 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from archive.archive import Archive
 from archive.config import Settings
 from archive.query import Node, Prefix, Query, Term
@@ -119,14 +117,14 @@ def _fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) -
         return
     with archive.engine.connect() as conn:
         pairs = reads.chunks_of_articles(conn, [c.article_id for c in candidates])
-    vectors = archive.vectors
-    present = np.isin(np.fromiter((cid for cid, _ in pairs), dtype=np.int64, count=len(pairs)), vectors.ids)
-    pairs = [pair for pair, ok in zip(pairs, present, strict=True) if ok]  # chunks not embedded yet are skipped
-    if not pairs:
+    owner = dict(pairs)
+    ids, matrix = archive.stored_vectors(list(owner))  # from SQL: chunks not embedded yet have none
+    if not len(ids):
         return
-    cosines = vectors.vectors([cid for cid, _ in pairs]) @ archive.encoder.encode_query(text).reshape(-1)
+    cosines = matrix @ archive.encoder.encode_query(text).reshape(-1)
     best: dict[int, float] = {}
-    for (_, article_id), cosine in zip(pairs, cosines.tolist(), strict=True):
+    for chunk_id, cosine in zip(ids.tolist(), cosines.tolist(), strict=True):
+        article_id = owner[int(chunk_id)]
         best[article_id] = max(cosine, best.get(article_id, -1.0))
     for c in candidates:
         c.cosine = best.get(c.article_id)
