@@ -93,7 +93,7 @@ class Archive:
             )
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
-        self.chunk_owners = ChunkOwners(self.engine)  # chunk id -> article id for the read path, in memory
+        self.chunk_owners = ChunkOwners(self.engine, self.index_dir, writable=not self.read_only)  # shared, mapped
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None  # the published index readers search
         self._vectors_stamp: tuple[str, int, int] | None = None  # published version it was loaded or saved at

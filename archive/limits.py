@@ -52,3 +52,8 @@ def check_date_range(after: date | None, before: date | None, param: str = "afte
             "after is inclusive, before exclusive",
             param=param,
         )
+
+
+KEYWORD_WINDOW = 10_000  # a keyword match set larger than this is counted (totals, facets) among its newest this many
+RANK_WINDOW = 10_000  # ... and ranked by BM25 among its newest this many (BM25 costs per match: ~3 us each)
+FILTER_DRIVES = 2_000  # filters selecting at most this many articles drive a keyword query (looked up per article)

@@ -131,7 +131,7 @@ def rss_bytes(pid: int | None = None) -> int:
 
 def dir_bytes(path: Path) -> dict[str, int]:
     """Bytes on disk of an index directory: database (with WAL), vectors, everything."""
-    files = [p for p in path.rglob("*") if p.is_file()]
+    files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]  # index/vectors.faiss links a version
     db = sum(p.stat().st_size for p in files if p.name.startswith("archive.db"))
     faiss_bytes = sum(p.stat().st_size for p in files if p.name == "vectors.faiss")
     encoders = sum(p.stat().st_size for p in files if "encoders" in p.parts)

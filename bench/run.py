@@ -17,11 +17,14 @@ from pathlib import Path
 
 from bench.common import (
     DEFAULT_REUTERS_INDEX,
+    PROJECT_ROOT,
+    SCIFACT,
     SEEDS,
     Results,
     Skip,
     bench_settings,
     log,
+    require,
     reuters_articles,
     share_encoder_cache,
 )
@@ -76,8 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuters-index", type=Path, default=DEFAULT_REUTERS_INDEX, help="the whole-Reuters archive (read only)"
     )
+    parser.add_argument(
+        "--scifact-index",
+        type=Path,
+        default=PROJECT_ROOT / "build" / "scifact",
+        help="SciFact archive for the long-query set (built there by ingest when empty; default %(default)s)",
+    )
     parser.add_argument("--queries", type=int, default=60, help="queries per mode and size (default %(default)s)")
-    parser.add_argument("--skip", default="", help="comma-separated suites to leave out: ingest, latency, encoders")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated suites to leave out: ingest, latency, long, encoders"
+    )
     parser.add_argument("--ndcg", action="store_true", help="int8 vs torch nDCG@10 on a SciFact train subset (~15 min)")
     parser.add_argument("--ann", action="store_true", help="ANN recall/speed-up on 1,000,000 vectors (~30+ min)")
     parser.add_argument("--ann-vectors", type=int, default=1_000_000)
@@ -130,6 +141,20 @@ def main(argv: list[str] | None = None) -> int:
                 results.add("query", "latency", "skipped", note=str(why))
             except Exception as exc:  # noqa: BLE001
                 results.add("query", "latency", "error", note=f"{type(exc).__name__}: {exc}")
+        if "long" not in skip:
+            from bench import latency
+            from bench.retrieval import open_or_build
+
+            try:
+                corpus = require(SCIFACT / "corpus.jsonl", "SciFact corpus")
+                built = open_or_build(corpus, args.scifact_index, {"encoder": encoder.backend}, log)
+                built.close()
+                share_encoder_cache(encoder, args.scifact_index)
+                latency.long_queries(results, args.scifact_index, encoder, args.queries)
+            except Skip as why:
+                results.add("query", "long queries", "skipped", note=str(why))
+            except Exception as exc:  # noqa: BLE001
+                results.add("query", "long queries", "error", note=f"{type(exc).__name__}: {exc}")
         if "encoders" not in skip or args.ndcg or args.all:
             from bench import encoders
             from bench.latency import reuters_queries

@@ -41,3 +41,43 @@ def test_a_second_archive_handle_sees_another_writers_chunks(archive, settings, 
     delete_article(archive, "a")
     assert set(reader.chunk_owners.lookup(archive.chunk_ids().tolist())) == set(sql_owners(archive))
     reader.close()
+
+
+def test_the_table_is_one_shared_mapped_file_that_follows_new_chunks(archive, settings, hash_encoder, monkeypatch):
+    from archive.archive import open_archive
+    from archive.store import owners
+
+    ingest(archive, [Article(uid=f"s{i}", title=f"S {i}", body=f"Rubber output rose {i} pct.") for i in range(3)])
+    reader = open_archive(settings, encoder=hash_encoder)
+    assert reader.chunk_owners.lookup(archive.chunk_ids().tolist()) == sql_owners(archive)
+    assert reader.chunk_owners.mapped  # written by the first process that needed it, then mapped
+    files = list((settings.index_dir / owners.FOLDER).glob("*" + owners.SUFFIX))
+    assert len(files) == 1
+    second = open_archive(settings, encoder=hash_encoder)
+    second.chunk_owners.lookup(archive.chunk_ids().tolist())
+    assert second.chunk_owners.mapped
+    assert list((settings.index_dir / owners.FOLDER).glob("*" + owners.SUFFIX)) == files  # mapped, not rewritten
+    monkeypatch.setattr(owners, "REWRITE_AFTER", 1)  # the next new chunk folds the overlay into a new file
+    ingest(archive, [Article(uid="new", title="New", body="Nickel stocks fell.")])
+    assert second.chunk_owners.lookup(archive.chunk_ids().tolist()) == sql_owners(archive)
+    newer = list((settings.index_dir / owners.FOLDER).glob("*" + owners.SUFFIX))
+    assert len(newer) == 1 and newer != files and second.chunk_owners.mapped
+    reader.close()
+    second.close()
+
+
+def test_a_table_that_disagrees_with_sql_is_rebuilt(archive, settings, hash_encoder):
+    import numpy as np
+
+    from archive.archive import open_archive
+    from archive.store import owners
+
+    ingest(archive, [Article(uid=f"w{i}", title=f"W {i}", body=f"Lead prices eased {i} pct.") for i in range(2)])
+    ids = archive.chunk_ids()
+    folder = settings.index_dir / owners.FOLDER
+    folder.mkdir(exist_ok=True)
+    wrong = np.full(int(ids.max()) + 1, 999, dtype=np.int32)  # another database's table
+    (folder / f"{len(wrong) - 1:010d}{owners.SUFFIX}").write_bytes(wrong.tobytes())
+    reader = open_archive(settings, encoder=hash_encoder)
+    assert reader.chunk_owners.lookup(ids.tolist()) == sql_owners(archive)
+    reader.close()

@@ -19,8 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from archive.archive import Archive
 from archive.config import Settings
 from archive.query import Node, Prefix, Query, Term
@@ -62,7 +60,7 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     """The candidates that something justifies, in their order.
 
     Candidates above the floor are kept as they are. The words of the others are looked up over just those
-    articles in one statement: one match of all the words of a short query (all are needed), else each word's. In
+    articles: one match of all the words of a short query (all are needed), else each word's, in one statement. In
     hybrid mode only the keyword side's candidates can be justified by words (a semantic-only candidate
     below the floor is not among the best keyword matches either).
     """
@@ -71,11 +69,16 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     _fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
     hybrid = any(c.keyword_rank is not None for c in ranked)
     doubtful = [c for c in ranked if not by_meaning(c, settings) and (c.keyword_rank is not None or not hybrid)]
+    sure: set[int] = set()
+    if len(words) == 1 and query.boolean is None:  # the keyword side matched exactly that word: no look-up
+        for c in doubtful:
+            if c.keyword_rank is not None:
+                c.matched = tuple(words)
+                sure.add(c.article_id)
+        doubtful = [c for c in doubtful if c.keyword_rank is None]
     if need and need == len(words) and doubtful:
         with archive.engine.connect() as conn:
-            having = archive.keyword.containing(
-                conn, {"all": all_of(words.values())}, [c.article_id for c in doubtful]
-            )["all"]
+            having = archive.keyword.containing(conn, all_of(words.values()), [c.article_id for c in doubtful])
         for c in doubtful:
             c.matched = tuple(words) if c.article_id in having else ()
     elif need:
@@ -84,7 +87,7 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
             c.matched = tuple(w for w in words if w in matched.get(c.article_id, ()))
     # need == 0: a query of required clauses only, which every candidate satisfies (the keyword side
     # matched them; the semantic side was restricted to them).
-    kept = {c.article_id for c in doubtful if len(c.matched or ()) >= need}
+    kept = sure | {c.article_id for c in doubtful if len(c.matched or ()) >= need}
     return [c for c in ranked if by_meaning(c, settings) or c.article_id in kept]
 
 
@@ -114,14 +117,14 @@ def _fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) -
         return
     with archive.engine.connect() as conn:
         pairs = reads.chunks_of_articles(conn, [c.article_id for c in candidates])
-    vectors = archive.vectors
-    present = np.isin(np.fromiter((cid for cid, _ in pairs), dtype=np.int64, count=len(pairs)), vectors.ids)
-    pairs = [pair for pair, ok in zip(pairs, present, strict=True) if ok]  # chunks not embedded yet are skipped
-    if not pairs:
+    owner = dict(pairs)
+    ids, matrix = archive.stored_vectors(list(owner))  # from SQL: chunks not embedded yet have none
+    if not len(ids):
         return
-    cosines = vectors.vectors([cid for cid, _ in pairs]) @ archive.encoder.encode_query(text).reshape(-1)
+    cosines = matrix @ archive.encoder.encode_query(text).reshape(-1)
     best: dict[int, float] = {}
-    for (_, article_id), cosine in zip(pairs, cosines.tolist(), strict=True):
+    for chunk_id, cosine in zip(ids.tolist(), cosines.tolist(), strict=True):
+        article_id = owner[int(chunk_id)]
         best[article_id] = max(cosine, best.get(article_id, -1.0))
     for c in candidates:
         c.cosine = best.get(c.article_id)

@@ -138,7 +138,7 @@ class Searcher:
             total, facet_counts, labels, page, stories = self._match_set(
                 query, req, offset, limit, keyword=not browse, fold=True
             )
-            return total, "eq", facet_counts, labels, page, None, stories
+            return total, self._relation(query, browse), facet_counts, labels, page, None, stories
         total, relation, facet_counts, page, scope, stories = collapse.collapsed(
             self.archive, lambda o, n, w: _without_labels(self._ranked(query, req, o, n, need=w)), offset, limit, need
         )
@@ -157,7 +157,7 @@ class Searcher:
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
             total, facet_counts, labels, page, _ = self._match_set(query, req, offset, limit, keyword=not browse)
-            return total, "eq", facet_counts, labels, page, None
+            return total, self._relation(query, browse), facet_counts, labels, page, None
         candidates, saturated = self._candidates(query, req.mode, need)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
         ranked = justified(self.archive, self.settings, query, ranked)
@@ -175,6 +175,13 @@ class Searcher:
             ranked[offset : offset + limit],
             [c.article_id for c in ranked],
         )
+
+    def _relation(self, query: Query, browse: bool) -> str:
+        """'gte' when a keyword match set was counted within its newest matches only (KeywordIndex), else 'eq'."""
+        if browse:
+            return "eq"
+        with self.archive.engine.connect() as conn:
+            return "gte" if self.archive.keyword.counted_in_window(conn, ranking_terms(query)) else "eq"
 
     def _candidates(self, query: Query, mode: str, need: int) -> tuple[dict[int, Candidate], bool]:
         """Semantic or hybrid candidates, fused per article, and whether a window may have cut off

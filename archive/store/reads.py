@@ -96,6 +96,14 @@ def chunk_owner_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -
     ]
 
 
+def chunk_owner_table(conn: Connection) -> np.ndarray:
+    """Every chunk's article id as an int32 array indexed by chunk id (0 where there is no chunk)."""
+    pairs = np.asarray(conn.execute(select(ChunkRow.id, ChunkRow.article_id)).all(), dtype=np.int64).reshape(-1, 2)
+    table = np.zeros(int(pairs[:, 0].max()) + 1 if len(pairs) else 0, dtype=np.int32)
+    table[pairs[:, 0]] = pairs[:, 1]
+    return table
+
+
 def all_chunk_ids(conn: Connection) -> np.ndarray:
     """Every chunk id (int64), ascending (PostgreSQL's row order changes as rows are updated)."""
     return np.sort(np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64))
@@ -115,14 +123,10 @@ def matched_words(
     conn: Connection, keyword: KeywordIndex, words: dict[str, Node], article_ids: Sequence[int]
 ) -> dict[int, set[str]]:
     """Which of `words` (label -> a query node, as the keyword index matches it: stemmed, in title or
-    body) each of `article_ids` contains: one statement, every word looked up over just those articles."""
-    found: dict[int, set[str]] = {}
+    body) each of `article_ids` contains (`KeywordIndex.words_in`)."""
     if not article_ids or not words:
-        return found
-    for label, having in keyword.containing(conn, words, article_ids).items():
-        for aid in having:
-            found.setdefault(aid, set()).add(label)
-    return found
+        return {}
+    return keyword.words_in(conn, words, article_ids)
 
 
 def label_counts(conn: Connection, fields: Sequence[str], article_ids: Sequence[int]) -> LabelCounts:

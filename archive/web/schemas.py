@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archive.limits import MAX_LIMIT, MODES, SORTS
+from archive.limits import KEYWORD_WINDOW, MAX_LIMIT, MODES, SORTS
 from archive.search.histogram import BUCKETS, DAY_SPAN, MONTH_SPAN, WEEK_SPAN
 from archive.web.params import EXPORT_COLUMNS
 
@@ -200,7 +200,8 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "enum": ["eq", "gte"],
                 "description": "`eq`: `total` is exact. `gte`: at least `total` (semantic and hybrid modes rank a "
-                "window of candidates; more justified articles may lie beyond it).",
+                "window of candidates; more justified articles may lie beyond it; keyword mode counts a match set "
+                f"of more than {KEYWORD_WINDOW:,} articles over its newest {KEYWORD_WINDOW:,}).",
             },
             "collapse": {
                 "type": "boolean",

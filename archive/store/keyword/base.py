@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -54,12 +54,17 @@ class KeywordIndex(Protocol):
         that only excludes keeps the articles matching none of it). None for None. `within` (low, high),
         values or bind parameters: only article ids in that range are asked about (an index may use it)."""
 
-    def containing(
-        self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]
-    ) -> dict[str, set[int]]:
-        """For each labelled expression (a positive tree: a word, a phrase, ...), which of `article_ids`
-        satisfy it, read from the index for just those articles in one statement (what "why it matched"
-        and the minimum-should-match rule ask)."""
+    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
+        """Which of `article_ids` satisfy `expression` (a positive tree: a word, a phrase, ...), read from
+        the index for just those articles (what "why it matched" and the minimum-should-match rule ask)."""
+
+    def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Which of `words` (label -> positive tree) each of `article_ids` satisfies ({article id: labels}; ids
+        matching none are left out): "why it matched" and the minimum-should-match rule, in one round trip."""
+
+    def counted_in_window(self, conn: Connection, query: Query) -> bool:
+        """True when `facet_counts` covers only the newest matches of a very large match
+        set (a bound on the work; the total is then a lower bound), False when they cover every match."""
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded

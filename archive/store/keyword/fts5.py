@@ -10,8 +10,10 @@ made before it existed are backfilled on open (two cheap counts decide).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -19,19 +21,19 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    bindparam,
     case,
     column,
     func,
-    literal,
     literal_column,
     select,
     table,
     text,
-    union_all,
 )
 
-from archive.query import Node, Query, compile_expression, compile_query
-from archive.query.compile import InfixDialect, compile_excluded
+from archive.limits import FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
+from archive.query import Node, Query, Term
+from archive.query.compile import compile_excluded
 from archive.store.cards import CARDS
 from archive.store.filters import (
     Counts,
@@ -44,48 +46,19 @@ from archive.store.filters import (
     sort_order,
     story_ids,
 )
+from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
 from archive.store.models import ArticleRow
 
-TABLE = "article_fts"
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
-FEW_IDS = 50  # `containing`: up to this many ids, FTS5 looks each one up; above, it reads the range
-COLUMNS = ("title", "body")  # a field search names one of these (query.SEARCH_FIELDS)
-
-
-def _fts_string(parts: list[str]) -> str:
-    """One FTS5 string (a phrase when several parts); quotes doubled for safety."""
-    return '"' + " ".join(parts).replace('"', '""') + '"'
-
-
-class _Fts5(InfixDialect):
-    """The query language spelled in FTS5 syntax: every token quoted, every group parenthesised."""
-
-    atom = staticmethod(_fts_string)
-
-    @staticmethod
-    def prefix(parts: list[str]) -> str:
-        return _fts_string(parts) + "*"
-
-    @staticmethod
-    def field(name: str, expression: str) -> str:
-        if name not in COLUMNS:
-            raise ValueError(f"no column {name!r} in {TABLE}")
-        return f"{name} : {expression}"  # an atom, a prefix, or a parenthesised group
-
-
-FTS5 = _Fts5()
-
-
-def to_fts5(query: Query) -> str | None:
-    """Compile to an SQLite FTS5 MATCH expression (never a syntax error), or None when nothing is positive."""
-    return compile_query(query, FTS5)
-
-
-def expression_to_fts5(expression: Node | None) -> str | None:
-    """A Boolean tree as an FTS5 MATCH expression, or None when it requires nothing positive."""
-    return compile_expression(expression, FTS5)
+FEW_IDS = 50  # `words_in`: up to this many ids, FTS5 looks each one up
+WINDOW_SECONDS = 10.0  # how long a query's `window` is remembered
+WINDOW_MEMORY = 256  # expressions whose window is remembered
+NARROW_WORDS = 3  # `narrowing`: queries of at least this many optional words ...
+NARROW_BOUND = 1000  # ... score only their rarest words' matches, up to this many (SciFact: docs/search.md)
+RANGE_SPAN = 20_000  # `words_in`: ids within this span are answered from the range's postings (<= this many a word)
+RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
 
 
 def _matches(name: str, expression: str) -> ColumnElement[bool]:
@@ -94,6 +67,10 @@ def _matches(name: str, expression: str) -> ColumnElement[bool]:
 
 class Fts5KeywordIndex:
     """The KeywordIndex contract on SQLite FTS5."""
+
+    def __init__(self) -> None:
+        self._floors: OrderedDict[tuple[str, int], tuple[float, int | None]] = OrderedDict()  # `window`, per expression
+        self._lock = threading.Lock()
 
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
@@ -126,25 +103,122 @@ class Fts5KeywordIndex:
         if int(indexed) != int(stored):
             conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"))
 
-    def _scored(self, query: Query, title_weight: float) -> Select | None:
-        """(select of article id, published_at, score over the matches), or None when nothing is positive."""
+    def _scored(self, query: Query, title_weight: float, *, dated: bool = True) -> Select | None:
+        """(select of article id, published_at (with `dated`), score over the matches), or None when nothing is
+        positive. Without `dated` and filters the statement reads the index alone (no row of `articles`)."""
         match = to_fts5(query)
         if match is None:
             return None
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
+        filters = article_filters(query)
+        if not dated and not filters:
+            return select(_FTS.c.rowid.label("id"), score).where(_matches("fts_match", match))
         return (
             select(CARDS.c.id.label("id"), CARDS.c.published_at.label("published"), score)
             .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
             .where(_matches("fts_match", match), *article_filters(query, CARDS))
         )
 
+    def counted_in_window(self, conn: Connection, query: Query) -> bool:
+        """True when counts and facets cover only the newest `KEYWORD_WINDOW` matches (a total is then 'at least')."""
+        return self._scope(conn, query, KEYWORD_WINDOW)[1]
+
+    def _scope(self, conn: Connection, query: Query, size: int) -> tuple[list[ColumnElement[bool]], bool]:
+        """What keeps a statement over the matches from reading every match (conditions on the FTS rowid):
+        narrow filters drive it (the filtered articles looked up one by one, `FILTER_DRIVES`), else a match set
+        above `size` is cut to its newest `size` matches (`window`); ([], False) when neither applies. The flag:
+        the window cut it."""
+        filters = article_filters(query)
+        if filters:
+            few = select(ArticleRow.id).where(*filters).limit(FILTER_DRIVES + 1).subquery()
+            if int(conn.scalar(select(func.count()).select_from(few)) or 0) <= FILTER_DRIVES:
+                return [_FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))], False
+        floor = self.window(conn, query, size)
+        return ([], False) if floor is None else ([_FTS.c.rowid >= floor], True)
+
+    def window(self, conn: Connection, query: Query, size: int) -> int | None:
+        """The smallest article id of the newest `size` matches of the query's expression (filters
+        aside) when it has more, else None. Read newest first from the index (O(window), not O(matches)) and
+        remembered for `WINDOW_SECONDS` per expression (a few new matches meanwhile only widen it a little)."""
+        match = to_fts5(query)
+        if match is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            known = self._floors.get((match, size))
+            if known is not None and now - known[0] < WINDOW_SECONDS:
+                return known[1]
+        stmt = (
+            select(_FTS.c.rowid)
+            .where(_matches("fts_window", match))
+            .order_by(_FTS.c.rowid.desc())
+            .limit(1)
+            .offset(size)
+        )
+        beyond = conn.scalar(stmt)
+        floor = None if beyond is None else int(beyond) + 1
+        with self._lock:
+            self._floors[(match, size)] = (now, floor)
+            while len(self._floors) > WINDOW_MEMORY:
+                self._floors.popitem(last=False)
+        return floor
+
+    def narrowing(self, conn: Connection, query: Query, limit: int) -> str | None:
+        """The first pass on the rarest words: an FTS5 expression of the query's rarest optional words whose
+        matches (at least `limit`, at most `NARROW_BOUND`) are the only articles a ranking scores, or None
+        when every word is rare enough to score them all (or none is).
+
+        BM25 costs per match and per word (a 15-word claim scores nearly every SciFact abstract: ~25 ms); an
+        article none of whose rare words occur scores only the common words' low idf and seldom reaches a
+        candidate window. Each word's match count is read capped (at most `NARROW_BOUND` + 1 postings per word,
+        one statement for all)."""
+        words = list(dict.fromkeys(query.terms))
+        if len(words) < NARROW_WORDS:
+            return None
+        atoms = [m for w in words if (m := expression_to_fts5(Term(w))) is not None]
+        parts = [
+            f"SELECT {n} AS word, (SELECT count(*) FROM (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :w{n} "
+            f"LIMIT {NARROW_BOUND + 1})) AS n"
+            for n in range(len(atoms))
+        ]
+        counts = sorted(
+            (int(n), int(word))
+            for word, n in conn.execute(text(" UNION ALL ".join(parts)), {f"w{i}": a for i, a in enumerate(atoms)})
+        )
+        chosen, total = [], 0
+        for n, word in counts:
+            if total >= limit or total + n > NARROW_BOUND:
+                break
+            chosen.append(atoms[word])
+            total += n
+        if total < limit or len(chosen) == len(atoms):
+            return None
+        return FTS5.any_of(chosen)
+
+    def _bounded(self, conn: Connection, query: Query, scored: Select, limit: int) -> Select:
+        """`scored` restricted to the matches of the query's rarest words, when `narrowing` finds them."""
+        narrow = self.narrowing(conn, query, limit)
+        if narrow is None:
+            return scored
+        rare = select(_FTS.c.rowid).where(_matches("fts_narrow", narrow))
+        return scored.where(literal_column(f"+{TABLE}.rowid").in_(rare))  # unary plus: SQLite filters, FTS5 reads
+
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
-        """The best `limit` (article id, BM25) over title and body, best first."""
-        scored = self._scored(query, title_weight)
+        """The best `limit` (article id, BM25) over title and body, best first (scored among the rarest words'
+        matches when that bounds the work: `narrowing`)."""
+        scored = self._scored(query, title_weight, dated=False)
         if scored is None:
             return []
-        stmt = scored.order_by(literal_column("score").desc(), CARDS.c.id).limit(limit)
-        return [(int(r.id), float(r.score)) for r in conn.execute(stmt)]
+        order = (literal_column("score").desc(), literal_column("id"))
+        bounded = self._bounded(conn, query, scored, limit)
+        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW)[0]):
+            scored = self._scored(query, title_weight)  # joined: the scope may name the filters' articles
+            assert scored is not None
+            bounded = scored.where(*scope)
+        rows = [(int(r.id), float(r.score)) for r in conn.execute(bounded.order_by(*order).limit(limit))]
+        if len(rows) < limit and bounded is not scored:  # the rare words' matches overlap: fewer than asked
+            rows = [(int(r.id), float(r.score)) for r in conn.execute(scored.order_by(*order).limit(limit))]
+        return rows
 
     def page(
         self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
@@ -153,11 +227,22 @@ class Fts5KeywordIndex:
         scored = self._scored(query, title_weight)
         if scored is None:
             return []
-        if sort == "relevance":
-            stmt = scored.order_by(literal_column("score").desc(), CARDS.c.id).limit(limit).offset(offset)
-            return [
-                (int(r.id), float(r.score), position) for position, r in enumerate(conn.execute(stmt), start=offset + 1)
-            ]
+        scope, windowed = self._scope(conn, query, RANK_WINDOW)
+        if sort == "relevance":  # the first pages among the rarest words' matches (`narrowing`) or the newest
+            # matches (`window`), when they fill the page; a page beyond them ranks every match
+            bounded = self._bounded(conn, query, scored, offset + limit)
+            cut = scored.where(*scope) if scope else scored
+            tries = ([bounded] if bounded is not scored else []) + ([cut] if cut is not scored else []) + [scored]
+            for stmt in tries:
+                ordered = (
+                    stmt.order_by(literal_column("score").desc(), literal_column("id")).limit(limit).offset(offset)
+                )
+                rows = [(int(r.id), float(r.score), n) for n, r in enumerate(conn.execute(ordered), start=offset + 1)]
+                if len(rows) == limit:
+                    break
+            return rows
+        if scope and not windowed:  # a date order is not cut by id: only narrow filters drive it
+            scored = scored.where(*scope)
         inner = scored.subquery()
         rank = func.row_number().over(order_by=(inner.c.score.desc(), inner.c.id)).label("rnk")
         stmt = (
@@ -179,8 +264,9 @@ class Fts5KeywordIndex:
         fields: Sequence[str] | None = None,
     ) -> tuple[Counts, LabelCounts]:
         """Matches per (source, UTC day of publication), or, given `fields`, per label value of each of them, over
-        one FTS5 match; with `stories`, each story once, under its first version in `sort` order (only the
-        matches that have near copies are scored and ordered)."""
+        one FTS5 match (a very large match set: its newest `KEYWORD_WINDOW`, `counted_in_window`); with
+        `stories`, each story once, under its first version in `sort` order (only the matches that have near
+        copies are scored and ordered)."""
         match = to_fts5(query)
         if match is None:
             return {}, {f: {} for f in fields or ()}
@@ -195,9 +281,12 @@ class Fts5KeywordIndex:
             if sort == "relevance":
                 columns.append(case((story.is_not(None), bm25)).label("score"))
             joined = joined.outerjoin(grouped, grouped.c.article_id == CARDS.c.id)
-        matched = (
-            select(*columns).select_from(joined).where(_matches("fts_match", match), *article_filters(query, CARDS))
+        conditions = (
+            _matches("fts_match", match),
+            *article_filters(query, CARDS),
+            *self._scope(conn, query, KEYWORD_WINDOW)[0],
         )
+        matched = select(*columns).select_from(joined).where(*conditions)
         stmt = facet_counts(matched, sort_order(sort) if stories else None, fields)
         return read_facets(conn.execute(stmt).all(), fields)
 
@@ -217,41 +306,39 @@ class Fts5KeywordIndex:
             return None
         return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded), *bounds))
 
-    def containing(
-        self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]
-    ) -> dict[str, set[int]]:
-        """For each labelled expression, which of `article_ids` match it: one statement, a UNION ALL of one
-        FTS5 match per expression.
+    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
+        """Which of `article_ids` match `expression` (`words_in` with one word)."""
+        return set(self.words_in(conn, {"": expression}, article_ids))
 
-        FTS5 answers a `rowid IN (...)` list by running the match once per id (~60 us each: right for a page
-        of ids, ~20 ms a word for 300); for more ids each match reads its postings within the ids' range and
-        SQLite keeps the listed ids (`rowid + 0` is not handed to FTS5, so it filters the rows instead of
-        driving the look-ups; the ids are one JSON parameter, `json_each`, SQLite's own): for 300 ids on the
-        18,700-story Reuters archive 0.07 ms for `camera`, 0.35 ms
-        for `oil`, 6 ms for `said`, with no row of the range reaching Python."""
-        found: dict[str, set[int]] = {label: set() for label in expressions}
+    def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Which of `words` (label -> positive tree) each of `article_ids` matches: one statement for all of them
+        (a UNION ALL of one FTS5 match per word, each restricted to the ids).
+
+        FTS5 answers a `rowid IN (...)` list by running the match once per id (~20 us each: right for a page of
+        ids spread over a big archive); when the ids are dense (their range within `RANGE_SPAN`, or at most
+        `RANGE_PER_ID` times their number) each word's postings within the range are read in one pass instead and the ids
+        kept by SQLite (`+rowid IN`: the unary plus keeps the list away from FTS5), which is what long queries
+        on a small archive ask (15 words x 300 ids on SciFact: one statement instead of 15)."""
+        matches = {label: m for label, node in words.items() if (m := expression_to_fts5(node)) is not None}
         wanted = sorted({int(i) for i in article_ids})
-        if not wanted:
+        found: dict[int, set[str]] = {}
+        if not matches or not wanted:
             return found
-        if len(wanted) <= FEW_IDS:
-            bounds = [_FTS.c.rowid.in_(wanted)]
-        else:  # the ids as one JSON parameter: one bind for every match, where an IN list binds each id again
-            listed = select(literal_column("value")).select_from(func.json_each(json.dumps(wanted)))
-            bounds = [_FTS.c.rowid.between(wanted[0], wanted[-1]), (_FTS.c.rowid + 0).in_(listed.scalar_subquery())]
-        labels = list(expressions)
-        parts = []
-        for n, label in enumerate(labels):
-            match = expression_to_fts5(expressions[label])
-            if match is not None:
-                parts.append(
-                    select(literal(n).label("k"), _FTS.c.rowid.label("id")).where(
-                        _matches(f"fts_contains_{n}", match), *bounds
-                    )
-                )
-        if not parts:
-            return found
-        for k, rowid in conn.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all():
-            found[labels[int(k)]].add(int(rowid))
+        labels = list(matches)
+        low, high = wanted[0], wanted[-1]
+        span = high - low
+        dense = span <= RANGE_SPAN or (len(wanted) > FEW_IDS and span < RANGE_PER_ID * len(wanted))
+        bound = "rowid BETWEEN :low AND :high AND +rowid IN :ids" if dense else "rowid IN :ids"
+        parts = [
+            f"SELECT {n} AS word, rowid FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}" for n in range(len(labels))
+        ]
+        params: dict[str, Any] = {f"m{n}": matches[label] for n, label in enumerate(labels)}
+        union = " UNION ALL ".join(parts)
+        stmt = text(f"SELECT rowid, group_concat(word) FROM ({union}) GROUP BY rowid")  # one row per article
+        for rowid, numbers in conn.execute(
+            stmt.bindparams(bindparam("ids", expanding=True)), {**params, "ids": wanted, "low": low, "high": high}
+        ):
+            found[int(rowid)] = {labels[int(n)] for n in str(numbers).split(",")}
         return found
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:

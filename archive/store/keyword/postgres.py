@@ -39,7 +39,7 @@ by `ts_rank_cd` (no idf), this one never reads the matches it leaves out.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,15 +340,17 @@ class PostgresKeywordIndex:
         excluded = compile_excluded(expression, TSQUERY_DIALECT)
         return None if excluded is None else not_(_matches(excluded, "ts_exclude"))
 
-    def containing(
-        self, conn: Connection, expressions: Mapping[str, Node], article_ids: Sequence[int]
-    ) -> dict[str, set[int]]:
-        """For each labelled expression, which of `article_ids` match it: every tsquery tested on just those
-        rows, in one pass over them."""
-        found: dict[str, set[int]] = {label: set() for label in expressions}
+    def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
+        """Which of `article_ids` match `expression` (`words_in` with one word)."""
+        return set(self.words_in(conn, {"": expression}, article_ids))
+
+    def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Which of `words` each of `article_ids` matches: every tsquery tested on just those rows, in one pass
+        over them."""
+        found: dict[int, set[str]] = {}
         tests = []
-        for n, label in enumerate(expressions):
-            required = compile_expression(expressions[label], TSQUERY_DIALECT)
+        for n, label in enumerate(words):
+            required = compile_expression(words[label], TSQUERY_DIALECT)
             if required is not None:
                 tests.append((label, _matches(required, f"ts_contains_{n}")))
         if not tests or not article_ids:
@@ -357,11 +359,13 @@ class PostgresKeywordIndex:
         for start in range(0, len(article_ids), 10_000):
             part = [int(i) for i in article_ids[start : start + 10_000]]
             stmt = select(ArticleRow.id, *columns).where(ArticleRow.id.in_(part), or_(*(c for _, c in tests)))
-            for row in conn.execute(stmt):
-                for n, (label, _) in enumerate(tests):
-                    if row[n + 1]:
-                        found[label].add(int(row[0]))
+            for row in conn.execute(stmt).all():
+                found[int(row[0])] = {label for n, (label, _) in enumerate(tests) if row[n + 1]}
         return found
+
+    def counted_in_window(self, conn: Connection, query: Query) -> bool:
+        """Always False: on PostgreSQL counts cover every match."""
+        return False
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""
