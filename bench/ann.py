@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ann                       # 1,000,000 vectors (HNSW build: tens of minutes)
     .venv/bin/python -m bench.ann --vectors 200000      # quicker look
+    .venv/bin/python -m bench.ann --types compressed    # IVF-PQ / SQ8 with exact re-ranking (bench/ann_compressed.py)
 
 The base set starts from the real chunk vectors of the Reuters archive (read back from
 its vectors.faiss) and is filled up with synthetic neighbours of them: each is a real
@@ -22,7 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import DEFAULT_REUTERS_INDEX, Results, Skip, log, p50, p95, require, run_suite, stopwatch
+from bench.common import (
+    DEFAULT_REUTERS_INDEX,
+    PROJECT_ROOT,
+    Results,
+    Skip,
+    log,
+    p50,
+    p95,
+    require,
+    run_suite,
+    stopwatch,
+)
 
 EF_SEARCH = (16, 32, 64, 128, 256)
 NPROBE = (8, 16, 32, 64, 128)
@@ -101,6 +113,7 @@ def run(
     ef_construction: int,
     nlist: int,
     seed: int = 7,
+    options: argparse.Namespace | None = None,
 ) -> dict:
     """Build the base set, exact ground truth, then each ANN type; adds rows."""
     import faiss
@@ -260,6 +273,10 @@ def run(
                 exact / m["p50_ms"],
                 "meets target" if ok else "",
             )
+    if "compressed" in kinds:
+        from bench.ann_compressed import run_compressed
+
+        run_compressed(results, detail, base, queries, truth, exact, options)
     results.details["ann"] = detail
     return detail
 
@@ -270,10 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vectors", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--reuters-index", type=Path, default=DEFAULT_REUTERS_INDEX)
-    parser.add_argument("--types", default="hnsw,ivf", help="comma-separated: hnsw, ivf")
+    parser.add_argument("--types", default="hnsw,ivf", help="comma-separated: hnsw, ivf, compressed")
+    parser.add_argument(
+        "--codes", default="PQ48,PQ24,SQ8", help="compressed: code types (PQ<M>, SQ8; none: only the archive's index)"
+    )
+    parser.add_argument("--train-per-list", type=int, default=64, help="compressed: k-means sample per list")
+    parser.add_argument("--sql-file", type=Path, default=PROJECT_ROOT / "build" / "ann-vectors.db")
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--nlist", type=int, default=4096)
     args = parser.parse_args(argv)
+    args.codes = tuple(c for c in args.codes.split(",") if c and c != "none")
     return run_suite(
         "ann",
         lambda results: run(
@@ -284,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.types.split(",")),
             args.ef_construction,
             args.nlist,
+            options=args,
         ),
     )
 
