@@ -28,13 +28,12 @@ from archive.store.manifest import (
 from archive.store.vectors.base import ArrayVectors, ExactVectors, IndexKind
 from archive.store.vectors.factory import KINDS, kind_for, kind_named, kind_of, new_faiss_index
 from archive.store.vectors.hnsw import COMPACT_FRACTION, HNSW_EF_SEARCH, HNSW_M
-from archive.store.vectors.index import EXACT_BELOW, VectorIndex
+from archive.store.vectors.index import VectorIndex
 from archive.store.vectors.selection import Selection
 
 __all__ = [
     "COMPACT_FRACTION",
     "COMPRESSED",
-    "EXACT_BELOW",
     "FLAT",
     "HNSW",
     "HNSW_EF_SEARCH",

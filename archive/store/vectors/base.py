@@ -54,6 +54,7 @@ class IndexKind(ABC):
     name: str
     exact: bool = True  # the index holds the vectors themselves (else codes, re-ranked from ExactVectors)
     tombstones: bool = False  # removal only marks ids dead until the index is rebuilt (HNSW)
+    exact_below: int = 0  # a filter allowing at most this many ids is searched exactly among them
 
     @abstractmethod
     def new(self, dim: int, train: Callable[[int], np.ndarray] | None = None, count: int = 0) -> faiss.Index:

@@ -34,6 +34,7 @@ PROBE_SHARE = 1 / 128  # lists scanned per query: 32 of 4,096
 MIN_PROBE = 32  # a small index (tests, a fresh switch) scans most or all of its lists
 RERANK_FACTOR = 4  # candidates re-ranked exactly: max(4k, 100); 100 for k=10, 1,200 for search's 300
 MIN_RERANK = 100
+EXACT_BELOW = 2_000  # a filter this narrow is re-ranked whole from SQL (1.5 MB of float16) instead of scanned
 MIN_VECTORS = 1_000  # fewer than this are never compressed (PQ's 256 centroids need the points)
 
 
@@ -61,6 +62,7 @@ class Compressed(IndexKind):
 
     name = COMPRESSED
     exact = False
+    exact_below = EXACT_BELOW
 
     def new(self, dim: int, train: Callable[[int], np.ndarray] | None = None, count: int = 0) -> faiss.Index:
         """A trained, empty IVF-PQ index for about `count` vectors (training draws its sample from `train`)."""

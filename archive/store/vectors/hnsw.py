@@ -28,6 +28,7 @@ class Hnsw(IndexKind):
 
     name = HNSW
     tombstones = True
+    exact_below = 20_000  # read back from memory: cheaper than a graph walk that skips most nodes
 
     def new(self, dim: int, train: Callable[[int], np.ndarray] | None = None, count: int = 0) -> faiss.Index:
         """An empty id-mapped graph."""

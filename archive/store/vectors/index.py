@@ -23,7 +23,6 @@ from archive.store.vectors.factory import kind_for, kind_named, kind_of
 from archive.store.vectors.hnsw import COMPACT_FRACTION
 from archive.store.vectors.selection import Selection
 
-EXACT_BELOW = 20_000  # allowed-id filters this small are searched exactly, not through the graph or lists
 REBUILD_BATCH = 100_000  # vectors read and added at a time while building an index again
 TRAIN_SEED = 7
 
@@ -248,13 +247,13 @@ class VectorIndex:
             listed = isinstance(allowed, np.ndarray)
             few = allowed if listed else allowed.ids
             # An id list; or the ids a small Selection keeps, for an exact search among them (graph, codes).
-            if few is not None and (listed or (len(few) <= EXACT_BELOW and (kind.tombstones or not kind.exact))):
+            if few is not None and (listed or len(few) <= kind.exact_below):
                 few = np.asarray(few, dtype=np.int64)
                 if self.tombstones:
                     few = few[~np.isin(few, self._tombs())]
                 if len(few) == 0:
                     return []
-                if len(few) <= EXACT_BELOW and (kind.tombstones or not kind.exact):
+                if len(few) <= kind.exact_below:
                     return self._exact_among(query[0], k, few)
                 k = min(k, len(few))
                 selector = faiss.IDSelectorBatch(few)
