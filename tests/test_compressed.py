@@ -197,7 +197,9 @@ def test_the_filter_cache_follows_new_updated_and_deleted_articles(archive):
     from archive.write import delete_article, ingest
 
     def article(i: int, source: str, text: str = "") -> Article:
-        return Article(title=f"Report {i}", body=text or f"Tin and coffee prices, item {i}.", uid=f"f-{i}", source=source)
+        return Article(
+            title=f"Report {i}", body=text or f"Tin and coffee prices, item {i}.", uid=f"f-{i}", source=source
+        )
 
     ingest(archive, [article(i, "wire" if i % 2 else "desk") for i in range(20)])
     queries = [parse_query(q, archive.settings.labels) for q in ("source:wire", "+coffee source:desk", "+item")]
