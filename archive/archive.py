@@ -21,6 +21,7 @@ from archive.config import Settings
 from archive.encoders import Encoder, encoder_family, resolve_encoder, resolve_model, shared_encoder
 from archive.errors import Busy, DamagedIndex, IndexMismatch, NoArchive, ReadOnlyArchive
 from archive.store import reads, vector_rows
+from archive.store.allowed import AllowedChunks
 from archive.store.db import (
     database_exists,
     make_engine,
@@ -94,6 +95,8 @@ class Archive:
         self.sessions = session_factory(self.engine)
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine, self.index_dir, writable=not self.read_only)  # shared, mapped
+        self.exact_vectors = vector_rows.SqlVectors(self.engine)  # what a compressed index re-ranks with
+        self.allowed = AllowedChunks(self.engine, self.keyword, settings.filter_cache)  # filters as id bitmaps
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None  # the published index readers search
         self._vectors_stamp: tuple[str, int, int] | None = None  # published version it was loaded or saved at
@@ -175,7 +178,7 @@ class Archive:
         if current is not None and stamp == self._vectors_stamp and not (writable and current.mapped):
             return current
         self._check_manifest(self._recorded())
-        fresh = VectorIndex.load(self.index_dir, self._dim(), mapped=not writable)
+        fresh = VectorIndex.load(self.index_dir, self._dim(), mapped=not writable, exact=self.exact_vectors)
         self._vectors, self._vectors_stamp = fresh, stamp
         return fresh
 
@@ -228,10 +231,13 @@ class Archive:
             high_water_chunk_id=old.high_water_chunk_id if old else 0,
         )
 
-    def reset_vectors(self, dim: int | None = None) -> None:
-        """Start from an empty vector index of `dim` (default: the encoder's; loads no model when given)."""
+    def reset_vectors(self, dim: int | None = None, vectors: VectorIndex | None = None) -> None:
+        """Start from an empty vector index of `dim` (default: the encoder's; loads no model when given), or from
+        `vectors` (an index built from SQL)."""
         with self._load_lock:
-            self._vectors = VectorIndex(dim if dim is not None else self.encoder.dim)
+            self._vectors = vectors or VectorIndex(
+                dim if dim is not None else self.encoder.dim, exact=self.exact_vectors
+            )
             self._vectors_stamp = self._disk_stamp()
             self._verify = True
 

@@ -92,6 +92,20 @@ class Settings:
         "(exact search costs ~10 ms per 100,000 vectors on one core).",
         low=1,
     )
+    compress_threshold: int = _setting(
+        2_000_000,
+        "ARCHIVE_COMPRESS_THRESHOLD",
+        "Vectors above which the FAISS index becomes compressed (IVF-PQ, ~60 bytes per vector instead of HNSW's "
+        "~1,800), its candidates re-ranked with the exact vectors from SQL (docs/performance.md#compressed-vectors).",
+        low=1,
+    )
+    filter_cache: int = _setting(
+        64,
+        "ARCHIVE_FILTER_CACHE",
+        "Filters whose allowed chunks each process keeps as a bitmap for semantic search (one bit per chunk id); "
+        "0 reads them from SQL on every query.",
+        low=0,
+    )
     save_seconds: float = _setting(
         2.0,
         "ARCHIVE_SAVE_SECONDS",

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from archive.archive import Archive
 from archive.config import Settings
 from archive.query import Query
 from archive.search.terms import keyword_word_count, ranking_terms
-from archive.store import reads
+from archive.store.vectors import Selection
 
 
 def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[int, float]]:
@@ -35,17 +33,16 @@ def fusion_weights(settings: Settings, query: Query) -> dict[str, float]:
     return {"keyword": settings.keyword_weight, "semantic": semantic}
 
 
-def allowed_chunk_ids(archive: Archive, query: Query) -> np.ndarray | None:
-    """Chunk ids of articles passing the filters and the Boolean constraint; None for all.
+def allowed_chunks(archive: Archive, query: Query) -> Selection | None:
+    """Chunks of articles passing the filters and the Boolean constraint; None for all.
 
     A quote, ``+``, ``AND`` or ``title:`` means "must contain" and a minus or ``NOT`` "must
     not", on the semantic side too, judged on the whole article like the keyword side;
     optional words restrict nothing (the meaning is embedded from the positive words).
+    Kept per filter as a bitmap (`store.allowed`): a repeated filter reads only the chunks
+    stored since its last use.
     """
-    if not query.has_filters and query.boolean is None:
-        return None
-    with archive.engine.connect() as conn:
-        return reads.allowed_chunk_ids(conn, archive.keyword, query)
+    return archive.allowed.selection(query)
 
 
 def semantic_article_scores(
@@ -83,13 +80,13 @@ def semantic_articles(archive: Archive, query: Query, need: int) -> list[tuple[i
     """
     if not query.text_for_embedding.strip():
         return []
-    allowed = allowed_chunk_ids(archive, query)
-    if allowed is not None and len(allowed) == 0:
+    allowed = allowed_chunks(archive, query)
+    if allowed is not None and allowed.count == 0:
         return []
     settings = archive.settings
     vectors = archive.vectors
     vector = archive.encoder.encode_query(query.text_for_embedding)
-    available = vectors.count if allowed is None else min(len(allowed), vectors.count)
+    available = vectors.count if allowed is None else min(allowed.count, vectors.count)
     k = max(settings.candidates, 2 * need)
     while True:
         hits = vectors.search(vector, k, allowed)

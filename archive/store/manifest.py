@@ -38,6 +38,7 @@ CURRENT = "current"  # symbolic link to versions/NNNNNNNN: the published version
 KEEP_VERSIONS = 2  # the current version and the one before it
 FLAT = "flat"  # the index types (see archive.store.vectors)
 HNSW = "hnsw"
+COMPRESSED = "compressed"
 REPAIR = "rebuild the index from the database with `archive reindex --from-sql` (no model; `archive reindex` re-embeds)"
 _PROCESS_STARTED = time.time()  # temporary files older than this process and without a live writer are debris
 
@@ -56,6 +57,7 @@ class Manifest:
     high_water_chunk_id: int = 0
     version: int = MANIFEST_VERSION
     tombstones: list[int] = field(default_factory=list)  # removed ids still inside an HNSW graph
+    # extra["index"]: the kind's parameters (HNSW's M and beams; a compressed index's lists, code and re-rank)
     extra: dict = field(default_factory=dict)
     index_bytes: int | None = None  # size of the vectors.faiss this manifest describes (None: written before it was)
 
@@ -110,7 +112,7 @@ def _manifest_fault(data: object) -> str | None:
     negative = [k for k, v in numbers.items() if v is not None and (v < 0 or (k == "dim" and v == 0))]
     if negative:
         return f"{negative[0]} is {numbers[negative[0]]}"
-    if data.get("index_type", FLAT) not in (FLAT, HNSW):
+    if data.get("index_type", FLAT) not in (FLAT, HNSW, COMPRESSED):
         return f"unknown index_type {str(data['index_type'])[:40]!r}"
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in data.get("tombstones", [])):
         return "tombstones are not all chunk ids"

@@ -104,17 +104,25 @@ def chunk_owner_table(conn: Connection) -> np.ndarray:
     return table
 
 
+def max_chunk_id(conn: Connection) -> int:
+    """The highest chunk id (0 when there is none): one look at the primary key's end."""
+    return int(conn.scalar(select(func.max(ChunkRow.id))) or 0)
+
+
 def all_chunk_ids(conn: Connection) -> np.ndarray:
     """Every chunk id (int64), ascending (PostgreSQL's row order changes as rows are updated)."""
     return np.sort(np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64))
 
 
-def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> np.ndarray:
-    """Chunk ids of the articles passing the query's filters, required phrases and exclusions."""
+def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query, above: int = 0) -> np.ndarray:
+    """Chunk ids of the articles passing the query's filters, required phrases and exclusions (only ids
+    above `above`: the chunks stored since a filter's ids were last read)."""
     conditions: list[ColumnElement[bool]] = article_filters(query)
     restriction = keyword.restriction(query)
     if restriction is not None:
         conditions.append(restriction)
+    if above:
+        conditions.append(ChunkRow.id > above)
     stmt = select(ChunkRow.id).join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(*conditions)
     return np.fromiter(conn.scalars(stmt), dtype=np.int64)
 

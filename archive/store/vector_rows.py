@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from archive.store.models import ChunkRow
 from archive.store.reads import batches
+from archive.store.vectors.base import ExactVectors
 
 STORED = np.dtype("<f2")
 READ_BATCH = 20_000  # rows per statement when rebuilding (20,000 x 768 bytes: 15 MB)
@@ -92,3 +93,20 @@ def clear_vectors(conn: Connection) -> None:
     """Forget every stored vector (before re-embedding with another model: a kill midway must not leave the old
     model's vectors to be copied into the new index). Caller commits."""
     conn.execute(update(ChunkRow.__table__).values(vector=None))
+
+
+class SqlVectors(ExactVectors):
+    """The exact vectors of an archive's chunks, read from SQL: what a compressed index re-ranks with."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def read(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids found, ascending; their vectors) by primary key."""
+        with self.engine.connect() as conn:
+            return read_vectors(conn, np.asarray(ids, dtype=np.int64).tolist())
+
+    def scan(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored vector in id order, in batches."""
+        with self.engine.connect() as conn:
+            yield from iter_all_vectors(conn)

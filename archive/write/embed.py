@@ -96,7 +96,7 @@ class Saver:
     def now(self) -> None:
         """Save now (choosing the index type for the new size first)."""
         started = time.monotonic()
-        self.archive.vectors.fit_size(self.archive.settings.ann_threshold)
+        self.archive.vectors.fit_size(self.archive.settings.ann_threshold, self.archive.settings.compress_threshold)
         writing = time.monotonic()
         self.archive.save_vectors()
         took = time.monotonic() - writing

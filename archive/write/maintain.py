@@ -12,7 +12,7 @@ from archive.archive import Archive, read_only
 from archive.errors import ArchiveError, DamagedIndex, NotFound
 from archive.store import vector_rows, writes
 from archive.store.reads import find_article
-from archive.store.vectors import manifest_is_stale, read_manifest, remove_stale_temp_files
+from archive.store.vectors import FLAT, VectorIndex, kind_for, manifest_is_stale, read_manifest, remove_stale_temp_files
 from archive.write import stories
 from archive.write.embed import IngestProgress, ProgressCallback, Saver, embed_and_add
 from archive.write.prepare import embedding_text, title_prefix
@@ -106,7 +106,7 @@ def recover(archive: Archive, on_progress: ProgressCallback | None = None) -> Re
     lacking = np.concatenate(unstored) if unstored else np.zeros(0, dtype=np.int64)
     if len(lacking):
         out.embedded = _embed(archive, lacking, saver, on_progress)
-    if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold):
+    if saver.dirty or archive.vectors.fit_size(archive.settings.ann_threshold, archive.settings.compress_threshold):
         saver.now()
     return out
 
@@ -153,7 +153,14 @@ def rebuild_from_sql(archive: Archive) -> int:
     """
     with archive.engine.connect() as conn:
         dim = vector_rows.stored_dim(conn)
-    archive.reset_vectors(dim)
+        lacking = vector_rows.ids_without_vector(conn)
+    stored = np.setdiff1d(archive.chunk_ids(), lacking, assume_unique=True)
+    settings = archive.settings
+    kind = kind_for(FLAT, len(stored), settings.ann_threshold, settings.compress_threshold)
+    # A large archive's index is built as its kind from SQL in batches: never all its vectors in a flat index first.
+    archive.reset_vectors(
+        dim, VectorIndex.build(dim, kind, stored, archive.exact_vectors) if dim and kind != FLAT else None
+    )
     recover(archive)
     archive.save_vectors()
     return archive.vectors.count
