@@ -70,9 +70,10 @@ class Pace:
     """How many chunks one step holds: `seconds` (ARCHIVE_SAVE_SECONDS) of the embedder's measured speed.
 
     A step is one transaction (its articles, chunks and vectors), one embedding pool sorted by
-    length, and one FAISS add; the model runs in batches of at most half a step, and the saver
-    looks after each step. A fast encoder gets big steps, a slow one small ones: 50 chunks at 25
-    chunks/s and the default 2 s, 8 on a machine so loaded it makes 4. The same setting paces the
+    length, and one FAISS add; the model runs in batches of the step's texts (longest first, at
+    most ARCHIVE_BATCH_SIZE each), and the saver looks after each step. A fast encoder gets big
+    steps, a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, 8 on a machine so
+    loaded it makes 4. The same setting paces the
     saves, so one knob trades freshness for throughput: bigger steps sort more texts together
     (less padding: up to ~15% faster with the real model).
     """
@@ -92,8 +93,8 @@ class Pace:
 
     @property
     def batch(self) -> int:
-        """Model batch: at most half a step."""
-        return max(self.floor, self.chunks // 2)
+        """Model batch: the whole step, at most ARCHIVE_BATCH_SIZE (the step is encoded on its own thread)."""
+        return self.chunks
 
     def measured(self, chunks: int, seconds: float) -> None:
         """Fold the speed of one pool into the running rate."""
