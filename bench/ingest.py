@@ -178,11 +178,13 @@ def run_runtimes(
     results: Results, articles: int, work: Path, runtimes: tuple[str, ...] = RUNTIMES, corpus: str = "scifact"
 ) -> dict:
     """`run` once per runtime (each into its own fresh archive under `work`), the encoders loaded once."""
+    from archive.config import Settings
     from archive.encoders import load_encoder
 
+    cache = Settings.from_env().encoder_cache or work / "encoders"  # ARCHIVE_ENCODER_CACHE: reuse an export
     out = {}
     for runtime in runtimes:
-        encoder = load_encoder(runtime, cache_dir=work / "encoders")
+        encoder = load_encoder(runtime, cache_dir=cache)
         out[runtime] = run(results, articles, work / f"ingest-{runtime}", encoder, corpus=corpus)
     fastest = max(out, key=lambda r: out[r]["raw_chunks_per_s"])
     best = max(out, key=lambda r: out[r]["chunks"] / out[r]["ingest_seconds"])

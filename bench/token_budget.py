@@ -116,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--news-queries", type=int, default=300, help="news train queries (default %(default)s)")
     parser.add_argument("--news-distractors", type=int, default=1700)
     parser.add_argument("--skip-news", action="store_true")
+    parser.add_argument(
+        "--scifact-queries",
+        type=int,
+        help="a SciFact train subset: the first N judged queries (default: all, whole corpus)",
+    )
+    parser.add_argument("--scifact-distractors", type=int, default=300, help="with --scifact-queries: random others")
     parser.add_argument("--work-dir", type=Path, help="where the archives are built (default: a temp dir)")
     args = parser.parse_args(argv)
     points = [parse_point(p) for p in args.points.split(",") if p.strip()]
@@ -128,9 +134,16 @@ def main(argv: list[str] | None = None) -> int:
             tmp = args.work_dir or Path(tmp_name)
             tmp.mkdir(parents=True, exist_ok=True)
             encoder = load_encoder("hash" if args.count_only else args.encoder, cache_dir=tmp / "encoders")
-            scifact = read_records(require(SCIFACT / "corpus.jsonl", "SciFact"))
-            sf_qrels = read_qrels(require(SCIFACT / "qrels" / "train.tsv", "SciFact train qrels"))
-            sf_queries = read_queries(SCIFACT / "queries.jsonl", sf_qrels)
+            if args.scifact_queries:
+                from bench.encoders import scifact_subset
+
+                scifact, sf_queries, sf_qrels = scifact_subset(
+                    require(SCIFACT, "SciFact"), args.scifact_queries, args.scifact_distractors
+                )
+            else:
+                scifact = read_records(require(SCIFACT / "corpus.jsonl", "SciFact"))
+                sf_qrels = read_qrels(require(SCIFACT / "qrels" / "train.tsv", "SciFact train qrels"))
+                sf_queries = read_queries(SCIFACT / "queries.jsonl", sf_qrels)
             news = None
             if not args.skip_news and (args.news / "corpus.jsonl").exists():
                 news = news_subset(args.news, args.news_queries, args.news_distractors)
