@@ -35,7 +35,7 @@ from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
-MIN_STEP = 8  # chunks: the smallest step and model batch (a slow or loaded machine)
+MIN_STEP = 32  # chunks: the smallest step and model batch (a slow or loaded machine): one full OpenVINO batch
 POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
 POLL_SECONDS = 0.05  # while a step is being encoded, how often the main thread looks whether it can commit it
 
@@ -72,8 +72,9 @@ class Pace:
     A step is one transaction (its articles, chunks and vectors), one embedding pool sorted by
     length, and one FAISS add; the model runs in batches of the step's texts (longest first, at
     most ARCHIVE_BATCH_SIZE each), and the saver looks after each step. A fast encoder gets big
-    steps, a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, 8 on a machine so
-    loaded it makes 4. The same setting paces the
+    steps, a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, never below 32
+    (smaller model batches cost more speed than the freshness they buy: ingest/raw 0.78 with steps of 8
+    at ~3 chunks/s on a loaded machine). The same setting paces the
     saves, so one knob trades freshness for throughput: bigger steps sort more texts together
     (less padding: up to ~15% faster with the real model).
     """
