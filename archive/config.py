@@ -126,6 +126,12 @@ class Settings:
     chunk_overlap_sentences: int = _setting(
         1, "ARCHIVE_CHUNK_OVERLAP", "Sentences shared by consecutive chunks.", low=0
     )
+    title_tokens: int = _setting(
+        48,
+        "ARCHIVE_TITLE_TOKENS",
+        "Title words embedded before each chunk, at most this many tokens; 0: chunks are embedded without the title.",
+        low=0,
+    )
     rrf_k: int = _setting(60, "ARCHIVE_RRF_K", "Reciprocal rank fusion constant k.", low=0)
     keyword_weight: float = _setting(
         1.0, "ARCHIVE_KEYWORD_WEIGHT", "Weight of the keyword ranking in hybrid fusion.", low=0

@@ -86,3 +86,37 @@ def test_estimate_records_counts_lines_rows_and_files(tmp_path):
     (tmp_path / "d.json").write_text('[{"text": "one"}, {"text": "two"}]')  # an array counts as one
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")  # not read, not counted
     assert estimate_records([tmp_path, tmp_path / "c.txt", tmp_path / "missing.txt", ""]) == 3 + 2 + 1 + 1
+
+
+def test_the_title_prefix_is_a_setting_and_zero_embeds_chunks_alone(archive, hash_encoder):
+    from archive.archive import open_archive
+    from archive.write.maintain import chunk_inputs
+    from archive.write.prepare import prepare
+
+    article = story("t1", "Copper prices rose sharply on Monday. Mines in Chile reported strikes.")
+    prefixed = prepare(archive, article)
+    assert prefixed.embed_prefix == "Story t1"
+    none = open_archive(archive.settings.with_(title_tokens=0), encoder=hash_encoder)
+    bare = prepare(none, article)
+    assert bare.embed_prefix == "" and [c.text for c in bare.chunks] == [c.text for c in prefixed.chunks]
+    one_token = open_archive(archive.settings.with_(title_tokens=1), encoder=hash_encoder)
+    assert prepare(one_token, article).embed_prefix == "Story"
+    one_token.close()
+    ingest(none, [article])
+    assert [text for _, text in chunk_inputs(none, none.chunk_ids().tolist())] == [c.text for c in bare.chunks]
+    none.close()
+
+
+def test_reading_a_file_again_embeds_nothing(archive, monkeypatch):
+    items = [story(f"r{i}", f"Report {i} on grain shipments. Exports rose in week {i}.") for i in range(6)]
+    first = ingest(archive, items, batch_articles=2)
+    assert first.added == 6
+    calls: list[int] = []
+    encode = archive.encoder.encode
+    monkeypatch.setattr(
+        archive.encoder, "encode", lambda texts, *a, **k: calls.append(len(texts)) or encode(texts, *a, **k)
+    )
+    again = ingest(archive, items, batch_articles=2)
+    assert (again.added, again.duplicates, again.chunks) == (0, 6, 0)
+    assert sum(calls) == 0
+    consistent(archive)

@@ -46,6 +46,16 @@ def batches(ids: Iterable[int], size: int = IN_BATCH) -> Iterator[list[int]]:
         yield chunk
 
 
+def known_hashes(conn: Connection, hashes: Iterable[str]) -> set[str]:
+    """The content hashes among `hashes` that a stored article has (ingest skips those articles)."""
+    wanted = list(set(hashes))
+    found: set[str] = set()
+    for start in range(0, len(wanted), IN_BATCH):
+        part = wanted[start : start + IN_BATCH]
+        found.update(conn.scalars(select(ArticleRow.content_hash).where(ArticleRow.content_hash.in_(part))))
+    return found
+
+
 def find_article(session: Session, key: str | int) -> ArticleRow | None:
     """The one rule for article keys: an int is an id; a string is a uid first, else a numeric id."""
     if isinstance(key, int):

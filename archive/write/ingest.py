@@ -7,10 +7,11 @@ seconds (`Saver`). SQL is the truth and holds every vector: every open for writi
 first, copying into FAISS what it lacks from SQL, so a crash at any point loses nothing committed
 and recovery needs no model.
 
-Freshness (docs/operations.md): a producer thread reads and chunks the next step while this one
-embeds and commits; a step is about `save_seconds` of the model's measured speed (`Pace`), so an
-article is committed within a step of being read and published to other processes by meaning
-within `save_seconds` after that.
+Three threads keep the model busy: a producer reads and chunks the next step, an encoder thread
+embeds a step while the main thread commits the step before it (SQL, near copies, FAISS, alerts,
+threads). Freshness (docs/operations.md): a step is about `save_seconds` of the model's measured
+speed (`Pace`), so an article is committed within two steps of being read and published to other
+processes by meaning within `save_seconds` after that.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +28,7 @@ import numpy as np
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.executors import Executor, executor_for
-from archive.store import writes
+from archive.store import reads, writes
 from archive.write import stories, threads
 from archive.write.alerts import record_alerts
 from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend
@@ -34,8 +36,9 @@ from archive.write.maintain import writing
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
-MIN_STEP = 8  # chunks: the smallest step and model batch (a slow or loaded machine)
+MIN_STEP = 32  # chunks: the smallest step and model batch (a slow or loaded machine): one full OpenVINO batch
 POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
+POLL_SECONDS = 0.05  # while a step is being encoded, how often the main thread looks whether it can commit it
 
 
 @dataclass
@@ -68,9 +71,11 @@ class Pace:
     """How many chunks one step holds: `seconds` (ARCHIVE_SAVE_SECONDS) of the embedder's measured speed.
 
     A step is one transaction (its articles, chunks and vectors), one embedding pool sorted by
-    length, and one FAISS add; the model runs in batches of at most half a step, and the saver
-    looks after each step. A fast encoder gets big steps, a slow one small ones: 50 chunks at 25
-    chunks/s and the default 2 s, 8 on a machine so loaded it makes 4. The same setting paces the
+    length, and one FAISS add; the model runs in batches of the step's texts (longest first, at
+    most ARCHIVE_BATCH_SIZE each), and the saver looks after each step. A fast encoder gets big
+    steps, a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, never below 32
+    (smaller model batches cost more speed than the freshness they buy: ingest/raw 0.78 with steps of 8
+    at ~3 chunks/s on a loaded machine). The same setting paces the
     saves, so one knob trades freshness for throughput: bigger steps sort more texts together
     (less padding: up to ~15% faster with the real model).
     """
@@ -90,8 +95,8 @@ class Pace:
 
     @property
     def batch(self) -> int:
-        """Model batch: at most half a step."""
-        return max(self.floor, self.chunks // 2)
+        """Model batch: the whole step, at most ARCHIVE_BATCH_SIZE (the step is encoded on its own thread)."""
+        return self.chunks
 
     def measured(self, chunks: int, seconds: float) -> None:
         """Fold the speed of one pool into the running rate."""
@@ -110,11 +115,11 @@ def ingest(
 ) -> IngestReport:
     """Store articles (skipping duplicates, updating changed ones) with their chunks' vectors.
 
-    Two threads overlap the work: a producer reads and chunks the next step of articles while
-    this thread embeds a step, commits it to SQL with its vectors, and adds them to FAISS.
-    torch and onnxruntime release the GIL while they compute, so the producer's Python work hides
-    behind the model. The producer stays one step ahead (a queue of one), so a kill loses at most
-    the step being embedded, which was never committed.
+    Three threads overlap the work: a producer reads and chunks the next step of articles, an
+    encoder thread embeds a step, and this thread commits the step before it to SQL with its
+    vectors and adds them to FAISS. The runtimes release the GIL while they compute, so the
+    Python work hides behind the model. The producer stays one step ahead (a queue of one), so a
+    kill loses at most the two steps being embedded and committed, neither of them committed.
     """
     report = IngestReport()
     if articles_expected is None and isinstance(items, Sized):
@@ -194,35 +199,68 @@ def _produce(
         hand_over(("error", exc))
 
 
+@dataclass
+class Encoded:
+    """A step's vectors, made ahead of its commit: embedding text -> row of `vectors`."""
+
+    rows: dict[str, int]
+    vectors: np.ndarray
+    seconds: float
+
+
+def _encode_step(archive: Archive, executor: Executor, prepared: list[PreparedArticle], pace: Pace) -> Encoded:
+    """Encoder thread: the vectors of a step's chunks (longest first), except those of articles already stored.
+
+    Runs while the previous step commits, so the model never waits for SQL. Articles whose text
+    is stored are duplicates, which `save_batch` skips: re-reading a file embeds nothing.
+    """
+    with archive.engine.connect() as conn:
+        known = reads.known_hashes(conn, (p.content_hash for p in prepared))
+    texts = list(
+        dict.fromkeys(
+            embedding_text(p.embed_prefix, c.text) for p in prepared if p.content_hash not in known for c in p.chunks
+        )
+    )
+    tick = time.perf_counter()
+    if texts:
+        vectors = executor.encode(texts, min(archive.settings.batch_size, pace.batch))
+    else:
+        vectors = np.zeros((0, archive.encoder.dim), dtype=np.float32)
+    seconds = time.perf_counter() - tick
+    pace.measured(len(texts), seconds)
+    return Encoded({t: i for i, t in enumerate(texts)}, vectors, seconds)
+
+
 def _store_step(
-    archive: Archive, executor: Executor, prepared: list[PreparedArticle], report: IngestReport, pace: Pace
+    archive: Archive, prepared: list[PreparedArticle], encoded: Encoded, report: IngestReport, pace: Pace
 ) -> writes.BatchOutcome:
-    """Embed the step's new chunks, then commit articles, chunks and vectors in one SQL transaction."""
+    """Commit a step's articles, chunks and their vectors (made ahead: `encoded`) in one SQL transaction."""
     timings = report.timings
-    encoded = 0.0
 
     def embed(texts: list[tuple[str, str]]) -> np.ndarray:
-        nonlocal encoded
-        tick = time.perf_counter()
-        vectors = executor.encode(
-            [embedding_text(prefix, text) for prefix, text in texts], min(archive.settings.batch_size, pace.batch)
-        )
-        encoded = time.perf_counter() - tick
-        pace.measured(len(texts), encoded)
-        return vectors
+        keys = [embedding_text(prefix, text) for prefix, text in texts]
+        missing = [k for k in dict.fromkeys(keys) if k not in encoded.rows]
+        if missing:  # not expected (the write lock is held), but never a chunk without its vector
+            extra = archive.encoder.encode(missing, min(archive.settings.batch_size, pace.batch))
+            encoded.rows.update({k: len(encoded.vectors) + i for i, k in enumerate(missing)})
+            encoded.vectors = np.vstack([encoded.vectors, extra])
+        return encoded.vectors[[encoded.rows[k] for k in keys]]
 
     tick = time.perf_counter()
     with archive.session() as s, s.begin():
         outcome = writes.save_batch(s, prepared, embed)
         stories.link(s.connection(), archive.settings, outcome.article_ids)  # near copies, in the same transaction
-    timings.encode += encoded
-    timings.store += time.perf_counter() - tick - encoded
+    timings.encode += encoded.seconds
+    timings.store += time.perf_counter() - tick
     report.added += outcome.added
     report.updated += outcome.updated
     report.duplicates += len(outcome.duplicates)
     report.duplicate_of += outcome.duplicates
     report.chunks += len(outcome.new_chunks)
     return outcome
+
+
+Step = tuple[list[PreparedArticle], "Future[Encoded]"]
 
 
 def _consume(
@@ -235,47 +273,80 @@ def _consume(
     saver: Saver,
     pace: Pace,
 ) -> None:
-    """Embedder (main thread): each step embedded and committed, then added to FAISS and published."""
+    """Main thread: each step encoded on the encoder thread while the step before it commits (then FAISS, publish).
+
+    A step commits as soon as its vectors are made and the step before it is committed, whether
+    or not the next one has arrived: a slow source does not hold a step back.
+    """
     timings = saver.timings
-    while True:
-        tick = time.perf_counter()
-        message = _next_message(batches, saver)
-        timings.wait += time.perf_counter() - tick
-        if message[0] == "error":
-            raise message[1]
-        if message[0] == "done":
-            return
-        outcome = _store_step(archive, executor, message[1], report, pace)
-        progress.batches_committed += 1
-        progress.chunks_total += len(outcome.new_chunks)
-        if on_progress:
-            on_progress(progress)  # committed (with vectors in SQL), not yet in FAISS
-        tick = time.perf_counter()
-        if outcome.stale_chunk_ids:  # an updated article: its old chunks are gone from SQL
-            archive.vectors.remove(outcome.stale_chunk_ids)
-            saver.dirty = True
-        if outcome.new_chunks and outcome.vectors is not None:
-            new_ids = np.asarray([cid for cid, _, _ in outcome.new_chunks], dtype=np.int64)
-            archive.vectors.add(new_ids, outcome.vectors)
-            saver.dirty = True
-        timings.add += time.perf_counter() - tick
-        if outcome.new_chunks and outcome.vectors is not None:
-            tick = time.perf_counter()
-            record_alerts(archive, new_ids, outcome.vectors)  # the saved searches these new articles match
-            timings.alerts += time.perf_counter() - tick
-            tick = time.perf_counter()
-            threads.record(archive, new_ids)  # the story threads these new articles join
-            timings.threads += time.perf_counter() - tick
-        progress.chunks_embedded += len(outcome.new_chunks)
-        if on_progress:
-            on_progress(progress)
-        saver.maybe()
-
-
-def _next_message(batches: queue.Queue, saver: Saver) -> tuple:
-    """The producer's next message; while the embedder waits for it, what is embedded still gets published."""
-    while True:
+    pending: Step | None = None  # submitted to the encoder, not yet committed
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-encode") as encoder:
         try:
-            return batches.get(timeout=0.25 if saver.dirty else None)
-        except queue.Empty:
-            saver.maybe()
+            while True:
+                message = None
+                while message is None:
+                    tick = time.perf_counter()
+                    try:
+                        message = batches.get(timeout=POLL_SECONDS if pending or saver.dirty else None)
+                    except queue.Empty:
+                        timings.wait += time.perf_counter() - tick
+                        if pending is not None and pending[1].done():
+                            _commit(archive, pending, report, progress, on_progress, saver, pace)
+                            pending = None
+                        saver.maybe()
+                        continue
+                    timings.wait += time.perf_counter() - tick
+                step = None
+                if message[0] == "batch":
+                    step = (message[1], encoder.submit(_encode_step, archive, executor, message[1], pace))
+                if pending is not None:  # its vectors are being made or made; the next step's are queued
+                    _commit(archive, pending, report, progress, on_progress, saver, pace)
+                if message[0] == "error":
+                    raise message[1]
+                if step is None:
+                    return
+                pending = step
+        finally:
+            if pending is not None:
+                pending[1].cancel()
+
+
+def _commit(
+    archive: Archive,
+    step: Step,
+    report: IngestReport,
+    progress: IngestProgress,
+    on_progress: ProgressCallback | None,
+    saver: Saver,
+    pace: Pace,
+) -> None:
+    """Commit one step (waiting for its vectors), add its vectors to FAISS, record alerts and threads, maybe publish."""
+    timings = saver.timings
+    tick = time.perf_counter()
+    encoded = step[1].result()
+    timings.wait += time.perf_counter() - tick
+    outcome = _store_step(archive, step[0], encoded, report, pace)
+    progress.batches_committed += 1
+    progress.chunks_total += len(outcome.new_chunks)
+    if on_progress:
+        on_progress(progress)  # committed (with vectors in SQL), not yet in FAISS
+    tick = time.perf_counter()
+    if outcome.stale_chunk_ids:  # an updated article: its old chunks are gone from SQL
+        archive.vectors.remove(outcome.stale_chunk_ids)
+        saver.dirty = True
+    if outcome.new_chunks and outcome.vectors is not None:
+        new_ids = np.asarray([cid for cid, _, _ in outcome.new_chunks], dtype=np.int64)
+        archive.vectors.add(new_ids, outcome.vectors)
+        saver.dirty = True
+    timings.add += time.perf_counter() - tick
+    if outcome.new_chunks and outcome.vectors is not None:
+        tick = time.perf_counter()
+        record_alerts(archive, new_ids, outcome.vectors)  # the saved searches these new articles match
+        timings.alerts += time.perf_counter() - tick
+        tick = time.perf_counter()
+        threads.record(archive, new_ids)  # the story threads these new articles join
+        timings.threads += time.perf_counter() - tick
+    progress.chunks_embedded += len(outcome.new_chunks)
+    if on_progress:
+        on_progress(progress)
+    saver.maybe()

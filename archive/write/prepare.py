@@ -11,8 +11,6 @@ from archive.chunking import chunk_text
 from archive.documents import Article, PreparedArticle, ReadFailure
 from archive.limits import MAX_KEY_CHARS
 
-TITLE_TOKEN_BUDGET = 48  # title words prefixed to each chunk for embedding, at most this many tokens
-
 
 def normalised_text(text: str) -> str:
     """Text as compared for duplicates: NFKC, case-folded, whitespace collapsed."""
@@ -50,12 +48,13 @@ def embedding_text(prefix: str, chunk: str) -> str:
 
 
 def title_prefix(archive: Archive, title: str) -> tuple[str, int]:
-    """The title as embedded with each chunk, cut to TITLE_TOKEN_BUDGET tokens; returns (prefix, tokens)."""
-    words = title.split()
+    """The title as embedded with each chunk, cut to ARCHIVE_TITLE_TOKENS tokens; returns (prefix, tokens)."""
+    budget = archive.settings.title_tokens
+    words = title.split() if budget else []
     counts = archive.encoder.count_tokens(words) if words else []
     total, kept = 0, []
     for word, n in zip(words, counts, strict=True):
-        if total + n > TITLE_TOKEN_BUDGET:
+        if total + n > budget:
             break
         kept.append(word)
         total += n
