@@ -16,7 +16,8 @@ from archive.store import reads
 def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[int, float]]:
     """(article id, BM25 over title + body) best first; filters and the Boolean constraint applied in SQL."""
     with archive.engine.connect() as conn:
-        return archive.keyword.rank(conn, ranking_terms(query), limit, archive.settings.title_weight)
+        settings = archive.settings
+        return archive.keyword.rank(conn, ranking_terms(query, settings.number_weight), limit, settings.title_weight)
 
 
 def fusion_weights(settings: Settings, query: Query) -> dict[str, float]:

@@ -252,7 +252,7 @@ class Searcher:
         item maps each listed representative to its story ({} without `fold`).
         """
         archive = self.archive
-        terms = ranking_terms(query)
+        terms = ranking_terms(query, self.settings.number_weight)
         title_weight = self.settings.title_weight
 
         def counts(fields: list[str] | None) -> tuple[Counts, LabelCounts]:
