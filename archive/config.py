@@ -146,8 +146,8 @@ class Settings:
     number_weight: int = _setting(
         2,
         "ARCHIVE_NUMBER_WEIGHT",
-        "BM25: a query word holding a digit (a year, an amount, a model or ticker number) counts this many "
-        "times (a whole number: FTS5 weighs a word by repeating it).",
+        "Hybrid: in the keyword side's BM25 a query word holding a digit (a year, an amount, a model number) "
+        "counts this many times (a whole number: FTS5 weighs a word by repeating it); keyword mode counts it once.",
         low=1,
     )
     chunk_bonus: float = _setting(

@@ -47,8 +47,9 @@ def test_a_number_counts_twice_in_bm25_and_the_match_set_is_unchanged(archive):
     assert once["year"] < twice["both"] < 2 * once["both"]  # its "tin" part stays once
 
 
-def test_keyword_mode_ranks_by_the_number_weight_setting(archive):
-    """A rarer word beats a number at weight 1; counted twice, the number wins (the Searcher's setting)."""
+def test_the_hybrid_keyword_side_follows_the_setting_and_keyword_mode_counts_numbers_once(archive):
+    """A rarer word beats a number at weight 1; counted twice, the number wins the hybrid keyword side.
+    Keyword mode ranks by plain BM25 whatever the setting."""
     filler = [Article(uid=f"f{i}", title=f"Note {i}", body=f"Item {i} of the week was filed.") for i in range(7)]
     articles = [
         Article(uid="word", title="Price notice", body="Zinc prices were posted for the week."),
@@ -58,9 +59,11 @@ def test_keyword_mode_ranks_by_the_number_weight_setting(archive):
     ]
     ingest(archive, articles)
 
-    def top(weight: int) -> str:
+    def first(weight: int, mode: str) -> str:
         searcher = Searcher(archive, archive.settings.with_(number_weight=weight))
-        return searcher.search(SearchRequest(q="zinc 1987", mode="keyword", limit=1)).results[0].uid
+        results = searcher.search(SearchRequest(q="zinc 1987", mode=mode, limit=10)).results
+        return next(r.uid for r in results if r.explain["keyword_rank"] == 1)
 
-    assert top(1) == "word"  # zinc is in one article of ten, 1987 in two
-    assert top(2) == "year"
+    assert first(1, "hybrid") == "word"  # zinc is in one article of ten, 1987 in two
+    assert first(2, "hybrid") == "year"
+    assert first(1, "keyword") == first(2, "keyword") == "word"

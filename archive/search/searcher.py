@@ -199,7 +199,7 @@ class Searcher:
         keyword: list[tuple[int, float]] = []
         if mode == "hybrid":
             semantic_side = self.pool.submit(semantic_articles, archive, query, 1)  # `candidates` chunks
-            keyword = keyword_articles(archive, query, s.candidates)
+            keyword = keyword_articles(archive, query, s.candidates, s.number_weight)
             for rank, (article_id, score) in enumerate(keyword, start=1):
                 by_article[article_id] = Candidate(article_id, keyword_rank=rank, keyword_score=score)
             semantic = semantic_side.result()
@@ -252,7 +252,7 @@ class Searcher:
         item maps each listed representative to its story ({} without `fold`).
         """
         archive = self.archive
-        terms = ranking_terms(query, self.settings.number_weight)
+        terms = ranking_terms(query)
         title_weight = self.settings.title_weight
 
         def counts(fields: list[str] | None) -> tuple[Counts, LabelCounts]:
