@@ -163,6 +163,13 @@ class Settings:
     title_weight: float = _setting(
         3.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches.", low=0
     )
+    number_weight: int = _setting(
+        2,
+        "ARCHIVE_NUMBER_WEIGHT",
+        "Hybrid: in the keyword side's BM25 a query word holding a digit (a year, an amount, a model number) "
+        "counts this many times (a whole number: FTS5 weighs a word by repeating it); keyword mode counts it once.",
+        low=1,
+    )
     chunk_bonus: float = _setting(
         0.01,
         "ARCHIVE_CHUNK_BONUS",

@@ -11,10 +11,17 @@ from archive.search.terms import keyword_word_count, ranking_terms
 from archive.store.vectors import Selection
 
 
-def keyword_articles(archive: Archive, query: Query, limit: int) -> list[tuple[int, float]]:
-    """(article id, BM25 over title + body) best first; filters and the Boolean constraint applied in SQL."""
+def keyword_articles(archive: Archive, query: Query, limit: int, number_weight: int = 1) -> list[tuple[int, float]]:
+    """(article id, BM25 over title + body) best first; filters and the Boolean constraint applied in SQL.
+
+    `number_weight`: the hybrid keyword side counts a word holding a digit that many times. The
+    semantic side blurs numbers (an embedding hardly tells 1986 from 1987), so in hybrid the keyword
+    side carries them (news headlines and SciFact train both gain); keyword mode ranks by plain BM25
+    (counting numbers twice there costs news headlines 0.5 to 0.9 points). docs/search.md.
+    """
     with archive.engine.connect() as conn:
-        return archive.keyword.rank(conn, ranking_terms(query), limit, archive.settings.title_weight)
+        terms = ranking_terms(query, number_weight)
+        return archive.keyword.rank(conn, terms, limit, archive.settings.title_weight)
 
 
 def fusion_weights(settings: Settings, query: Query) -> dict[str, float]:

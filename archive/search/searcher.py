@@ -199,7 +199,7 @@ class Searcher:
         keyword: list[tuple[int, float]] = []
         if mode == "hybrid":
             semantic_side = self.pool.submit(semantic_articles, archive, query, 1)  # `candidates` chunks
-            keyword = keyword_articles(archive, query, s.candidates)
+            keyword = keyword_articles(archive, query, s.candidates, s.number_weight)
             for rank, (article_id, score) in enumerate(keyword, start=1):
                 by_article[article_id] = Candidate(article_id, keyword_rank=rank, keyword_score=score)
             semantic = semantic_side.result()

@@ -106,8 +106,9 @@ def _matches(expression: str, name: str) -> ColumnElement[bool]:
     return and_(SEARCH_VECTOR.op("@@", return_type=Boolean)(tsquery), func.querytree(tsquery) != literal("T", Text))
 
 
-def _positive_words(query: Query) -> tuple[str, str]:
-    """(all positive words, the words of required phrases and words) as plain text, for their lexemes."""
+def _positive_words(query: Query) -> tuple[str, str, str]:
+    """(all positive words, the words of required phrases and words, the ranking words with their repeats)
+    as plain text, for their lexemes."""
     words = [p for t in query.terms for p in word_parts(t)]
     required: list[str] = []
     for leaf in leaves(query.boolean):
@@ -117,7 +118,7 @@ def _positive_words(query: Query) -> tuple[str, str]:
             required += phrase_parts(leaf.words)
         elif isinstance(leaf, Prefix):
             continue  # a prefix has no lexeme of its own to count: it ranks through the other words
-    return " ".join(words + required), " ".join(required)
+    return " ".join(words + required), " ".join(required), " ".join(words)
 
 
 def _idf(docs: int, df: int) -> float:
@@ -138,19 +139,23 @@ class _Plan:
 
 
 def _plan(conn: Connection, query: Query) -> _Plan:
-    words, required = _positive_words(query)
+    words, required, ranking = _positive_words(query)
+    # `times`: how often the ranking words hold the lexeme (FTS5 sums a repeated word once per
+    # occurrence, e.g. a number listed `number_weight` times, or "export exports").
     rows = conn.execute(
         text(
             "SELECT l.lexeme, coalesce(t.df, 0) AS df, "
-            f"l.lexeme = ANY(tsvector_to_array(to_tsvector('{CONFIG}', :required))) AS required "
+            f"l.lexeme = ANY(tsvector_to_array(to_tsvector('{CONFIG}', :required))) AS required, "
+            "coalesce((SELECT cardinality(r.positions) "
+            f"FROM unnest(to_tsvector('{CONFIG}', :ranking)) AS r WHERE r.lexeme = l.lexeme), 1) AS times "
             f"FROM unnest(tsvector_to_array(to_tsvector('{CONFIG}', :words))) AS l(lexeme) "
             "LEFT JOIN keyword_terms t ON t.lexeme = l.lexeme ORDER BY df, l.lexeme"
         ),
-        {"words": words, "required": required},
+        {"words": words, "required": required, "ranking": ranking},
     ).all()
     docs, tokens = (int(v) for v in conn.execute(text("SELECT docs, tokens FROM keyword_totals")).one())
     lexemes = [r.lexeme for r in rows]
-    idfs = [_idf(docs, r.df) for r in rows]
+    idfs = [_idf(docs, r.df) * max(int(r.times), 1) for r in rows]
     most = min(docs, sum(r.df for r in rows), *(r.df for r in rows if r.required))
     essential: list[str] = []
     if most > CANDIDATE_BOUND:
