@@ -44,7 +44,7 @@ class Settings:
     encoder: str = _setting(
         "auto",
         "ARCHIVE_ENCODER",
-        "Encoder: 'auto' (the fastest one making the vectors an archive holds; 'onnx' for a new one), "
+        "Encoder: 'auto' (the fastest one making the vectors an archive holds; 'openvino' for a new one), "
         "'openvino' (batches via OpenVINO, bf16 where the CPU has it: the fp32 vectors within cosine 1e-4; "
         "one query via onnxruntime), 'onnx' (fp32 via onnxruntime), 'torch' (sentence-transformers, fp32), "
         "'onnx-int8' (quantised: faster, slightly less exact); "

@@ -89,10 +89,10 @@ def test_onnx_fp32_makes_the_same_vectors_as_torch(fp32, onnx):
 def test_settings_make_auto_concrete():
     auto = Settings()
     assert auto.encoder == "auto"
-    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "onnx"  # a new archive
-    assert resolve_encoder("auto", "torch") == "onnx"  # the same vectors, faster
-    assert resolve_encoder("auto", "onnx") == "onnx"
-    assert resolve_encoder("auto", "openvino") == "onnx"  # bf16 vectors of the fp32 family
+    assert resolve_encoder(auto.encoder, None) == NEW_ARCHIVE_ENCODER == "openvino"  # a new archive
+    assert resolve_encoder("auto", "torch") == "openvino"  # the same family, faster batches
+    assert resolve_encoder("auto", "onnx") == "openvino"
+    assert resolve_encoder("auto", "openvino") == "openvino"  # bf16 vectors of the fp32 family
     assert resolve_encoder("onnx", "openvino") == "onnx"
     assert resolve_encoder("auto", "onnx-int8") == "onnx-int8"  # int8 vectors need the int8 model
     assert resolve_encoder("auto", "hash") == "hash"

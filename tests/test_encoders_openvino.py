@@ -99,7 +99,7 @@ def test_token_counting_and_chunking_are_the_same(openvino, fp32, texts):
 
 def test_openvino_serves_and_extends_an_onnx_built_archive(tmp_path, openvino, onnx, fp32):
     """The fp32 family: openvino opens an onnx-built archive, adds to it, and the mixed vectors are one
-    archive's (every stored vector within the tolerance of onnx's for its text); 'auto' then serves it with onnx."""
+    archive's (every stored vector within the tolerance of onnx's for its text); 'auto' then serves it with openvino."""
     from archive.archive import open_archive
     from archive.readers import read_paths
     from archive.search import Searcher, SearchRequest
@@ -133,7 +133,7 @@ def test_openvino_serves_and_extends_an_onnx_built_archive(tmp_path, openvino, o
     assert (stored * fresh).sum(axis=1).min() >= COSINE_MIN
     served.close()
     assert read_manifest(index_dir).encoder == "openvino"
-    assert resolve_encoder("auto", "openvino") == "onnx"  # 'auto' serves it with onnxruntime: the same family
+    assert resolve_encoder("auto", "openvino") == "openvino"  # batches by OpenVINO, one query by onnxruntime
 
     by_torch = open_archive(Settings(index_dir=index_dir, encoder="torch"), encoder=fp32)  # same family
     assert top(by_torch, "Iran camera disconnection")[0][0] == SEED_UID
