@@ -281,6 +281,4 @@ def _encoder_fixture(backend: str, doc: str):
 fp32 = _encoder_fixture("torch", "The torch (sentence-transformers fp32) reference, loaded once for the session.")
 onnx = _encoder_fixture("onnx", "The onnxruntime fp32 encoder.")
 int8 = _encoder_fixture("onnx-int8", "The ONNX int8 encoder.")
-openvino = _encoder_fixture(
-    "openvino", "The OpenVINO encoder (what 'auto' runs for fp32 archives)."
-)
+openvino = _encoder_fixture("openvino", "The OpenVINO encoder (what 'auto' runs for fp32 archives).")
