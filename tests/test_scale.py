@@ -101,6 +101,7 @@ def test_long_queries_score_only_the_rarest_words_matches_and_keep_the_best(arch
     with archive.engine.connect() as conn:
         full = archive.keyword.rank(conn, query, 3, 3.0)
         monkeypatch.setattr(fts5, "NARROW_BOUND", 30)
+        monkeypatch.setattr(fts5, "NARROW_ARCHIVE", 0)
         narrow = archive.keyword.narrowing(conn, query, 3)
         assert narrow is not None and "copper" in narrow and "grain" not in narrow
         bounded = archive.keyword.rank(conn, query, 3, 3.0)
