@@ -54,6 +54,9 @@ def check_date_range(after: date | None, before: date | None, param: str = "afte
         )
 
 
-KEYWORD_WINDOW = 10_000  # a keyword match set larger than this is counted (totals, facets) among its newest this many
-RANK_WINDOW = 10_000  # ... and ranked by BM25 among its newest this many (BM25 costs per match: ~3 us each)
+# A keyword match set larger than this is counted (totals, facets) among its newest this many (total 'gte') ...
+KEYWORD_WINDOW = 50_000
+# ... and ranked by BM25 among its newest this many (BM25 costs per match: ~3 us each). An archive of at most this
+# many articles is never cut (Reuters, 18,700 stories, counts and ranks every match of `said` exactly).
+RANK_WINDOW = 50_000
 FILTER_DRIVES = 2_000  # filters selecting at most this many articles drive a keyword query (looked up per article)

@@ -143,8 +143,8 @@ class Fts5KeywordIndex:
         aside) when it has more, else None. Read newest first from the index (O(window), not O(matches)) and
         remembered for `WINDOW_SECONDS` per expression (a few new matches meanwhile only widen it a little)."""
         match = to_fts5(query)
-        if match is None:
-            return None
+        if match is None or int(conn.scalar(select(func.max(ArticleRow.id))) or 0) <= size:
+            return None  # (ids are never reused: an archive of at most `size` ids never needs the window)
         now = time.monotonic()
         with self._lock:
             known = self._floors.get((match, size))
