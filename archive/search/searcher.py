@@ -255,13 +255,21 @@ class Searcher:
         terms = ranking_terms(query)
         title_weight = self.settings.title_weight
 
+        copies: list[int] = []
+        if fold:  # the later versions of each story, read once for both counting statements
+            with archive.engine.connect() as conn:
+                if keyword:
+                    copies = archive.keyword.story_copies(conn, terms, sort=req.sort, title_weight=title_weight)
+                else:
+                    copies = reads.browse_copies(conn, query, oldest=req.sort == "oldest")
+
         def counts(fields: list[str] | None) -> tuple[Counts, LabelCounts]:
             with archive.engine.connect() as conn:
                 if keyword:
                     return archive.keyword.facet_counts(
-                        conn, terms, stories=fold, sort=req.sort, title_weight=title_weight, fields=fields
+                        conn, terms, stories=fold, title_weight=title_weight, fields=fields, copies=copies
                     )
-                return reads.browse_counts(conn, query, stories=fold, oldest=req.sort == "oldest", fields=fields)
+                return reads.browse_counts(conn, query, stories=fold, fields=fields, copies=copies)
 
         def window(start: int, size: int) -> list[Candidate]:
             with archive.engine.connect() as conn:

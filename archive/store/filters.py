@@ -89,34 +89,35 @@ Counts = dict[tuple[str | None, date | None], int]
 LabelCounts = dict[str, dict[str, int]]
 
 
-def facet_counts(matched: Select, order: Callable[[Any], tuple] | None, fields: Sequence[str] | None = None) -> Select:
-    """The facets of a match set as one statement: rows (0, source, day, count), or, given `fields`, for each
-    label value of those fields (1, field, value, count); read them with `read_facets`. (Two statements, so
-    a search runs them side by side; one statement for both measured no cheaper, run one after the other.)
+def story_copies(grouped: Select, order: Callable[[Any], tuple]) -> Select:
+    """The ids of the later versions of each story among a match set, in `order`: `grouped` is the match set's
+    articles that have near copies, with columns id, story, published and, for a relevance order, score. Each
+    story counts once, under its first version in `order`, what folding the whole ranked list gives
+    (search/collapse.py): the facets then count the match set without these ids (`facet_counts`). One small
+    statement (only grouped matches are ordered), read once for the two facet statements of a search."""
+    rows = grouped.subquery("grouped")
+    position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
+    versions = select(rows.c.id, position).subquery("versions")
+    return select(versions.c.id).where(versions.c.position > 1)
 
-    `matched` is the match set with columns id, source, day and, to count stories (`order` given), story
-    (NULL: an article without near copies, its own story), published and, for a relevance order, score
-    (needed only where story is set). Each story is counted once, under the source, day and labels of its
-    first version in `order`: what folding the whole ranked list gives (search/collapse.py). The set is read
-    once (a CTE) and only the versions of stories are ordered."""
-    rows = matched.cte("matched")
-    counted: Any = rows
-    if order is not None:  # the first version of each story, and every article without near copies
-        position = func.row_number().over(partition_by=rows.c.story, order_by=order(rows)).label("position")
-        versions = select(rows.c.id, position).where(rows.c.story.is_not(None)).subquery("versions")
-        copies = select(versions.c.id).where(versions.c.position > 1)
-        counted = select(rows.c.id, rows.c.source, rows.c.day).where(rows.c.id.not_in(copies)).cte("counted")
+
+def facet_counts(matched: Select, fields: Sequence[str] | None = None) -> Select:
+    """The facets of a match set as one statement: rows (0, source, day, count), or, given `fields`, for each
+    label value of those fields (1, field, value, count); read them with `read_facets`. `matched` has columns
+    id, source and day (to count stories, without the ids `story_copies` lists). Two statements, so a search
+    runs them side by side (one statement for both measured no cheaper, run one after the other)."""
+    rows = matched.subquery("matched")
     if fields is None:
         return select(
-            literal(0).label("kind"), counted.c.source.label("a"), cast(counted.c.day, String).label("b"), func.count()
-        ).group_by(counted.c.source, counted.c.day)
+            literal(0).label("kind"), rows.c.source.label("a"), cast(rows.c.day, String).label("b"), func.count()
+        ).group_by(rows.c.source, rows.c.day)
     labels = LabelRow.__table__
-    # The counted ids drive (an IN list SQLite builds once), each article's labels read by primary key;
+    # The matched ids drive (an IN list SQLite builds once), each article's labels read by primary key;
     # `field || ''` keeps the (field, value) index from driving instead (it would read every label of the
     # fields: SQLite has no statistics to know better).
     return (
         select(literal(1), labels.c.field, labels.c.value, func.count())
-        .where(labels.c.article_id.in_(select(counted.c.id)), labels.c.field.concat("").in_(list(fields)))
+        .where(labels.c.article_id.in_(select(rows.c.id)), labels.c.field.concat("").in_(list(fields)))
         .group_by(labels.c.field, labels.c.value)
     )
 

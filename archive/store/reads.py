@@ -24,6 +24,7 @@ from archive.store.filters import (
     publication_day,
     read_facets,
     sort_order,
+    story_copies,
     story_ids,
 )
 from archive.store.keyword import KeywordIndex
@@ -175,22 +176,38 @@ def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, off
     return [int(i) for i in conn.scalars(stmt)]
 
 
+def browse_copies(conn: Connection, query: Query, *, oldest: bool = False) -> list[int]:
+    """The filtered articles that are a later version of their story in the browsing order (newest first unless
+    `oldest`): `filters.story_copies` over the filtered articles that have near copies."""
+    grouped = story_ids()
+    grouped_matches = (
+        select(ArticleRow.id.label("id"), grouped.c.story_id.label("story"), ArticleRow.published_at.label("published"))
+        .join(grouped, grouped.c.article_id == ArticleRow.id)
+        .where(*article_filters(query))
+    )
+    order = sort_order("oldest" if oldest else "newest")
+    return [int(r[0]) for r in conn.execute(story_copies(grouped_matches, order)).all()]
+
+
 def browse_counts(
-    conn: Connection, query: Query, *, stories: bool = False, oldest: bool = False, fields: Sequence[str] | None = None
+    conn: Connection,
+    query: Query,
+    *,
+    stories: bool = False,
+    oldest: bool = False,
+    fields: Sequence[str] | None = None,
+    copies: Sequence[int] | None = None,
 ) -> tuple[Counts, LabelCounts]:
     """Filtered articles per (source, UTC day of publication), or, given `fields`, per label value of each of
     them; with `stories`, each story once, under its first version in the browsing order (newest first
-    unless `oldest`)."""
-    day = publication_day()
-    columns: list[Any] = [ArticleRow.id.label("id"), ArticleRow.source.label("source"), day.label("day")]
-    matched = select(*columns).where(*article_filters(query))
-    if stories:
-        grouped = story_ids()
-        matched = matched.add_columns(
-            grouped.c.story_id.label("story"), ArticleRow.published_at.label("published")
-        ).outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
-    order = sort_order("oldest" if oldest else "newest") if stories else None
-    return read_facets(conn.execute(facet_counts(matched, order, fields)).all(), fields)
+    unless `oldest`; `copies`: `browse_copies` already read)."""
+    if stories and copies is None:
+        copies = browse_copies(conn, query, oldest=oldest)
+    conditions = article_filters(query)
+    if stories and copies:
+        conditions.append(ArticleRow.id.not_in(list(copies)))
+    matched = select(ArticleRow.id.label("id"), ArticleRow.source.label("source"), publication_day().label("day"))
+    return read_facets(conn.execute(facet_counts(matched.where(*conditions), fields)).all(), fields)
 
 
 def sources_and_dates(conn: Connection, article_ids: Sequence[int]) -> list[tuple[int, str | None, datetime | None]]:

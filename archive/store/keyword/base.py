@@ -31,6 +31,13 @@ class KeywordIndex(Protocol):
         """One page over *all* matches as (article id, score, relevance rank), in `sort` order
         ('relevance', 'newest' or 'oldest'; undated articles last)."""
 
+    def story_copies(
+        self, conn: Connection, query: Query, *, sort: str = "relevance", title_weight: float = 1.0
+    ) -> list[int]:
+        """The matches that are a later version of their story in `sort` order (the order `page` lists;
+        relevance scored with `title_weight`): what folding every match of the ranked list takes away
+        (`filters.story_copies`; only the matches that have near copies are scored and ordered)."""
+
     def facet_counts(
         self,
         conn: Connection,
@@ -40,13 +47,13 @@ class KeywordIndex(Protocol):
         sort: str = "relevance",
         title_weight: float = 1.0,
         fields: Sequence[str] | None = None,
+        copies: Sequence[int] | None = None,
     ) -> tuple[dict[tuple[str | None, date | None], int], dict[str, dict[str, int]]]:
         """The facets of keyword mode over all matches: matches counted per (source, UTC publication day) (the
         facets and the date histogram; `filters.publication_day`, None for undated articles), or, given
-        `fields`, per label value of each of them (`article_labels`; the other item is then empty). With `stories`, near copies
-        count once: each story under the source, day and labels of its first version in `sort` order (the
-        order `page` lists; relevance scored with `title_weight`), which is what folding every match of the
-        ranked list gives (`filters.facet_counts`)."""
+        `fields`, per label value of each of them (`article_labels`; the other item is then empty). With
+        `stories`, near copies count once: each story under the source, day and labels of its first version
+        in `sort` order, the match set without `story_copies` (`copies`: already read for this query)."""
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree

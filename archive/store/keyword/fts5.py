@@ -22,7 +22,6 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
-    case,
     column,
     func,
     literal_column,
@@ -44,6 +43,7 @@ from archive.store.filters import (
     publication_day,
     read_facets,
     sort_order,
+    story_copies,
     story_ids,
 )
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
@@ -257,6 +257,31 @@ class Fts5KeywordIndex:
         )
         return [(int(r.id), float(r.score), int(r.rnk)) for r in conn.execute(stmt)]
 
+    def story_copies(
+        self, conn: Connection, query: Query, *, sort: str = "relevance", title_weight: float = 1.0
+    ) -> list[int]:
+        """The matches that are a later version of their story in `sort` order (`filters.story_copies`): only the
+        matches that have near copies are scored and ordered."""
+        match = to_fts5(query)
+        if match is None:
+            return []
+        grouped = story_ids()
+        columns: list[Any] = [
+            CARDS.c.id.label("id"),
+            grouped.c.story_id.label("story"),
+            CARDS.c.published_at.label("published"),
+        ]
+        if sort == "relevance":
+            columns.append(literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score"))
+        joined = _FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid).join(grouped, grouped.c.article_id == CARDS.c.id)
+        conditions = (
+            _matches("fts_match", match),
+            *article_filters(query, CARDS),
+            *self._scope(conn, query, KEYWORD_WINDOW)[0],
+        )
+        grouped_matches = select(*columns).select_from(joined).where(*conditions)
+        return [int(r[0]) for r in conn.execute(story_copies(grouped_matches, sort_order(sort))).all()]
+
     def facet_counts(
         self,
         conn: Connection,
@@ -266,33 +291,31 @@ class Fts5KeywordIndex:
         sort: str = "relevance",
         title_weight: float = 1.0,
         fields: Sequence[str] | None = None,
+        copies: Sequence[int] | None = None,
     ) -> tuple[Counts, LabelCounts]:
         """Matches per (source, UTC day of publication), or, given `fields`, per label value of each of them, over
         one FTS5 match (a very large match set: its newest `KEYWORD_WINDOW`, `counted_in_window`); with
-        `stories`, each story once, under its first version in `sort` order (only the matches that have near
-        copies are scored and ordered)."""
+        `stories`, each story once, under its first version in `sort` order (`copies`: `story_copies` already
+        read for this query and order)."""
         match = to_fts5(query)
         if match is None:
             return {}, {f: {} for f in fields or ()}
+        if stories and copies is None:
+            copies = self.story_copies(conn, query, sort=sort, title_weight=title_weight)
         day = publication_day(CARDS)
-        joined = _FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)
-        columns: list[Any] = [CARDS.c.id.label("id"), CARDS.c.source.label("source"), day.label("day")]
-        if stories:
-            bm25 = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})")
-            grouped = story_ids()
-            story = grouped.c.story_id
-            columns += [story.label("story"), CARDS.c.published_at.label("published")]
-            if sort == "relevance":
-                columns.append(case((story.is_not(None), bm25)).label("score"))
-            joined = joined.outerjoin(grouped, grouped.c.article_id == CARDS.c.id)
-        conditions = (
+        conditions = [
             _matches("fts_match", match),
             *article_filters(query, CARDS),
             *self._scope(conn, query, KEYWORD_WINDOW)[0],
+        ]
+        if stories and copies:
+            conditions.append(CARDS.c.id.not_in(list(copies)))
+        matched = (
+            select(CARDS.c.id.label("id"), CARDS.c.source.label("source"), day.label("day"))
+            .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
+            .where(*conditions)
         )
-        matched = select(*columns).select_from(joined).where(*conditions)
-        stmt = facet_counts(matched, sort_order(sort) if stories else None, fields)
-        return read_facets(conn.execute(stmt).all(), fields)
+        return read_facets(conn.execute(facet_counts(matched, fields)).all(), fields)
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one FTS5 match, or, for a tree that only excludes, the

@@ -81,6 +81,7 @@ from archive.store.filters import (
     publication_day,
     read_facets,
     sort_order,
+    story_copies,
     story_ids,
 )
 from archive.store.keyword.postgres_schema import CONFIG, create_schema
@@ -301,6 +302,32 @@ class PostgresKeywordIndex:
         last = max((r for _, r in ranks.values()), default=0) + 1
         return [(i, *ranks.get(i, (0.0, last))) for i in ids]
 
+    def story_copies(
+        self, conn: Connection, query: Query, *, sort: str = "relevance", title_weight: float = 1.0
+    ) -> list[int]:
+        """The matches that are a later version of their story in `sort` order (`filters.story_copies`): only the
+        matches that have near copies are scored and ordered (a match no lexeme scores ranks after the scored
+        ones, as in `page`)."""
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return []
+        grouped = story_ids()
+        columns: list[Any] = [
+            ArticleRow.id.label("id"),
+            grouped.c.story_id.label("story"),
+            ArticleRow.published_at.label("published"),
+        ]
+        joined: Any = ArticleRow.__table__.join(grouped, grouped.c.article_id == ArticleRow.id)
+        if sort == "relevance":
+            plan = _plan(conn, query)
+            scored = self._scored(query, expression, plan, title_weight, grouped=True).subquery("scored")
+            columns.append(func.coalesce(scored.c.score, -1.0).label("score"))  # BM25 scores are positive
+            joined = joined.outerjoin(scored, scored.c.id == ArticleRow.id)
+        grouped_matches = (
+            select(*columns).select_from(joined).where(_matches(expression, "ts_query"), *article_filters(query))
+        )
+        return [int(r[0]) for r in conn.execute(story_copies(grouped_matches, sort_order(sort))).all()]
+
     def facet_counts(
         self,
         conn: Connection,
@@ -310,29 +337,23 @@ class PostgresKeywordIndex:
         sort: str = "relevance",
         title_weight: float = 1.0,
         fields: Sequence[str] | None = None,
+        copies: Sequence[int] | None = None,
     ) -> tuple[Counts, LabelCounts]:
         """Matches per (source, UTC day of publication), or, given `fields`, per label value of each of them;
-        with `stories`, each story once, under its first version in `sort` order (only the matches that
-        have near copies are scored and ordered; a match no lexeme scores ranks after the scored ones, as
-        in `page`)."""
+        with `stories`, each story once, under its first version in `sort` order (`copies`: `story_copies`
+        already read for this query and order)."""
         expression = to_tsquery_text(query)
         if expression is None:
             return {}, {f: {} for f in fields or ()}
-        day = publication_day()
-        columns: list[Any] = [ArticleRow.id.label("id"), ArticleRow.source.label("source"), day.label("day")]
-        joined: Any = ArticleRow.__table__
-        if stories:
-            grouped = story_ids()
-            columns += [grouped.c.story_id.label("story"), ArticleRow.published_at.label("published")]
-            joined = joined.outerjoin(grouped, grouped.c.article_id == ArticleRow.id)
-            if sort == "relevance":
-                plan = _plan(conn, query)
-                scored = self._scored(query, expression, plan, title_weight, grouped=True).subquery("scored")
-                columns.append(func.coalesce(scored.c.score, -1.0).label("score"))  # BM25 scores are positive
-                joined = joined.outerjoin(scored, scored.c.id == ArticleRow.id)
-        matched = select(*columns).select_from(joined).where(_matches(expression, "ts_query"), *article_filters(query))
-        stmt = facet_counts(matched, sort_order(sort) if stories else None, fields)
-        return read_facets(conn.execute(stmt).all(), fields)
+        if stories and copies is None:
+            copies = self.story_copies(conn, query, sort=sort, title_weight=title_weight)
+        conditions = [_matches(expression, "ts_query"), *article_filters(query)]
+        if stories and copies:
+            conditions.append(ArticleRow.id.not_in(list(copies)))
+        matched = select(
+            ArticleRow.id.label("id"), ArticleRow.source.label("source"), publication_day().label("day")
+        ).where(*conditions)
+        return read_facets(conn.execute(facet_counts(matched, fields)).all(), fields)
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one tsquery match, or, for a tree that only excludes, the
