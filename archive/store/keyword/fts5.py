@@ -143,22 +143,25 @@ class Fts5KeywordIndex:
         aside) when it has more, else None. Read newest first from the index (O(window), not O(matches)) and
         remembered for `WINDOW_SECONDS` per expression (a few new matches meanwhile only widen it a little)."""
         match = to_fts5(query)
-        if match is None or int(conn.scalar(select(func.max(ArticleRow.id))) or 0) <= size:
-            return None  # (ids are never reused: an archive of at most `size` ids never needs the window)
+        if match is None:
+            return None
         now = time.monotonic()
-        with self._lock:
+        with self._lock:  # one search asks several times (page, counts, labels, copies): answered once
             known = self._floors.get((match, size))
             if known is not None and now - known[0] < WINDOW_SECONDS:
                 return known[1]
-        stmt = (
-            select(_FTS.c.rowid)
-            .where(_matches("fts_window", match))
-            .order_by(_FTS.c.rowid.desc())
-            .limit(1)
-            .offset(size)
-        )
-        beyond = conn.scalar(stmt)
-        floor = None if beyond is None else int(beyond) + 1
+        floor = None
+        # ids are never reused: an archive of at most `size` ids never needs the window (no index read)
+        if int(conn.scalar(select(func.max(ArticleRow.id))) or 0) > size:
+            stmt = (
+                select(_FTS.c.rowid)
+                .where(_matches("fts_window", match))
+                .order_by(_FTS.c.rowid.desc())
+                .limit(1)
+                .offset(size)
+            )
+            beyond = conn.scalar(stmt)
+            floor = None if beyond is None else int(beyond) + 1
         with self._lock:
             self._floors[(match, size)] = (now, floor)
             while len(self._floors) > WINDOW_MEMORY:
