@@ -22,7 +22,7 @@ REUTERS = SHARED_DATA / "reuters21578" / "corpus.jsonl"
 SCIFACT = SHARED_DATA / "scifact"
 SEEDS = PROJECT_ROOT / "seeds"
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-DEFAULT_REUTERS_INDEX = Path(os.environ.get("BENCH_REUTERS_INDEX", "/work/data/reuters"))
+DEFAULT_REUTERS_INDEX = Path(os.environ.get("BENCH_REUTERS_INDEX", str(PROJECT_ROOT / "build" / "reuters")))
 
 
 class Skip(Exception):

@@ -1,7 +1,7 @@
 """Near-copy detection measured on labelled Reuters pairs: precision and recall of the detector and its alternatives.
 
     .venv/bin/python -m bench.duplicates [--pairs bench/duplicate_pairs.tsv] [--corpus ../shared/data/...jsonl]
-                                         [--index-dir /work/data/reuters]
+                                         [--index-dir build/reuters]
 
 Each pair in `--pairs` (uid_a, uid_b, same_story) is read from the corpus with the archive's own reader
 (so the text is what ingest stores), and judged by:
@@ -31,7 +31,7 @@ from archive import duplicates as dup
 from archive.config import Settings
 from archive.documents import Article
 from archive.readers.fields import article_from_record
-from bench.common import PROJECT_ROOT, REUTERS, Skip, require
+from bench.common import DEFAULT_REUTERS_INDEX, PROJECT_ROOT, REUTERS, Skip, require
 
 PAIRS = PROJECT_ROOT / "bench" / "duplicate_pairs.tsv"
 
@@ -238,9 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=Path, default=PAIRS)
     parser.add_argument("--corpus", type=Path, default=REUTERS)
-    parser.add_argument(
-        "--index-dir", type=Path, default=Path("/work/data/reuters"), help="for vector cosine (optional)"
-    )
+    parser.add_argument("--index-dir", type=Path, default=DEFAULT_REUTERS_INDEX, help="for vector cosine (optional)")
     parser.add_argument(
         "--link-cost", type=int, default=0, metavar="N", help="also time linking N stored articles of --index-dir"
     )

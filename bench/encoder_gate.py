@@ -1,6 +1,6 @@
 """The acceptance query on a big archive as another encoder of its family would have embedded it, where it matters.
 
-    .venv/bin/python -m bench.encoder_gate /work/data/COPY-of-a-reuters-archive --encoder openvino
+    .venv/bin/python -m bench.encoder_gate build/COPY-of-a-reuters-archive --encoder openvino
 
 Re-embedding a whole archive to check one query's ranking costs the whole ingest. Within a family
 the vectors differ by a bounded amount: per-text cosine >= C between the encoders' unit vectors

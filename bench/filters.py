@@ -1,7 +1,7 @@
 """Filtered semantic search: the allowed chunk ids read from SQL on every query (as it was) against a bitmap per
 filter kept by the archive (`store.allowed.AllowedChunks`), on a built archive.
 
-    .venv/bin/python -m bench.filters /work/data/vectors-reuters     # a copy of a built archive (read only)
+    .venv/bin/python -m bench.filters build/vectors-reuters     # a copy of a built archive (read only)
 
 For each filter, interleaved per query: (before) `reads.allowed_chunk_ids` + `VectorIndex.search` with the id
 array; (after) `archive.allowed.selection` (one look at the highest chunk id, then the cached bitmap) + the

@@ -1,6 +1,6 @@
 """Query latency over HTTP vs. the raw cost of its parts; cold start, server memory and index size.
 
-    .venv/bin/python -m bench.latency --index-dir /work/data/reuters
+    .venv/bin/python -m bench.latency --index-dir build/reuters
 
 For one archive: start a real `archive serve` subprocess on 127.0.0.1 (rate limit off),
 time from process start to the first answered query (cold start), then send queries one

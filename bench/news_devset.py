@@ -1,7 +1,7 @@
 """A news development set from Reuters-21578, as a BEIR folder that `bench.retrieval` runs.
 
     .venv/bin/python -m bench.news_devset ../shared/data/reuters21578/corpus.jsonl --out bench/results/news-dev
-    .venv/bin/python -m bench.retrieval bench/results/news-dev --split test --index-dir /work/data/news-dev
+    .venv/bin/python -m bench.retrieval bench/results/news-dev --split test --index-dir build/news-dev
 
 The corpus is every Reuters story with a body, its headline removed (the record's title is
 empty, so the archive derives one from the lead, as for any untitled record). Two kinds of

@@ -1,6 +1,6 @@
 """Retrieval quality benchmark on any BEIR-format folder, through the project's own ingest and search.
 
-    .venv/bin/python -m bench.retrieval ../shared/data/scifact --index-dir /work/data/scifact-index
+    .venv/bin/python -m bench.retrieval ../shared/data/scifact --index-dir build/scifact
 
 Reads corpus.jsonl, queries.jsonl and qrels/<split>.tsv; builds an archive with the
 project's ingest path (`read_paths` + `ingest`) unless --index-dir already holds one;

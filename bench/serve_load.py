@@ -1,6 +1,6 @@
 """Several web workers under load while an ingest runs: errors, throughput, latency, freshness on every worker.
 
-    nice .venv/bin/python -m bench.serve_load --archive /work/data/reuters --workers 1,2
+    nice .venv/bin/python -m bench.serve_load --archive build/reuters --workers 1,2
 
 For each worker count, on a fresh copy of `--archive` (SQLite; the copy is made under
 `--work-dir` and removed afterwards):
@@ -36,11 +36,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench.common import SCIFACT, Results, log, p50, p95, require
+from bench.common import DEFAULT_REUTERS_INDEX, SCIFACT, Results, log, p50, p95, require
 from bench.latency import free_port, reuters_queries
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ARCHIVE = Path(os.environ.get("BENCH_REUTERS_INDEX", "/work/data/reuters"))
+DEFAULT_ARCHIVE = DEFAULT_REUTERS_INDEX
 LOG_LINE = re.compile(r'^<(\d+)> \S+ \[[^\]]+\] "GET (\S+) HTTP')
 COPIED = ("archive.db", "manifest.json", "vectors.faiss")
 

@@ -1,6 +1,6 @@
 """Story threads measured on labelled Reuters threads: pairwise precision and recall of the setting and alternatives.
 
-    .venv/bin/python -m bench.threads [--labels bench/thread_labels.tsv] [--index-dir /work/data/reuters]
+    .venv/bin/python -m bench.threads [--labels bench/thread_labels.tsv] [--index-dir build/reuters]
                                       [--grid]
 
 `--index-dir` is a built archive holding the Reuters articles (uids `reuters-N`) and their vectors. The

@@ -23,8 +23,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bench.common import SCIFACT, Results, log, require, run_suite
+from bench.news_devset import DEFAULT_OUT
 
-NEWS_DEV_SET = Path("/work/data/news-dev-set")
+NEWS_DEV_SET = DEFAULT_OUT  # bench.news_devset writes it
 DEFAULT_POINTS = "200/1/48,200/0/48,256/1/48,256/0/48,256/0/0,128/0/48"
 
 
