@@ -185,7 +185,7 @@ def _to_article(record: Any, origin: str) -> Article | ReadFailure:
         return ReadFailure(origin, exc.message)
 
 
-# The documented fields of an ArticleInput (archive/web/schemas.py) and the JSON types each accepts.
+# The documented fields of an ArticleInput (archive/web/schemas_write.py) and the JSON types each accepts.
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "id": (str,),
     "title": (str,),

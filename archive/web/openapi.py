@@ -16,6 +16,7 @@ from archive.web.openapi_threads import SCHEMAS as THREAD_SCHEMAS
 from archive.web.openapi_threads import paths as thread_paths
 from archive.web.params import EXPORT_COLUMNS
 from archive.web.schemas import SCHEMAS, ref
+from archive.web.schemas_write import SCHEMAS as WRITE_SCHEMAS
 
 JSON = "application/json"
 HTML = "text/html"
@@ -316,7 +317,7 @@ def openapi_document(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {**SCHEMAS, **THREAD_SCHEMAS, **DESK_SCHEMAS},
+            "schemas": {**SCHEMAS, **WRITE_SCHEMAS, **THREAD_SCHEMAS, **DESK_SCHEMAS},
             "responses": RESPONSES,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The server's ARCHIVE_API_KEY."}
