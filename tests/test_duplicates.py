@@ -313,3 +313,11 @@ def test_story_counts_in_sql_equal_folding_every_match(archive, monkeypatch, win
         assert [p[0].uid for p in paged if p] == uids, request
         exported = [r.uid for r in searcher.export(request, max_results=100)[1]]
         assert exported == uids, request
+
+
+def test_stories_are_the_connected_components_named_by_their_smallest_id():
+    from archive.write.stories import stories_of
+
+    pairs = [(7, 9), (3, 9), (20, 21), (5, 40)]
+    got = stories_of({3, 5, 7, 9, 11, 20, 21, 40}, pairs)
+    assert got == {3: 3, 7: 3, 9: 3, 5: 5, 40: 5, 20: 20, 21: 20, 11: None}

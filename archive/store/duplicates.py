@@ -120,17 +120,22 @@ def save_pairs(conn: Connection, pairs: Sequence[tuple[int, int, float]]) -> Non
         conn.execute(insert(NearCopyRow), rows[start : start + 5000])
 
 
-def neighbours(conn: Connection, article_ids: Iterable[int]) -> set[int]:
-    """Every article paired with one of these."""
-    out: set[int] = set()
+def pairs_touching(conn: Connection, article_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """Every recorded pair (smaller id, larger id) with one of these articles in it."""
+    out: set[tuple[int, int]] = set()
     for part in batches(list(article_ids)):
         for lo, hi in conn.execute(
             select(NearCopyRow.low_id, NearCopyRow.high_id).where(
                 or_(NearCopyRow.low_id.in_(part), NearCopyRow.high_id.in_(part))
             )
         ):
-            out.update((int(lo), int(hi)))
+            out.add((int(lo), int(hi)))
     return out
+
+
+def neighbours(conn: Connection, article_ids: Iterable[int]) -> set[int]:
+    """Every article paired with one of these."""
+    return {a for pair in pairs_touching(conn, article_ids) for a in pair}
 
 
 def set_stories(conn: Connection, stories: dict[int, int | None]) -> None:
