@@ -134,3 +134,29 @@ def test_short_and_long_queries_use_their_own_table(monkeypatch):
     assert coefficients(True)[FEATURES.index("coverage")] == 2.0
     assert coefficients(False)[FEATURES.index("coverage")] == 3.0
     assert parse_query("tin zinc harbour").terms  # the queries above are short (<= short_query_words)
+
+
+def test_the_fitter_learns_the_direction_that_orders_the_pairs():
+    from bench.fit_fusion import fit_pairwise
+
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(size=(600, 3))
+    truth = np.array([2.0, -1.0, 0.0])
+    diffs = diffs[np.abs(diffs @ truth) > 0.1] * np.sign(diffs[np.abs(diffs @ truth) > 0.1] @ truth)[:, None]
+    coef = fit_pairwise(diffs, np.ones(len(diffs)))
+    assert coef[0] > 0 > coef[1]
+    assert abs(coef[2]) < 0.25 * abs(coef[0])
+    assert (diffs @ coef > 0).mean() > 0.95
+
+
+def test_the_written_weights_are_the_tables_the_reranking_reads(tmp_path):
+    import runpy
+
+    from bench.fit_fusion import write_weights
+
+    path = tmp_path / "weights.py"
+    short, long_ = np.arange(len(FEATURES), dtype=float), -np.arange(len(FEATURES), dtype=float)
+    write_weights({True: short, False: long_}, "| set | fusion | re-ranked |", path)
+    written = runpy.run_path(str(path))
+    assert [written["SHORT"][name] for name in FEATURES] == short.tolist()
+    assert [written["LONG"][name] for name in FEATURES] == long_.tolist()
