@@ -160,6 +160,13 @@ class Settings:
         "ARCHIVE_FUSION",
         "Hybrid fusion: 'zscore' or 'minmax' (normalised score mix, weighted) or 'rrf' (reciprocal rank).",
     )
+    rerank_window: int = _setting(
+        30,
+        "ARCHIVE_RERANK_WINDOW",
+        "Hybrid score fusion: its best this many candidates are ordered again by the learned re-ranking "
+        "(archive/search/rerank.py, docs/search.md); 0: off.",
+        low=0,
+    )
     title_weight: float = _setting(
         3.0, "ARCHIVE_TITLE_WEIGHT", "BM25 weight of title matches relative to body matches.", low=0
     )

@@ -60,7 +60,8 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     """The candidates that something justifies, in their order.
 
     Candidates above the floor are kept as they are. The words of the others are looked up over just those
-    articles: one match of all the words of a short query (all are needed), else each word's, in one statement. In
+    articles (unless the re-ranking already did, `search/rerank.py`): one match of all the words of a short
+    query (all are needed), else each word's, in one statement. In
     hybrid mode only the keyword side's candidates can be justified by words (a semantic-only candidate
     below the floor is not among the best keyword matches either).
     """
@@ -69,7 +70,9 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     _fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
     hybrid = any(c.keyword_rank is not None for c in ranked)
     doubtful = [c for c in ranked if not by_meaning(c, settings) and (c.keyword_rank is not None or not hybrid)]
-    sure: set[int] = set()
+    looked_up = [c for c in doubtful if c.matched is not None]  # the re-ranking's look-up (search/rerank.py)
+    sure: set[int] = {c.article_id for c in looked_up if len(c.matched or ()) >= need}
+    doubtful = [c for c in doubtful if c.matched is None]
     if len(words) == 1 and query.boolean is None:  # the keyword side matched exactly that word: no look-up
         for c in doubtful:
             if c.keyword_rank is not None:

@@ -23,6 +23,7 @@ from archive.search.justify import explain_words, justified, required_words
 from archive.search.passages import hydrate
 from archive.search.related import related
 from archive.search.request import SearchRequest
+from archive.search.rerank import rerank
 from archive.search.results import Candidate, RelatedArticle, SearchResponse, SearchResult, facets
 from archive.search.terms import ranking_terms
 from archive.snippets import highlight_terms
@@ -227,6 +228,10 @@ class Searcher:
                 weights=weights,
                 normalise=s.fusion,
             )
+            if s.rerank_window:
+                fused, matched = rerank(archive, s, query, keyword, semantic, fused)
+                for article_id, words in matched.items():
+                    by_article[article_id].matched = words  # justify reuses the look-up
         else:
             fused = rrf(
                 {"keyword": [a for a, _ in keyword], "semantic": [a for a, _, _, _ in semantic]},
