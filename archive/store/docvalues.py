@@ -175,10 +175,8 @@ class Snapshot:
             else:
                 order = np.lexsort((-ids, -np.where(undated, 0, published), undated))
         story = self.story[ids][order]
-        first = np.ones(len(order), dtype=bool)
-        _, firsts = np.unique(story, return_index=True)
-        first[:] = False
-        first[firsts] = True
+        first = np.zeros(len(order), dtype=bool)
+        first[np.unique(story, return_index=True)[1]] = True  # each story's first version in the order
         return sorted(ids[order][~first].tolist())
 
 
