@@ -87,7 +87,7 @@ class Snapshot:
     sources: tuple[str | None, ...]
     published: np.ndarray  # int64 microseconds since 1970, UNDATED for none
     story: np.ndarray  # int32 story id, 0 for none
-    label_article: np.ndarray  # int32, one entry per label row ...
+    label_article: np.ndarray  # int32, one entry per label row, ascending ...
     label_code: np.ndarray  # ... and its code into `labels`
     labels: tuple[tuple[str, str], ...]  # code -> (field, value)
     fields: frozenset[str]
@@ -123,9 +123,12 @@ class Snapshot:
         ids = self.known(article_ids)
         if not len(ids) or not len(self.label_code):
             return out
-        chosen = np.zeros(len(self.present), dtype=bool)
-        chosen[ids] = True
-        counts = np.bincount(self.label_code[chosen[self.label_article]], minlength=len(self.labels))
+        # The label rows are sorted by article: each article's rows are found by bisection (the work grows with
+        # the result set and its labels, not with the archive's labels).
+        starts = np.searchsorted(self.label_article, ids, side="left")
+        lengths = np.searchsorted(self.label_article, ids, side="right") - starts
+        rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        counts = np.bincount(self.label_code[rows], minlength=len(self.labels))
         for code in np.flatnonzero(counts).tolist():
             field, value = self.labels[code]
             if field in out:
@@ -325,6 +328,9 @@ def _patch(conn: Connection, snap: Snapshot, mark: Mark, above: int, changed: Se
     label_code = np.concatenate(
         [label_code, np.fromiter((label_codes[(f, v)] for _, f, v in fresh), np.int32, len(fresh))]
     )
+    if len(label_article) and (np.diff(label_article) < 0).any():  # read again after an update: sorted by article
+        order = np.argsort(label_article, kind="stable")
+        label_article, label_code = label_article[order], label_code[order]
     return Snapshot(
         mark=mark,
         present=present,
