@@ -106,6 +106,7 @@ def test_doc_values_count_what_sql_counts(archive):
     assert folded, "some query folds versions of a story"
     labelled = [r["facets"].get("topic") for r in got if r["total"]]
     assert any(labelled)
+    assert any(item["thread"] and item["thread"]["size"] > 1 for r in got for item in r["results"])
     snapshot = archive.doc_values.current(list(archive.settings.labels.values()))
     assert snapshot.present.sum() == len(corpus())
 

@@ -130,10 +130,12 @@ def versions(archive: Archive, stories: dict[int, int]) -> dict[int, list[Versio
 Extras = tuple[dict[int, list[Version]], dict[int, tuple[int, int]]]
 
 
-def extras(archive: Archive, article_ids: list[int], stories: dict[int, int]) -> Extras:
+def extras(archive: Archive, article_ids: list[int], stories: dict[int, int], values: Snapshot | None = None) -> Extras:
     """(article id -> the other versions of its story, article id -> (its thread, the thread's size)) for these
-    articles (one query for the versions, and two for the threads)."""
+    articles (one query for the versions, and the threads from the doc values, else two queries)."""
     found = versions(archive, {i: stories[i] for i in article_ids if i in stories})
+    if values is not None:
+        return found, values.threads(article_ids)
     with archive.engine.connect() as conn:
         return found, threads.thread_sizes(conn, article_ids)
 

@@ -78,7 +78,7 @@ class Searcher:
             labelled = self.pool.submit(self._label_counts, scope or [])
         # The page's matched words and its versions and threads are read beside its passages.
         explained = self.pool.submit(explain_words, self.archive, query, page)
-        extras = self.pool.submit(collapse.extras, self.archive, [c.article_id for c in page], stories)
+        extras = self.pool.submit(collapse.extras, self.archive, [c.article_id for c in page], stories, values)
         results = hydrate(
             self.archive, page, highlight_terms(query), required_words(query), self.settings, explained=explained
         )

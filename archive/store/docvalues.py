@@ -1,20 +1,17 @@
-"""Doc values: what the facets, the date order and the story fold read of each article, held in memory as
-arrays indexed by article id, so that counting a result set is a look-up and a `bincount` instead of a statement.
+"""Doc values: what the facets, the date order, the story fold and the thread sizes read of each article, held in
+memory as arrays indexed by article id, so that counting a result set is a look-up and a `bincount`, not a statement.
 
 Per article: its source (a code into the list of sources), its publication time (microseconds since 1970,
-`UNDATED` when it has none), its story (the smallest article id of its near copies, 0 when it has none)
-and its labels of the asked fields (rows (article, label code), a code naming (field, value)). Read from
-SQL once per process (on Reuters, 18,697 articles and 90,859 labels: ~0.1 s) and kept current.
+`UNDATED` when none), its story (0: no near copies), its thread (0: none) and its labels of the asked fields
+(rows (article, label code), sorted by article). Read from SQL once per process (Reuters: 0.2-0.3 s).
 
-Kept current the way `owners.py` keeps the chunk table: every write to an article leaves a mark that a
-few cheap statements read (`Mark`: the highest article id, the article count, the highest chunk id (an
-update replaces the article's chunks, whose ids are never reused) and a checksum of the story column).
-On SQLite the mark is read only when `PRAGMA data_version` of a connection held for it says another
-connection committed (a few microseconds per search; on PostgreSQL the mark is read on every search).
-When the mark moved, only what changed is read again: articles above the old highest id, articles owning
-chunks above the old highest chunk id, the story column (one index range); a deletion (the count fell
-short) reads everything again. Each refresh makes a new `Snapshot`; a search keeps the one it started
-with. What no article write changes is not seen: labels filled in by a migration appear on reopening.
+Kept current like `owners.py` keeps the chunk table: a `Mark` (the highest article id, the article count, the
+highest chunk id (an update replaces the article's chunks, whose ids are never reused), checksums of the story
+and thread columns) is read when SQLite's `PRAGMA data_version`, on a connection held for it, says another
+connection committed (on PostgreSQL on every search). When it moved, only what changed is read again: articles
+above the old highest id, articles owning chunks above the old highest chunk id, the story column, the threads
+of articles threaded since; a deletion (the count fell short) reads everything again. Each refresh makes a new
+`Snapshot`; a search keeps the one it started with. Labels filled in by a migration appear on reopening.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 
 from archive.store.cards import CARDS
 from archive.store.filters import Counts, LabelCounts
-from archive.store.models import ArticleRow, ChunkRow, LabelRow, SignatureRow
+from archive.store.models import ArticleRow, ChunkRow, LabelRow, SignatureRow, ThreadRow
 
 UNDATED = np.iinfo(np.int64).min  # publication time of an undated article
 NO_SOURCE = -1
@@ -43,12 +40,13 @@ _MOD = 65_521  # story checksum: sum of (story mod p) * (article mod p), small e
 
 @dataclass(frozen=True)
 class Mark:
-    """What a snapshot was read at: (highest article id, articles, highest chunk id, story checksum)."""
+    """What a snapshot was read at: (highest article id, articles, highest chunk id, story and thread checksums)."""
 
     max_article: int
     articles: int
     max_chunk: int
     stories: tuple[int, int, int]
+    threads: tuple[int, int, int]
 
 
 def read_mark(conn: Connection) -> Mark:
@@ -67,7 +65,20 @@ def read_mark(conn: Connection) -> Mark:
         )
     ).one()
     story = conn.execute(stories).one()
-    return Mark(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), (int(story[0]), int(story[1]), int(story[2])))
+    t = ThreadRow.__table__.c
+    threads = select(
+        func.count(),
+        func.coalesce(func.sum(t.thread_id), 0),
+        func.coalesce(func.sum((t.thread_id % _MOD) * (t.article_id % _MOD)), 0),
+    )
+    thread = conn.execute(threads).one()
+    return Mark(
+        int(row[0] or 0),
+        int(row[1] or 0),
+        int(row[2] or 0),
+        (int(story[0]), int(story[1]), int(story[2])),
+        (int(thread[0]), int(thread[1]), int(thread[2])),
+    )
 
 
 def _micros(value: datetime | None) -> int:
@@ -87,6 +98,8 @@ class Snapshot:
     sources: tuple[str | None, ...]
     published: np.ndarray  # int64 microseconds since 1970, UNDATED for none
     story: np.ndarray  # int32 story id, 0 for none
+    thread: np.ndarray  # int32 thread id, 0 for none
+    thread_size: np.ndarray  # int32 articles per thread id
     label_article: np.ndarray  # int32, one entry per label row, ascending ...
     label_code: np.ndarray  # ... and its code into `labels`
     labels: tuple[tuple[str, str], ...]  # code -> (field, value)
@@ -141,6 +154,15 @@ class Snapshot:
         story = self.story[ids]
         grouped = story != 0
         return dict(zip(ids[grouped].tolist(), story[grouped].tolist(), strict=True))
+
+    def threads(self, article_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """article id -> (its thread id, the thread's size), for those of these articles that are threaded
+        (`threads.thread_sizes`)."""
+        ids = self.known(article_ids)
+        thread = self.thread[ids]
+        ids, thread = ids[thread != 0], thread[thread != 0]
+        sizes = self.thread_size[thread]
+        return {i: (t, n) for i, t, n in zip(ids.tolist(), thread.tolist(), sizes.tolist(), strict=True)}
 
     def dates(self, article_ids: Sequence[int]) -> dict[int, datetime | None]:
         """article id -> published_at (naive UTC), for these articles."""
@@ -252,21 +274,47 @@ def _label_rows(conn: Connection, fields: frozenset[str], where: Any) -> list[tu
     return [(int(a), f, v) for a, f, v in conn.execute(stmt)]
 
 
-def _story_rows(conn: Connection) -> np.ndarray:
-    s = SignatureRow.__table__.c
-    rows = conn.execute(select(s.article_id, s.story_id).where(s.story_id.is_not(None))).all()
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+def _pairs(conn: Connection, table: Any, column: str, where: Any) -> np.ndarray:
+    """(article id, `column`) rows of `table` as an n x 2 array, ids within 0 < id (callers bound them above)."""
+    rows = np.asarray(conn.execute(select(table.c.article_id, table.c[column]).where(where)).all(), dtype=np.int64)
+    return rows.reshape(-1, 2)
+
+
+def _threads(conn: Connection, snap: Snapshot, mark: Mark, size: int, above: int, changed: Sequence[int]) -> np.ndarray:
+    """The thread column at `mark`: the snapshot's, with the rows of articles threaded since (ids above its highest
+    threaded article, and `changed`) read; the whole column again when the checksum then disagrees (a thread
+    re-formed, a backfill)."""
+    thread = np.zeros(size, dtype=np.int32)
+    thread[: len(snap.thread)] = snap.thread[:size]
+    if changed:
+        thread[np.asarray(changed, dtype=np.int64)] = 0
+    threaded = np.flatnonzero(thread)
+    since = int(threaded[-1]) if len(threaded) else 0
+    t = ThreadRow.__table__
+    rows = _pairs(conn, t, "thread_id", _these(t.c.article_id, min(since, above), changed))
+    rows = rows[(rows[:, 0] > 0) & (rows[:, 0] < size)]
+    thread[rows[:, 0]] = rows[:, 1]
+    threaded = np.flatnonzero(thread)
+    v = thread[threaded].astype(np.int64)  # `read_mark`'s checksum, over the arrays
+    if (len(v), int(v.sum()), int(((v % _MOD) * (threaded % _MOD)).sum())) != mark.threads:
+        thread[:] = 0
+        rows = _pairs(conn, t, "thread_id", t.c.article_id > 0)
+        rows = rows[(rows[:, 0] > 0) & (rows[:, 0] < size)]
+        thread[rows[:, 0]] = rows[:, 1]
+    return thread
 
 
 def _load(conn: Connection, mark: Mark, fields: frozenset[str]) -> Snapshot:
     """Every article's values, read from SQL."""
     empty = Snapshot(
-        mark=Mark(0, 0, 0, (0, 0, 0)),
+        mark=Mark(0, 0, 0, (0, 0, 0), (0, 0, 0)),
         present=np.zeros(1, dtype=bool),
         source=np.full(1, NO_SOURCE, dtype=np.int32),
         sources=(),
         published=np.full(1, UNDATED, dtype=np.int64),
         story=np.zeros(1, dtype=np.int32),
+        thread=np.zeros(1, dtype=np.int32),
+        thread_size=np.zeros(1, dtype=np.int32),
         label_article=np.zeros(0, dtype=np.int32),
         label_code=np.zeros(0, dtype=np.int32),
         labels=(),
@@ -311,9 +359,11 @@ def _patch(conn: Connection, snap: Snapshot, mark: Mark, above: int, changed: Se
     )
     stamp[ids] = published
     story = np.zeros(size, dtype=np.int32)
-    rows = _story_rows(conn)
+    signatures = SignatureRow.__table__
+    rows = _pairs(conn, signatures, "story_id", signatures.c.story_id.is_not(None))
     rows = rows[(rows[:, 0] > 0) & (rows[:, 0] < size)]
     story[rows[:, 0]] = rows[:, 1]
+    thread = _threads(conn, snap, mark, size, above, changed)
     label_article, label_code, labels = snap.label_article, snap.label_code, list(snap.labels)
     if changed:
         keep = ~np.isin(label_article, np.asarray(changed, dtype=np.int32))
@@ -338,6 +388,8 @@ def _patch(conn: Connection, snap: Snapshot, mark: Mark, above: int, changed: Se
         sources=tuple(names),
         published=stamp,
         story=story,
+        thread=thread,
+        thread_size=np.bincount(thread, minlength=1).astype(np.int32),
         label_article=label_article,
         label_code=label_code,
         labels=tuple(labels),
