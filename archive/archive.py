@@ -31,6 +31,7 @@ from archive.store.db import (
     storage_writable,
     writer_lock,
 )
+from archive.store.docvalues import DocValues
 from archive.store.keyword import keyword_index_for
 from archive.store.manifest import published_dir
 from archive.store.owners import ChunkOwners
@@ -97,6 +98,7 @@ class Archive:
         self.chunk_owners = ChunkOwners(self.engine, self.index_dir, writable=not self.read_only)  # shared, mapped
         self.exact_vectors = vector_rows.SqlVectors(self.engine)  # what a compressed index re-ranks with
         self.allowed = AllowedChunks(self.engine, self.keyword, settings.filter_cache)  # filters as id bitmaps
+        self.doc_values = DocValues(self.engine)  # sources, dates, stories, labels by article id, in memory
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None  # the published index readers search
         self._vectors_stamp: tuple[str, int, int] | None = None  # published version it was loaded or saved at
@@ -359,6 +361,7 @@ class Archive:
 
     def close(self) -> None:
         """Release the database connections."""
+        self.doc_values.close()
         self.engine.dispose()
 
 

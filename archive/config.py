@@ -106,6 +106,12 @@ class Settings:
         "0 reads them from SQL on every query.",
         low=0,
     )
+    doc_values: bool = _setting(
+        True,
+        "ARCHIVE_DOC_VALUES",
+        "Count facets, labels and stories over each process's in-memory copy of every article's source, date, story "
+        "and labels (kept current from SQL); off counts them with SQL statements (the same results, slower).",
+    )
     save_seconds: float = _setting(
         2.0,
         "ARCHIVE_SAVE_SECONDS",

@@ -19,11 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+import numpy as np
+
 from archive.archive import Archive
 from archive.dates import iso_utc
 from archive.limits import COLLAPSE_WINDOW
 from archive.search.results import Candidate, RelatedArticle, SearchResult, Version
 from archive.store import duplicates, reads, threads
+from archive.store.docvalues import Snapshot
+from archive.store.filters import LabelCounts
 
 Counts = dict[tuple[str | None, date | None], int]
 # (offset, limit, need) -> (total, its relation, counts, ranked, the ids of every result or None): Searcher._ranked
@@ -34,7 +38,7 @@ WINDOW_SLACK = 50  # ... and at least this many more than offset + limit
 
 
 def folded_page(
-    archive: Archive, page: Callable[[int], list[Candidate]], offset: int, limit: int
+    archive: Archive, page: Callable[[int], list[Candidate]], offset: int, limit: int, values: Snapshot | None = None
 ) -> tuple[list[Candidate], dict[int, int]]:
     """(the representatives at [offset, offset + limit), representative id -> story id) from `page(n)`, the
     first n matches in the request's order: a window of them is folded, and doubled while the kept
@@ -43,8 +47,7 @@ def folded_page(
     window = max(WINDOW_FACTOR * want, want + WINDOW_SLACK)
     while True:
         ranked = page(window)
-        with archive.engine.connect() as conn:
-            stories = duplicates.story_ids(conn, [c.article_id for c in ranked])
+        stories = _stories(archive, values, [c.article_id for c in ranked])
         kept, _ = fold(ranked, stories)
         if len(kept) >= want or len(ranked) < window:
             break
@@ -54,20 +57,22 @@ def folded_page(
 
 
 def collapsed(
-    archive: Archive, rank: Ranker, offset: int, limit: int, need: int
+    archive: Archive, rank: Ranker, offset: int, limit: int, need: int, values: Snapshot | None = None
 ) -> tuple[int, str, Counts, list[Candidate], list[int] | None, dict[int, int]]:
     """(stories, the total's relation, facet counts of stories, the page of representatives, the ids of every
     representative (None when the ranker gave none), representative id -> story id)."""
     want = offset + limit
     for _ in range(WIDENINGS):
         total, relation, counts, ranked, scope = rank(0, COLLAPSE_WINDOW, need)
-        with archive.engine.connect() as conn:
-            stories = duplicates.story_ids(conn, [c.article_id for c in ranked])
+        stories = _stories(archive, values, [c.article_id for c in ranked])
         kept, folded = fold(ranked, stories)
         if len(kept) >= want or len(ranked) < need:
             break
         need += len(folded)  # semantic mode widens with the page: ask for as many more as were folded
-    if folded:
+    if folded and values is not None:
+        for key, n in values.facets(folded).items():
+            _take(counts, key, n)
+    elif folded:
         with archive.engine.connect() as conn:
             rows = reads.sources_and_dates(conn, folded)
         for _aid, source, published in rows:
@@ -125,10 +130,12 @@ def versions(archive: Archive, stories: dict[int, int]) -> dict[int, list[Versio
 Extras = tuple[dict[int, list[Version]], dict[int, tuple[int, int]]]
 
 
-def extras(archive: Archive, article_ids: list[int], stories: dict[int, int]) -> Extras:
+def extras(archive: Archive, article_ids: list[int], stories: dict[int, int], values: Snapshot | None = None) -> Extras:
     """(article id -> the other versions of its story, article id -> (its thread, the thread's size)) for these
-    articles (one query for the versions, and two for the threads)."""
+    articles (one query for the versions, and the threads from the doc values, else two queries)."""
     found = versions(archive, {i: stories[i] for i in article_ids if i in stories})
+    if values is not None:
+        return found, values.threads(article_ids)
     with archive.engine.connect() as conn:
         return found, threads.thread_sizes(conn, article_ids)
 
@@ -147,8 +154,35 @@ def attach(
         item.thread = {"id": thread[0], "size": thread[1]} if thread else None
 
 
-def _take(counts: Counts, key: tuple[str | None, date | None]) -> None:
-    n = counts.get(key, 0) - 1
+def value_counts(
+    values: Snapshot,
+    article_ids: list[int],
+    fields: list[str],
+    sort: str | None,
+    scores: dict[int, float] | None = None,
+) -> tuple[Counts, LabelCounts]:
+    """(counts per (source, day), counts per label value of `fields`) of a match set from the doc values; with
+    `sort`, each story once, under its first version in that order (the order `KeywordIndex.story_copies` uses:
+    by relevance, `scores`: those of the matches that have near copies, `KeywordIndex.grouped_scores`)."""
+    kept = np.asarray(article_ids, dtype=np.int64)
+    if sort is not None:
+        contested = values.contested(kept)
+        copies = values.copies(contested, sort, scores)
+        if copies:
+            kept = np.setdiff1d(kept, np.asarray(copies, dtype=np.int64))
+    return values.facets(kept), values.label_counts(fields, kept)
+
+
+def _stories(archive: Archive, values: Snapshot | None, article_ids: list[int]) -> dict[int, int]:
+    """article id -> story id of these articles that have near copies (from the doc values when given)."""
+    if values is not None:
+        return values.stories(article_ids)
+    with archive.engine.connect() as conn:
+        return duplicates.story_ids(conn, article_ids)
+
+
+def _take(counts: Counts, key: tuple[str | None, date | None], by: int = 1) -> None:
+    n = counts.get(key, 0) - by
     if n > 0:
         counts[key] = n
     else:

@@ -17,7 +17,7 @@ from archive.config import Settings
 from archive.fusion import rrf, score_mix
 from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
-from archive.search import collapse
+from archive.search import collapse, matchset
 from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
 from archive.search.justify import explain_words, justified, required_words
 from archive.search.passages import hydrate
@@ -28,6 +28,7 @@ from archive.search.results import Candidate, RelatedArticle, SearchResponse, Se
 from archive.search.terms import ranking_terms
 from archive.snippets import highlight_terms
 from archive.store import reads
+from archive.store.docvalues import Snapshot
 from archive.store.filters import Counts, LabelCounts
 
 EXPORT_BATCH = 100  # results hydrated at a time while an export streams
@@ -66,14 +67,19 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query(self.settings.labels)
+        values = self._values()
         total, relation, facet_counts, labels, page, scope, stories = self._stories(
-            query, req, req.offset, req.limit, req.offset + req.limit
+            query, req, req.offset, req.limit, req.offset + req.limit, values
         )
         # A match set's label counts come with its other counts; a ranked set's are counted over its ids.
-        labelled = self.pool.submit(self._label_counts, scope or []) if labels is None else None
+        labelled = None
+        if labels is None and values is not None:
+            labels = values.label_counts(list(self.settings.labels.values()), scope or [])
+        elif labels is None:
+            labelled = self.pool.submit(self._label_counts, scope or [])
         # The page's matched words and its versions and threads are read beside its passages.
         explained = self.pool.submit(explain_words, self.archive, query, page)
-        extras = self.pool.submit(collapse.extras, self.archive, [c.article_id for c in page], stories)
+        extras = self.pool.submit(collapse.extras, self.archive, [c.article_id for c in page], stories, values)
         results = hydrate(
             self.archive, page, highlight_terms(query), required_words(query), self.settings, explained=explained
         )
@@ -114,7 +120,9 @@ class Searcher:
         """
         req = request.validated()
         query = req.query(self.settings.labels)
-        total, _, _, _, ranked, _, stories = self._stories(query, req, 0, max(0, max_results), DEFAULT_LIMIT)
+        total, _, _, _, ranked, _, stories = self._stories(
+            query, req, 0, max(0, max_results), DEFAULT_LIMIT, self._values()
+        )
         terms, required = highlight_terms(query), required_words(query)
 
         def results() -> Iterator[SearchResult]:
@@ -127,26 +135,37 @@ class Searcher:
 
         return total, results()
 
+    def _values(self) -> Snapshot | None:
+        """The archive's doc values as they now are (None when `Settings.doc_values` is off: SQL counts)."""
+        if not self.settings.doc_values:
+            return None
+        return self.archive.doc_values.current(list(self.settings.labels.values()))
+
     def _stories(
-        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
+        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int, values: Snapshot | None = None
     ) -> tuple[int, str, Counts, LabelCounts | None, list[Candidate], list[int] | None, dict[int, int]]:
         """`_ranked` with one result per story (search/collapse.py) unless the request turns it off; the last
         item maps each listed representative to its story."""
         if not req.collapse:
-            return (*self._ranked(query, req, offset, limit, need), {})
+            return (*self._ranked(query, req, offset, limit, need, values), {})
         browse = query.is_empty and query.has_filters
         if browse or req.mode == "keyword":  # stories counted in SQL, the page folded from a bounded window
             total, facet_counts, labels, page, stories = self._match_set(
-                query, req, offset, limit, keyword=not browse, fold=True
+                query, req, offset, limit, keyword=not browse, fold=True, values=values
             )
             return total, self._relation(query, browse), facet_counts, labels, page, None, stories
         total, relation, facet_counts, page, scope, stories = collapse.collapsed(
-            self.archive, lambda o, n, w: _without_labels(self._ranked(query, req, o, n, need=w)), offset, limit, need
+            self.archive,
+            lambda o, n, w: _without_labels(self._ranked(query, req, o, n, w, values)),
+            offset,
+            limit,
+            need,
+            values,
         )
         return total, relation, facet_counts, None, page, scope, stories
 
     def _ranked(
-        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int
+        self, query: Query, req: SearchRequest, offset: int, limit: int, need: int, values: Snapshot | None = None
     ) -> tuple[int, str, Counts, LabelCounts | None, list[Candidate], list[int] | None]:
         """(total, its relation, facet counts, label counts (None: to be counted over the ids of every result),
         the candidates at [offset, offset + limit) in the request's order, the ids of every result (None in
@@ -157,12 +176,15 @@ class Searcher:
         """
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
-            total, facet_counts, labels, page, _ = self._match_set(query, req, offset, limit, keyword=not browse)
+            total, facet_counts, labels, page, _ = self._match_set(
+                query, req, offset, limit, keyword=not browse, values=values
+            )
             return total, self._relation(query, browse), facet_counts, labels, page, None
         candidates, saturated = self._candidates(query, req.mode, need)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)  # stable: fusion order on ties
         ranked = justified(self.archive, self.settings, query, ranked)
-        facet_counts, dates = self._counts_and_dates([c.article_id for c in ranked])
+        ids = [c.article_id for c in ranked]
+        facet_counts, dates = (values.facets(ids), values.dates(ids)) if values else self._counts_and_dates(ids)
         if req.sort != "relevance":
             oldest = req.sort == "oldest"
             missing = datetime.max if oldest else datetime.min  # undated articles go last either way
@@ -246,61 +268,22 @@ class Searcher:
         return ordered, saturated
 
     def _match_set(
-        self, query: Query, req: SearchRequest, offset: int, limit: int, *, keyword: bool, fold: bool = False
+        self,
+        query: Query,
+        req: SearchRequest,
+        offset: int,
+        limit: int,
+        *,
+        keyword: bool,
+        fold: bool = False,
+        values: Snapshot | None = None,
     ) -> tuple[int, Counts, LabelCounts, list[Candidate], dict[int, int]]:
-        """Keyword mode and filter-only browsing: every matching article is the candidate set.
+        """Keyword mode and filter-only browsing: every matching article is the candidate set (`matchset.py`)."""
+        return matchset.match_set(
+            self.archive, self.settings, self.pool, query, req, offset, limit, keyword=keyword, fold=fold, values=values
+        )
 
-        Counted, faceted, sorted and paged in SQL (three statements side by side, each on its own
-        connection: the page, the counts per source and day, the counts per label), so totals are exact and
-        a deep page or a date sort costs no more than the first page. With `fold`, one result per story: the count
-        counts stories and the page folds a bounded window (`collapse.folded_page`); the last
-        item maps each listed representative to its story ({} without `fold`).
-        """
-        archive = self.archive
-        terms = ranking_terms(query)
-        title_weight = self.settings.title_weight
-
-        copies: list[int] = []
-        if fold:  # the later versions of each story, read once for both counting statements
-            with archive.engine.connect() as conn:
-                if keyword:
-                    copies = archive.keyword.story_copies(conn, terms, sort=req.sort, title_weight=title_weight)
-                else:
-                    copies = reads.browse_copies(conn, query, oldest=req.sort == "oldest")
-
-        def counts(fields: list[str] | None) -> tuple[Counts, LabelCounts]:
-            with archive.engine.connect() as conn:
-                if keyword:
-                    return archive.keyword.facet_counts(
-                        conn, terms, stories=fold, title_weight=title_weight, fields=fields, copies=copies
-                    )
-                return reads.browse_counts(conn, query, stories=fold, fields=fields, copies=copies)
-
-        def window(start: int, size: int) -> list[Candidate]:
-            with archive.engine.connect() as conn:
-                if keyword:
-                    rows = archive.keyword.page(
-                        conn, terms, sort=req.sort, limit=size, offset=start, title_weight=title_weight
-                    )
-                    return [
-                        Candidate(a, keyword_rank=rank, keyword_score=score, score=score) for a, score, rank in rows
-                    ]
-                # browsing: newest first unless asked for oldest; undated last either way
-                ids = reads.browse_page(conn, query, oldest=req.sort == "oldest", limit=size, offset=start)
-                return [Candidate(a) for a in ids]
-
-        counting = self.pool.submit(counts, None)
-        fields = list(self.settings.labels.values())
-        labelling = self.pool.submit(counts, fields) if fields else None
-        if fold:
-            page, stories = collapse.folded_page(archive, lambda size: window(0, size), offset, limit)
-        else:
-            page, stories = window(offset, limit), {}
-        facet_counts = counting.result()[0]
-        labels = labelling.result()[1] if labelling is not None else {}
-        return sum(facet_counts.values()), facet_counts, labels, page, stories
-
-    def _label_counts(self, article_ids: list[int]) -> LabelCounts:
+    def _label_counts(self, article_ids: list[int]) -> LabelCounts:  # without doc values
         """Label counts (`Settings.labels`) over a ranked result set."""
         if not self.settings.labels or not article_ids:
             return {}

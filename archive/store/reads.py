@@ -176,6 +176,11 @@ def browse_page(conn: Connection, query: Query, *, oldest: bool, limit: int, off
     return [int(i) for i in conn.scalars(stmt)]
 
 
+def browse_ids(conn: Connection, query: Query) -> list[int]:
+    """Ids of the filtered articles (what `browse_counts` counts), in no particular order."""
+    return [int(i) for i in conn.scalars(select(ArticleRow.id).where(*article_filters(query)))]
+
+
 def browse_copies(conn: Connection, query: Query, *, oldest: bool = False) -> list[int]:
     """The filtered articles that are a later version of their story in the browsing order (newest first unless
     `oldest`): `filters.story_copies` over the filtered articles that have near copies."""

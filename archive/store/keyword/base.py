@@ -55,6 +55,14 @@ class KeywordIndex(Protocol):
         `stories`, near copies count once: each story under the source, day and labels of its first version
         in `sort` order, the match set without `story_copies` (`copies`: already read for this query)."""
 
+    def matched_ids(self, conn: Connection, query: Query) -> list[int]:
+        """The ids of the matches `facet_counts` counts (filters applied; a very large match set's newest
+        matches, `counted_in_window`), in no particular order: what the in-memory doc values count."""
+
+    def grouped_scores(self, conn: Connection, query: Query, title_weight: float) -> dict[int, float]:
+        """The score `page` ranks each match that has near copies by ({article id: score}; a match no word scores
+        is left out): what orders the versions of a story, as `story_copies` orders them in SQL."""
+
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """A condition on `articles.id`: the article (title + body) satisfies this Boolean tree
         (`archive.query.nodes`: And/Or/Not of words, phrases, prefixes and field searches; a tree

@@ -47,7 +47,7 @@ from archive.store.filters import (
     story_ids,
 )
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
-from archive.store.models import ArticleRow
+from archive.store.models import ArticleRow, SignatureRow
 
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
@@ -319,6 +319,41 @@ class Fts5KeywordIndex:
             .where(*conditions)
         )
         return read_facets(conn.execute(facet_counts(matched, fields)).all(), fields)
+
+    def matched_ids(self, conn: Connection, query: Query) -> list[int]:
+        """The matches `facet_counts` counts: the index alone, or joined to the cards when filtered."""
+        match = to_fts5(query)
+        if match is None:
+            return []
+        filters = article_filters(query, CARDS)
+        scope = self._scope(conn, query, KEYWORD_WINDOW)[0]
+        if filters:
+            stmt = (
+                select(CARDS.c.id)
+                .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
+                .where(_matches("fts_match", match), *filters, *scope)
+            )
+        else:
+            stmt = select(_FTS.c.rowid).where(_matches("fts_match", match), *scope)
+        return list(conn.scalars(stmt))
+
+    def grouped_scores(self, conn: Connection, query: Query, title_weight: float) -> dict[int, float]:
+        """BM25 of the matches that have near copies: one pass over the match, the grouped articles kept by
+        SQLite (`+rowid IN`; a `rowid IN` FTS5 would answer by running the whole match once per id), BM25
+        computed for them alone."""
+        match = to_fts5(query)
+        if match is None:
+            return {}
+        score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
+        grouped = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
+        filters = article_filters(query, CARDS)
+        scope = self._scope(conn, query, KEYWORD_WINDOW)[0]
+        stmt = select(_FTS.c.rowid, score).where(
+            _matches("fts_match", match), literal_column(f"+{TABLE}.rowid").in_(grouped), *scope
+        )
+        if filters:
+            stmt = stmt.select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)).where(*filters)
+        return {int(i): float(v) for i, v in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one FTS5 match, or, for a tree that only excludes, the

@@ -355,6 +355,28 @@ class PostgresKeywordIndex:
         ).where(*conditions)
         return read_facets(conn.execute(facet_counts(matched, fields)).all(), fields)
 
+    def matched_ids(self, conn: Connection, query: Query) -> list[int]:
+        """The matches `facet_counts` counts (all of them)."""
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return []
+        return [
+            int(i)
+            for i in conn.scalars(
+                select(ArticleRow.id).where(_matches(expression, "ts_query"), *article_filters(query))
+            )
+        ]
+
+    def grouped_scores(self, conn: Connection, query: Query, title_weight: float) -> dict[int, float]:
+        """The scores of the matches that have near copies, as `page` scores them (a match no lexeme scores is
+        left out)."""
+        expression = to_tsquery_text(query)
+        if expression is None:
+            return {}
+        plan = _plan(conn, query)
+        scored = self._scored(query, expression, plan, title_weight, grouped=True).subquery()
+        return {int(i): float(v) for i, v in conn.execute(select(scored.c.id, scored.c.score))}
+
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
         """Articles satisfying a Boolean tree: one tsquery match, or, for a tree that only excludes, the
         articles matching none of its exclusions. `within` is not needed: the test is on the row itself."""
