@@ -59,11 +59,18 @@ def match_set(
                 return archive.keyword.grouped_scores(conn, terms, title_weight)
 
         sort = req.sort if keyword else "oldest" if req.sort == "oldest" else "newest"  # browsing: newest first
-        matching = pool.submit(matched)  # three statements side by side: the ids, the versions' scores, the page
-        scoring = pool.submit(grouped_scores) if fold and sort == "relevance" else None
+
+        def counted() -> tuple[Counts, LabelCounts]:
+            ids = matched()
+            # the versions' scores order a story's versions by relevance: asked for only when two versions of
+            # one story are among the matches (most match sets have none: no second BM25 statement)
+            contested = fold and sort == "relevance" and len(values.contested(ids)) > 0
+            scores = grouped_scores() if contested else None
+            return collapse.value_counts(values, ids, fields, sort if fold else None, scores)
+
+        counting = pool.submit(counted)  # beside the page: the ids, then (maybe) the versions' scores, the counts
         page, stories = match_page(archive, settings, query, req, offset, limit, keyword, fold, values)
-        scores = scoring.result() if scoring is not None else None
-        facet_counts, labels = collapse.value_counts(values, matching.result(), fields, sort if fold else None, scores)
+        facet_counts, labels = counting.result()
         return sum(facet_counts.values()), facet_counts, labels, page, stories
 
     copies: list[int] = []
