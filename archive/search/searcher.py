@@ -150,8 +150,8 @@ class Searcher:
             return (*self._ranked(query, req, offset, limit, need, values), {})
         browse = query.is_empty and query.has_filters
         if browse or req.mode == "keyword":  # stories counted in SQL, the page folded from a bounded window
-            total, facet_counts, labels, page, stories = self._match_set(
-                query, req, offset, limit, keyword=not browse, fold=True, values=values
+            total, facet_counts, labels, page, stories = matchset.match_set(
+                *self._context, query, req, offset, limit, keyword=not browse, fold=True, values=values
             )
             return total, self._relation(query, browse), facet_counts, labels, page, None, stories
         total, relation, facet_counts, page, scope, stories = collapse.collapsed(
@@ -176,8 +176,8 @@ class Searcher:
         """
         browse = query.is_empty and query.has_filters  # filters alone: list the filtered articles
         if browse or req.mode == "keyword":
-            total, facet_counts, labels, page, _ = self._match_set(
-                query, req, offset, limit, keyword=not browse, values=values
+            total, facet_counts, labels, page, _ = matchset.match_set(
+                *self._context, query, req, offset, limit, keyword=not browse, values=values
             )
             return total, self._relation(query, browse), facet_counts, labels, page, None
         candidates, saturated = self._candidates(query, req.mode, need)
@@ -267,21 +267,10 @@ class Searcher:
             ordered[article_id] = c
         return ordered, saturated
 
-    def _match_set(
-        self,
-        query: Query,
-        req: SearchRequest,
-        offset: int,
-        limit: int,
-        *,
-        keyword: bool,
-        fold: bool = False,
-        values: Snapshot | None = None,
-    ) -> tuple[int, Counts, LabelCounts, list[Candidate], dict[int, int]]:
-        """Keyword mode and filter-only browsing: every matching article is the candidate set (`matchset.py`)."""
-        return matchset.match_set(
-            self.archive, self.settings, self.pool, query, req, offset, limit, keyword=keyword, fold=fold, values=values
-        )
+    @property
+    def _context(self) -> tuple[Archive, Settings, ThreadPoolExecutor]:
+        """What the match-set functions (`matchset.py`) read: the archive, the settings, the side-thread pool."""
+        return self.archive, self.settings, self.pool
 
     def _label_counts(self, article_ids: list[int]) -> LabelCounts:  # without doc values
         """Label counts (`Settings.labels`) over a ranked result set."""
