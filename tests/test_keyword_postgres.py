@@ -299,7 +299,7 @@ def test_articles_without_vectors_are_indexed_on_create(bm25) -> None:
 def test_the_bounded_first_pass_gives_the_exact_order(bm25, monkeypatch, q: str) -> None:
     """With a bound of 2 every query here takes the rarest-lexeme first pass; pages, deep pages (past the
     first pass: the fallback) and date-sorted ranks must equal the unbounded order."""
-    from archive.store.keyword import postgres
+    from archive.store.keyword import postgres_plan
 
     conn, _ = bm25
     query = parse_query(q)
@@ -310,8 +310,8 @@ def test_the_bounded_first_pass_gives_the_exact_order(bm25, monkeypatch, q: str)
         return INDEX.rank(conn, query, 10, 3.0), pages, sorted(dated)
 
     exact = everything()
-    monkeypatch.setattr(postgres, "CANDIDATE_BOUND", 2)
-    assert postgres._plan(conn, query).essential, "the first pass should apply"
+    monkeypatch.setattr(postgres_plan, "CANDIDATE_BOUND", 2)
+    assert postgres_plan._plan(conn, query).essential, "the first pass should apply"
     bounded = everything()
     assert bounded[0] == exact[0]
     assert bounded[1] == exact[1]
