@@ -46,10 +46,10 @@ from archive.store.filters import (
     story_copies,
     story_ids,
 )
+from archive.store.keyword.fts5_schema import create_schema
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
 from archive.store.models import ArticleRow, SignatureRow
 
-_TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 _FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
 FEW_IDS = 50  # `words_in`: up to this many ids, FTS5 looks each one up
@@ -76,34 +76,7 @@ class Fts5KeywordIndex:
 
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
-        conn.execute(
-            text(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
-                f"title, body, content='articles', content_rowid='id', {_TOKENIZE})"
-            )
-        )
-        t = TABLE
-        # External content: a delete must pass the old values, which only a trigger reliably has.
-        for statement in (
-            (
-                f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
-                f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"
-            ),
-            (
-                f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
-                f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END"
-            ),
-            (
-                f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
-                f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-                f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"
-            ),
-        ):
-            conn.execute(text(statement))
-        indexed = conn.execute(text(f"SELECT count(*) FROM {TABLE}_docsize")).scalar_one()
-        stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
-        if int(indexed) != int(stored):
-            conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"))
+        create_schema(conn)
 
     def _scored(self, query: Query, title_weight: float, *, dated: bool = True) -> Select | None:
         """(select of article id, published_at (with `dated`), score over the matches), or None when nothing is

@@ -1,0 +1,41 @@
+"""The FTS5 table over `articles` (external content: title and body) and the triggers that keep it in step."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from archive.store.keyword.fts5_syntax import TABLE
+
+_TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
+
+
+def create_schema(conn: Connection) -> None:
+    """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
+    conn.execute(
+        text(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
+            f"title, body, content='articles', content_rowid='id', {_TOKENIZE})"
+        )
+    )
+    t = TABLE
+    # External content: a delete must pass the old values, which only a trigger reliably has.
+    for statement in (
+        (
+            f"CREATE TRIGGER IF NOT EXISTS {t}_ai AFTER INSERT ON articles BEGIN "
+            f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"
+        ),
+        (
+            f"CREATE TRIGGER IF NOT EXISTS {t}_ad AFTER DELETE ON articles BEGIN "
+            f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END"
+        ),
+        (
+            f"CREATE TRIGGER IF NOT EXISTS {t}_au AFTER UPDATE OF title, body ON articles BEGIN "
+            f"INSERT INTO {t}({t}, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
+            f"INSERT INTO {t}(rowid, title, body) VALUES (new.id, new.title, new.body); END"
+        ),
+    ):
+        conn.execute(text(statement))
+    indexed = conn.execute(text(f"SELECT count(*) FROM {TABLE}_docsize")).scalar_one()
+    stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+    if int(indexed) != int(stored):
+        conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"))
