@@ -55,7 +55,7 @@ def rrf(
     return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))
 
 
-def _normalised(side_scores: Mapping[K, float], how: Normalise) -> tuple[dict[K, float], float]:
+def normalised(side_scores: Mapping[K, float], how: Normalise) -> tuple[dict[K, float], float]:
     """Normalise one side's scores; also return the value a missing id gets (the side's min)."""
     values = list(side_scores.values())
     if any(not math.isfinite(v) for v in values):
@@ -90,7 +90,7 @@ def score_mix(
     best: dict[K, int] = {}
     per_side: dict[str, tuple[dict[K, float], float]] = {}
     for side in active:
-        per_side[side] = _normalised(scores[side], normalise)
+        per_side[side] = normalised(scores[side], normalise)
         ordered = sorted(scores[side].items(), key=lambda kv: -kv[1])  # stable: keeps input order on ties
         for rank, (key, _) in enumerate(ordered, start=1):
             best[key] = min(best.get(key, rank), rank)

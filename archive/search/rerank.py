@@ -18,6 +18,7 @@ import numpy as np
 
 from archive.archive import Archive
 from archive.config import Settings
+from archive.fusion import normalised
 from archive.query import Query
 from archive.search import rerank_weights
 from archive.search.justify import optional_words
@@ -39,19 +40,6 @@ FEATURES = (
 )
 
 
-def _z(scores: Mapping[int, float]) -> tuple[dict[int, float], float]:
-    """Scores standardised over their window, and the value an absent article gets (as `fusion.score_mix`)."""
-    if not scores:
-        return {}, 0.0
-    values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-    std = float(values.std())
-    if std == 0:
-        return dict.fromkeys(scores, 0.0), -1.0
-    mean = float(values.mean())
-    z = {key: (v - mean) / std for key, v in scores.items()}
-    return z, min(z.values())
-
-
 def features(
     keyword: Sequence[tuple[int, float]],
     semantic: Sequence[tuple[int, float, int, float]],
@@ -66,8 +54,8 @@ def features(
     kw = dict(keyword)
     sem = {a: s for a, s, _, _ in semantic}
     cos = {a: c for a, _, _, c in semantic}
-    kz, k_low = _z(kw)
-    sz, s_low = _z(sem)
+    kz, k_low = normalised(kw, "zscore")
+    sz, s_low = normalised(sem, "zscore")
     k_rank = {a: i for i, (a, _) in enumerate(keyword, start=1)}
     s_rank = {a: i for i, (a, *_) in enumerate(semantic, start=1)}
     k_missing, s_missing = math.log(len(keyword) + 1), math.log(len(semantic) + 1)
