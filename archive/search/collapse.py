@@ -159,15 +159,17 @@ def value_counts(
     article_ids: list[int],
     fields: list[str],
     sort: str | None,
-    scores: dict[int, float] | None = None,
+    scores: Callable[[], dict[int, float]] | None = None,
 ) -> tuple[Counts, LabelCounts]:
     """(counts per (source, day), counts per label value of `fields`) of a match set from the doc values; with
     `sort`, each story once, under its first version in that order (the order `KeywordIndex.story_copies` uses:
-    by relevance, `scores`: those of the matches that have near copies, `KeywordIndex.grouped_scores`)."""
+    by relevance, `scores()`: those of the matches that have near copies, `KeywordIndex.grouped_scores`, asked
+    for only when two versions of one story are among the matches)."""
     kept = np.asarray(article_ids, dtype=np.int64)
     if sort is not None:
         contested = values.contested(kept)
-        copies = values.copies(contested, sort, scores)
+        got = scores() if scores is not None and len(contested) and sort == "relevance" else None
+        copies = values.copies(contested, sort, got)
         if copies:
             kept = np.setdiff1d(kept, np.asarray(copies, dtype=np.int64))
     return values.facets(kept), values.label_counts(fields, kept)

@@ -61,12 +61,9 @@ def match_set(
         sort = req.sort if keyword else "oldest" if req.sort == "oldest" else "newest"  # browsing: newest first
 
         def counted() -> tuple[Counts, LabelCounts]:
-            ids = matched()
-            # the versions' scores order a story's versions by relevance: asked for only when two versions of
-            # one story are among the matches (most match sets have none: no second BM25 statement)
-            contested = fold and sort == "relevance" and len(values.contested(ids)) > 0
-            scores = grouped_scores() if contested else None
-            return collapse.value_counts(values, ids, fields, sort if fold else None, scores)
+            # the versions' scores (a second BM25 statement) are read only when a story has two versions among
+            # the matches: most match sets have none
+            return collapse.value_counts(values, matched(), fields, sort if fold else None, grouped_scores)
 
         counting = pool.submit(counted)  # beside the page: the ids, then (maybe) the versions' scores, the counts
         page, stories = match_page(archive, settings, query, req, offset, limit, keyword, fold, values)
