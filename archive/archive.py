@@ -347,6 +347,12 @@ class Archive:
         with self.engine.connect() as conn:
             return reads.all_chunk_ids(conn)
 
+    def chunk_vectors(self, chunk_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, exact vectors) of those chunks that have one, in id order: from the loaded index where it holds
+        them (flat, HNSW), from SQL for the rest. The read path's way to a few hundred vectors."""
+        with self.engine.connect() as conn:
+            return vector_rows.held_or_stored(conn, self.vectors.held(chunk_ids), chunk_ids)
+
     def stored_vectors(self, chunk_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, exact vectors) from SQL of those chunks that have one, in id order (no index involved)."""
         with self.engine.connect() as conn:

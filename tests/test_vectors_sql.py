@@ -118,7 +118,7 @@ def test_recovery_embeds_only_chunks_with_a_vector_nowhere(archive):
     assert len(stored(archive)[0]) == len(ids)  # the new vector was stored in SQL too
 
 
-def test_related_coverage_reads_exact_vectors_from_sql_not_the_index(archive):
+def test_related_coverage_reads_the_vectors_the_index_lacks_from_sql(archive):
     ingest(archive, [*STORIES, article("v-4", "The harbour was closed by the storm; ferries stayed in port.")])
     with archive.engine.connect() as conn:
         own = conn.execute(
@@ -128,6 +128,20 @@ def test_related_coverage_reads_exact_vectors_from_sql_not_the_index(archive):
     archive.vectors.remove(own)  # the index no longer holds the article's vectors (SQL does)
     found = [r.uid for r in _related(archive, "v-1")]
     assert found and found[0] == "v-4"
+
+
+def test_chunk_vectors_come_from_the_index_where_it_holds_them_else_from_sql(archive):
+    ingest(archive, STORIES)
+    ids, vectors = stored(archive)
+    wanted = [*ids.tolist(), 10**9]  # and a chunk that does not exist
+    assert archive.vectors.held(wanted)[0].tolist() == ids.tolist()
+    got_ids, got = archive.chunk_vectors(wanted)
+    assert got_ids.tolist() == ids.tolist() and np.array_equal(got, vectors)
+    gone = ids[::2]
+    archive.vectors.remove(gone)  # no longer in the index: read from SQL, in the same id order
+    assert set(archive.vectors.held(wanted)[0].tolist()) == set(ids.tolist()) - set(gone.tolist())
+    got_ids, got = archive.chunk_vectors(wanted)
+    assert got_ids.tolist() == ids.tolist() and np.array_equal(got, vectors)
 
 
 def _related(archive, uid):

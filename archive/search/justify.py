@@ -121,7 +121,7 @@ def _fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) -
     with archive.engine.connect() as conn:
         pairs = reads.chunks_of_articles(conn, [c.article_id for c in candidates])
     owner = dict(pairs)
-    ids, matrix = archive.stored_vectors(list(owner))  # from SQL: chunks not embedded yet have none
+    ids, matrix = archive.chunk_vectors(list(owner))  # chunks not embedded yet have none
     if not len(ids):
         return
     cosines = matrix @ archive.encoder.encode_query(text).reshape(-1)

@@ -32,7 +32,7 @@ def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle
         article_id = row.id
     with archive.engine.connect() as conn:
         own = reads.article_chunk_ids(conn, article_id)
-    _, mine = archive.stored_vectors(own)  # exact (SQL's), whatever the index type
+    _, mine = archive.chunk_vectors(own)  # exact, whatever the index type
     if not len(mine):
         return []  # no vectors (an archive older than stored vectors, not yet backfilled): nothing to compare
     target = _unit(mine.mean(axis=0))
@@ -48,7 +48,7 @@ def related(archive: Archive, key: str | int, limit: int) -> list[RelatedArticle
     if own_story is not None:  # its own versions (re-sent or corrected copies) are not "related"
         others = [a for a in others if stories.get(a) != own_story]
     owner = dict(chunk_rows)
-    ids, matrix = archive.stored_vectors([cid for cid, _ in chunk_rows])  # exact (SQL's)
+    ids, matrix = archive.chunk_vectors([cid for cid, _ in chunk_rows])  # exact
     by_article: dict[int, list[int]] = {}
     for row, cid in enumerate(ids.tolist()):
         by_article.setdefault(owner[cid], []).append(row)

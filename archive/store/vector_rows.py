@@ -53,6 +53,22 @@ def read_vectors(conn: Connection, chunk_ids: Sequence[int]) -> tuple[np.ndarray
     return np.asarray(ids, dtype=np.int64), from_blobs(blobs)
 
 
+def held_or_stored(
+    conn: Connection, held: tuple[np.ndarray, np.ndarray], chunk_ids: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """`read_vectors` of `chunk_ids`, reading from SQL only the ones `held` (ids, vectors: an index's) lacks."""
+    ids, matrix = held
+    rest = sorted({int(i) for i in chunk_ids}.difference(ids.tolist()))
+    if not rest:
+        return ids, matrix
+    more_ids, more = read_vectors(conn, rest)
+    if not len(ids) or not len(more_ids):
+        return (more_ids, more) if not len(ids) else (ids, matrix)
+    both = np.concatenate([ids, more_ids])
+    order = np.argsort(both, kind="stable")
+    return both[order], np.vstack([matrix, more])[order]
+
+
 def iter_all_vectors(conn: Connection, size: int = READ_BATCH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every stored vector as (ids, vectors) batches in id order (keyset paging: no OFFSET)."""
     after = 0

@@ -326,6 +326,23 @@ class VectorIndex:
                 raise RuntimeError("vector of a removed chunk requested")
             return self._read(ids)
 
+    def held(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of these chunk ids whose exact vectors the index itself holds (live ones, in
+        id order); none for a compressed kind, whose exact vectors are SQL's. No error for the rest."""
+        ids = np.unique(_ids(ids))
+        with self._lock:
+            if not self.kind.exact or len(ids) == 0 or not self.index.ntotal:
+                return np.zeros(0, np.int64), np.zeros((0, self.dim), dtype=np.float32)
+            sorted_ids, rows = self._row_lookup()
+            at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+            ids = ids[sorted_ids[at] == ids]
+            if self.tombstones:
+                ids = ids[~np.isin(ids, self._tombs())]
+            if len(ids) == 0:
+                return ids, np.zeros((0, self.dim), dtype=np.float32)
+            rows_of = rows[np.searchsorted(sorted_ids, ids)]
+            return ids, np.ascontiguousarray(unwrap(self.index).reconstruct_batch(rows_of), dtype=np.float32)
+
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, index_dir: Path, manifest: Manifest) -> None:
