@@ -67,7 +67,7 @@ def justified(archive: Archive, settings: Settings, query: Query, ranked: list[C
     """
     words = optional_words(query)
     need = needed_matches(len(words), settings)
-    _fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
+    fill_cosines(archive, query, [c for c in ranked if c.cosine is None])
     hybrid = any(c.keyword_rank is not None for c in ranked)
     doubtful = [c for c in ranked if not by_meaning(c, settings) and (c.keyword_rank is not None or not hybrid)]
     looked_up = [c for c in doubtful if c.matched is not None]  # the re-ranking's look-up (search/rerank.py)
@@ -112,9 +112,10 @@ def meaning_label(cosine: float | None, settings: Settings) -> str | None:
     return "close in meaning" if cosine >= settings.close_meaning else "loosely related in meaning"
 
 
-def _fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) -> None:
+def fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) -> None:
     """The best-chunk cosine of candidates the semantic window did not reach (keyword-only in hybrid mode),
-    from their stored vectors: the floor judges every candidate on the same scale."""
+    from their stored vectors: the floor judges every candidate on the same scale. (Hybrid mode fills them
+    beside the fusion and re-ranking, which do not read them; `justified` fills any still missing.)"""
     text = query.text_for_embedding.strip()
     if not candidates or not text:
         return

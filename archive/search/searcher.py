@@ -19,7 +19,7 @@ from archive.limits import DEFAULT_LIMIT, FUSIONS, MAX_FACET_VALUES
 from archive.query import Query
 from archive.search import collapse, matchset
 from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
-from archive.search.justify import explain_words, justified, required_words
+from archive.search.justify import explain_words, fill_cosines, justified, required_words
 from archive.search.passages import hydrate
 from archive.search.related import related
 from archive.search.request import SearchRequest
@@ -241,6 +241,8 @@ class Searcher:
             for c in by_article.values():
                 c.score = c.semantic_score or 0.0
             return by_article, saturated
+        # the keyword-only candidates' cosines (for the floor, `justified`) are read beside the fusion
+        filling = self.pool.submit(fill_cosines, archive, query, [c for c in by_article.values() if c.cosine is None])
         weights = fusion_weights(s, query)
         if s.fusion in ("zscore", "minmax"):
             # Each side's scores standardised over its own candidate window, then a weighted sum;
@@ -260,6 +262,7 @@ class Searcher:
                 k=s.rrf_k,
                 weights=weights,
             )
+        filling.result()
         ordered: dict[int, Candidate] = {}
         for article_id, score in fused:  # fused order; a zero-weight side's own hits drop out
             c = by_article[article_id]
