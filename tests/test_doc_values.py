@@ -131,6 +131,25 @@ def test_doc_values_follow_writes_of_another_connection(archive, settings, hash_
     assert any(f["value"] == "trade" for r in got for f in r["facets"].get("topic", []))
 
 
+def test_the_commit_watch_moves_with_a_commit_of_another_connection_only(archive, settings, hash_encoder):
+    from archive.store.marks import CommitWatch
+
+    ingest(archive, corpus()[:3])
+    watch = CommitWatch(archive.engine)
+    try:
+        assert watch.moved()  # the first look
+        # nothing committed: still (PostgreSQL's log may move with a checkpoint meanwhile: a few looks)
+        assert not all(watch.moved() for _ in range(3))
+        other = open_archive(settings, encoder=hash_encoder)
+        try:
+            ingest(other, corpus()[3:4])
+        finally:
+            other.close()
+        assert watch.moved()
+    finally:
+        watch.close()
+
+
 WRITER = """
 import sys
 from pathlib import Path

@@ -8,7 +8,7 @@ Per article: its source (a code into the list of sources), its publication time 
 Kept current like `owners.py` keeps the chunk table: a `Mark` (the highest article id, the article count, the
 highest chunk id (an update replaces the article's chunks, whose ids are never reused), checksums of the story
 and thread columns) is read when SQLite's `PRAGMA data_version`, on a connection held for it, says another
-connection committed (on PostgreSQL on every search). When it moved, only what changed is read again: articles
+connection committed, or PostgreSQL's write-ahead log position moved (`marks.py`). When it moved, only what changed is read again: articles
 above the old highest id, articles owning chunks above the old highest chunk id, the story column, the threads
 of articles threaded since; a deletion (the count fell short) reads everything again. Each refresh makes a new
 `Snapshot`; a search keeps the one it started with. Labels filled in by a migration appear on reopening.
@@ -27,6 +27,8 @@ from sqlalchemy import Connection, Engine, func, or_, select
 
 from archive.store.cards import CARDS
 from archive.store.filters import Counts, LabelCounts
+from archive.store.marks import MOD as _MOD
+from archive.store.marks import CommitWatch, Mark, read_mark
 from archive.store.models import ArticleRow, ChunkRow, LabelRow, SignatureRow, ThreadRow
 
 UNDATED = np.iinfo(np.int64).min  # publication time of an undated article
@@ -35,50 +37,6 @@ DAY_US = 86_400_000_000
 EPOCH = datetime(1970, 1, 1)
 EPOCH_DAY = EPOCH.toordinal()
 REREAD_LIMIT = 10_000  # updated articles read again by id; more, or any deletion: everything is read again
-_MOD = 65_521  # story checksum: sum of (story mod p) * (article mod p), small enough never to overflow
-
-
-@dataclass(frozen=True)
-class Mark:
-    """What a snapshot was read at: (highest article id, articles, highest chunk id, story and thread checksums)."""
-
-    max_article: int
-    articles: int
-    max_chunk: int
-    stories: tuple[int, int, int]
-    threads: tuple[int, int, int]
-
-
-def read_mark(conn: Connection) -> Mark:
-    """The archive's mark, in one statement."""
-    s = SignatureRow.__table__.c
-    stories = select(
-        func.count(s.story_id),
-        func.coalesce(func.sum(s.story_id), 0),
-        func.coalesce(func.sum((s.story_id % _MOD) * (s.article_id % _MOD)), 0),
-    ).where(s.story_id.is_not(None))
-    row = conn.execute(
-        select(
-            select(func.max(ArticleRow.id)).scalar_subquery(),
-            select(func.count()).select_from(ArticleRow).scalar_subquery(),
-            select(func.max(ChunkRow.id)).scalar_subquery(),
-        )
-    ).one()
-    story = conn.execute(stories).one()
-    t = ThreadRow.__table__.c
-    threads = select(
-        func.count(),
-        func.coalesce(func.sum(t.thread_id), 0),
-        func.coalesce(func.sum((t.thread_id % _MOD) * (t.article_id % _MOD)), 0),
-    )
-    thread = conn.execute(threads).one()
-    return Mark(
-        int(row[0] or 0),
-        int(row[1] or 0),
-        int(row[2] or 0),
-        (int(story[0]), int(story[1]), int(story[2])),
-        (int(thread[0]), int(thread[1]), int(thread[2])),
-    )
 
 
 def _micros(value: datetime | None) -> int:
@@ -212,15 +170,14 @@ class DocValues:
         self._engine = engine
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
-        self._watch: Any = None  # SQLite: a DBAPI connection held to read `PRAGMA data_version`
-        self._version: Any = None
+        self._watch = CommitWatch(engine)
 
     def current(self, fields: Sequence[str]) -> Snapshot:
         """The doc values as the archive now is, with the labels of `fields`."""
         with self._lock:
             snap = self._snapshot
             wanted = frozenset(fields)
-            if snap is not None and wanted <= snap.fields and not self._committed():
+            if snap is not None and wanted <= snap.fields and not self._watch.moved():
                 return snap
             with self._engine.connect() as conn:
                 mark = read_mark(conn)
@@ -234,24 +191,7 @@ class DocValues:
     def close(self) -> None:
         """Let go of the connection held to watch for commits."""
         with self._lock:
-            if self._watch is not None:
-                self._watch.close()
-                self._watch = None
-
-    def _committed(self) -> bool:
-        """True unless SQLite says no other connection committed since the last look (PostgreSQL: always)."""
-        if self._engine.dialect.name != "sqlite":
-            return True
-        if self._watch is None:
-            self._watch = self._engine.raw_connection()
-            self._version = None
-        cursor = self._watch.cursor()
-        try:
-            version = cursor.execute("PRAGMA data_version").fetchone()[0]
-        finally:
-            cursor.close()
-        moved, self._version = version != self._version, version
-        return moved
+            self._watch.close()
 
 
 def _these(column: Any, above: int, changed: Sequence[int]) -> Any:
