@@ -136,11 +136,12 @@ def match_strength(text: str, terms: Sequence[str]) -> tuple[int, int]:
     return len({hit for _, _, hit in spans}), len(spans)
 
 
-def highlight(text: str, terms: Sequence[str]) -> str:
-    """HTML-escape text and wrap matching words in <mark>; safe to insert into a page."""
+def highlight(text: str, terms: Sequence[str], spans: Sequence[tuple[int, int]] | None = None) -> str:
+    """HTML-escape text and wrap matching words in <mark>; safe to insert into a page (`spans`: the text's
+    `highlight_spans`, when the caller has them already)."""
     out: list[str] = []
     last = 0
-    for start, end in highlight_spans(text, terms):
+    for start, end in highlight_spans(text, terms) if spans is None else spans:
         out.append(html.escape(text[last:start], quote=True))
         out.append("<mark>" + html.escape(text[start:end], quote=True) + "</mark>")
         last = end

@@ -60,15 +60,16 @@ def hydrate(
     required: Sequence[str] = (),
     settings: Settings | None = None,
     explained: Future | None = None,
+    articles: Future | None = None,
 ) -> list[SearchResult]:
     """Load the page's articles and passages in a few queries, in rank order (`required`: the words every
     result contains, listed first among its matched words; `explained`: the look-up of the candidates'
-    matched words running beside the loading, waited for before the results are built)."""
+    matched words running beside the loading, waited for before the results are built; `articles`: the page's
+    `article_rows`, read beside the passages)."""
     if not page:
         return []
     chunk_of = passage_chunks(archive, page, terms)
-    with archive.engine.connect() as conn:
-        arts = reads.result_rows(conn, [c.article_id for c in page])
+    arts = articles.result() if articles is not None else article_rows(archive, page)
     if explained is not None:
         explained.result()
     results = []
@@ -78,14 +79,15 @@ def hydrate(
             continue
         start, end = best_passage(ch.text, terms, PASSAGE_CHARS)
         passage = display_text(ch.text[start:end])  # display text; the offsets below locate it in the body
+        spans = highlight_spans(passage, terms)
         results.append(
             SearchResult(
                 **display_fields(a),
                 published_at=iso_utc(a.published_at),
                 score=round(c.score, 6),
                 passage=passage,
-                passage_html=highlight(passage, terms),
-                highlights=highlight_spans(passage, terms),
+                passage_html=highlight(passage, terms, spans),
+                highlights=spans,
                 chunk_id=ch.id,
                 chunk_seq=ch.seq,
                 passage_start=ch.char_start + start,
@@ -103,6 +105,12 @@ def hydrate(
             )
         )
     return results
+
+
+def article_rows(archive: Archive, page: Sequence[Candidate]) -> dict[int, Any]:
+    """The displayed fields of the page's articles, by id (`reads.result_rows`)."""
+    with archive.engine.connect() as conn:
+        return reads.result_rows(conn, [c.article_id for c in page])
 
 
 def _round(value: float | None) -> float | None:

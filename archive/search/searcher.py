@@ -20,7 +20,7 @@ from archive.query import Query
 from archive.search import collapse, matchset
 from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
 from archive.search.justify import explain_words, fill_cosines, justified, required_words
-from archive.search.passages import hydrate
+from archive.search.passages import article_rows, hydrate
 from archive.search.related import related
 from archive.search.request import SearchRequest
 from archive.search.rerank import rerank
@@ -77,11 +77,18 @@ class Searcher:
             labels = values.label_counts(list(self.settings.labels.values()), scope or [])
         elif labels is None:
             labelled = self.pool.submit(self._label_counts, scope or [])
-        # The page's matched words and its versions and threads are read beside its passages.
+        # The page's matched words, its versions and threads and its articles' fields are read beside its passages.
         explained = self.pool.submit(explain_words, self.archive, query, page)
         extras = self.pool.submit(collapse.extras, self.archive, [c.article_id for c in page], stories, values)
+        articles = self.pool.submit(article_rows, self.archive, page)
         results = hydrate(
-            self.archive, page, highlight_terms(query), required_words(query), self.settings, explained=explained
+            self.archive,
+            page,
+            highlight_terms(query),
+            required_words(query),
+            self.settings,
+            explained=explained,
+            articles=articles,
         )
         collapse.attach(self.archive, results, stories, extras.result())
         facet_lists, date_bucket = facets(facet_counts)
