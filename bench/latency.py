@@ -71,7 +71,7 @@ def free_port() -> int:
 class Server:
     """An `archive serve` subprocess on 127.0.0.1."""
 
-    def __init__(self, index_dir: Path, threads: int = 4) -> None:
+    def __init__(self, index_dir: Path, threads: int = 4, tree: Path | None = None) -> None:
         self.port = free_port()
         env = {**os.environ, "ARCHIVE_RATE_LIMIT": "off", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         # A file, not a pipe: a chatty server must never block on a full pipe mid-benchmark.
@@ -93,6 +93,7 @@ class Server:
                 str(threads),
             ],
             env=env,
+            cwd=tree,  # another checkout of the project (`bench.latency_ab`): its `archive` is the one served
             stdout=subprocess.DEVNULL,
             stderr=self.log,
         )
