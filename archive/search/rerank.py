@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from itertools import pairwise
 
 import numpy as np
@@ -170,18 +171,21 @@ def rerank(
     keyword: Sequence[tuple[int, float]],
     semantic: Sequence[tuple[int, float, int, float]],
     fused: list[tuple[int, float]],
+    pool: Executor | None = None,
 ) -> tuple[list[tuple[int, float]], dict[int, tuple[str, ...]]]:
     """`fused` with its best `rerank_window` ordered by the model, and the words each of those holds.
 
     The window's articles keep their fused scores, given out again in the new order (so a sort by score,
-    and what normalises them later, sees the same set of values); the rest is unchanged.
+    and what normalises them later, sees the same set of values); the rest is unchanged. With a `pool` the
+    chunk cosines are read beside the word look-up.
     """
     window = fused[: settings.rerank_window]
     if len(window) < 2:
         return fused, {}
     ids = [a for a, _ in window]
+    reading = pool.submit(vector_facts, archive, query, ids) if pool is not None else None
     shares, phrases, matched = held(archive, query, ids)
-    vectors = vector_facts(archive, query, ids)
+    vectors = reading.result() if reading is not None else vector_facts(archive, query, ids)
     words = keyword_word_count(query)
     coef = coefficients(0 < words <= settings.short_query_words)
     places = order(features(keyword, semantic, window, shares, phrases, vectors), coef)
