@@ -38,7 +38,7 @@ def query_rows(archive, settings, text: str):
     from archive.fusion import score_mix
     from archive.search import SearchRequest
     from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
-    from archive.search.rerank import coverage, features
+    from archive.search.rerank import features, held, vector_facts
     from archive.search.terms import keyword_word_count
 
     query = SearchRequest(q=as_plain_words(text), mode="hybrid").validated().query(settings.labels)
@@ -50,9 +50,12 @@ def query_rows(archive, settings, text: str):
         normalise="zscore",
     )
     window = fused[: settings.rerank_window]
-    shares, _ = coverage(archive, query, [a for a, _ in window])
+    ids = [a for a, _ in window]
+    shares, phrases, _ = held(archive, query, ids)
+    vectors = vector_facts(archive, query, ids)
     words = keyword_word_count(query)
-    return features(keyword, semantic, window, shares), [a for a, _ in fused], 0 < words <= settings.short_query_words
+    rows = features(keyword, semantic, window, shares, phrases, vectors)
+    return rows, [a for a, _ in fused], 0 < words <= settings.short_query_words
 
 
 def collect(folder: Path, split: str, index_dir: Path, cache: Path, log=print) -> list[dict]:

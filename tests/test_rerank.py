@@ -12,7 +12,7 @@ from archive.documents import Article
 from archive.fusion import score_mix
 from archive.query import parse_query
 from archive.search import Searcher, SearchRequest, rerank_weights
-from archive.search.rerank import FEATURES, coefficients, coverage, features, order
+from archive.search.rerank import FEATURES, coefficients, coverage, features, held, order, query_pairs, vector_facts
 from archive.write import ingest
 
 KEYWORD = [(1, 9.0), (2, 6.0), (3, 3.0)]
@@ -84,6 +84,57 @@ def test_coverage_counts_the_query_words_each_article_holds(archive):
     assert shares[ids["zinc"]] == pytest.approx(2 / 3)
     assert shares[ids["none"]] == 0.0
     assert set(matched[ids["zinc"]]) == {"zinc", "harbour"}
+
+
+def test_query_pairs_are_adjacent_words_with_a_stopword_between_at_most():
+    query = SearchRequest(q="Trade deficit widens in January, of the year", mode="hybrid").validated().query()
+    pairs = query_pairs(query)
+    assert [p.words for p in pairs.values()] == [  # type: ignore[attr-defined]
+        ("Trade", "deficit"),
+        ("deficit", "widens"),
+        ("widens", "in", "January,"),
+    ]  # "January, of the year": two stopwords between, no pair
+    assert query_pairs(SearchRequest(q="zinc", mode="hybrid").validated().query()) == {}
+
+
+def test_vector_facts_are_the_best_and_the_first_chunks_cosines(archive):
+    """The window's articles' chunk vectors (from the loaded index) against the query's: the best and the first."""
+    long_body = " ".join(f"Paragraph {i} about tin mining and zinc smelting in the north." * 12 for i in range(8))
+    ingest(archive, [*ARTICLES, Article(uid="long", title="Long report", body=long_body)])
+    with archive.engine.connect() as conn:
+        ids = {u: i for i, u in conn.exec_driver_sql("SELECT id, uid FROM articles").all()}
+        chunks = conn.exec_driver_sql(f"SELECT id FROM chunks WHERE article_id = {ids['long']} ORDER BY seq").all()
+    assert len(chunks) > 1
+    query = SearchRequest(q="tin zinc harbour", mode="hybrid").validated().query()
+    facts = vector_facts(archive, query, [ids["long"], ids["tin"]])
+    chunk_ids, matrix = archive.stored_vectors([int(c) for (c,) in chunks])
+    assert len(chunk_ids) == len(chunks)
+    cosines = matrix @ archive.encoder.encode_query(query.text_for_embedding).reshape(-1)
+    assert facts[ids["long"]] == pytest.approx((cosines.max(), cosines[0]))
+    assert facts[ids["tin"]][0] == pytest.approx(facts[ids["tin"]][1])  # one chunk
+    rows = features(KEYWORD, SEMANTIC, [(1, 1.0), (2, 0.5)], {}, {1: 0.5}, {1: (0.9, 0.4)})
+    assert column(rows, "phrases") == [0.5, 0.0]
+    assert column(rows, "best_cosine") == [0.9, 0.4] and column(rows, "lead_cosine") == [0.4, 0.4]  # none: lowest
+
+
+def test_held_finds_the_pairs_as_phrases_in_the_article_and_in_its_title(archive):
+    """On both backends, in the coverage's one look-up: "zinc stocks" and "stocks fell" are phrases of one
+    article's body ("tin" holds "stocks" and "tin" apart from "zinc"), "tin report" is in a title."""
+    ingest(archive, ARTICLES)
+    with archive.engine.connect() as conn:
+        ids = {u: i for i, u in conn.exec_driver_sql("SELECT id, uid FROM articles").all()}
+    query = SearchRequest(q="zinc stocks fell tin report", mode="hybrid").validated().query()
+    assert len(query_pairs(query)) == 4  # zinc stocks, stocks fell, fell tin, tin report
+    shares, phrases, matched = held(archive, query, [ids["zinc"], ids["tin"], ids["none"]])
+    assert phrases[ids["zinc"]] == pytest.approx(2 / 4)
+    assert phrases[ids["tin"]] == pytest.approx(1 / 4)  # "tin report", in the title
+    assert phrases[ids["none"]] == 0.0
+    assert shares[ids["zinc"]] == pytest.approx(4 / 5) and set(matched[ids["zinc"]]) == {
+        "zinc",
+        "stocks",
+        "fell",
+        "report",
+    }
 
 
 def uids(searcher: Searcher, q: str) -> list[str]:

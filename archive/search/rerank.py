@@ -2,27 +2,30 @@
 
 The z-score fusion adds the two sides' standardised scores with fixed weights. A few more facts about each
 of the fused best `rerank_window` candidates say which one the searcher means: how many of the query's words
-the article holds (a journalist's three remembered words), each side's rank and raw score, the best chunk's
-cosine. A linear model over them (one set of coefficients for short queries, one for longer ones) orders
-that window again; the rest keeps the fusion's order. The coefficients are data: `bench/fit_fusion.py` fits
-them (pairwise logistic regression on news headlines, news keyword queries and SciFact claims together)
-and writes `rerank_weights.py`. Measurements: docs/search.md ("Learned re-ranking").
+the article holds (a journalist's three remembered words), how many of the query's adjacent word pairs it holds
+as phrases (a headline's wording), each side's rank and raw score, the best and the first chunk's cosine (read
+for every article of the window from the loaded index). A linear model over them (one set of coefficients
+for short queries, one for longer ones) orders that window again; the rest keeps the fusion's order. The
+coefficients are data: `bench/fit_fusion.py` fits them (pairwise logistic regression on news headlines, news
+keyword queries and SciFact claims together) and writes `rerank_weights.py`. Measurements: docs/search.md ("Third round", "Fourth round").
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from itertools import pairwise
 
 import numpy as np
 
 from archive.archive import Archive
 from archive.config import Settings
 from archive.fusion import normalised
-from archive.query import Query
+from archive.query import Node, Phrase, Query, word_parts
 from archive.search import rerank_weights
 from archive.search.justify import optional_words
-from archive.search.terms import keyword_word_count
+from archive.search.terms import STOPWORDS, keyword_word_count
 from archive.store import reads
 
 FEATURES = (
@@ -37,7 +40,12 @@ FEATURES = (
     "fused",  # the fused score
     "fused_log_rank",  # log of its place in the fused order
     "coverage",  # share of the query's ranking words the article holds (title or body)
+    "phrases",  # share of the query's adjacent word pairs it holds as phrases (`query_pairs`; none: 0)
+    "best_cosine",  # its best chunk's cosine, read for every article of the window (none: the window's lowest)
+    "lead_cosine",  # its first chunk's cosine (the same)
 )
+MAX_PAIRS = 16  # `query_pairs`: the first this many pairs of a long query
+MAX_PAIR_GAP = 1  # `query_pairs`: at most this many stopwords between the two words of a pair
 
 
 def features(
@@ -45,6 +53,8 @@ def features(
     semantic: Sequence[tuple[int, float, int, float]],
     fused: Sequence[tuple[int, float]],
     coverage: Mapping[int, float],
+    phrases: Mapping[int, float] | None = None,
+    vectors: Mapping[int, tuple[float, float]] | None = None,
 ) -> np.ndarray:
     """One row of `FEATURES` per article of `fused` (in its order), from the two sides' windows.
 
@@ -61,6 +71,7 @@ def features(
     k_missing, s_missing = math.log(len(keyword) + 1), math.log(len(semantic) + 1)
     k_top = keyword[0][1] if keyword and keyword[0][1] else 1.0
     c_low = min(cos.values()) if cos else 0.0
+    v_low = min((min(v) for v in (vectors or {}).values()), default=0.0)
     rows = []
     for place, (a, score) in enumerate(fused, start=1):
         rows.append(
@@ -76,6 +87,8 @@ def features(
                 score,
                 math.log(place),
                 coverage.get(a, 0.0),
+                (phrases or {}).get(a, 0.0),
+                *(vectors or {}).get(a, (v_low, v_low)),
             )
         )
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
@@ -93,17 +106,62 @@ def order(rows: np.ndarray, coef: np.ndarray) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
 
 
+def query_pairs(query: Query) -> dict[str, Node]:
+    """The query's adjacent ranking words as phrases (label -> node), stopwords between them kept in the phrase:
+    ``trade deficit widens in january`` -> "trade deficit", "deficit widens", "widens in january"."""
+    terms = query.text_for_embedding.split()  # the positive words in the order typed, repeats kept
+    content = [i for i, t in enumerate(terms) if " ".join(word_parts(t)).lower() not in STOPWORDS and word_parts(t)]
+    pairs: dict[str, Node] = {}
+    for i, j in pairwise(content):
+        if j - i <= MAX_PAIR_GAP + 1:
+            span = tuple(terms[i : j + 1])
+            pairs.setdefault("~" + " ".join(span).lower(), Phrase(span))
+    return dict(list(pairs.items())[:MAX_PAIRS])
+
+
 def coverage(
     archive: Archive, query: Query, article_ids: Sequence[int]
 ) -> tuple[dict[int, float], dict[int, tuple[str, ...]]]:
     """Share of the query's optional words each article holds, and the words themselves (one look-up)."""
+    shares, _, matched = held(archive, query, article_ids, pairs=False)
+    return shares, matched
+
+
+def held(
+    archive: Archive, query: Query, article_ids: Sequence[int], *, pairs: bool = True
+) -> tuple[dict[int, float], dict[int, float], dict[int, tuple[str, ...]]]:
+    """Share of the query's optional words each article holds, share of its word pairs it holds as phrases
+    (`query_pairs`, title or body), and the words themselves: one look-up for all of them."""
     words = optional_words(query)
-    if not words or not article_ids:
-        return {}, {}
+    phrases = query_pairs(query) if pairs else {}
+    if not (words or phrases) or not article_ids:
+        return {}, {}, {}
     with archive.engine.connect() as conn:
-        held = reads.matched_words(conn, archive.keyword, words, list(article_ids))
-    matched = {a: tuple(w for w in words if w in held.get(a, ())) for a in article_ids}
-    return {a: len(m) / len(words) for a, m in matched.items()}, matched
+        found = reads.matched_words(conn, archive.keyword, {**words, **phrases}, list(article_ids))
+    matched = {a: tuple(w for w in words if w in found.get(a, ())) for a in article_ids}
+    shares = {a: len(m) / len(words) for a, m in matched.items()} if words else {}
+    in_phrase = {a: sum(p in found.get(a, ()) for p in phrases) / len(phrases) for a in article_ids} if phrases else {}
+    return shares, in_phrase, matched
+
+
+def vector_facts(archive: Archive, query: Query, article_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
+    """(best chunk cosine, first chunk cosine) of each article: its chunks' ids in one statement, their vectors
+    from the loaded index (`Archive.chunk_vectors`)."""
+    text = query.text_for_embedding.strip()
+    if not text or not article_ids:
+        return {}
+    with archive.engine.connect() as conn:
+        owner = dict(reads.chunks_of_articles(conn, list(article_ids)))
+    ids, matrix = archive.chunk_vectors(list(owner))  # in id order: an article's first chunk comes first
+    if not len(ids):
+        return {}
+    cosines = (matrix @ archive.encoder.encode_query(text).reshape(-1)).tolist()
+    out: dict[int, tuple[float, float]] = {}
+    for chunk_id, cosine in zip(ids.tolist(), cosines, strict=True):
+        a = owner[int(chunk_id)]
+        best, lead = out.get(a, (cosine, cosine))
+        out[a] = (max(best, cosine), lead)
+    return out
 
 
 def rerank(
@@ -113,18 +171,23 @@ def rerank(
     keyword: Sequence[tuple[int, float]],
     semantic: Sequence[tuple[int, float, int, float]],
     fused: list[tuple[int, float]],
+    pool: Executor | None = None,
 ) -> tuple[list[tuple[int, float]], dict[int, tuple[str, ...]]]:
     """`fused` with its best `rerank_window` ordered by the model, and the words each of those holds.
 
     The window's articles keep their fused scores, given out again in the new order (so a sort by score,
-    and what normalises them later, sees the same set of values); the rest is unchanged.
+    and what normalises them later, sees the same set of values); the rest is unchanged. With a `pool` the
+    chunk cosines are read beside the word look-up.
     """
     window = fused[: settings.rerank_window]
     if len(window) < 2:
         return fused, {}
-    shares, matched = coverage(archive, query, [a for a, _ in window])
+    ids = [a for a, _ in window]
+    reading = pool.submit(vector_facts, archive, query, ids) if pool is not None else None
+    shares, phrases, matched = held(archive, query, ids)
+    vectors = reading.result() if reading is not None else vector_facts(archive, query, ids)
     words = keyword_word_count(query)
     coef = coefficients(0 < words <= settings.short_query_words)
-    places = order(features(keyword, semantic, window, shares), coef)
+    places = order(features(keyword, semantic, window, shares, phrases, vectors), coef)
     scores = [s for _, s in window]
     return [(window[i][0], scores[n]) for n, i in enumerate(places)] + fused[len(window) :], matched

@@ -260,7 +260,7 @@ class Searcher:
                 normalise=s.fusion,
             )
             if s.rerank_window:
-                fused, matched = rerank(archive, s, query, keyword, semantic, fused)
+                fused, matched = rerank(archive, s, query, keyword, semantic, fused, self.pool)
                 for article_id, words in matched.items():
                     by_article[article_id].matched = words  # justify reuses the look-up
         else:
