@@ -183,7 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cache", type=Path, default=DEFAULT_CACHE, help="feature rows per split (default: %(default)s)"
     )
     parser.add_argument("--dry-run", action="store_true", help="report, write nothing")
+    parser.add_argument(
+        "--without", default="", help="features left out of the model (coefficients 0), comma-separated"
+    )
     args = parser.parse_args(argv)
+    from archive.search.rerank import FEATURES
+
+    dropped = [f for f in args.without.split(",") if f]
+    if set(dropped) - set(FEATURES):
+        parser.error(f"unknown features: {', '.join(sorted(set(dropped) - set(FEATURES)))}")
+    keep = [i for i, f in enumerate(FEATURES) if f not in dropped]
     for folder in (args.news, args.scifact):
         if not (folder / "queries.jsonl").exists():
             print(f"skipped: {folder} is not a BEIR folder (no queries.jsonl)", file=sys.stderr)
@@ -193,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "news keywords": collect(args.news, "train-keywords", args.news_index_dir, args.cache),
         "SciFact": collect(args.scifact, "train", args.scifact_index_dir, args.cache),
     }
+    if dropped:  # the model sees only the kept columns
+        sets = {name: [{**r, "X": r["X"][:, keep]} for r in rows] for name, rows in sets.items()}
     lists = list(sets.values())
     held = dict.fromkeys(sets, 0.0)
     for k in range(FOLDS):
@@ -200,12 +211,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, rows in sets.items():
             share = sum(fold(r) == k for r in rows) / len(rows)
             held[name] += share * ndcg(rows, models, {k})
-    lines = ["| set | fusion | re-ranked (held-out folds) |", "|---|---|---|"]
+    lines = [f"| set | fusion | re-ranked (held-out folds){' without ' + ', '.join(dropped) if dropped else ''} |"]
+    lines.append("|---|---|---|")
     lines += [f"| {name} | {ndcg(rows, None):.4f} | {held[name]:.4f} |" for name, rows in sets.items()]
     report = "\n".join(lines)
     print(report)
     if not args.dry_run:
-        write_weights(fit(lists), report)
+        models = fit(lists)
+        for short, coef in models.items():  # a left-out feature's coefficient is 0
+            full = np.zeros(len(FEATURES))
+            full[keep] = coef
+            models[short] = full
+        write_weights(models, report)
         print(f"wrote {WEIGHTS}")
     return 0
 

@@ -162,6 +162,29 @@ def test_the_searcher_orders_its_window_by_the_model_and_keeps_the_rest(archive,
     assert set(against) == set(plain)
 
 
+def test_the_chunk_cosines_are_read_only_when_the_model_weighs_them(archive, monkeypatch):
+    """A table whose vector facts are 0 (the shipped one, fitted without them) costs no statement for them; a table
+    that weighs them has them read, and a searched window changes order by them."""
+    from archive.search import rerank as module
+
+    ingest(archive, ARTICLES)
+    calls: list[list[int]] = []
+    real = module.vector_facts
+
+    def spy(archive_, query, ids):
+        calls.append(list(ids))
+        return real(archive_, query, ids)
+
+    monkeypatch.setattr(module, "vector_facts", spy)
+    only = dict.fromkeys(FEATURES, 0.0)
+    monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1.0})
+    Searcher(archive).search(SearchRequest(q="tin zinc harbour", mode="hybrid"))
+    assert calls == []
+    monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1e-6, "lead_cosine": 1.0})
+    Searcher(archive).search(SearchRequest(q="tin zinc harbour", mode="hybrid"))
+    assert len(calls) == 1 and len(calls[0]) >= 2
+
+
 def test_plain_rrf_is_never_reranked(archive, monkeypatch):
     ingest(archive, ARTICLES)
     rrf = replace(archive.settings, fusion="rrf")

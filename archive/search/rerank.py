@@ -44,6 +44,7 @@ FEATURES = (
     "best_cosine",  # its best chunk's cosine, read for every article of the window (none: the window's lowest)
     "lead_cosine",  # its first chunk's cosine (the same)
 )
+VECTOR_FEATURES = ("best_cosine", "lead_cosine")  # the facts `vector_facts` reads
 MAX_PAIRS = 16  # `query_pairs`: the first this many pairs of a long query
 MAX_PAIR_GAP = 1  # `query_pairs`: at most this many stopwords between the two words of a pair
 
@@ -183,11 +184,15 @@ def rerank(
     if len(window) < 2:
         return fused, {}
     ids = [a for a, _ in window]
-    reading = pool.submit(vector_facts, archive, query, ids) if pool is not None else None
-    shares, phrases, matched = held(archive, query, ids)
-    vectors = reading.result() if reading is not None else vector_facts(archive, query, ids)
     words = keyword_word_count(query)
     coef = coefficients(0 < words <= settings.short_query_words)
+    # the chunk cosines are read only when the fitted model weighs them (a statement and a look-up of vectors)
+    weighed = bool(coef[[FEATURES.index(f) for f in VECTOR_FEATURES]].any())
+    reading = pool.submit(vector_facts, archive, query, ids) if pool is not None and weighed else None
+    shares, phrases, matched = held(archive, query, ids)
+    vectors = None
+    if weighed:
+        vectors = reading.result() if reading is not None else vector_facts(archive, query, ids)
     places = order(features(keyword, semantic, window, shares, phrases, vectors), coef)
     scores = [s for _, s in window]
     return [(window[i][0], scores[n]) for n, i in enumerate(places)] + fused[len(window) :], matched
