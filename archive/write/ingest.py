@@ -43,7 +43,7 @@ POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length toget
 POLL_SECONDS = 0.05  # while a step is being encoded, how often the main thread looks whether it can commit it
 # While an ingest runs, a thread waiting for the GIL gets it after at most this long (Python's default: 5 ms).
 # The encoder thread takes the GIL back after every model call and NumPy step while the producer and the
-# committer run Python: 0.89x -> 1.06x the raw encode in a paired run, 0.858 -> 0.905 in bench.ingest
+# committer run Python: 0.89x -> 1.06x the raw encode in a paired run, 0.85-0.87 -> 0.88-0.905 in bench.ingest
 # (docs/performance.md, "Ingest at the model's speed").
 SWITCH_INTERVAL = 0.0005
 
