@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from itertools import pairwise
 
 import pytest
@@ -120,3 +121,28 @@ def test_reading_a_file_again_embeds_nothing(archive, monkeypatch):
     assert (again.added, again.duplicates, again.chunks) == (0, 6, 0)
     assert sum(calls) == 0
     consistent(archive)
+
+
+def test_the_gil_changes_hands_faster_during_an_ingest_only(archive):
+    """While an ingest runs, a thread waiting for the GIL (the encoder's, after each model call) gets it within
+    SWITCH_INTERVAL; the process's own setting is back afterwards, also when the ingest fails."""
+    pipeline = sys.modules["archive.write.ingest"]  # the module (the package exports its function by that name)
+    before = sys.getswitchinterval()
+    during: list[float] = []
+    items = [story(f"g{i}", f"Report {i} on the dock strike. Talks resume on day {i}.") for i in range(4)]
+    report = ingest(archive, items, batch_articles=2, on_progress=lambda _: during.append(sys.getswitchinterval()))
+    assert report.added == 4 and during
+    assert set(during) == {min(before, pipeline.SWITCH_INTERVAL)} and sys.getswitchinterval() == before
+
+    def failing():
+        yield story("g9", "One more report. It is the last.")
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        ingest(archive, failing())
+    assert sys.getswitchinterval() == before
+    with pipeline.quick_gil_handoff():  # two ingests of one process (a server): the last one out restores it
+        with pipeline.quick_gil_handoff():
+            pass
+        assert sys.getswitchinterval() == min(before, pipeline.SWITCH_INTERVAL)
+    assert sys.getswitchinterval() == before

@@ -16,10 +16,12 @@ processes by meaning within `save_seconds` after that.
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import sys
 import threading
 import time
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -39,6 +41,15 @@ ARTICLES_PER_TRANSACTION = 128
 MIN_STEP = 32  # chunks: the smallest step and model batch (a slow or loaded machine): one full OpenVINO batch
 POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
 POLL_SECONDS = 0.05  # while a step is being encoded, how often the main thread looks whether it can commit it
+# While an ingest runs, a thread waiting for the GIL gets it after at most this long (Python's default: 5 ms).
+# The encoder thread takes the GIL back after every model call and NumPy step while the producer and the
+# committer run Python: 0.89x -> 1.06x the raw encode in a paired run, 0.85-0.87 -> 0.88-0.905 in bench.ingest
+# (docs/performance.md, "Ingest at the model's speed").
+SWITCH_INTERVAL = 0.0005
+
+_switch_lock = threading.Lock()
+_switch_users = 0  # ingests running in this process (the interval is process-wide)
+_switch_saved = 0.0  # the interval before the first of them
 
 
 @dataclass
@@ -118,7 +129,9 @@ def ingest(
     Three threads overlap the work: a producer reads and chunks the next step of articles, an
     encoder thread embeds a step, and this thread commits the step before it to SQL with its
     vectors and adds them to FAISS. The runtimes release the GIL while they compute, so the
-    Python work hides behind the model. The producer stays one step ahead (a queue of one), so a
+    Python work hides behind the model, and the GIL changes hands within SWITCH_INTERVAL meanwhile
+    (`quick_gil_handoff`): the encoder thread, back from the model, does not wait on the others'
+    Python. The producer stays one step ahead (a queue of one), so a
     kill loses at most the two steps being embedded and committed, neither of them committed.
     """
     report = IngestReport()
@@ -126,6 +139,39 @@ def ingest(
         articles_expected = len(items)
     progress = IngestProgress(articles_expected=articles_expected)
     started = time.perf_counter()
+    with quick_gil_handoff():
+        _ingest(archive, items, report, progress, on_progress, batch_articles)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@contextlib.contextmanager
+def quick_gil_handoff() -> Iterator[None]:
+    """Python's switch interval at most SWITCH_INTERVAL while any ingest of this process runs, then as it was."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
+
+
+def _ingest(
+    archive: Archive,
+    items: Iterable[Article | ReadFailure],
+    report: IngestReport,
+    progress: IngestProgress,
+    on_progress: ProgressCallback | None,
+    batch_articles: int,
+) -> None:
+    """`ingest`'s body: the three threads, under the archive's write lock."""
     with writing(archive):
         check_backend(archive)  # also loads the model (and its token counter) before the producer needs it
         executor = executor_for(archive)  # the model in this process, or on Ray actors (ARCHIVE_EMBED)
@@ -147,8 +193,6 @@ def ingest(
             producer.join()
         if saver.dirty:
             saver.now()
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _produce(
