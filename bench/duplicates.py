@@ -109,7 +109,7 @@ def measure(pairs: list[Pair], articles: dict[str, Article], settings: Settings)
 def add_cosines(pairs: list[Pair], index_dir: Path) -> bool:
     """Article-vector cosine of each pair from a built archive; False when it cannot be read."""
     from archive.archive import open_archive
-    from archive.search.related import _stored_vectors, _unit
+    from archive.search.related import _unit
     from archive.store import reads
 
     if not (index_dir / "manifest.json").exists():
@@ -125,8 +125,8 @@ def add_cosines(pairs: list[Pair], index_dir: Path) -> bool:
             }
         with archive.engine.connect() as conn:
             for uid, aid in ids.items():
-                found = _stored_vectors(archive.vectors, reads.article_chunk_ids(conn, aid))
-                if found is not None:
+                _, found = archive.chunk_vectors(reads.article_chunk_ids(conn, aid))
+                if len(found):
                     vectors[uid] = _unit(found.mean(axis=0))
         for p in pairs:
             if p.a in vectors and p.b in vectors:

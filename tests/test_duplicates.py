@@ -321,3 +321,17 @@ def test_stories_are_the_connected_components_named_by_their_smallest_id():
     pairs = [(7, 9), (3, 9), (20, 21), (5, 40)]
     got = stories_of({3, 5, 7, 9, 11, 20, 21, 40}, pairs)
     assert got == {3: 3, 7: 3, 9: 3, 5: 5, 40: 5, 20: 20, 21: 20, 11: None}
+
+
+@pytest.mark.sqlite_only("bench.duplicates opens the data directory's own SQLite database")
+def test_the_duplicates_benchmark_reads_the_article_vectors_of_a_built_archive(archive, settings):
+    """`bench.duplicates --index-dir` adds each labelled pair's article-vector cosine (the related-coverage rule)."""
+    from bench.duplicates import Pair, add_cosines
+
+    ingest(archive, [Article(uid="d-1", title="BONDS", body=BONDS), Article(uid="d-2", title="HARVEST", body=HARVEST)])
+    archive.close()
+    pairs = [Pair("d-1", "d-2", False, "test"), Pair("d-1", "d-1", True, "test"), Pair("d-1", "absent", False, "test")]
+    assert add_cosines(pairs, settings.index_dir)
+    assert pairs[0].cosine is not None and -1.0 <= pairs[0].cosine < 0.99
+    assert pairs[1].cosine == pytest.approx(1.0)
+    assert pairs[2].cosine is None
