@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from time import perf_counter
 
 from bench.common import Results, log, p50, p95, run_suite
 from bench.latency import MODES, Server, reuters_queries, search_path
@@ -25,8 +26,6 @@ SEEDS = {"keyword": 101, "semantic": 202, "hybrid": 303}  # one query set per mo
 
 def timed_get(server: Server, path: str) -> float:
     """Milliseconds for one GET answered 200."""
-    from time import perf_counter
-
     started = perf_counter()
     status, body = server.get(path)
     if status != 200:

@@ -116,22 +116,32 @@ def fill_cosines(archive: Archive, query: Query, candidates: list[Candidate]) ->
     """The best-chunk cosine of candidates the semantic window did not reach (keyword-only in hybrid mode),
     from their stored vectors: the floor judges every candidate on the same scale. (Hybrid mode fills them
     beside the fusion and re-ranking, which do not read them; `justified` fills any still missing.)"""
-    text = query.text_for_embedding.strip()
-    if not candidates or not text:
+    if not candidates:
         return
-    with archive.engine.connect() as conn:
-        pairs = reads.chunks_of_articles(conn, [c.article_id for c in candidates])
-    owner = dict(pairs)
-    ids, matrix = archive.chunk_vectors(list(owner))  # chunks not embedded yet have none
-    if not len(ids):
-        return
-    cosines = matrix @ archive.encoder.encode_query(text).reshape(-1)
-    best: dict[int, float] = {}
-    for chunk_id, cosine in zip(ids.tolist(), cosines.tolist(), strict=True):
-        article_id = owner[int(chunk_id)]
-        best[article_id] = max(cosine, best.get(article_id, -1.0))
+    cosines = chunk_cosines(archive, query, [c.article_id for c in candidates])
     for c in candidates:
-        c.cosine = best.get(c.article_id)
+        c.cosine = cosines[c.article_id][0] if c.article_id in cosines else None
+
+
+def chunk_cosines(archive: Archive, query: Query, article_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
+    """(best chunk cosine, first chunk cosine) to the query of each article that has a vector: its chunks' ids
+    in one statement, their vectors from the loaded index (`Archive.chunk_vectors`; chunks not embedded yet have
+    none)."""
+    text = query.text_for_embedding.strip()
+    if not text or not article_ids:
+        return {}
+    with archive.engine.connect() as conn:
+        owner = dict(reads.chunks_of_articles(conn, list(article_ids)))
+    ids, matrix = archive.chunk_vectors(list(owner))  # in id order: an article's first chunk comes first
+    if not len(ids):
+        return {}
+    cosines = (matrix @ archive.encoder.encode_query(text).reshape(-1)).tolist()
+    out: dict[int, tuple[float, float]] = {}
+    for chunk_id, cosine in zip(ids.tolist(), cosines, strict=True):
+        a = owner[int(chunk_id)]
+        best, lead = out.get(a, (cosine, cosine))
+        out[a] = (max(best, cosine), lead)
+    return out
 
 
 def _matched(archive: Archive, words: dict[str, Node], article_ids: list[int]) -> dict[int, set[str]]:

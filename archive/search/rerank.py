@@ -24,7 +24,7 @@ from archive.config import Settings
 from archive.fusion import normalised
 from archive.query import Node, Phrase, Query, word_parts
 from archive.search import rerank_weights
-from archive.search.justify import optional_words
+from archive.search.justify import chunk_cosines, optional_words
 from archive.search.terms import STOPWORDS, keyword_word_count
 from archive.store import reads
 
@@ -146,23 +146,8 @@ def held(
 
 
 def vector_facts(archive: Archive, query: Query, article_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
-    """(best chunk cosine, first chunk cosine) of each article: its chunks' ids in one statement, their vectors
-    from the loaded index (`Archive.chunk_vectors`)."""
-    text = query.text_for_embedding.strip()
-    if not text or not article_ids:
-        return {}
-    with archive.engine.connect() as conn:
-        owner = dict(reads.chunks_of_articles(conn, list(article_ids)))
-    ids, matrix = archive.chunk_vectors(list(owner))  # in id order: an article's first chunk comes first
-    if not len(ids):
-        return {}
-    cosines = (matrix @ archive.encoder.encode_query(text).reshape(-1)).tolist()
-    out: dict[int, tuple[float, float]] = {}
-    for chunk_id, cosine in zip(ids.tolist(), cosines, strict=True):
-        a = owner[int(chunk_id)]
-        best, lead = out.get(a, (cosine, cosine))
-        out[a] = (max(best, cosine), lead)
-    return out
+    """`best_cosine` and `lead_cosine` of each article (`justify.chunk_cosines`)."""
+    return chunk_cosines(archive, query, article_ids)
 
 
 def rerank(

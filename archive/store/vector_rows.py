@@ -62,8 +62,10 @@ def held_or_stored(
     if not rest:
         return ids, matrix
     more_ids, more = read_vectors(conn, rest)
-    if not len(ids) or not len(more_ids):
-        return (more_ids, more) if not len(ids) else (ids, matrix)
+    if not len(more_ids):
+        return ids, matrix
+    if not len(ids):
+        return more_ids, more
     both = np.concatenate([ids, more_ids])
     order = np.argsort(both, kind="stable")
     return both[order], np.vstack([matrix, more])[order]

@@ -295,18 +295,22 @@ class VectorIndex:
 
     def _exact_among(self, query: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
         """Exact top-k over a small set of ids (their stored or exact vectors; no graph walk, no lists)."""
-        sorted_ids, rows = self._row_lookup()
-        at = np.searchsorted(sorted_ids, allowed)
-        at = np.minimum(at, len(sorted_ids) - 1)
-        allowed = allowed[sorted_ids[at] == allowed]
+        allowed, rows = self._stored_rows(allowed)
         if len(allowed) == 0:
             return []
         if not self.kind.exact:
             return self._rerank(query, allowed, k)
-        matrix = unwrap(self.index).reconstruct_batch(rows[np.searchsorted(sorted_ids, allowed)])
+        matrix = unwrap(self.index).reconstruct_batch(rows)
         scores = matrix @ query
         top = np.argsort(-scores, kind="stable")[:k]
         return [(int(allowed[i]), float(scores[i])) for i in top]
+
+    def _stored_rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(those of these ids the index stores, in their order, and their inner index rows)."""
+        sorted_ids, rows = self._row_lookup()
+        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        present = sorted_ids[at] == ids
+        return ids[present], rows[at[present]]
 
     def _row_lookup(self) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ids sorted, with the inner index row of each."""
@@ -333,15 +337,13 @@ class VectorIndex:
         with self._lock:
             if not self.kind.exact or len(ids) == 0 or not self.index.ntotal:
                 return np.zeros(0, np.int64), np.zeros((0, self.dim), dtype=np.float32)
-            sorted_ids, rows = self._row_lookup()
-            at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-            ids = ids[sorted_ids[at] == ids]
+            ids, rows = self._stored_rows(ids)
             if self.tombstones:
-                ids = ids[~np.isin(ids, self._tombs())]
+                live = ~np.isin(ids, self._tombs())
+                ids, rows = ids[live], rows[live]
             if len(ids) == 0:
                 return ids, np.zeros((0, self.dim), dtype=np.float32)
-            rows_of = rows[np.searchsorted(sorted_ids, ids)]
-            return ids, np.ascontiguousarray(unwrap(self.index).reconstruct_batch(rows_of), dtype=np.float32)
+            return ids, np.ascontiguousarray(unwrap(self.index).reconstruct_batch(rows), dtype=np.float32)
 
     # -- persistence ------------------------------------------------------------------------
 
