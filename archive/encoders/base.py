@@ -25,10 +25,40 @@ class ModelInfo:
     backend: str
 
 
+# A model call's fixed cost in characters of padded input (the batch is padded to its longest text): ~5 ms on
+# this 2-core machine, OpenVINO and onnxruntime alike, what ~300 characters (~60 tokens) of one text cost.
+CALL_CHARS = 300
+
+
 def length_order(texts: Sequence[str]) -> np.ndarray:
     """Indices of texts, longest first: batches of similar length waste little padding."""
     # Same key as sentence-transformers (characters), so our batches match its internal ones.
     return np.argsort([-len(t) for t in texts], kind="stable")
+
+
+def length_batches(texts: Sequence[str], size: int) -> list[np.ndarray]:
+    """Model batches of row indices, longest first, at most `size` each, cut where the padding they save costs more
+    than a model call (`CALL_CHARS`): the partition of the length order with the least padded input plus calls.
+
+    Fixed batches of `size` pad each text to its batch's longest: a pool of a few hundred chunks pays ~10% for it
+    (the lengths fall off steeply at the pool's short end). Dynamic programming over the sorted lengths, one
+    vectorised step per text; a run of equal lengths still fills whole batches of `size`."""
+    order = length_order(texts)
+    n, size = len(order), max(size, 1)
+    if n <= 1:
+        return [order] if n else []
+    lengths = np.array([len(texts[i]) for i in order], dtype=np.float64)  # descending
+    best = np.zeros(n + 1)
+    start = np.zeros(n + 1, dtype=np.int64)
+    for end in range(1, n + 1):  # best[end]: the cheapest cover of the `end` longest texts
+        first = np.arange(max(0, end - size), end)
+        cost = best[first] + CALL_CHARS + (end - first) * lengths[first]
+        pick = int(np.argmin(cost))
+        best[end], start[end] = cost[pick], first[pick]
+    cuts = [n]
+    while cuts[-1] > 0:
+        cuts.append(int(start[cuts[-1]]))
+    return [order[a:b] for a, b in zip(cuts[::-1], cuts[-2::-1], strict=False)]
 
 
 def token_counter(model_path: Path) -> TokenCounter:
@@ -112,11 +142,8 @@ class Encoder:
     def iter_encode(
         self, texts: Sequence[str], batch_size: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Embed texts longest first, one model batch at a time: yields (row indices, unit vectors)."""
-        size = max(batch_size or self.batch_size, 1)
-        order = length_order(texts)
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
+        """Embed texts longest first, one model batch (`length_batches`) at a time: yields (row indices, unit vectors)."""
+        for rows in length_batches(texts, batch_size or self.batch_size):
             yield rows, self._encode_batch([texts[i] for i in rows])
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:

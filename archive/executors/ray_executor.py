@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from archive.config import Settings
-from archive.encoders.base import ModelInfo, length_order
+from archive.encoders.base import ModelInfo, length_batches
 from archive.encoders.factory import CACHED_ENCODERS
 from archive.errors import ModelError
 from archive.executors.base import Executor
@@ -180,9 +180,7 @@ class RayExecutor(Executor):
     def iter_encode(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The length-ordered batches spread over the actors, each yielded as it comes back."""
         ray = _ray()
-        size = max(batch_size, 1)
-        order = length_order(texts)
-        batches = [order[start : start + size] for start in range(0, len(order), size)]
+        batches = length_batches(texts, batch_size)
         load = [0] * len(self.actors)
         pending: dict[Any, tuple[np.ndarray, int]] = {}  # object ref -> (rows, actor)
         sent = 0
