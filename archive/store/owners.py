@@ -9,9 +9,10 @@ instead of each holding and loading its own copy (at 20 M chunks: 80 MB and seco
 
 Ids it does not cover yet (chunks committed since, by this or another process) are looked up in
 SQL and kept in this process's small overlay; when the overlay passes `REWRITE_AFTER` entries the
-file is written again (covering them) and remapped, and older files are removed (a process still
-mapping one keeps its pages until it lets go). Files are written to a temporary name and renamed,
-so a reader never maps a half-written table. A folder this process cannot write keeps the table
+file is written again (covering every chunk up to the highest of them: the range past the old table
+is read whole, so a table has no hole below its end, which `store.allowed` relies on) and remapped,
+and older files are removed (a process still mapping one keeps its pages until it lets go). Files
+are written to a temporary name and renamed, so a reader never maps a half-written table. A folder this process cannot write keeps the table
 in memory as before. A file is checked against SQL when mapped (its highest chunk's owner), so a
 table left behind by a different database is rebuilt, never trusted. A deleted chunk may keep
 its old entry; callers already drop results whose article is gone.
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine
 
-from archive.store.reads import chunk_owner_rows, chunk_owner_table
+from archive.store.reads import chunk_owner_range, chunk_owner_rows, chunk_owner_table
 
 _NONE = 0  # article ids start at 1
 FOLDER = "owners"
@@ -51,6 +52,11 @@ class ChunkOwners:
     def mapped(self) -> bool:
         """True when the table is a shared memory-mapped file."""
         return isinstance(self._table, np.memmap)
+
+    def table(self) -> np.ndarray:
+        """The article of every chunk id below the table's length (0: no chunk when it was written; a chunk
+        deleted since may keep its entry). Every chunk stored then is in it: the ids past it are newer."""
+        return self._table if self._table is not None else self._load()
 
     def lookup(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """{chunk id: article id} for the given ids; ids with no chunk in SQL are left out."""
@@ -146,6 +152,9 @@ class ChunkOwners:
         grown = np.zeros(size, dtype=np.int32)
         grown[: len(self._table)] = self._table
         grown[pairs[:, 0]] = pairs[:, 1]
+        with self._engine.connect() as conn:  # the ids between the old end and the overlay's, whole
+            rows = chunk_owner_range(conn, len(self._table) - 1, size - 1)
+        grown[rows[:, 0]] = rows[:, 1]
         self._table = self._publish(grown) if self._writable else grown
         self._overlay = {}
 

@@ -115,9 +115,24 @@ def chunk_owner_table(conn: Connection) -> np.ndarray:
     return table
 
 
+def chunk_owner_range(conn: Connection, above: int, upto: int) -> np.ndarray:
+    """(chunk id, article id) rows of the chunks with ids in (above, upto], as an n x 2 array."""
+    rows = conn.execute(select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.id > above, ChunkRow.id <= upto))
+    return np.asarray(rows.all(), dtype=np.int64).reshape(-1, 2)
+
+
 def max_chunk_id(conn: Connection) -> int:
     """The highest chunk id (0 when there is none): one look at the primary key's end."""
     return int(conn.scalar(select(func.max(ChunkRow.id))) or 0)
+
+
+def chunk_census(conn: Connection, above: int = 0) -> tuple[int, int]:
+    """(how many chunks, the sum of their ids), of those with an id above `above` (0: every chunk): what a
+    copy of the chunk ids is checked against (on SQLite the whole count reads the smallest index; above
+    an id, a range of the primary key)."""
+    stmt = select(func.count(), func.coalesce(func.sum(ChunkRow.id), 0))
+    count, total = conn.execute(stmt.where(ChunkRow.id > above) if above else stmt).one()
+    return int(count), int(total)
 
 
 def all_chunk_ids(conn: Connection) -> np.ndarray:
