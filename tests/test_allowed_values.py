@@ -15,12 +15,21 @@ from archive.archive import open_archive
 from archive.documents import Article
 from archive.query import Query
 from archive.query.parser import parse_query
-from archive.store import owners, reads
+from archive.store import allowed, owners, reads
 from archive.store.allowed import AllowedChunks
 from archive.store.vectors.selection import KEEP_IDS_BELOW, Selection
 from archive.write import delete_article, ingest
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True, params=["table", "by-article"])
+def way(request, monkeypatch) -> str:
+    """Both ways of a first use: the owners table checked against SQL, and a narrow filter's chunks read by
+    article id (every filter here is narrow: the bound decides)."""
+    monkeypatch.setattr(allowed, "FEW_ARTICLES", 0 if request.param == "table" else 10**9)
+    return request.param
+
 
 DAY = datetime(1987, 3, 2, tzinfo=UTC)  # midnight: the boundary of after:1987-03-02 and before:1987-03-02
 SOURCES = ("Wire", "WIRE", "wire", "Zürich Zeitung", "zürich zeitung", "Courier", None)

@@ -38,6 +38,8 @@ from archive.store.keyword.base import KeywordIndex
 from archive.store.owners import ChunkOwners
 from archive.store.vectors.selection import Selection
 
+FEW_ARTICLES = 2_000  # a filter allowing at most this many articles reads their chunks by article id
+
 
 def filter_key(query: Query) -> tuple:
     """What decides the allowed chunks: the field filters and the Boolean constraint (words and phrases)."""
@@ -70,13 +72,20 @@ class AllowedChunks:
         doc_values, _, fields = self._values
         snap, generation = doc_values.state(fields)
         articles = article_mask(conn, self._keyword, snap, query)
-        owners = self._stored.owners(conn, snap, generation, top)
-        if owners is None:
-            return Selection.of(reads.allowed_chunk_ids(conn, self._keyword, query), top)
-        high = len(owners) - 1
-        newer = reads.allowed_chunk_ids(conn, self._keyword, query, above=high) if high < top else owners[:0]
+        high = max(min(top, snap.mark.max_chunk), 0)
+        few = np.flatnonzero(articles)
+        if len(few) <= FEW_ARTICLES and not self._stored.checked(generation, high):
+            # Their chunks by article id: cheaper than checking the table against SQL for a narrow filter.
+            # Up to `high` (an article the snapshot holds has no chunk above it that the filter judged).
+            chunks = reads.chunk_ids_of(conn, few.tolist(), high)
+        else:
+            owners = self._stored.owners(conn, snap, generation, high)
+            if owners is None:
+                return Selection.of(reads.allowed_chunk_ids(conn, self._keyword, query), top)
+            chunks = np.flatnonzero(articles[owners])
+        newer = reads.allowed_chunk_ids(conn, self._keyword, query, above=high) if high < top else chunks[:0]
         bits = np.zeros(max(top, int(newer.max()) if len(newer) else 0) + 1, dtype=bool)
-        bits[: len(owners)] = articles[owners]
+        bits[chunks] = True
         bits[newer] = True
         return Selection.of_bits(bits)
 
@@ -120,14 +129,18 @@ class StoredChunks:
         self._holes = np.zeros((0, 2), dtype=np.int64)  # (chunk id, article id) the table lacks
         self._verified: tuple[int, int, np.ndarray] | None = None  # (generation, high, owners) last checked
 
-    def owners(self, conn: Connection, snap: Snapshot, generation: int, top: int) -> np.ndarray | None:
+    def checked(self, generation: int, high: int) -> bool:
+        """True when `owners` has the answer for this generation and high chunk id (no look at SQL)."""
+        verified = self._verified
+        return verified is not None and verified[:2] == (generation, high)
+
+    def owners(self, conn: Connection, snap: Snapshot, generation: int, high: int) -> np.ndarray | None:
         """Article id by chunk id 0..high, 0 where no chunk is stored or its article is not in `snap`; `high`
-        the last chunk id the snapshot covers (up to `top`; the ones above are newer than it: read from SQL
-        by the caller). The table's part is checked against SQL; the chunks past its end up to `high` are
-        read (a range of the primary key). None when SQL disagrees even after a full look (a write meanwhile).
+        at most the last chunk id the snapshot covers (the ones above are newer than it: read from SQL by the
+        caller). The table's part is checked against SQL; the chunks past its end up to `high` are read (a
+        range of the primary key). None when SQL disagrees even after a full look (a write meanwhile).
         Kept while the doc values' `generation` stays (nothing committed since): later filters reuse it."""
         table = self._owners.table()
-        high = max(min(top, snap.mark.max_chunk), 0)
         end = max(min(high, len(table) - 1), 0)
         with self._lock:
             gone, holes, verified = self._gone, self._holes, self._verified

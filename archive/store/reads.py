@@ -121,6 +121,15 @@ def chunk_owner_range(conn: Connection, above: int, upto: int) -> np.ndarray:
     return np.asarray(rows.all(), dtype=np.int64).reshape(-1, 2)
 
 
+def chunk_ids_of(conn: Connection, article_ids: Sequence[int], upto: int) -> np.ndarray:
+    """The ids, up to `upto`, of the chunks of these articles (by the (article, seq) index)."""
+    stmt = select(ChunkRow.id).where(ChunkRow.id <= upto)
+    found = [
+        np.fromiter(conn.scalars(stmt.where(ChunkRow.article_id.in_(part))), np.int64) for part in batches(article_ids)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
 def max_chunk_id(conn: Connection) -> int:
     """The highest chunk id (0 when there is none): one look at the primary key's end."""
     return int(conn.scalar(select(func.max(ChunkRow.id))) or 0)
