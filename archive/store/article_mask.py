@@ -5,16 +5,18 @@ What `filters.article_filters` and the Boolean constraint decide in SQL, decided
 comparison, asked of the database over the few distinct names, so case folding is the database's, as in
 SQL), the dates (`filters.date_window` over the microseconds; undated articles pass no date condition,
 as NULL passes no SQL comparison) and labels of the fields it has loaded (a label value compared as
-stored, by `filters.stored_form`). A query with anything else (an author, labels of a field not loaded,
-a Boolean constraint: required or excluded words and phrases) reads the ids of its articles from SQL
-instead: one column of `articles`, every filter applied by the same SQL as `reads.allowed_chunk_ids`, no
-join to the chunks. `store.allowed` maps the mask onto chunk ids through the owners table.
+stored, by `filters.stored_form`). A Boolean constraint (required or excluded words and phrases) is the
+one column of ids the keyword index gives (`satisfying_ids`: on SQLite from the FTS5 index alone; the ids
+that fail a constraint that only excludes, the few). A query with anything else (an author, labels of a
+field not loaded) reads the ids of its articles from SQL instead: one column of `articles`, every filter
+applied by the same SQL as `reads.allowed_chunk_ids`, no join to the chunks. `store.allowed` maps the
+mask onto chunk ids through the owners table.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, Integer, String, literal, select, true, union_all
+from sqlalchemy import Connection, Integer, String, literal, select, union_all
 
 from archive.query import Query
 from archive.store.docvalues import UNDATED, Snapshot, micros
@@ -31,9 +33,13 @@ def article_mask(conn: Connection, keyword: KeywordIndex, snap: Snapshot, query:
     if query.author or any(f not in snap.fields for f, _ in query.labels):
         return _from_sql(conn, keyword, snap, query)
     mask = snap.present.copy()
-    restriction = keyword.restriction(query)
-    if restriction is not None:
-        mask &= _satisfying(conn, restriction, len(mask), bool(query.required))
+    satisfying = keyword.satisfying_ids(query.boolean)
+    if satisfying is not None:
+        stmt, passing = satisfying
+        ids = np.fromiter(conn.scalars(stmt), dtype=np.int64)
+        listed = np.zeros(len(mask), dtype=bool)
+        listed[ids[ids < len(mask)]] = True
+        mask &= listed if passing else ~listed
     if query.source:
         codes = matching_sources(conn, snap.sources, query.source)
         mask &= np.isin(snap.source, np.asarray(codes, dtype=np.int32))
@@ -60,17 +66,6 @@ def matching_sources(conn: Connection, names: tuple[str | None, ...], source: st
         ).subquery("names")
         found += [int(c) for c in conn.scalars(select(rows.c.code).where(*article_filters(only, rows)))]
     return found
-
-
-def _satisfying(conn: Connection, restriction: ColumnElement[bool], size: int, required: bool) -> np.ndarray:
-    """Bool by article id: the articles satisfying the Boolean constraint. With something required, the ids
-    that satisfy it are read; with exclusions only (most articles pass), the ids that do not (`IS NOT
-    TRUE`: NULL fails SQL's test as false does), and the mask is their complement."""
-    stmt = select(ArticleRow.id).where(restriction if required else restriction.is_not(true()))
-    ids = np.fromiter(conn.scalars(stmt), dtype=np.int64)
-    mask = np.zeros(size, dtype=bool) if required else np.ones(size, dtype=bool)
-    mask[ids[ids < size]] = required
-    return mask
 
 
 def _labelled(snap: Snapshot, field: str, value: str) -> np.ndarray:
