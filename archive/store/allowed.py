@@ -128,6 +128,7 @@ class StoredChunks:
         self._gone = np.zeros(0, dtype=np.int64)  # chunk ids found gone though the table names them
         self._holes = np.zeros((0, 2), dtype=np.int64)  # (chunk id, article id) the table lacks
         self._verified: tuple[int, int, np.ndarray] | None = None  # (generation, high, owners) last checked
+        self._looked = -1  # the table's holes are known up to this chunk id (every stored id read)
 
     def checked(self, generation: int, high: int) -> bool:
         """True when `owners` has the answer for this generation and high chunk id (no look at SQL)."""
@@ -157,12 +158,14 @@ class StoredChunks:
             if (owners >= len(snap.present)).any():
                 return None
             owners[~snap.present[owners]] = 0
-            # Every chunk stored is in the table (or its holes) or past it, so the ids listed are a superset of
-            # the stored ones: equal in number and sum, they are the same.
+            # Every chunk stored is in the table or past it, so the ids listed are a superset of the stored
+            # ones: as many, they are the same. A table that may have holes (written by an older version,
+            # not looked at) could lose as many as it has stale entries: their id sums are compared too.
             listed = np.flatnonzero(owners)
-            count, total = reads.chunk_census(conn)
-            newer = reads.chunk_census(conn, above=high)
-            if (len(listed), int(listed.sum())) == (count - newer[0], total - newer[1]):
+            summed = not (self._owners.whole or self._looked >= end)
+            count, total = reads.chunk_census(conn, summed=summed)
+            newer = reads.chunk_census(conn, above=high, summed=summed)
+            if (len(listed), int(listed.sum()) if summed else 0) == (count - newer[0], total - newer[1]):
                 with self._lock:
                     self._verified = (generation, high, owners)
                 return owners
@@ -183,6 +186,7 @@ class StoredChunks:
         holes = np.asarray(reads.chunk_owner_rows(conn, missing.tolist()), dtype=np.int64).reshape(-1, 2)
         with self._lock:
             self._gone = np.union1d(self._gone, gone)
+            self._looked = max(self._looked, high)
             known = self._holes[~np.isin(self._holes[:, 0], holes[:, 0])]
             self._holes = np.concatenate([known, holes])
             return self._gone, self._holes

@@ -34,6 +34,7 @@ from archive.store.reads import chunk_owner_range, chunk_owner_rows, chunk_owner
 _NONE = 0  # article ids start at 1
 FOLDER = "owners"
 SUFFIX = ".i32"
+WHOLE = ".whole"  # an empty file beside a table with no hole (`ChunkOwners.whole`); older versions wrote none
 REWRITE_AFTER = 100_000  # overlay entries (new chunks) before the shared file is written again
 
 
@@ -46,12 +47,20 @@ class ChunkOwners:
         self._writable = writable and folder is not None
         self._table: np.ndarray | None = None  # mapped file (or in memory)
         self._overlay: dict[int, int] = {}  # chunk id -> article id, for ids past the table
+        self._whole = False  # the table is known to have no hole below its end
         self._lock = threading.Lock()
 
     @property
     def mapped(self) -> bool:
         """True when the table is a shared memory-mapped file."""
         return isinstance(self._table, np.memmap)
+
+    @property
+    def whole(self) -> bool:
+        """True when the table is known to hold every chunk below its end stored when it was written: read
+        from SQL, or a file marked so (a table rewritten by an older version may lack some)."""
+        self.table()
+        return self._whole
 
     def table(self) -> np.ndarray:
         """The article of every chunk id below the table's length (0: no chunk when it was written; a chunk
@@ -92,7 +101,7 @@ class ChunkOwners:
             if self._table is None:
                 self._table = self._open_shared() if self._folder is not None else None
                 if self._table is None:
-                    self._table = self._from_sql()
+                    self._table, self._whole = self._from_sql(), True
                     if self._writable:
                         self._table = self._publish(self._table)
             return self._table
@@ -110,6 +119,7 @@ class ChunkOwners:
             except (OSError, ValueError):
                 continue
             if self._agrees(table):
+                self._whole = path.with_suffix(WHOLE).exists()
                 return table
             return None  # another database's table: rebuilt (and replaced) from SQL
         return None
@@ -137,8 +147,10 @@ class ChunkOwners:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-            for old in self._folder.glob(f"*{SUFFIX}"):
-                if old.name < path.name:
+            if self._whole:
+                path.with_suffix(WHOLE).touch()
+            for old in [*self._folder.glob(f"*{SUFFIX}"), *self._folder.glob(f"*{WHOLE}")]:
+                if old.stem < path.stem:
                     old.unlink(missing_ok=True)
             return np.memmap(path, dtype=np.int32, mode="r")
         except OSError:
