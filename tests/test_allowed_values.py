@@ -181,6 +181,20 @@ def test_a_table_with_holes_is_mended_from_sql(archive, settings, hash_encoder):
         reader.close()
 
 
+def test_an_unmarked_table_with_no_hole_is_marked_after_one_look(archive, settings, hash_encoder, way):
+    ingest(archive, corpus(12))
+    archive.chunk_owners.table()
+    (table_file,) = (settings.index_dir / owners.FOLDER).glob("*" + owners.SUFFIX)
+    table_file.with_suffix(owners.WHOLE).unlink()  # as an older version left it
+    reader = open_archive(settings, encoder=hash_encoder)
+    try:
+        assert not reader.chunk_owners.whole
+        assert_same_as_sql(reader, first_use(reader))
+        assert table_file.with_suffix(owners.WHOLE).exists() == (way == "table")
+    finally:
+        reader.close()
+
+
 def test_the_archive_cache_extends_a_first_use_with_later_chunks(archive):
     ingest(archive, corpus(20))
     query = parse_query("source:wire", archive.settings.labels)

@@ -16,9 +16,10 @@ process holds doc values (`Settings.doc_values`): the allowed articles as a mask
 reads the allowed article ids from SQL, one column, no join), then the chunks by `mask[owner]` over
 the owners table (`owners.py`, shared and memory-mapped). The table may name chunks that are gone (an
 update replaces an article's chunks; their entries stay), so `StoredChunks` checks it against SQL
-(the number and the id sum of the stored chunks: two cheap aggregates) and, when they disagree,
-reads every stored chunk id once to learn which entries are gone; the checked table is then reused
-by every filter until something is committed. The result is exactly the SQL join's (tests/
+(the number of stored chunks: a count of an index) and, when they disagree, reads every stored chunk
+id once to learn which entries are gone; the checked table is then reused by every filter until
+something is committed. The check needs a table with no hole (`ChunkOwners.whole`); one written by an
+older version is looked at once (every stored id read; marked whole when it has no hole). The result is exactly the SQL join's (tests/
 test_allowed_values.py compares them on both backends); without doc values the join is read, as before.
 """
 
@@ -144,9 +145,11 @@ class StoredChunks:
         table = self._owners.table()
         end = max(min(high, len(table) - 1), 0)
         with self._lock:
-            gone, holes, verified = self._gone, self._holes, self._verified
+            gone, holes, verified, looked = self._gone, self._holes, self._verified, self._looked
         if verified is not None and verified[:2] == (generation, high):
             return verified[2]
+        if not self._owners.whole and looked < end:  # a table from an older version: its holes found once
+            gone, holes = self._look(conn, table, end)
         for attempt in range(2):
             owners = np.zeros(high + 1, dtype=np.int32)
             owners[: end + 1] = table[: end + 1]
@@ -158,14 +161,9 @@ class StoredChunks:
             if (owners >= len(snap.present)).any():
                 return None
             owners[~snap.present[owners]] = 0
-            # Every chunk stored is in the table or past it, so the ids listed are a superset of the stored
-            # ones: as many, they are the same. A table that may have holes (written by an older version,
-            # not looked at) could lose as many as it has stale entries: their id sums are compared too.
-            listed = np.flatnonzero(owners)
-            summed = not (self._owners.whole or self._looked >= end)
-            count, total = reads.chunk_census(conn, summed=summed)
-            newer = reads.chunk_census(conn, above=high, summed=summed)
-            if (len(listed), int(listed.sum()) if summed else 0) == (count - newer[0], total - newer[1]):
+            # Every chunk stored is in the table (or its known holes) or past it, so the ids listed are a
+            # superset of the stored ones: as many, they are the same.
+            if np.count_nonzero(owners) == reads.chunk_count(conn) - reads.chunk_count(conn, above=high):
                 with self._lock:
                     self._verified = (generation, high, owners)
                 return owners
@@ -184,6 +182,8 @@ class StoredChunks:
         gone = np.flatnonzero(entries & ~exists)
         missing = np.flatnonzero(exists & ~entries)
         holes = np.asarray(reads.chunk_owner_rows(conn, missing.tolist()), dtype=np.int64).reshape(-1, 2)
+        if not len(holes) and high == len(table) - 1:
+            self._owners.mark_whole(table)
         with self._lock:
             self._gone = np.union1d(self._gone, gone)
             self._looked = max(self._looked, high)

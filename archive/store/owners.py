@@ -20,6 +20,7 @@ its old entry; callers already drop results whose article is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -61,6 +62,18 @@ class ChunkOwners:
         from SQL, or a file marked so (a table rewritten by an older version may lack some)."""
         self.table()
         return self._whole
+
+    def mark_whole(self, table: np.ndarray) -> None:
+        """Record that `table` (if still the current one) has no hole: every chunk below its end is in it or
+        gone (a look at every stored id found none missing); its file is marked for other processes."""
+        with self._lock:
+            if table is not self._table:
+                return
+            self._whole = True
+            name = getattr(table, "filename", None)
+            if self._writable and name:
+                with contextlib.suppress(OSError):  # else this process knows; others look once themselves
+                    Path(name).with_suffix(WHOLE).touch()
 
     def table(self) -> np.ndarray:
         """The article of every chunk id below the table's length (0: no chunk when it was written; a chunk
