@@ -139,7 +139,12 @@ def test_first_use_from_memory_is_the_sql_join(archive):
     assert some >= len(queries(archive.settings.labels)) // 2  # most filters allow something: not all empty
 
 
-def test_the_same_after_updates_deletions_and_additions_by_another_connection(archive, settings, hash_encoder):
+def test_the_same_after_updates_deletions_and_additions_by_another_connection(
+    archive, settings, hash_encoder, way, monkeypatch
+):
+    looks = []
+    look = allowed.StoredChunks._look
+    monkeypatch.setattr(allowed.StoredChunks, "_look", lambda self, *args: looks.append(1) or look(self, *args))
     ingest(archive, corpus())
     fresh = first_use(archive)
     assert_same_as_sql(archive, fresh)  # the owners table is now written and mapped
@@ -157,6 +162,7 @@ def test_the_same_after_updates_deletions_and_additions_by_another_connection(ar
     assert all(table[c] != 0 for c in old_chunks)  # the stale entries the check has to drop
     assert_same_as_sql(archive, fresh)
     assert_same_as_sql(archive, first_use(archive))  # and a cache that never saw the old state
+    assert not looks  # the updated article's stale entries known from its new chunks: no read of every id
 
 
 def test_a_table_with_holes_is_mended_from_sql(archive, settings, hash_encoder):

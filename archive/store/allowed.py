@@ -156,10 +156,17 @@ class StoredChunks:
             owners[gone[gone <= end]] = 0
             inside = holes[holes[:, 0] <= end]
             owners[inside[:, 0]] = inside[:, 1]
-            past = reads.chunk_owner_range(conn, end, high)
-            owners[past[:, 0]] = past[:, 1]
             if (owners >= len(snap.present)).any():
                 return None
+            past = reads.chunk_owner_range(conn, end, high)
+            past = past[past[:, 1] < len(snap.present)]
+            # An article with a chunk past the table's end was written since the table: an update replaced
+            # every chunk it had (ids only grow), so its entries in the table are gone.
+            renewed = np.zeros(len(snap.present), dtype=bool)
+            renewed[past[:, 1]] = True
+            head = owners[: end + 1]
+            head[renewed[head]] = 0
+            owners[past[:, 0]] = past[:, 1]
             owners[~snap.present[owners]] = 0
             # Every chunk stored is in the table (or its known holes) or past it, so the ids listed are a
             # superset of the stored ones: as many, they are the same.
