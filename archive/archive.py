@@ -97,8 +97,10 @@ class Archive:
         self.keyword = keyword_index_for(self.engine.dialect.name)
         self.chunk_owners = ChunkOwners(self.engine, self.index_dir, writable=not self.read_only)  # shared, mapped
         self.exact_vectors = vector_rows.SqlVectors(self.engine)  # what a compressed index re-ranks with
-        self.allowed = AllowedChunks(self.engine, self.keyword, settings.filter_cache)  # filters as id bitmaps
         self.doc_values = DocValues(self.engine)  # sources, dates, stories, labels by article id, in memory
+        fields = tuple(settings.labels.values())
+        values = (self.doc_values, self.chunk_owners, fields) if settings.doc_values else None
+        self.allowed = AllowedChunks(self.engine, self.keyword, settings.filter_cache, values)  # filters as bitmaps
         self._encoder: Encoder | None = encoder  # may be shared, e.g. one model for a whole test session
         self._vectors: VectorIndex | None = None  # the published index readers search
         self._vectors_stamp: tuple[str, int, int] | None = None  # published version it was loaded or saved at

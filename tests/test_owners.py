@@ -81,3 +81,20 @@ def test_a_table_that_disagrees_with_sql_is_rebuilt(archive, settings, hash_enco
     reader = open_archive(settings, encoder=hash_encoder)
     assert reader.chunk_owners.lookup(ids.tolist()) == sql_owners(archive)
     reader.close()
+
+
+def test_a_rewritten_table_covers_every_chunk_below_its_end(archive, settings, hash_encoder, monkeypatch):
+    from archive.archive import open_archive
+    from archive.store import owners
+
+    ingest(archive, [Article(uid=f"h{i}", title=f"H {i}", body=f"Cocoa crop rose {i} pct.") for i in range(2)])
+    reader = open_archive(settings, encoder=hash_encoder)
+    reader.chunk_owners.table()  # written and mapped: covers these chunks
+    ingest(archive, [Article(uid=f"g{i}", title=f"G {i}", body=f"Sugar quota cut {i} pct.") for i in range(4)])
+    monkeypatch.setattr(owners, "REWRITE_AFTER", 1)
+    newest = int(archive.chunk_ids().max())
+    reader.chunk_owners.lookup([newest])  # only the newest is asked for: the ones between are read too
+    table = reader.chunk_owners.table()
+    assert len(table) == newest + 1
+    assert {c: int(table[c]) for c in sql_owners(archive)} == sql_owners(archive)
+    reader.close()

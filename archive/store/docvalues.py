@@ -39,7 +39,8 @@ EPOCH_DAY = EPOCH.toordinal()
 REREAD_LIMIT = 10_000  # updated articles read again by id; more, or any deletion: everything is read again
 
 
-def _micros(value: datetime | None) -> int:
+def micros(value: datetime | None) -> int:
+    """A naive UTC time as microseconds since 1970 (`UNDATED` for None): how `Snapshot.published` holds it."""
     if value is None:
         return int(UNDATED)
     delta = value - EPOCH
@@ -171,14 +172,21 @@ class DocValues:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._watch = CommitWatch(engine)
+        self._generation = 0  # counts the looks that found a commit (or loaded): what a reader may key on
 
     def current(self, fields: Sequence[str]) -> Snapshot:
         """The doc values as the archive now is, with the labels of `fields`."""
+        return self.state(fields)[0]
+
+    def state(self, fields: Sequence[str]) -> tuple[Snapshot, int]:
+        """`current`, and a generation: the same number only while nothing was committed since (an equal
+        mark does not say that: an update that leaves an article without chunks keeps the mark)."""
         with self._lock:
             snap = self._snapshot
             wanted = frozenset(fields)
             if snap is not None and wanted <= snap.fields and not self._watch.moved():
-                return snap
+                return snap, self._generation
+            self._generation += 1
             with self._engine.connect() as conn:
                 mark = read_mark(conn)
                 if snap is None or not wanted <= snap.fields:
@@ -186,7 +194,7 @@ class DocValues:
                 elif mark != snap.mark:
                     snap = _refresh(conn, snap, mark)
             self._snapshot = snap
-            return snap
+            return snap, self._generation
 
     def close(self) -> None:
         """Let go of the connection held to watch for commits."""
@@ -202,7 +210,7 @@ def _these(column: Any, above: int, changed: Sequence[int]) -> Any:
 def _cards(conn: Connection, where: Any) -> tuple[np.ndarray, list[str | None], np.ndarray]:
     rows = conn.execute(select(CARDS.c.id, CARDS.c.source, CARDS.c.published_at).where(where)).all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    published = np.fromiter((_micros(r[2]) for r in rows), dtype=np.int64, count=len(rows))
+    published = np.fromiter((micros(r[2]) for r in rows), dtype=np.int64, count=len(rows))
     return ids, [r[1] for r in rows], published
 
 

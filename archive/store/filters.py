@@ -13,31 +13,43 @@ from archive.query import Query
 from archive.store.models import ArticleRow, LabelRow, SignatureRow
 
 
+def stored_form(value: str | None) -> str | None:
+    """A filter's value as compared with stored ones: NUL never occurs in a stored value (readers drop control
+    characters) and PostgreSQL refuses it in a parameter, so it is dropped."""
+    return value.replace("\x00", "") if value else value
+
+
 def article_filters(query: Query, articles: Any = None) -> list[ColumnElement[bool]]:
     """source (case-insensitive equality), author (case-insensitive substring), after (inclusive), before
     (exclusive), and each label (the article has it; labels are stored lower-cased), over `articles` (the
     table, or an alias of it such as `cards.CARDS`)."""
     a = (articles if articles is not None else ArticleRow.__table__).c
     clauses: list[ColumnElement[bool]] = []
-    # NUL never occurs in a stored value (readers drop control characters) and PostgreSQL refuses it in a
-    # parameter: it is dropped from the filter.
-    source = query.source.replace("\x00", "") if query.source else query.source
-    author = query.author.replace("\x00", "") if query.author else query.author
+    source, author = stored_form(query.source), stored_form(query.author)
     if source:
         clauses.append(func.lower(a.source) == func.lower(literal(source)))
     if author:
         escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(func.lower(a.author).like(func.lower(literal(f"%{escaped}%")), escape="\\"))
-    if query.after:
-        clauses.append(a.published_at >= datetime.combine(query.after, time.min))
-    if query.before:
-        clauses.append(a.published_at < datetime.combine(query.before, time.min))
+    if query.after or query.before:
+        clauses += date_window(a.published_at, query)
     for field, value in query.labels:
-        labelled = select(LabelRow.article_id).where(
-            LabelRow.field == field, LabelRow.value == value.replace("\x00", "")
-        )
+        labelled = select(LabelRow.article_id).where(LabelRow.field == field, LabelRow.value == stored_form(value))
         clauses.append(a.id.in_(labelled))
     return clauses
+
+
+def date_window(published: Any, query: Query, at: Callable[[datetime], Any] = lambda moment: moment) -> list[Any]:
+    """The query's dates as conditions on `published`: `after` inclusive, `before` exclusive, each from midnight
+    (UTC) of its day. `published` is a column (`at` the identity), or an array of `at(moment)` values (the doc
+    values' microseconds: each condition is then a boolean array, and undated articles must be left out by the
+    caller, as NULL passes no SQL comparison)."""
+    conditions: list[Any] = []
+    if query.after:
+        conditions.append(published >= at(datetime.combine(query.after, time.min)))
+    if query.before:
+        conditions.append(published < at(datetime.combine(query.before, time.min)))
+    return conditions
 
 
 def date_order(

@@ -9,9 +9,10 @@ instead of each holding and loading its own copy (at 20 M chunks: 80 MB and seco
 
 Ids it does not cover yet (chunks committed since, by this or another process) are looked up in
 SQL and kept in this process's small overlay; when the overlay passes `REWRITE_AFTER` entries the
-file is written again (covering them) and remapped, and older files are removed (a process still
-mapping one keeps its pages until it lets go). Files are written to a temporary name and renamed,
-so a reader never maps a half-written table. A folder this process cannot write keeps the table
+file is written again (covering every chunk up to the highest of them: the range past the old table
+is read whole, so a table has no hole below its end, which `store.allowed` relies on) and remapped,
+and older files are removed (a process still mapping one keeps its pages until it lets go). Files
+are written to a temporary name and renamed, so a reader never maps a half-written table. A folder this process cannot write keeps the table
 in memory as before. A file is checked against SQL when mapped (its highest chunk's owner), so a
 table left behind by a different database is rebuilt, never trusted. A deleted chunk may keep
 its old entry; callers already drop results whose article is gone.
@@ -19,6 +20,7 @@ its old entry; callers already drop results whose article is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -28,11 +30,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine
 
-from archive.store.reads import chunk_owner_rows, chunk_owner_table
+from archive.store.reads import chunk_owner_range, chunk_owner_rows, chunk_owner_table
 
 _NONE = 0  # article ids start at 1
 FOLDER = "owners"
 SUFFIX = ".i32"
+WHOLE = ".whole"  # an empty file beside a table with no hole (`ChunkOwners.whole`); older versions wrote none
 REWRITE_AFTER = 100_000  # overlay entries (new chunks) before the shared file is written again
 
 
@@ -45,12 +48,37 @@ class ChunkOwners:
         self._writable = writable and folder is not None
         self._table: np.ndarray | None = None  # mapped file (or in memory)
         self._overlay: dict[int, int] = {}  # chunk id -> article id, for ids past the table
+        self._whole = False  # the table is known to have no hole below its end
         self._lock = threading.Lock()
 
     @property
     def mapped(self) -> bool:
         """True when the table is a shared memory-mapped file."""
         return isinstance(self._table, np.memmap)
+
+    @property
+    def whole(self) -> bool:
+        """True when the table is known to hold every chunk below its end stored when it was written: read
+        from SQL, or a file marked so (a table rewritten by an older version may lack some)."""
+        self.table()
+        return self._whole
+
+    def mark_whole(self, table: np.ndarray) -> None:
+        """Record that `table` (if still the current one) has no hole: every chunk below its end is in it or
+        gone (a look at every stored id found none missing); its file is marked for other processes."""
+        with self._lock:
+            if table is not self._table:
+                return
+            self._whole = True
+            name = getattr(table, "filename", None)
+            if self._writable and name:
+                with contextlib.suppress(OSError):  # else this process knows; others look once themselves
+                    Path(name).with_suffix(WHOLE).touch()
+
+    def table(self) -> np.ndarray:
+        """The article of every chunk id below the table's length (0: no chunk when it was written; a chunk
+        deleted since may keep its entry). Every chunk stored then is in it: the ids past it are newer."""
+        return self._table if self._table is not None else self._load()
 
     def lookup(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """{chunk id: article id} for the given ids; ids with no chunk in SQL are left out."""
@@ -86,7 +114,7 @@ class ChunkOwners:
             if self._table is None:
                 self._table = self._open_shared() if self._folder is not None else None
                 if self._table is None:
-                    self._table = self._from_sql()
+                    self._table, self._whole = self._from_sql(), True
                     if self._writable:
                         self._table = self._publish(self._table)
             return self._table
@@ -104,6 +132,7 @@ class ChunkOwners:
             except (OSError, ValueError):
                 continue
             if self._agrees(table):
+                self._whole = path.with_suffix(WHOLE).exists()
                 return table
             return None  # another database's table: rebuilt (and replaced) from SQL
         return None
@@ -131,8 +160,10 @@ class ChunkOwners:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-            for old in self._folder.glob(f"*{SUFFIX}"):
-                if old.name < path.name:
+            if self._whole:
+                path.with_suffix(WHOLE).touch()
+            for old in [*self._folder.glob(f"*{SUFFIX}"), *self._folder.glob(f"*{WHOLE}")]:
+                if old.stem < path.stem:
                     old.unlink(missing_ok=True)
             return np.memmap(path, dtype=np.int32, mode="r")
         except OSError:
@@ -146,6 +177,9 @@ class ChunkOwners:
         grown = np.zeros(size, dtype=np.int32)
         grown[: len(self._table)] = self._table
         grown[pairs[:, 0]] = pairs[:, 1]
+        with self._engine.connect() as conn:  # the ids between the old end and the overlay's, whole
+            rows = chunk_owner_range(conn, len(self._table) - 1, size - 1)
+        grown[rows[:, 0]] = rows[:, 1]
         self._table = self._publish(grown) if self._writable else grown
         self._overlay = {}
 

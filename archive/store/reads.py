@@ -115,9 +115,31 @@ def chunk_owner_table(conn: Connection) -> np.ndarray:
     return table
 
 
+def chunk_owner_range(conn: Connection, above: int, upto: int) -> np.ndarray:
+    """(chunk id, article id) rows of the chunks with ids in (above, upto], as an n x 2 array."""
+    rows = conn.execute(select(ChunkRow.id, ChunkRow.article_id).where(ChunkRow.id > above, ChunkRow.id <= upto))
+    return np.asarray(rows.all(), dtype=np.int64).reshape(-1, 2)
+
+
+def chunk_ids_of(conn: Connection, article_ids: Sequence[int], upto: int) -> np.ndarray:
+    """The ids, up to `upto`, of the chunks of these articles (by the (article, seq) index)."""
+    stmt = select(ChunkRow.id).where(ChunkRow.id <= upto)
+    found = [
+        np.fromiter(conn.scalars(stmt.where(ChunkRow.article_id.in_(part))), np.int64) for part in batches(article_ids)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
 def max_chunk_id(conn: Connection) -> int:
     """The highest chunk id (0 when there is none): one look at the primary key's end."""
     return int(conn.scalar(select(func.max(ChunkRow.id))) or 0)
+
+
+def chunk_count(conn: Connection, above: int = 0) -> int:
+    """How many chunks have an id above `above` (0: every chunk). On SQLite the whole count walks the
+    smallest index's pages (1.6 M chunks: ~9 ms); above an id, a range of the primary key."""
+    stmt = select(func.count()).select_from(ChunkRow)
+    return int(conn.scalar(stmt.where(ChunkRow.id > above) if above else stmt) or 0)
 
 
 def all_chunk_ids(conn: Connection) -> np.ndarray:

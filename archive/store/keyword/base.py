@@ -81,6 +81,11 @@ class KeywordIndex(Protocol):
         """True when `facet_counts` covers only the newest matches of a very large match
         set (a bound on the work; the total is then a lower bound), False when they cover every match."""
 
+    def satisfying_ids(self, expression: Node | None) -> tuple[Any, bool] | None:
+        """What `satisfying(expression)` decides, as a statement of one column of article ids and whether
+        they are the articles satisfying it (True) or, for a tree that only excludes, those failing it
+        (False: most articles pass); None when the tree restricts nothing."""
+
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """`satisfying(query.boolean)`: every required word, phrase, field search and group, no excluded
         one (None when the query has none: optional words restrict nothing). The semantic side applies it

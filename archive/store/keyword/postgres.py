@@ -317,6 +317,16 @@ class PostgresKeywordIndex:
         excluded = compile_excluded(expression, TSQUERY_DIALECT)
         return None if excluded is None else not_(_matches(excluded, "ts_exclude"))
 
+    def satisfying_ids(self, expression: Node | None) -> tuple[Select, bool] | None:
+        """`satisfying` as one column of article ids: (the ids satisfying a tree that requires something, True),
+        or for a tree that only excludes (the ids failing it, False: `IS NOT TRUE`, as NULL fails too)."""
+        restriction = self.satisfying(expression)
+        if restriction is None:
+            return None
+        if compile_expression(expression, TSQUERY_DIALECT) is not None:
+            return select(ArticleRow.id).where(restriction), True
+        return select(ArticleRow.id).where(restriction.is_not(true())), False
+
     def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
         """Which of `article_ids` match `expression` (`words_in` with one word)."""
         return set(self.words_in(conn, {"": expression}, article_ids))

@@ -42,6 +42,13 @@ class Selection:
         size = int(max(top or 0, int(ids[-1]) if len(ids) else 0)) + 1
         return cls(_bitmap(ids, size), len(ids), ids if len(ids) < KEEP_IDS_BELOW else None)
 
+    @classmethod
+    def of_bits(cls, bits: np.ndarray) -> Selection:
+        """The selection of the set positions of a boolean array by chunk id (its length: the bitmap's bits)."""
+        count = int(np.count_nonzero(bits))
+        ids = np.flatnonzero(bits).astype(np.int64) if count < KEEP_IDS_BELOW else None
+        return cls(np.packbits(bits, bitorder="little"), count, ids)
+
     def extended(self, ids: np.ndarray, top: int) -> Selection:
         """A new selection with `ids` added (the old one is left as it is: searches may be using it)."""
         ids = np.unique(np.asarray(ids, dtype=np.int64))
