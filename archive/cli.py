@@ -13,7 +13,7 @@ import click
 
 from archive.cli_common import _archive, _fail_cleanly
 from archive.cli_desk import batch_group, saved_group
-from archive.cli_maintain import duplicates, migrate, threads
+from archive.cli_maintain import compact, duplicates, migrate, threads
 from archive.config import Settings
 from archive.errors import ArchiveError
 from archive.limits import (
@@ -326,6 +326,7 @@ def seed(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 main.add_command(migrate)
 main.add_command(duplicates)
 main.add_command(threads)
+main.add_command(compact)
 main.add_command(saved_group)
 main.add_command(batch_group)
 

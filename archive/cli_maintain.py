@@ -1,4 +1,5 @@
-"""Maintenance commands: `archive migrate`, `archive duplicates`, `archive threads` (none needs the model)."""
+"""Maintenance commands: `archive migrate`, `archive duplicates`, `archive threads`, `archive compact` (none needs the
+model)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,19 @@ def threads(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
         click.echo(json.dumps({"ok": True, **report.as_dict()}))
         return
     click.echo(f"{report.articles} articles threaded in {report.seconds:.1f}s; {_threads(report)}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_cleanly
+def compact(ctx: click.Context, as_json: bool) -> None:
+    """Merge the keyword index's pieces into one (after a bulk load: fewer probes per word and query); ingests of
+    ARCHIVE_COMPACT_AFTER articles or more do it at their end."""
+    from archive.write.maintain import compact as run_compact
+
+    pieces, seconds = run_compact(_archive(ctx, verify=False))
+    if as_json:
+        click.echo(json.dumps({"ok": True, "pieces": pieces, "seconds": round(seconds, 3)}))
+        return
+    click.echo(f"keyword index: {pieces} pieces merged in {seconds:.1f}s" if pieces > 1 else "keyword index: one piece")

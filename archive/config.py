@@ -121,6 +121,14 @@ class Settings:
         "(docs/operations.md).",
         low=0,
     )
+    compact_after: int = _setting(
+        10_000,
+        "ARCHIVE_COMPACT_AFTER",
+        "An ingest that adds at least this many articles merges the keyword index's pieces at its end (FTS5's "
+        "segments into one: ~13 s at 1,000,000 articles, searches ~14% less CPU there; `archive compact` does it "
+        "on demand); 0: never.",
+        low=0,
+    )
     max_article_chars: int = _setting(
         1_000_000,
         "ARCHIVE_MAX_ARTICLE_CHARS",

@@ -51,6 +51,7 @@ class IngestTimings:
     save: float = 0.0  # embedder: writing the index
     alerts: float = 0.0  # embedder: matching the new articles against the saved searches
     threads: float = 0.0  # embedder: threading the new articles
+    compact: float = 0.0  # after the run: merging the keyword index's pieces (`Settings.compact_after`)
 
     def as_dict(self) -> dict[str, float]:
         """Rounded seconds."""

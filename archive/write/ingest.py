@@ -34,7 +34,7 @@ from archive.store import reads, writes
 from archive.write import stories, threads
 from archive.write.alerts import record_alerts
 from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend
-from archive.write.maintain import writing
+from archive.write.maintain import compact, writing
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
@@ -141,6 +141,8 @@ def ingest(
     started = time.perf_counter()
     with quick_gil_handoff():
         _ingest(archive, items, report, progress, on_progress, batch_articles)
+    if 0 < archive.settings.compact_after <= report.added:  # a bulk load leaves the keyword index in pieces
+        report.timings.compact = compact(archive)[1]
     report.seconds = time.perf_counter() - started
     return report
 

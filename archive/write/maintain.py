@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -220,3 +221,12 @@ def reindex(archive: Archive, on_progress: ProgressCallback | None = None, *, fr
         embedded = _embed(archive, ids, saver, on_progress) if len(ids) else 0
         archive.save_vectors()
     return embedded
+
+
+def compact(archive: Archive) -> tuple[int, float]:
+    """Merge the keyword index's pieces (`KeywordIndex.compact`) under the writer's lock: (pieces, seconds)."""
+    with writing(archive, recover_first=False) as locked:
+        tick = time.perf_counter()
+        with locked.engine.begin() as conn:
+            pieces = locked.keyword.compact(conn)
+        return pieces, time.perf_counter() - tick

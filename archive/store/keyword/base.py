@@ -22,6 +22,9 @@ class KeywordIndex(Protocol):
     def create(self, conn: Connection) -> None:
         """Create the index (and whatever keeps it in step with `articles`), backfilling it if behind."""
 
+    def compact(self, conn: Connection) -> int:
+        """Merge what writes left in pieces (after a bulk load); returns the pieces merged (0: nothing to do)."""
+
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
         """The best `limit` (article id, score), best first; ties by article id."""
 

@@ -46,7 +46,7 @@ from archive.store.filters import (
     story_copies,
     story_ids,
 )
-from archive.store.keyword.fts5_schema import create_schema
+from archive.store.keyword.fts5_schema import create_schema, merge_segments
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
 from archive.store.models import ArticleRow, SignatureRow
 
@@ -77,6 +77,10 @@ class Fts5KeywordIndex:
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
         create_schema(conn)
+
+    def compact(self, conn: Connection) -> int:
+        """Merge the index's segments into one (`fts5_schema.merge_segments`); how many there were."""
+        return merge_segments(conn)
 
     def _scored(self, query: Query, title_weight: float, *, dated: bool = True) -> Select | None:
         """(select of article id, published_at (with `dated`), score over the matches), or None when nothing is

@@ -81,7 +81,7 @@ from archive.store.filters import (
     story_ids,
 )
 from archive.store.keyword.postgres_plan import K1, B, _Plan, _plan
-from archive.store.keyword.postgres_schema import CONFIG, create_schema
+from archive.store.keyword.postgres_schema import CONFIG, clean_pending, create_schema
 from archive.store.keyword.tsquery import TSQUERY_DIALECT, _lexeme, to_tsquery_text
 from archive.store.models import ArticleRow, SignatureRow
 
@@ -106,6 +106,10 @@ class PostgresKeywordIndex:
     def create(self, conn: Connection) -> None:
         """Create the configuration, columns, index, statistics and triggers; backfill what is behind."""
         create_schema(conn)
+
+    def compact(self, conn: Connection) -> int:
+        """Merge the GIN index's pending list (`postgres_schema.clean_pending`); the pages merged."""
+        return clean_pending(conn)
 
     @staticmethod
     def _scored(

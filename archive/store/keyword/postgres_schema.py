@@ -150,3 +150,9 @@ def recount(conn: Connection) -> None:
             "coalesce(sum(search_length), 0) AS len FROM articles WHERE search_vector IS NOT NULL) AS s"
         )
     )
+
+
+def clean_pending(conn: Connection) -> int:
+    """Move the GIN index's pending list (entries written fast, unsorted, searched linearly until VACUUM or
+    the list's limit merges them) into the index proper; returns the pages merged."""
+    return int(conn.execute(text("SELECT gin_clean_pending_list('ix_articles_search_vector'::regclass)")).scalar_one())
