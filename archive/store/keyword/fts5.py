@@ -47,6 +47,7 @@ from archive.store.filters import (
     story_ids,
 )
 from archive.store.keyword.fts5_schema import create_schema
+from archive.store.keyword.fts5_score import DrivenBm25, phrases, scored_rows
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
 from archive.store.models import ArticleRow, SignatureRow
 
@@ -73,6 +74,7 @@ class Fts5KeywordIndex:
     def __init__(self) -> None:
         self._floors: OrderedDict[tuple[str, int], tuple[float, int | None]] = OrderedDict()  # `window`, per expression
         self._lock = threading.Lock()
+        self._bm25 = DrivenBm25()  # a driven match set's BM25 (`_driven`)
 
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
@@ -103,13 +105,45 @@ class Fts5KeywordIndex:
         narrow filters drive it (the filtered articles looked up one by one, `FILTER_DRIVES`), else a match set
         above `size` is cut to its newest `size` matches (`window`); ([], False) when neither applies. The flag:
         the window cut it."""
+        drives = self._drives(conn, query)
+        if drives is not None:
+            return [drives], False
+        floor = self.window(conn, query, size)
+        return ([], False) if floor is None else ([_FTS.c.rowid >= floor], True)
+
+    def _drives(self, conn: Connection, query: Query) -> ColumnElement[bool] | None:
+        """`rowid IN (the filtered articles)` when the query's filters select at most `FILTER_DRIVES`."""
         filters = article_filters(query)
         if filters:
             few = select(ArticleRow.id).where(*filters).limit(FILTER_DRIVES + 1).subquery()
             if int(conn.scalar(select(func.count()).select_from(few)) or 0) <= FILTER_DRIVES:
-                return [_FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))], False
-        floor = self.window(conn, query, size)
-        return ([], False) if floor is None else ([_FTS.c.rowid >= floor], True)
+                return _FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))
+        return None
+
+    def _driven_scores(
+        self, conn: Connection, query: Query, title_weight: float, *, grouped: bool = False
+    ) -> dict[int, float] | None:
+        """-bm25() of the matches (with `grouped`: those that have near copies) when narrow filters drive the
+        query, computed for them alone (`fts5_score`: bm25() walks each phrase's whole postings); None when
+        the filters do not drive it or the expression is a shape `fts5_score` leaves to bm25()."""
+        match = to_fts5(query)
+        found = phrases(match) if match is not None else None
+        drives = self._drives(conn, query) if found is not None else None
+        if match is None or found is None or drives is None:
+            return None
+        conditions = [_matches("fts_match", match), *article_filters(query, CARDS), drives]
+        if grouped:
+            copied = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
+            conditions.append(literal_column(f"+{TABLE}.rowid").in_(copied))
+        ids = conn.scalars(
+            select(CARDS.c.id).select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)).where(*conditions)
+        )
+        return self._bm25.scores(conn, found, list(ids), (float(title_weight), BODY_WEIGHT))
+
+    def _driven(self, conn: Connection, query: Query, title_weight: float, *, grouped: bool = False) -> Select | None:
+        """`_driven_scores` as a select of (id, published, score), or None."""
+        scores = self._driven_scores(conn, query, title_weight, grouped=grouped)
+        return None if scores is None else scored_rows(scores)
 
     def window(self, conn: Connection, query: Query, size: int) -> int | None:
         """The smallest article id of the newest `size` matches of the query's expression (filters
@@ -190,6 +224,8 @@ class Fts5KeywordIndex:
         if scored is None:
             return []
         order = (literal_column("score").desc(), literal_column("id"))
+        if (driven := self._driven(conn, query, title_weight)) is not None:  # every match scored, exactly
+            return [(int(r.id), float(r.score)) for r in conn.execute(driven.order_by(*order).limit(limit))]
         bounded = self._bounded(conn, query, scored, limit)
         if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW)[0]):
             scored = self._scored(query, title_weight)  # joined: the scope may name the filters' articles
@@ -203,14 +239,16 @@ class Fts5KeywordIndex:
     def page(
         self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
     ) -> list[tuple[int, float, int]]:
-        """One page over all matches: by relevance, or by date with each match's relevance rank kept."""
-        scored = self._scored(query, title_weight)
+        """One page over all matches: by relevance, or by date with each match's relevance rank kept (narrow
+        filters driving: every match scored by `_driven`)."""
+        driven = self._driven(conn, query, title_weight)
+        scored = driven if driven is not None else self._scored(query, title_weight)
         if scored is None:
             return []
-        scope, windowed = self._scope(conn, query, RANK_WINDOW)
+        scope, windowed = ([], False) if driven is not None else self._scope(conn, query, RANK_WINDOW)
         if sort == "relevance":  # the first pages among the rarest words' matches (`narrowing`) or the newest
             # matches (`window`), when they fill the page; a page beyond them ranks every match
-            bounded = self._bounded(conn, query, scored, offset + limit)
+            bounded = scored if driven is not None else self._bounded(conn, query, scored, offset + limit)
             cut = scored.where(*scope) if scope else scored
             tries = ([bounded] if bounded is not scored else []) + ([cut] if cut is not scored else []) + [scored]
             for stmt in tries:
@@ -248,6 +286,12 @@ class Fts5KeywordIndex:
             CARDS.c.published_at.label("published"),
         ]
         if sort == "relevance":
+            driven = self._driven(conn, query, title_weight, grouped=True)
+            if driven is not None:  # narrow filters: only the grouped matches, scored by `_driven`
+                rows = driven.subquery("driven")
+                grouped_matches = select(rows.c.id, grouped.c.story_id.label("story"), rows.c.published, rows.c.score)
+                joined_rows = grouped_matches.select_from(rows.join(grouped, grouped.c.article_id == rows.c.id))
+                return [int(r[0]) for r in conn.execute(story_copies(joined_rows, sort_order(sort))).all()]
             columns.append(literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score"))
         joined = _FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid).join(grouped, grouped.c.article_id == CARDS.c.id)
         conditions = (
@@ -317,6 +361,9 @@ class Fts5KeywordIndex:
         match = to_fts5(query)
         if match is None:
             return {}
+        driven = self._driven_scores(conn, query, title_weight, grouped=True)
+        if driven is not None:  # narrow filters: scored by `_driven_scores`
+            return driven
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
         grouped = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
         filters = article_filters(query, CARDS)
