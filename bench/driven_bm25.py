@@ -1,0 +1,138 @@
+"""Keyword search under a narrow date filter, two checkouts side by side in one run: BM25 from bm25() (before)
+against the driven match set scored by `store.keyword.fts5_score` (after).
+
+    .venv/bin/python -m bench.driven_bm25 --before-tree ../main --index-dir build/scale/archive-100000 \\
+        [--after-tree .] [--repeat 5] [--days 2013-05-14 2018-11-02 ...]
+
+Two worker processes, each importing its own checkout's `archive` (its folder first on sys.path) and opening
+the same archive (a copy: read only); every query goes to both in turn, the order alternating, so the
+machine's load hits both alike. Timed: `Searcher.search` in keyword mode, first page of 10, in each worker's
+process (page, counts, facets and story folding: the whole keyword search). Per query and filter (one day,
+one week), p50 of each side and their ratio; both sides' result ids and keyword scores are compared (the
+scores differ only where an article count above `fts5_score.DF_CAP` is estimated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.common import PROJECT_ROOT, Results, log, p50, require, run_suite
+
+QUERIES = ("said", "oil", "oil prices", '"central bank"')
+DAYS = ("2013-05-14", "2018-11-02", "2005-06-20", "2021-02-09", "2009-09-30")
+WORKER = """
+import json, sys, time
+from pathlib import Path
+from datetime import date
+from archive.archive import open_archive
+from archive.search import Searcher, SearchRequest
+from bench.common import bench_settings
+archive = open_archive(bench_settings(Path(sys.argv[1])))
+searcher = Searcher(archive)
+for line in sys.stdin:
+    ask = json.loads(line)
+    request = SearchRequest(q=ask["q"], mode="keyword", limit=10, after=date.fromisoformat(ask["after"]),
+                            before=date.fromisoformat(ask["before"]))
+    started = time.perf_counter()
+    response = searcher.search(request)
+    ms = (time.perf_counter() - started) * 1000
+    hits = [[r.id, r.score] for r in response.results]
+    print(json.dumps({"ms": ms, "hits": hits, "total": response.total}), flush=True)
+"""
+
+
+class Worker:
+    """One checkout's search in its own process, asked over stdin, answering one JSON line per query."""
+
+    def __init__(self, tree: Path, index_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(index_dir)],
+            cwd=tree,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, q: str, after: date, before: date) -> dict:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"q": q, "after": after.isoformat(), "before": before.isoformat()}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the worker in {self.proc.args} ended")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-12)
+
+
+def run(results: Results, before_tree: Path, after_tree: Path, index_dir: Path, days: list[str], repeat: int) -> None:
+    """Every query of QUERIES on each day of `days` and on the week from it, `repeat` times each side."""
+    require(index_dir / "archive.db", "a built archive (a copy: the workers only read it)")
+    before, after = Worker(before_tree, index_dir), Worker(after_tree, index_dir)
+    try:
+        for worker in (before, after):  # warm both (statements, page cache)
+            worker.ask("warm up grain", date(2013, 5, 14), date(2013, 5, 15))
+        for span, width in (("one day", 1), ("one week", 7)):
+            for q in QUERIES:
+                a: list[float] = []
+                b: list[float] = []
+                same_ids, worst = True, 0.0
+                for n, day in enumerate(days):
+                    start = date.fromisoformat(day)
+                    end = start + timedelta(days=width)
+                    for i in range(repeat):
+                        if (n + i) % 2:
+                            y, x = after.ask(q, start, end), before.ask(q, start, end)
+                        else:
+                            x, y = before.ask(q, start, end), after.ask(q, start, end)
+                        a.append(x["ms"])
+                        b.append(y["ms"])
+                    same_ids &= [h[0] for h in x["hits"]] == [h[0] for h in y["hits"]] and x["total"] == y["total"]
+                    scores = dict(map(tuple, x["hits"]))
+                    worst = max([worst] + [_relative(scores[i], s) for i, s in y["hits"] if i in scores])
+                results.details[f"{q} [{span}]"] = {"before_ms": a, "after_ms": b}
+                results.add(
+                    "driven-bm25",
+                    f"keyword p50 ms, {q} [{span}], after",
+                    p50(b),
+                    p50(a),
+                    p50(b) / p50(a),
+                    f"max {max(b):.1f} vs {max(a):.1f}; same top 10 and totals: {same_ids}; "
+                    f"max score difference {worst:.1e} (relative)",
+                )
+    finally:
+        before.stop()
+        after.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before-tree", type=Path, required=True, help="the checkout scoring with bm25()")
+    parser.add_argument("--after-tree", type=Path, default=PROJECT_ROOT, help="the checkout with fts5_score")
+    parser.add_argument("--index-dir", type=Path, default=PROJECT_ROOT / "build" / "scale" / "archive-100000")
+    parser.add_argument("--days", nargs="+", default=list(DAYS), help="first days of the filters")
+    parser.add_argument("--repeat", type=int, default=5, help="times each query is asked of each side")
+    args = parser.parse_args(argv)
+    log(f"driven-bm25: {args.before_tree} (before) against {args.after_tree} (after) on {args.index_dir}")
+    return run_suite(
+        "driven-bm25",
+        lambda results: run(
+            results, args.before_tree.resolve(), args.after_tree.resolve(), args.index_dir, args.days, args.repeat
+        ),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
