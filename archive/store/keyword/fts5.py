@@ -16,19 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Integer,
-    Select,
-    bindparam,
-    column,
-    func,
-    literal_column,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, literal_column, select, text
 
 from archive.limits import FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
 from archive.query import Node, Query, Term
@@ -46,12 +34,11 @@ from archive.store.filters import (
     story_copies,
     story_ids,
 )
-from archive.store.keyword.fts5_schema import create_schema
-from archive.store.keyword.fts5_score import DrivenBm25, phrases, scored_rows
+from archive.store.keyword.fts5_schema import FTS, create_schema, matches
+from archive.store.keyword.fts5_score import DrivenBm25, scored_rows
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
 from archive.store.models import ArticleRow, SignatureRow
 
-_FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
 FEW_IDS = 50  # `words_in`: up to this many ids, FTS5 looks each one up
 WINDOW_SECONDS = 10.0  # how long a query's `window` is remembered
@@ -62,10 +49,6 @@ NARROW_ARCHIVE = 100_000  # ... in an archive of more articles than this (below,
 # the first pass cost the Reuters known-item TEST headlines 0.6 points of keyword and hybrid nDCG@10)
 RANGE_SPAN = 20_000  # `words_in`: ids within this span are answered from the range's postings (<= this many a word)
 RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
-
-
-def _matches(name: str, expression: str) -> ColumnElement[bool]:
-    return text(f"{TABLE} MATCH :{name}").bindparams(**{name: expression})
 
 
 class Fts5KeywordIndex:
@@ -89,11 +72,11 @@ class Fts5KeywordIndex:
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
         filters = article_filters(query)
         if not dated and not filters:
-            return select(_FTS.c.rowid.label("id"), score).where(_matches("fts_match", match))
+            return select(FTS.c.rowid.label("id"), score).where(matches("fts_match", match))
         return (
             select(CARDS.c.id.label("id"), CARDS.c.published_at.label("published"), score)
-            .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
-            .where(_matches("fts_match", match), *article_filters(query, CARDS))
+            .select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid))
+            .where(matches("fts_match", match), *article_filters(query, CARDS))
         )
 
     def counted_in_window(self, conn: Connection, query: Query) -> bool:
@@ -109,7 +92,7 @@ class Fts5KeywordIndex:
         if drives is not None:
             return [drives], False
         floor = self.window(conn, query, size)
-        return ([], False) if floor is None else ([_FTS.c.rowid >= floor], True)
+        return ([], False) if floor is None else ([FTS.c.rowid >= floor], True)
 
     def _drives(self, conn: Connection, query: Query) -> ColumnElement[bool] | None:
         """`rowid IN (the filtered articles)` when the query's filters select at most `FILTER_DRIVES`."""
@@ -117,7 +100,7 @@ class Fts5KeywordIndex:
         if filters:
             few = select(ArticleRow.id).where(*filters).limit(FILTER_DRIVES + 1).subquery()
             if int(conn.scalar(select(func.count()).select_from(few)) or 0) <= FILTER_DRIVES:
-                return _FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))
+                return FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))
         return None
 
     def _driven_scores(
@@ -127,18 +110,10 @@ class Fts5KeywordIndex:
         query, computed for them alone (`fts5_score`: bm25() walks each phrase's whole postings); None when
         the filters do not drive it or the expression is a shape `fts5_score` leaves to bm25()."""
         match = to_fts5(query)
-        found = phrases(match) if match is not None else None
-        drives = self._drives(conn, query) if found is not None else None
-        if match is None or found is None or drives is None:
+        drives = self._drives(conn, query) if match is not None else None
+        if match is None or drives is None:
             return None
-        conditions = [_matches("fts_match", match), *article_filters(query, CARDS), drives]
-        if grouped:
-            copied = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
-            conditions.append(literal_column(f"+{TABLE}.rowid").in_(copied))
-        ids = conn.scalars(
-            select(CARDS.c.id).select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)).where(*conditions)
-        )
-        return self._bm25.scores(conn, found, list(ids), (float(title_weight), BODY_WEIGHT))
+        return self._bm25.matches(conn, query, match, drives, (float(title_weight), BODY_WEIGHT), grouped=grouped)
 
     def _driven(self, conn: Connection, query: Query, title_weight: float, *, grouped: bool = False) -> Select | None:
         """`_driven_scores` as a select of (id, published, score), or None."""
@@ -161,9 +136,9 @@ class Fts5KeywordIndex:
         # ids are never reused: an archive of at most `size` ids never needs the window (no index read)
         if int(conn.scalar(select(func.max(ArticleRow.id))) or 0) > size:
             stmt = (
-                select(_FTS.c.rowid)
-                .where(_matches("fts_window", match))
-                .order_by(_FTS.c.rowid.desc())
+                select(FTS.c.rowid)
+                .where(matches("fts_window", match))
+                .order_by(FTS.c.rowid.desc())
                 .limit(1)
                 .offset(size)
             )
@@ -214,7 +189,7 @@ class Fts5KeywordIndex:
         narrow = self.narrowing(conn, query, limit)
         if narrow is None:
             return scored
-        rare = select(_FTS.c.rowid).where(_matches("fts_narrow", narrow))
+        rare = select(FTS.c.rowid).where(matches("fts_narrow", narrow))
         return scored.where(literal_column(f"+{TABLE}.rowid").in_(rare))  # unary plus: SQLite filters, FTS5 reads
 
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
@@ -293,9 +268,9 @@ class Fts5KeywordIndex:
                 joined_rows = grouped_matches.select_from(rows.join(grouped, grouped.c.article_id == rows.c.id))
                 return [int(r[0]) for r in conn.execute(story_copies(joined_rows, sort_order(sort))).all()]
             columns.append(literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score"))
-        joined = _FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid).join(grouped, grouped.c.article_id == CARDS.c.id)
+        joined = FTS.join(CARDS, CARDS.c.id == FTS.c.rowid).join(grouped, grouped.c.article_id == CARDS.c.id)
         conditions = (
-            _matches("fts_match", match),
+            matches("fts_match", match),
             *article_filters(query, CARDS),
             *self._scope(conn, query, KEYWORD_WINDOW)[0],
         )
@@ -324,7 +299,7 @@ class Fts5KeywordIndex:
             copies = self.story_copies(conn, query, sort=sort, title_weight=title_weight)
         day = publication_day(CARDS)
         conditions = [
-            _matches("fts_match", match),
+            matches("fts_match", match),
             *article_filters(query, CARDS),
             *self._scope(conn, query, KEYWORD_WINDOW)[0],
         ]
@@ -332,7 +307,7 @@ class Fts5KeywordIndex:
             conditions.append(CARDS.c.id.not_in(list(copies)))
         matched = (
             select(CARDS.c.id.label("id"), CARDS.c.source.label("source"), day.label("day"))
-            .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
+            .select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid))
             .where(*conditions)
         )
         return read_facets(conn.execute(facet_counts(matched, fields)).all(), fields)
@@ -347,11 +322,11 @@ class Fts5KeywordIndex:
         if filters:
             stmt = (
                 select(CARDS.c.id)
-                .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
-                .where(_matches("fts_match", match), *filters, *scope)
+                .select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid))
+                .where(matches("fts_match", match), *filters, *scope)
             )
         else:
-            stmt = select(_FTS.c.rowid).where(_matches("fts_match", match), *scope)
+            stmt = select(FTS.c.rowid).where(matches("fts_match", match), *scope)
         return list(conn.scalars(stmt))
 
     def grouped_scores(self, conn: Connection, query: Query, title_weight: float) -> dict[int, float]:
@@ -368,11 +343,11 @@ class Fts5KeywordIndex:
         grouped = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
         filters = article_filters(query, CARDS)
         scope = self._scope(conn, query, KEYWORD_WINDOW)[0]
-        stmt = select(_FTS.c.rowid, score).where(
-            _matches("fts_match", match), literal_column(f"+{TABLE}.rowid").in_(grouped), *scope
+        stmt = select(FTS.c.rowid, score).where(
+            matches("fts_match", match), literal_column(f"+{TABLE}.rowid").in_(grouped), *scope
         )
         if filters:
-            stmt = stmt.select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)).where(*filters)
+            stmt = stmt.select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid)).where(*filters)
         return {int(i): float(v) for i, v in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
@@ -382,14 +357,14 @@ class Fts5KeywordIndex:
         big archive: ~0.7 ms instead of ~50 ms for common words on 18,700 Reuters stories)."""
         if expression is None:
             return None
-        bounds = [_FTS.c.rowid.between(*within)] if within is not None else []
+        bounds = [FTS.c.rowid.between(*within)] if within is not None else []
         match = expression_to_fts5(expression)
         if match is not None:
-            return ArticleRow.id.in_(select(_FTS.c.rowid).where(_matches("fts_require", match), *bounds))
+            return ArticleRow.id.in_(select(FTS.c.rowid).where(matches("fts_require", match), *bounds))
         excluded = compile_excluded(expression, FTS5)
         if excluded is None:
             return None
-        return ArticleRow.id.not_in(select(_FTS.c.rowid).where(_matches("fts_exclude", excluded), *bounds))
+        return ArticleRow.id.not_in(select(FTS.c.rowid).where(matches("fts_exclude", excluded), *bounds))
 
     def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
         """Which of `article_ids` match `expression` (`words_in` with one word)."""

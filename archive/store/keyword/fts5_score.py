@@ -38,11 +38,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, bindparam, cast, func, select, text
+from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam, cast, func, literal_column, select, text
 
+from archive.query import Query
 from archive.query.words import word_parts
 from archive.store.cards import CARDS
+from archive.store.filters import article_filters
+from archive.store.keyword.fts5_schema import FTS, matches
 from archive.store.keyword.fts5_syntax import COLUMNS, TABLE
+from archive.store.models import SignatureRow
 
 K1 = 1.2  # fts5_aux.c's constants
 B = 0.75
@@ -201,6 +205,30 @@ class DrivenBm25:
     def __init__(self) -> None:
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def matches(
+        self,
+        conn: Connection,
+        query: Query,
+        match: str,
+        drives: ColumnElement[bool],
+        weights: Sequence[float],
+        *,
+        grouped: bool = False,
+    ) -> dict[int, float] | None:
+        """`scores` of the query's matches among the articles `drives` names (with `grouped`: only those that
+        have near copies), or None for an expression shape left to bm25()."""
+        found = phrases(match)
+        if found is None:
+            return None
+        conditions = [matches("fts_match", match), *article_filters(query, CARDS), drives]
+        if grouped:
+            copied = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
+            conditions.append(literal_column(f"+{TABLE}.rowid").in_(copied))
+        ids = conn.scalars(
+            select(CARDS.c.id).select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid)).where(*conditions)
+        )
+        return self.scores(conn, found, list(ids), weights)
 
     def scores(
         self, conn: Connection, found: list[Phrase], ids: Sequence[int], weights: Sequence[float]
