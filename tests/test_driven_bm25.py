@@ -166,3 +166,19 @@ def test_estimated_document_frequency(wire, monkeypatch):
             )
             estimate = counter.counts(conn, [f'"{word}"'], 400)[f'"{word}"']
             assert exact > 50 and abs(estimate - exact) <= 0.3 * exact, (word, estimate, exact)
+
+
+def test_remembered_scores_follow_the_index(archive):
+    """A driven query's scores are remembered while the index is unchanged: a new match shows at once."""
+    day = [Article(title=f"Oil {n}", body="oil prices " * (n + 1), uid=f"d{n}", published_at=DAY) for n in range(5)]
+    ingest(archive, day + [Article(title="Grain", body="wheat", uid="g", published_at=DAY)])
+    query = _query("oil")
+    with archive.engine.connect() as conn:
+        first = archive.keyword._driven_scores(conn, query, 1.0)
+        assert first is not None and len(first) == 5
+    ingest(archive, [Article(title="Late oil", body="oil oil", uid="late", published_at=DAY)])
+    with archive.engine.connect() as conn:
+        again = archive.keyword._driven_scores(conn, query, 1.0)
+        truth = _bm25(conn, '"oil"', 1.0)
+    assert again is not None and len(again) == 6 and set(again) == set(truth)
+    assert all(math.isclose(again[i], truth[i], rel_tol=1e-6) for i in again)

@@ -54,6 +54,8 @@ IDF_FLOOR = 1e-6
 DF_CAP = 100_000  # a phrase's article count is exact up to this many (or half the index), else estimated
 DF_SECONDS = 60.0  # how long a phrase's article count is remembered
 DF_MEMORY = 1024  # phrases whose article count is remembered
+SCORES_SECONDS = 10.0  # how long a driven query's scores are remembered (while the index is unchanged)
+SCORES_MEMORY = 64  # driven queries whose scores are remembered
 RANGE_SPAN = 20_000  # ids within this span are read from the range's postings, not looked up one by one
 OPEN = "\x01"  # highlight()'s marks: control characters no article is expected to hold (checked)
 CLOSE = "\x02"
@@ -199,11 +201,33 @@ def _bound(ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
     return "rowid IN :ids", {"ids": list(ids)}
 
 
+def _marks(multi: bool) -> list[str]:
+    """What a phrase's statement reads of each article: its instances per column (highlight()'s marks, counted)
+    and, for a phrase of several words (`multi`), the marked texts (`_separate`)."""
+    counts = [
+        f"coalesce(length(highlight({TABLE}, {c}, char(1), '')) - length({TABLE}.{name}), 0)"
+        for c, name in enumerate(COLUMNS)
+    ]
+    return counts + [f"highlight({TABLE}, {c}, char(1), char(2))" if multi else "NULL" for c in range(len(COLUMNS))]
+
+
+def _weighted(marks: Sequence[Any], words: int, weights: Sequence[float]) -> float | None:
+    """A phrase's instances in one article weighted by column, from `_marks`' columns; None when one mark
+    holds overlapping instances (highlight() merges them: the count would be short)."""
+    width = len(COLUMNS)
+    if words > 1 and not _separate(marks[width:], words):
+        return None
+    return sum(float(w) * int(c) for w, c in zip(weights, marks[:width], strict=True))
+
+
 class DrivenBm25:
-    """Computes bm25() for a few articles (`scores`), remembering phrases' article counts."""
+    """Computes bm25() for a few articles (`matches`, `scores`), remembering phrases' article counts and, while
+    the index is unchanged (its averages record), a driven query's scores (a search asks for its page, its
+    folded copies and its grouped scores)."""
 
     def __init__(self) -> None:
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._scores: OrderedDict[tuple, tuple[float, dict[int, float]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def matches(
@@ -216,32 +240,64 @@ class DrivenBm25:
         *,
         grouped: bool = False,
     ) -> dict[int, float] | None:
-        """`scores` of the query's matches among the articles `drives` names (with `grouped`: only those that
-        have near copies), or None for an expression shape left to bm25()."""
+        """-bm25(article_fts, *weights) of the query's matches among the articles `drives` names (with
+        `grouped`: only those that have near copies), or None for what is left to bm25() (`phrases`, overlaps).
+        A one-phrase expression's instances are read by the statement that finds its matches."""
         found = phrases(match)
         if found is None:
             return None
-        conditions = [matches("fts_match", match), *article_filters(query, CARDS), drives]
-        if grouped:
-            copied = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
-            conditions.append(literal_column(f"+{TABLE}.rowid").in_(copied))
-        ids = conn.scalars(
-            select(CARDS.c.id).select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid)).where(*conditions)
-        )
-        return self.scores(conn, found, list(ids), weights)
+        averages = bytes(conn.execute(text(f"SELECT block FROM {TABLE}_data WHERE id = 1")).scalar() or b"")
+        key = (match, query.source, query.author, query.after, query.before, query.labels, tuple(weights), averages)
+        now = time.monotonic()
+        with self._lock:
+            known = self._scores.get(key)
+        if known is not None and now - known[0] < SCORES_SECONDS:
+            scores = known[1]
+        else:
+            counted = [p for p in found if p.counted]
+            distinct = list(dict.fromkeys(p.match for p in counted))
+            conditions = [matches("fts_match", match), *article_filters(query, CARDS), drives]
+            joined = FTS.join(CARDS, CARDS.c.id == FTS.c.rowid)
+            frequencies: dict[tuple[str, int], float] | None
+            if len(distinct) == 1:  # every mark is this phrase's (a NOT's phrases have no instance in a match)
+                phrase, read = counted[0], {}
+                columns = [literal_column(c) for c in _marks(phrase.words > 1)]
+                for row in conn.execute(select(FTS.c.rowid, *columns).select_from(joined).where(*conditions)):
+                    f = _weighted(row[1:], phrase.words, weights)
+                    if f is None:
+                        return None
+                    read[(phrase.match, int(row[0]))] = f
+                ids, frequencies = [i for _, i in read], read
+            else:
+                ids = [int(i) for i in conn.scalars(select(FTS.c.rowid).select_from(joined).where(*conditions))]
+                frequencies = self._frequencies(conn, counted, distinct, sorted(ids), weights)
+            if frequencies is None:
+                return None
+            scores = self.scores(conn, counted, ids, frequencies, averages)
+            with self._lock:
+                self._scores[key] = (now, scores)
+                while len(self._scores) > SCORES_MEMORY:
+                    self._scores.popitem(last=False)
+        if grouped and scores:
+            copied = select(SignatureRow.article_id).where(
+                SignatureRow.story_id.is_not(None), SignatureRow.article_id.in_(list(scores))
+            )
+            return {int(i): scores[int(i)] for i in conn.scalars(copied)}
+        return dict(scores)
 
     def scores(
-        self, conn: Connection, found: list[Phrase], ids: Sequence[int], weights: Sequence[float]
-    ) -> dict[int, float] | None:
-        """-bm25(article_fts, *weights) of each of `ids` (matches of the expression whose `phrases` are `found`),
-        or None when an instance overlap makes the count inexact (the caller asks bm25())."""
+        self,
+        conn: Connection,
+        counted: list[Phrase],
+        ids: Sequence[int],
+        frequencies: dict[tuple[str, int], float],
+        averages: bytes,
+    ) -> dict[int, float]:
+        """fts5_aux.c's sum over the counted phrases for each of `ids`, given their weighted instances."""
         wanted = sorted({int(i) for i in ids})
-        if not wanted:
+        totals = _varints(averages)
+        if not wanted or not totals or totals[0] <= 0:
             return {}
-        averages = conn.execute(text(f"SELECT block FROM {TABLE}_data WHERE id = 1")).scalar()
-        totals = _varints(bytes(averages or b""))
-        if not totals or totals[0] <= 0:
-            return None
         rows, tokens = totals[0], sum(totals[1:])
         avgdl = tokens / rows
         sizes = {
@@ -253,11 +309,7 @@ class DrivenBm25:
                 {"ids": wanted},
             )
         }
-        counted = [p for p in found if p.counted]
         distinct = list(dict.fromkeys(p.match for p in counted))
-        frequencies = self._frequencies(conn, counted, distinct, wanted, weights)
-        if frequencies is None:
-            return None
         idf = {
             m: max(math.log((rows - n + 0.5) / (n + 0.5)), IDF_FLOOR)
             for m, n in self.counts(conn, distinct, rows).items()
@@ -275,36 +327,26 @@ class DrivenBm25:
     def _frequencies(
         self, conn: Connection, found: list[Phrase], distinct: list[str], ids: list[int], weights: Sequence[float]
     ) -> dict[tuple[str, int], float] | None:
-        """(phrase, article) -> its instances weighted by column: highlight() marks each one (instances of one
-        phrase never share a mark unless they overlap, which only a phrase of several words can: checked)."""
-        if not distinct:
+        """(phrase, article) -> its instances weighted by column: highlight() marks each one, one statement per
+        phrase restricted to the matches (instances of one phrase never share a mark unless they overlap,
+        which only a phrase of several words can: checked)."""
+        if not ids:
             return {}
-        long = {p.match for p in found if p.words > 1}
+        words = {p.match: p.words for p in found}
         bound, params = _bound(ids)
-        parts = []
-        for n, m in enumerate(distinct):
-            counts = [
-                f"coalesce(length(highlight({TABLE}, {c}, char(1), '')) - length({name}), 0)"
-                for c, name in enumerate(COLUMNS)
-            ]
-            marked = (
-                [f"highlight({TABLE}, {c}, char(1), char(2))" for c in range(len(COLUMNS))]
-                if m in long
-                else ["NULL"] * len(COLUMNS)
-            )
-            parts.append(
-                f"SELECT {n}, rowid, {', '.join(counts + marked)} FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}"
-            )
+        parts = [
+            f"SELECT {n}, rowid, {', '.join(_marks(words[m] > 1))} FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}"
+            for n, m in enumerate(distinct)
+        ]
         params.update({f"m{n}": m for n, m in enumerate(distinct)})
         stmt = text(" UNION ALL ".join(parts)).bindparams(bindparam("ids", expanding=True))
         out: dict[tuple[str, int], float] = {}
-        width = len(COLUMNS)
         for row in conn.execute(stmt, params):
-            m, article = distinct[int(row[0])], int(row[1])
-            marks = row[2 + width :]
-            if m in long and not _separate(marks, next(p.words for p in found if p.match == m)):
+            m = distinct[int(row[0])]
+            f = _weighted(row[2:], words[m], weights)
+            if f is None:
                 return None
-            out[(m, article)] = sum(float(w) * int(c) for w, c in zip(weights, row[2 : 2 + width], strict=True))
+            out[(m, int(row[1]))] = f
         return out
 
     def counts(self, conn: Connection, matches: list[str], rows: int) -> dict[str, int]:
