@@ -375,7 +375,7 @@ class DrivenBm25:
             for n, found, oldest in conn.execute(text(" UNION ALL ".join(parts)), params):
                 count = int(found)
                 if count > cap and cap < (rows + 1) // 2:
-                    count = max(count, round(count * top / (top - int(oldest) + 1)))
+                    count = max(count, round((count - 1) * top / (top - int(oldest) + 1)))  # k-1 over the k-th's span
                 out[asked[int(n)]] = count
             with self._lock:
                 for m in asked:
