@@ -7,7 +7,7 @@ against the driven match set scored by `store.keyword.fts5_score` (after).
 Two worker processes, each importing its own checkout's `archive` (its folder first on sys.path) and opening
 the same archive (a copy: read only); every query goes to both in turn, the order alternating, so the
 machine's load hits both alike. Timed: `Searcher.search` in keyword mode, first page of 10, in each worker's
-process (page, counts, facets and story folding: the whole keyword search). Per query and filter (one day,
+process (page, counts, facets and story folding: the whole keyword search; `--mode hybrid` times hybrid). Per query and filter (one day,
 one week), p50 of each side and their ratio; both sides' result ids and keyword scores are compared (the
 scores differ only where an article count above `fts5_score.DF_CAP` is estimated). The after side remembers a
 query's scores while the index is unchanged, so repeated asks are cheaper: the note gives the first ask of each
@@ -42,7 +42,7 @@ archive = open_archive(bench_settings(Path(sys.argv[1])))
 searcher = Searcher(archive)
 for line in sys.stdin:
     ask = json.loads(line)
-    request = SearchRequest(q=ask["q"], mode="keyword", limit=10, after=date.fromisoformat(ask["after"]),
+    request = SearchRequest(q=ask["q"], mode=ask["mode"], limit=10, after=date.fromisoformat(ask["after"]),
                             before=date.fromisoformat(ask["before"]))
     started = time.perf_counter()
     response = searcher.search(request)
@@ -64,9 +64,10 @@ class Worker:
             text=True,
         )
 
-    def ask(self, q: str, after: date, before: date) -> dict:
+    def ask(self, q: str, after: date, before: date, mode: str = "keyword") -> dict:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"q": q, "after": after.isoformat(), "before": before.isoformat()}) + "\n")
+        asked = {"q": q, "after": after.isoformat(), "before": before.isoformat(), "mode": mode}
+        self.proc.stdin.write(json.dumps(asked) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
@@ -83,13 +84,15 @@ def _relative(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-12)
 
 
-def run(results: Results, before_tree: Path, after_tree: Path, index_dir: Path, days: list[str], repeat: int) -> None:
+def run(
+    results: Results, before_tree: Path, after_tree: Path, index_dir: Path, days: list[str], repeat: int, mode: str
+) -> None:
     """Every query of QUERIES on each day of `days` and on the week from it, `repeat` times each side."""
     require(index_dir / "archive.db", "a built archive (a copy: the workers only read it)")
     before, after = Worker(before_tree, index_dir), Worker(after_tree, index_dir)
     try:
         for worker in (before, after):  # warm both (statements, page cache)
-            worker.ask("warm up grain", date(2013, 5, 14), date(2013, 5, 15))
+            worker.ask("warm up grain", date(2013, 5, 14), date(2013, 5, 15), mode)
         for span, width in (("one day", 1), ("one week", 7)):
             for q in QUERIES:
                 a: list[float] = []
@@ -100,9 +103,9 @@ def run(results: Results, before_tree: Path, after_tree: Path, index_dir: Path, 
                     end = start + timedelta(days=width)
                     for i in range(repeat):
                         if (n + i) % 2:
-                            y, x = after.ask(q, start, end), before.ask(q, start, end)
+                            y, x = after.ask(q, start, end, mode), before.ask(q, start, end, mode)
                         else:
-                            x, y = before.ask(q, start, end), after.ask(q, start, end)
+                            x, y = before.ask(q, start, end, mode), after.ask(q, start, end, mode)
                         a.append(x["ms"])
                         b.append(y["ms"])
                     same_ids &= [h[0] for h in x["hits"]] == [h[0] for h in y["hits"]] and x["total"] == y["total"]
@@ -111,7 +114,7 @@ def run(results: Results, before_tree: Path, after_tree: Path, index_dir: Path, 
                 results.details[f"{q} [{span}]"] = {"before_ms": a, "after_ms": b}
                 results.add(
                     "driven-bm25",
-                    f"keyword p50 ms, {q} [{span}], after",
+                    f"{mode} p50 ms, {q} [{span}], after",
                     p50(b),
                     p50(a),
                     p50(b) / p50(a),
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=PROJECT_ROOT / "build" / "scale" / "archive-100000")
     parser.add_argument("--days", nargs="+", default=list(DAYS), help="first days of the filters")
     parser.add_argument("--repeat", type=int, default=5, help="times each query is asked of each side")
+    parser.add_argument("--mode", default="keyword", choices=("keyword", "hybrid"), help="the search mode timed")
     parser.add_argument("--estimate-caps", type=int, nargs="*", default=[], help="only: the count estimate's error")
     args = parser.parse_args(argv)
     if args.estimate_caps:
@@ -195,7 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_suite(
         "driven-bm25",
         lambda results: run(
-            results, args.before_tree.resolve(), args.after_tree.resolve(), args.index_dir, args.days, args.repeat
+            results,
+            args.before_tree.resolve(),
+            args.after_tree.resolve(),
+            args.index_dir,
+            args.days,
+            args.repeat,
+            args.mode,
         ),
     )
 
