@@ -38,7 +38,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam, cast, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 
 from archive.query import Query
 from archive.query.words import word_parts
@@ -145,6 +157,19 @@ def _parse(expression: str) -> Any:
     if at != len(tokens):
         raise ValueError(expression)
     return tree
+
+
+def _any_of(expression: str) -> bool:
+    """True when `expression` is a phrase or an OR of phrases (column filters allowed): nothing but its phrases'
+    instances decides a match."""
+
+    def flat(node: Any) -> bool:
+        return node[0] == "p" or (node[0] == "col" and flat(node[2])) or (node[0] == "or" and all(map(flat, node[1])))
+
+    try:
+        return flat(_parse(expression))
+    except (ValueError, IndexError):
+        return False
 
 
 def phrases(expression: str) -> list[Phrase] | None:
@@ -268,6 +293,9 @@ class DrivenBm25:
                         return None
                     read[(phrase.match, int(row[0]))] = f
                 ids, frequencies = [i for _, i in read], read
+            elif len(counted) == len(found) and _any_of(match):  # matched: an article holding any of the phrases
+                frequencies = self._frequencies_among(conn, counted, distinct, drives, weights)
+                ids = sorted({i for _, i in frequencies or {}})
             else:
                 ids = [int(i) for i in conn.scalars(select(FTS.c.rowid).select_from(joined).where(*conditions))]
                 frequencies = self._frequencies(conn, counted, distinct, sorted(ids), weights)
@@ -322,6 +350,34 @@ class DrivenBm25:
                 f = frequencies.get((p.match, article), 0.0)
                 score += idf[p.match] * ((f * (K1 + 1.0)) / (f + norm))
             out[article] = score
+        return out
+
+    def _frequencies_among(
+        self,
+        conn: Connection,
+        found: list[Phrase],
+        distinct: list[str],
+        drives: ColumnElement[bool],
+        weights: Sequence[float],
+    ) -> dict[tuple[str, int], float] | None:
+        """`_frequencies` of an OR of phrases over the articles `drives` names: the articles it returns are the
+        matches (no statement finds them first)."""
+        words = {p.match: p.words for p in found}
+        parts = [
+            select(
+                literal_column(str(n)).label("phrase"),
+                FTS.c.rowid.label("id"),
+                *[literal_column(c).label(f"c{k}") for k, c in enumerate(_marks(words[m] > 1))],
+            ).where(matches(f"fts_p{n}", m), drives)
+            for n, m in enumerate(distinct)
+        ]
+        out: dict[tuple[str, int], float] = {}
+        for row in conn.execute(union_all(*parts)):
+            m = distinct[int(row[0])]
+            f = _weighted(row[2:], words[m], weights)
+            if f is None:
+                return None
+            out[(m, int(row[1]))] = f
         return out
 
     def _frequencies(
