@@ -29,7 +29,13 @@ from pathlib import Path
 
 from bench.common import PROJECT_ROOT, Results, log, p50, require, run_suite
 
-QUERIES = ("said", "oil", "oil prices", '"central bank"')
+QUERIES = (
+    "said",
+    "oil",
+    "oil prices",
+    '"central bank"',
+    "dollar yen mark sterling franc currency markets central banks",
+)
 DAYS = ("2013-05-14", "2018-11-02", "2005-06-20", "2021-02-09", "2009-09-30")
 WORKER = """
 import json, sys, time
