@@ -1,23 +1,22 @@
-"""BM25 of a driven match set computed as FTS5's bm25() computes it, without its whole-index walk.
+"""BM25 of a driven match set computed as FTS5's bm25() computes it, without its whole-index walks.
 
-bm25() computes each phrase's idf by running the phrase over the whole index once per statement
-(`xQueryPhrase` in fts5Bm25GetData): `said` restricted to one day of a 1,000,000-article archive walked
-~800,000 postings (seconds), against under a millisecond for the same statement without bm25(). When
-narrow filters drive a query (`FILTER_DRIVES`) its matches are few, so their scores are computed here with
-fts5_aux.c's formula, from what FTS5 stores:
+bm25() computes each phrase's idf by running the phrase over the whole index (`xQueryPhrase` in
+fts5Bm25GetData), and FTS5 answers a `rowid IN (list)` (how narrow filters drive a query, `FILTER_DRIVES`)
+by running the match once per id, each run walking those postings again: `said` on one week of the
+1,000,000-article scale archive (705 matches) cost 13 s. Those matches are few, so their scores are computed
+here with fts5_aux.c's formula, from what FTS5 stores:
 
     score = sum over the expression's phrases i of idf_i * f_i * (K1 + 1) / (f_i + K1 * (1 - B + B * D / avgdl))
 
 - f_i: the phrase's instances in the article, each weighted by its column's weight (`highlight()` per phrase,
-  restricted to the matches, marks each instance: counted in SQL);
+  over the matches alone, marks each instance: counted in SQL);
 - D: the article's length in tokens over all columns (`article_fts_docsize`, varints); avgdl: the index's
   token total over its row count (the averages record, `article_fts_data` id 1);
 - idf_i = log((N - n_i + 0.5) / (n_i + 0.5)), floored at 1e-6, n_i the articles holding the phrase: counted
   newest first up to half the index (the idf is floored past it) or `DF_CAP`, else estimated from the id span
   of its newest `DF_CAP` + 1 matches (the share of the archive's ids they cover); remembered per phrase for
-  `DF_SECONDS`. A count costs ~30 ns a posting, once; what made bm25() slow on a driven set is that FTS5
-  answers `rowid IN (list)` by running the match once per id, and bm25() walks every phrase's whole
-  postings again on each run (`said` on one week of a 100,000-article archive: 108 ms, against 2 ms).
+  `DF_SECONDS` (a count costs ~30 ns a posting: `said` ~15 ms at 1,000,000 articles, once a minute). Within
+  `DF_SECONDS` of a write a remembered count may miss the articles written since.
 
 Each quoted string of the expression is one phrase, as bm25() counts them (a word written twice counts
 twice). A phrase under a NOT's right side never has an instance in a match: it adds nothing (no count).
@@ -63,7 +62,7 @@ from archive.store.models import SignatureRow
 K1 = 1.2  # fts5_aux.c's constants
 B = 0.75
 IDF_FLOOR = 1e-6
-DF_CAP = 100_000  # a phrase's article count is exact up to this many (or half the index), else estimated
+DF_CAP = 500_000  # a phrase's article count is exact up to this many (or half the index), else estimated (~15 ms)
 DF_SECONDS = 60.0  # how long a phrase's article count is remembered
 DF_MEMORY = 1024  # phrases whose article count is remembered
 SCORES_SECONDS = 10.0  # how long a driven query's scores are remembered (while the index is unchanged)
