@@ -14,7 +14,7 @@ from archive.query import parse_query
 from archive.search.terms import ranking_terms
 from archive.store.keyword import fts5_score
 from archive.store.keyword.fts5 import BODY_WEIGHT, TABLE, to_fts5
-from archive.store.keyword.fts5_score import phrases
+from archive.store.keyword.fts5_phrases import phrases
 from archive.write import ingest
 from tests.conftest import hash_archive
 

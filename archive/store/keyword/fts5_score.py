@@ -20,7 +20,7 @@ here with fts5_aux.c's formula, from what FTS5 stores:
 
 Each quoted string of the expression is one phrase, as bm25() counts them (a word written twice counts
 twice). A phrase under a NOT's right side never has an instance in a match: it adds nothing (no count).
-`phrases` accepts the shapes where "a phrase counts exactly its instances in the article" holds in FTS5's
+`fts5_phrases.phrases` accepts the shapes where "a phrase counts exactly its instances in the article" holds in FTS5's
 evaluation (every AND and NOT on the path from the root through ANDs, ORs only of phrases); other shapes,
 and a phrase whose instances overlap (highlight() merges them), answer None: the caller scores with bm25().
 """
@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -55,6 +53,7 @@ from archive.query import Query
 from archive.query.words import word_parts
 from archive.store.cards import CARDS
 from archive.store.filters import article_filters
+from archive.store.keyword.fts5_phrases import Phrase, any_of_phrases, phrases
 from archive.store.keyword.fts5_schema import FTS, matches
 from archive.store.keyword.fts5_syntax import COLUMNS, TABLE
 from archive.store.models import SignatureRow
@@ -70,133 +69,6 @@ SCORES_MEMORY = 64  # driven queries whose scores are remembered
 RANGE_SPAN = 20_000  # ids within this span are read from the range's postings, not looked up one by one
 OPEN = "\x01"  # highlight()'s marks: control characters no article is expected to hold (checked)
 CLOSE = "\x02"
-_TOKEN = re.compile(r'"((?:[^"]|"")*)"(\*?)|\(|\)|AND\b|OR\b|NOT\b|(\w+) :')
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """One quoted string of an expression: its FTS5 text, column filter, word count, and whether it counts."""
-
-    text: str  # '"a b"' or '"ab"*'
-    column: str | None
-    words: int
-    counted: bool  # False under a NOT's right side
-
-    @property
-    def match(self) -> str:
-        return f"{self.column} : {self.text}" if self.column else self.text
-
-
-def _parse(expression: str) -> Any:
-    """The expression `fts5_syntax` writes as a tree: ("p", text, words) | ("col", name, tree) |
-    ("and" | "or", [trees]) | ("not", left, right); ValueError on anything else. FTS5's precedence:
-    NOT binds tighter than AND, AND than OR."""
-    tokens: list[tuple[str, ...]] = []
-    pos = 0
-    while pos < len(expression):
-        if expression[pos] == " ":
-            pos += 1
-            continue
-        m = _TOKEN.match(expression, pos)
-        if m is None:
-            raise ValueError(expression)
-        if m.group(1) is not None:
-            inner = m.group(1).replace('""', '"')
-            tokens.append(("p", m.group(0), str(len(word_parts(inner)))))
-        elif m.group(3) is not None:
-            tokens.append(("col", m.group(3)))
-        else:
-            tokens.append((m.group(0),))
-        pos = m.end()
-    at = 0
-
-    def peek() -> str | None:
-        return tokens[at][0] if at < len(tokens) else None
-
-    def take() -> tuple[str, ...]:
-        nonlocal at
-        at += 1
-        return tokens[at - 1]
-
-    def primary() -> Any:
-        token = take()
-        if token[0] == "p":
-            return ("p", token[1], int(token[2]))
-        if token[0] == "col":
-            return ("col", token[1], primary())
-        if token[0] == "(":
-            tree = disjunction()
-            if take()[0] != ")":
-                raise ValueError(expression)
-            return tree
-        raise ValueError(expression)
-
-    def negation() -> Any:
-        tree = primary()
-        while peek() == "NOT":
-            take()
-            tree = ("not", tree, primary())
-        return tree
-
-    def conjunction() -> Any:
-        trees = [negation()]
-        while peek() == "AND":
-            take()
-            trees.append(negation())
-        return trees[0] if len(trees) == 1 else ("and", trees)
-
-    def disjunction() -> Any:
-        trees = [conjunction()]
-        while peek() == "OR":
-            take()
-            trees.append(conjunction())
-        return trees[0] if len(trees) == 1 else ("or", trees)
-
-    tree = disjunction()
-    if at != len(tokens):
-        raise ValueError(expression)
-    return tree
-
-
-def _any_of(expression: str) -> bool:
-    """True when `expression` is a phrase or an OR of phrases (column filters allowed): nothing but its phrases'
-    instances decides a match."""
-
-    def flat(node: Any) -> bool:
-        return node[0] == "p" or (node[0] == "col" and flat(node[2])) or (node[0] == "or" and all(map(flat, node[1])))
-
-    try:
-        return flat(_parse(expression))
-    except (ValueError, IndexError):
-        return False
-
-
-def phrases(expression: str) -> list[Phrase] | None:
-    """The phrases bm25() scores for `expression`, in order, or None for a shape scored with bm25() itself."""
-    try:
-        tree = _parse(expression)
-    except (ValueError, IndexError):
-        return None
-    found: list[Phrase] = []
-
-    def flat(node: Any, column: str | None, counted: bool) -> bool:  # a phrase or an OR of phrases
-        if node[0] == "p":
-            found.append(Phrase(node[1], column, node[2], counted))
-            return True
-        if node[0] == "col":
-            return column is None and node[1] in COLUMNS and flat(node[2], node[1], counted)
-        return node[0] == "or" and all(flat(n, column, counted) for n in node[1])
-
-    def spine(node: Any, column: str | None) -> bool:  # matched at every row the whole expression matches
-        if node[0] == "and":
-            return all(spine(n, column) for n in node[1])
-        if node[0] == "not":
-            return spine(node[1], column) and flat(node[2], column, False)
-        if node[0] == "col" and node[2][0] in ("and", "not"):
-            return column is None and node[1] in COLUMNS and spine(node[2], node[1])
-        return flat(node, column, True)
-
-    return found if spine(tree, None) else None
 
 
 def _varints(blob: bytes) -> list[int]:
@@ -292,7 +164,7 @@ class DrivenBm25:
                         return None
                     read[(phrase.match, int(row[0]))] = f
                 ids, frequencies = [i for _, i in read], read
-            elif len(counted) == len(found) and _any_of(match):  # matched: an article holding any of the phrases
+            elif len(counted) == len(found) and any_of_phrases(match):  # matched: an article holding any of the phrases
                 frequencies = self._frequencies_among(conn, counted, distinct, drives, weights)
                 ids = sorted({i for _, i in frequencies or {}})
             else:
