@@ -91,7 +91,14 @@ def _relative(a: float, b: float) -> float:
 
 
 def run(
-    results: Results, before_tree: Path, after_tree: Path, index_dir: Path, days: list[str], repeat: int, mode: str
+    results: Results,
+    before_tree: Path,
+    after_tree: Path,
+    index_dir: Path,
+    days: list[str],
+    repeat: int,
+    mode: str,
+    queries: list[str],
 ) -> None:
     """Every query of QUERIES on each day of `days` and on the week from it, `repeat` times each side."""
     require(index_dir / "archive.db", "a built archive (a copy: the workers only read it)")
@@ -100,7 +107,7 @@ def run(
         for worker in (before, after):  # warm both (statements, page cache)
             worker.ask("warm up grain", date(2013, 5, 14), date(2013, 5, 15), mode)
         for span, width in (("one day", 1), ("one week", 7)):
-            for q in QUERIES:
+            for q in queries:
                 a: list[float] = []
                 b: list[float] = []
                 same_ids, worst = True, 0.0
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", nargs="+", default=list(DAYS), help="first days of the filters")
     parser.add_argument("--repeat", type=int, default=5, help="times each query is asked of each side")
     parser.add_argument("--mode", default="keyword", choices=("keyword", "hybrid"), help="the search mode timed")
+    parser.add_argument("--queries", nargs="+", default=list(QUERIES), help="the queries timed")
     parser.add_argument("--estimate-caps", type=int, nargs="*", default=[], help="only: the count estimate's error")
     args = parser.parse_args(argv)
     if args.estimate_caps:
@@ -212,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             args.days,
             args.repeat,
             args.mode,
+            args.queries,
         ),
     )
 

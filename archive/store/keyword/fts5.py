@@ -83,32 +83,35 @@ class Fts5KeywordIndex:
         """True when counts and facets cover only the newest `KEYWORD_WINDOW` matches (a total is then 'at least')."""
         return self._scope(conn, query, KEYWORD_WINDOW)[1]
 
-    def _scope(self, conn: Connection, query: Query, size: int) -> tuple[list[ColumnElement[bool]], bool]:
+    def _scope(
+        self, conn: Connection, query: Query, size: int, *, scoring: bool = False
+    ) -> tuple[list[ColumnElement[bool]], bool]:
         """What keeps a statement over the matches from reading every match (conditions on the FTS rowid):
         narrow filters drive it (the filtered articles looked up one by one, `FILTER_DRIVES`), else a match set
         above `size` is cut to its newest `size` matches (`window`); ([], False) when neither applies. The flag:
-        the window cut it."""
-        drives = self._drives(conn, query)
+        the window cut it. `scoring` (bm25() statements): the filtered articles kept by SQLite (`+rowid IN`), or
+        FTS5 would rerun the match, and bm25() its whole-index walks, once per article."""
+        drives = self._drives(conn, query, scoring=scoring)
         if drives is not None:
             return [drives], False
         floor = self.window(conn, query, size)
         return ([], False) if floor is None else ([FTS.c.rowid >= floor], True)
 
-    def _drives(self, conn: Connection, query: Query) -> ColumnElement[bool] | None:
-        """`rowid IN (the filtered articles)` when the query's filters select at most `FILTER_DRIVES`."""
+    def _drives(self, conn: Connection, query: Query, *, scoring: bool = False) -> ColumnElement[bool] | None:
+        """`rowid IN (the filtered articles)` when the query's filters select at most `FILTER_DRIVES` (`_scope`)."""
         filters = article_filters(query)
         if filters:
             few = select(ArticleRow.id).where(*filters).limit(FILTER_DRIVES + 1).subquery()
             if int(conn.scalar(select(func.count()).select_from(few)) or 0) <= FILTER_DRIVES:
-                return FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))
+                rowid = literal_column(f"+{TABLE}.rowid") if scoring else FTS.c.rowid
+                return rowid.in_(select(ArticleRow.id).where(*filters))
         return None
 
     def _driven_scores(
         self, conn: Connection, query: Query, title_weight: float, *, grouped: bool = False
     ) -> dict[int, float] | None:
         """-bm25() of the matches (with `grouped`: those that have near copies) when narrow filters drive the
-        query, computed for them alone (`fts5_score`: bm25() walks each phrase's whole postings); None when
-        the filters do not drive it or the expression is a shape `fts5_score` leaves to bm25()."""
+        query, computed for them alone (`fts5_score`); None when they do not, or for a shape left to bm25()."""
         match = to_fts5(query)
         drives = self._drives(conn, query) if match is not None else None
         if match is None or drives is None:
@@ -202,7 +205,7 @@ class Fts5KeywordIndex:
         if (driven := self._driven(conn, query, title_weight)) is not None:  # every match scored, exactly
             return [(int(r.id), float(r.score)) for r in conn.execute(driven.order_by(*order).limit(limit))]
         bounded = self._bounded(conn, query, scored, limit)
-        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW)[0]):
+        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW, scoring=True)[0]):
             scored = self._scored(query, title_weight)  # joined: the scope may name the filters' articles
             assert scored is not None
             bounded = scored.where(*scope)
@@ -220,7 +223,7 @@ class Fts5KeywordIndex:
         scored = driven if driven is not None else self._scored(query, title_weight)
         if scored is None:
             return []
-        scope, windowed = ([], False) if driven is not None else self._scope(conn, query, RANK_WINDOW)
+        scope, windowed = ([], False) if driven is not None else self._scope(conn, query, RANK_WINDOW, scoring=True)
         if sort == "relevance":  # the first pages among the rarest words' matches (`narrowing`) or the newest
             # matches (`window`), when they fill the page; a page beyond them ranks every match
             bounded = scored if driven is not None else self._bounded(conn, query, scored, offset + limit)
@@ -272,7 +275,7 @@ class Fts5KeywordIndex:
         conditions = (
             matches("fts_match", match),
             *article_filters(query, CARDS),
-            *self._scope(conn, query, KEYWORD_WINDOW)[0],
+            *self._scope(conn, query, KEYWORD_WINDOW, scoring=sort == "relevance")[0],
         )
         grouped_matches = select(*columns).select_from(joined).where(*conditions)
         return [int(r[0]) for r in conn.execute(story_copies(grouped_matches, sort_order(sort))).all()]
@@ -342,7 +345,7 @@ class Fts5KeywordIndex:
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
         grouped = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
         filters = article_filters(query, CARDS)
-        scope = self._scope(conn, query, KEYWORD_WINDOW)[0]
+        scope = self._scope(conn, query, KEYWORD_WINDOW, scoring=True)[0]
         stmt = select(FTS.c.rowid, score).where(
             matches("fts_match", match), literal_column(f"+{TABLE}.rowid").in_(grouped), *scope
         )
