@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from archive.cli import main
 from archive.documents import Article
-from archive.search import SearchRequest, Searcher
+from archive.search import Searcher, SearchRequest
 from archive.write import ingest
 from archive.write.maintain import compact
 

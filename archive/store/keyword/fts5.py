@@ -16,19 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Integer,
-    Select,
-    bindparam,
-    column,
-    func,
-    literal_column,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import ColumnElement, Connection, Select, func, literal_column, select, text
 
 from archive.limits import FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
 from archive.query import Node, Query, Term
@@ -46,25 +34,19 @@ from archive.store.filters import (
     story_copies,
     story_ids,
 )
-from archive.store.keyword.fts5_schema import create_schema, merge_segments
+from archive.store.keyword.fts5_schema import FTS, create_schema, matches, merge_segments
+from archive.store.keyword.fts5_score import DrivenBm25, scored_rows
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
+from archive.store.keyword.fts5_words import words_in
 from archive.store.models import ArticleRow, SignatureRow
 
-_FTS = table(TABLE, column("rowid", Integer))
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
-FEW_IDS = 50  # `words_in`: up to this many ids, FTS5 looks each one up
 WINDOW_SECONDS = 10.0  # how long a query's `window` is remembered
 WINDOW_MEMORY = 256  # expressions whose window is remembered
 NARROW_WORDS = 3  # `narrowing`: queries of at least this many optional words ...
 NARROW_BOUND = 1000  # ... score only their rarest words' matches, up to this many (SciFact: docs/search.md) ...
 NARROW_ARCHIVE = 100_000  # ... in an archive of more articles than this (below, scoring every match is cheap and exact:
 # the first pass cost the Reuters known-item TEST headlines 0.6 points of keyword and hybrid nDCG@10)
-RANGE_SPAN = 20_000  # `words_in`: ids within this span are answered from the range's postings (<= this many a word)
-RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
-
-
-def _matches(name: str, expression: str) -> ColumnElement[bool]:
-    return text(f"{TABLE} MATCH :{name}").bindparams(**{name: expression})
 
 
 class Fts5KeywordIndex:
@@ -73,6 +55,7 @@ class Fts5KeywordIndex:
     def __init__(self) -> None:
         self._floors: OrderedDict[tuple[str, int], tuple[float, int | None]] = OrderedDict()  # `window`, per expression
         self._lock = threading.Lock()
+        self._bm25 = DrivenBm25()  # a driven match set's BM25 (`_driven`)
 
     def create(self, conn: Connection) -> None:
         """Create the table and its triggers on `articles`; backfill it when its row count is behind."""
@@ -91,29 +74,56 @@ class Fts5KeywordIndex:
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
         filters = article_filters(query)
         if not dated and not filters:
-            return select(_FTS.c.rowid.label("id"), score).where(_matches("fts_match", match))
+            return select(FTS.c.rowid.label("id"), score).where(matches("fts_match", match))
         return (
             select(CARDS.c.id.label("id"), CARDS.c.published_at.label("published"), score)
-            .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
-            .where(_matches("fts_match", match), *article_filters(query, CARDS))
+            .select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid))
+            .where(matches("fts_match", match), *article_filters(query, CARDS))
         )
 
     def counted_in_window(self, conn: Connection, query: Query) -> bool:
         """True when counts and facets cover only the newest `KEYWORD_WINDOW` matches (a total is then 'at least')."""
         return self._scope(conn, query, KEYWORD_WINDOW)[1]
 
-    def _scope(self, conn: Connection, query: Query, size: int) -> tuple[list[ColumnElement[bool]], bool]:
+    def _scope(
+        self, conn: Connection, query: Query, size: int, *, scoring: bool = False
+    ) -> tuple[list[ColumnElement[bool]], bool]:
         """What keeps a statement over the matches from reading every match (conditions on the FTS rowid):
         narrow filters drive it (the filtered articles looked up one by one, `FILTER_DRIVES`), else a match set
         above `size` is cut to its newest `size` matches (`window`); ([], False) when neither applies. The flag:
-        the window cut it."""
+        the window cut it. `scoring` (bm25() statements): the filtered articles kept by SQLite (`+rowid IN`), or
+        FTS5 would rerun the match, and bm25() its whole-index walks, once per article."""
+        drives = self._drives(conn, query, scoring=scoring)
+        if drives is not None:
+            return [drives], False
+        floor = self.window(conn, query, size)
+        return ([], False) if floor is None else ([FTS.c.rowid >= floor], True)
+
+    def _drives(self, conn: Connection, query: Query, *, scoring: bool = False) -> ColumnElement[bool] | None:
+        """`rowid IN (the filtered articles)` when the query's filters select at most `FILTER_DRIVES` (`_scope`)."""
         filters = article_filters(query)
         if filters:
             few = select(ArticleRow.id).where(*filters).limit(FILTER_DRIVES + 1).subquery()
             if int(conn.scalar(select(func.count()).select_from(few)) or 0) <= FILTER_DRIVES:
-                return [_FTS.c.rowid.in_(select(ArticleRow.id).where(*filters))], False
-        floor = self.window(conn, query, size)
-        return ([], False) if floor is None else ([_FTS.c.rowid >= floor], True)
+                rowid = literal_column(f"+{TABLE}.rowid") if scoring else FTS.c.rowid
+                return rowid.in_(select(ArticleRow.id).where(*filters))
+        return None
+
+    def _driven_scores(
+        self, conn: Connection, query: Query, title_weight: float, *, grouped: bool = False
+    ) -> dict[int, float] | None:
+        """-bm25() of the matches (with `grouped`: those that have near copies) when narrow filters drive the
+        query, computed for them alone (`fts5_score`); None when they do not, or for a shape left to bm25()."""
+        match = to_fts5(query)
+        drives = self._drives(conn, query) if match is not None else None
+        if match is None or drives is None:
+            return None
+        return self._bm25.matches(conn, query, match, drives, (float(title_weight), BODY_WEIGHT), grouped=grouped)
+
+    def _driven(self, conn: Connection, query: Query, title_weight: float, *, grouped: bool = False) -> Select | None:
+        """`_driven_scores` as a select of (id, published, score), or None."""
+        scores = self._driven_scores(conn, query, title_weight, grouped=grouped)
+        return None if scores is None else scored_rows(scores)
 
     def window(self, conn: Connection, query: Query, size: int) -> int | None:
         """The smallest article id of the newest `size` matches of the query's expression (filters
@@ -131,9 +141,9 @@ class Fts5KeywordIndex:
         # ids are never reused: an archive of at most `size` ids never needs the window (no index read)
         if int(conn.scalar(select(func.max(ArticleRow.id))) or 0) > size:
             stmt = (
-                select(_FTS.c.rowid)
-                .where(_matches("fts_window", match))
-                .order_by(_FTS.c.rowid.desc())
+                select(FTS.c.rowid)
+                .where(matches("fts_window", match))
+                .order_by(FTS.c.rowid.desc())
                 .limit(1)
                 .offset(size)
             )
@@ -184,7 +194,7 @@ class Fts5KeywordIndex:
         narrow = self.narrowing(conn, query, limit)
         if narrow is None:
             return scored
-        rare = select(_FTS.c.rowid).where(_matches("fts_narrow", narrow))
+        rare = select(FTS.c.rowid).where(matches("fts_narrow", narrow))
         return scored.where(literal_column(f"+{TABLE}.rowid").in_(rare))  # unary plus: SQLite filters, FTS5 reads
 
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
@@ -194,8 +204,10 @@ class Fts5KeywordIndex:
         if scored is None:
             return []
         order = (literal_column("score").desc(), literal_column("id"))
+        if (driven := self._driven(conn, query, title_weight)) is not None:  # every match scored, exactly
+            return [(int(r.id), float(r.score)) for r in conn.execute(driven.order_by(*order).limit(limit))]
         bounded = self._bounded(conn, query, scored, limit)
-        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW)[0]):
+        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW, scoring=True)[0]):
             scored = self._scored(query, title_weight)  # joined: the scope may name the filters' articles
             assert scored is not None
             bounded = scored.where(*scope)
@@ -207,14 +219,16 @@ class Fts5KeywordIndex:
     def page(
         self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
     ) -> list[tuple[int, float, int]]:
-        """One page over all matches: by relevance, or by date with each match's relevance rank kept."""
-        scored = self._scored(query, title_weight)
+        """One page over all matches: by relevance, or by date with each match's relevance rank kept (narrow
+        filters driving: every match scored by `_driven`)."""
+        driven = self._driven(conn, query, title_weight)
+        scored = driven if driven is not None else self._scored(query, title_weight)
         if scored is None:
             return []
-        scope, windowed = self._scope(conn, query, RANK_WINDOW)
+        scope, windowed = ([], False) if driven is not None else self._scope(conn, query, RANK_WINDOW, scoring=True)
         if sort == "relevance":  # the first pages among the rarest words' matches (`narrowing`) or the newest
             # matches (`window`), when they fill the page; a page beyond them ranks every match
-            bounded = self._bounded(conn, query, scored, offset + limit)
+            bounded = scored if driven is not None else self._bounded(conn, query, scored, offset + limit)
             cut = scored.where(*scope) if scope else scored
             tries = ([bounded] if bounded is not scored else []) + ([cut] if cut is not scored else []) + [scored]
             for stmt in tries:
@@ -252,12 +266,18 @@ class Fts5KeywordIndex:
             CARDS.c.published_at.label("published"),
         ]
         if sort == "relevance":
+            driven = self._driven(conn, query, title_weight, grouped=True)
+            if driven is not None:  # narrow filters: only the grouped matches, scored by `_driven`
+                rows = driven.subquery("driven")
+                grouped_matches = select(rows.c.id, grouped.c.story_id.label("story"), rows.c.published, rows.c.score)
+                joined_rows = grouped_matches.select_from(rows.join(grouped, grouped.c.article_id == rows.c.id))
+                return [int(r[0]) for r in conn.execute(story_copies(joined_rows, sort_order(sort))).all()]
             columns.append(literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score"))
-        joined = _FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid).join(grouped, grouped.c.article_id == CARDS.c.id)
+        joined = FTS.join(CARDS, CARDS.c.id == FTS.c.rowid).join(grouped, grouped.c.article_id == CARDS.c.id)
         conditions = (
-            _matches("fts_match", match),
+            matches("fts_match", match),
             *article_filters(query, CARDS),
-            *self._scope(conn, query, KEYWORD_WINDOW)[0],
+            *self._scope(conn, query, KEYWORD_WINDOW, scoring=sort == "relevance")[0],
         )
         grouped_matches = select(*columns).select_from(joined).where(*conditions)
         return [int(r[0]) for r in conn.execute(story_copies(grouped_matches, sort_order(sort))).all()]
@@ -284,7 +304,7 @@ class Fts5KeywordIndex:
             copies = self.story_copies(conn, query, sort=sort, title_weight=title_weight)
         day = publication_day(CARDS)
         conditions = [
-            _matches("fts_match", match),
+            matches("fts_match", match),
             *article_filters(query, CARDS),
             *self._scope(conn, query, KEYWORD_WINDOW)[0],
         ]
@@ -292,7 +312,7 @@ class Fts5KeywordIndex:
             conditions.append(CARDS.c.id.not_in(list(copies)))
         matched = (
             select(CARDS.c.id.label("id"), CARDS.c.source.label("source"), day.label("day"))
-            .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
+            .select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid))
             .where(*conditions)
         )
         return read_facets(conn.execute(facet_counts(matched, fields)).all(), fields)
@@ -307,11 +327,11 @@ class Fts5KeywordIndex:
         if filters:
             stmt = (
                 select(CARDS.c.id)
-                .select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid))
-                .where(_matches("fts_match", match), *filters, *scope)
+                .select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid))
+                .where(matches("fts_match", match), *filters, *scope)
             )
         else:
-            stmt = select(_FTS.c.rowid).where(_matches("fts_match", match), *scope)
+            stmt = select(FTS.c.rowid).where(matches("fts_match", match), *scope)
         return list(conn.scalars(stmt))
 
     def grouped_scores(self, conn: Connection, query: Query, title_weight: float) -> dict[int, float]:
@@ -321,15 +341,18 @@ class Fts5KeywordIndex:
         match = to_fts5(query)
         if match is None:
             return {}
+        driven = self._driven_scores(conn, query, title_weight, grouped=True)
+        if driven is not None:  # narrow filters: scored by `_driven_scores`
+            return driven
         score = literal_column(f"-bm25({TABLE}, {float(title_weight)}, {BODY_WEIGHT})").label("score")
         grouped = select(SignatureRow.article_id).where(SignatureRow.story_id.is_not(None))
         filters = article_filters(query, CARDS)
-        scope = self._scope(conn, query, KEYWORD_WINDOW)[0]
-        stmt = select(_FTS.c.rowid, score).where(
-            _matches("fts_match", match), literal_column(f"+{TABLE}.rowid").in_(grouped), *scope
+        scope = self._scope(conn, query, KEYWORD_WINDOW, scoring=True)[0]
+        stmt = select(FTS.c.rowid, score).where(
+            matches("fts_match", match), literal_column(f"+{TABLE}.rowid").in_(grouped), *scope
         )
         if filters:
-            stmt = stmt.select_from(_FTS.join(CARDS, CARDS.c.id == _FTS.c.rowid)).where(*filters)
+            stmt = stmt.select_from(FTS.join(CARDS, CARDS.c.id == FTS.c.rowid)).where(*filters)
         return {int(i): float(v) for i, v in conn.execute(stmt)}
 
     def satisfying(self, expression: Node | None, within: tuple[Any, Any] | None = None) -> ColumnElement[bool] | None:
@@ -350,49 +373,22 @@ class Fts5KeywordIndex:
         tree, True), or for a tree that only excludes (the ids matching an exclusion, False)."""
         if expression is None:
             return None
-        bounds = [_FTS.c.rowid.between(*within)] if within is not None else []
+        bounds = [FTS.c.rowid.between(*within)] if within is not None else []
         match = expression_to_fts5(expression)
         if match is not None:
-            return select(_FTS.c.rowid).where(_matches("fts_require", match), *bounds), True
+            return select(FTS.c.rowid).where(matches("fts_require", match), *bounds), True
         excluded = compile_excluded(expression, FTS5)
         if excluded is None:
             return None
-        return select(_FTS.c.rowid).where(_matches("fts_exclude", excluded), *bounds), False
+        return select(FTS.c.rowid).where(matches("fts_exclude", excluded), *bounds), False
 
     def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
         """Which of `article_ids` match `expression` (`words_in` with one word)."""
         return set(self.words_in(conn, {"": expression}, article_ids))
 
     def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
-        """Which of `words` (label -> positive tree) each of `article_ids` matches: one statement for all of them
-        (a UNION ALL of one FTS5 match per word, each restricted to the ids).
-
-        FTS5 answers a `rowid IN (...)` list by running the match once per id (~20 us each: right for a page of
-        ids spread over a big archive); when the ids are dense (their range within `RANGE_SPAN`, or at most
-        `RANGE_PER_ID` times their number) each word's postings within the range are read in one pass instead and the ids
-        kept by SQLite (`+rowid IN`: the unary plus keeps the list away from FTS5), which is what long queries
-        on a small archive ask (15 words x 300 ids on SciFact: one statement instead of 15)."""
-        matches = {label: m for label, node in words.items() if (m := expression_to_fts5(node)) is not None}
-        wanted = sorted({int(i) for i in article_ids})
-        found: dict[int, set[str]] = {}
-        if not matches or not wanted:
-            return found
-        labels = list(matches)
-        low, high = wanted[0], wanted[-1]
-        span = high - low
-        dense = span <= RANGE_SPAN or (len(wanted) > FEW_IDS and span < RANGE_PER_ID * len(wanted))
-        bound = "rowid BETWEEN :low AND :high AND +rowid IN :ids" if dense else "rowid IN :ids"
-        parts = [
-            f"SELECT {n} AS word, rowid FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}" for n in range(len(labels))
-        ]
-        params: dict[str, Any] = {f"m{n}": matches[label] for n, label in enumerate(labels)}
-        union = " UNION ALL ".join(parts)
-        stmt = text(f"SELECT rowid, group_concat(word) FROM ({union}) GROUP BY rowid")  # one row per article
-        for rowid, numbers in conn.execute(
-            stmt.bindparams(bindparam("ids", expanding=True)), {**params, "ids": wanted, "low": low, "high": high}
-        ):
-            found[int(rowid)] = {labels[int(n)] for n in str(numbers).split(",")}
-        return found
+        """Which of `words` (label -> positive tree) each of `article_ids` matches (`fts5_words.words_in`)."""
+        return words_in(conn, words, article_ids)
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""

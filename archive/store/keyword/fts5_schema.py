@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import ColumnElement, Connection, Integer, column, table, text
 
 from archive.store.keyword.fts5_syntax import TABLE
 
+FTS = table(TABLE, column("rowid", Integer))  # the table as statements name it: its rowid is the article id
+
 _TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
+
+
+def matches(name: str, expression: str) -> ColumnElement[bool]:
+    """`article_fts MATCH :name`, bound to `expression`."""
+    return text(f"{TABLE} MATCH :{name}").bindparams(**{name: expression})
 
 
 def create_schema(conn: Connection) -> None:
