@@ -108,6 +108,31 @@ def test_long_queries_score_only_the_rarest_words_matches_and_keep_the_best(arch
     assert bounded == full  # the best matches hold the rare words
 
 
+@pytest.mark.sqlite_only("the FTS5 index's windows; PostgreSQL ranks every match")
+def test_the_hybrid_keyword_candidates_of_a_big_archive_come_from_the_newest_candidate_window(archive, monkeypatch):
+    from archive.query import parse_query
+    from archive.search.terms import ranking_terms
+    from archive.store.keyword import fts5
+
+    load(archive, prepared(60))
+    query = ranking_terms(parse_query("grain"))
+    monkeypatch.setattr(fts5, "CANDIDATE_WINDOW", 12)
+    with archive.engine.connect() as conn:
+        ids = sorted(int(i) for i in conn.exec_driver_sql("SELECT id FROM articles").scalars())
+        small = archive.keyword.rank(conn, query, 10, 3.0)  # an archive at most NARROW_ARCHIVE: every match
+        monkeypatch.setattr(fts5, "NARROW_ARCHIVE", 10)
+        archive.keyword._floors.clear()
+        big = archive.keyword.rank(conn, query, 10, 3.0)
+        newest = archive.keyword.rank(conn, ranking_terms(parse_query("grain")), 60, 3.0)  # fewer than asked: all
+    assert len(newest) == 60
+    assert [a for a, _ in small] == [a for a, _ in newest[:10]]  # not cut ...
+    assert {a for a, _ in small} - set(ids[-12:])  # ... (older matches among the best)
+    assert len(big) == 10 and {a for a, _ in big} <= set(ids[-12:])  # the best 10 of the newest 12 ...
+    scores = dict(newest)
+    best = sorted(ids[-12:], key=lambda a: (-scores[a], a))[:10]
+    assert [a for a, _ in big] == best  # ... by BM25
+
+
 def test_words_in_agrees_with_one_lookup_per_word_for_dense_and_spread_ids(archive):
     from archive.query import Term
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, literal_column, select, text
 
-from archive.limits import FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
+from archive.limits import CANDIDATE_WINDOW, FILTER_DRIVES, KEYWORD_WINDOW, RANK_WINDOW
 from archive.query import Node, Query, Term
 from archive.query.compile import compile_excluded
 from archive.store.cards import CARDS
@@ -139,7 +139,7 @@ class Fts5KeywordIndex:
                 return known[1]
         floor = None
         # ids are never reused: an archive of at most `size` ids never needs the window (no index read)
-        if int(conn.scalar(select(func.max(ArticleRow.id))) or 0) > size:
+        if self._articles(conn) > size:
             stmt = (
                 select(FTS.c.rowid)
                 .where(matches("fts_window", match))
@@ -167,7 +167,7 @@ class Fts5KeywordIndex:
         words = list(dict.fromkeys(query.terms))
         if len(words) < NARROW_WORDS:
             return None
-        if int(conn.scalar(select(func.max(ArticleRow.id))) or 0) <= NARROW_ARCHIVE:  # ids are never reused
+        if self._articles(conn) <= NARROW_ARCHIVE:
             return None
         atoms = [m for w in words if (m := expression_to_fts5(Term(w))) is not None]
         parts = [
@@ -197,9 +197,13 @@ class Fts5KeywordIndex:
         rare = select(FTS.c.rowid).where(matches("fts_narrow", narrow))
         return scored.where(literal_column(f"+{TABLE}.rowid").in_(rare))  # unary plus: SQLite filters, FTS5 reads
 
+    @staticmethod
+    def _articles(conn: Connection) -> int:  # the highest article id (ids are never reused: the most ever stored)
+        return int(conn.scalar(select(func.max(ArticleRow.id))) or 0)
+
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
-        """The best `limit` (article id, BM25) over title and body, best first (scored among the rarest words'
-        matches when that bounds the work: `narrowing`)."""
+        """The best `limit` (article id, BM25), best first (among the rarest words' matches: `narrowing`; in a big
+        archive among the newest `CANDIDATE_WINDOW` matches)."""
         scored = self._scored(query, title_weight, dated=False)
         if scored is None:
             return []
@@ -207,7 +211,8 @@ class Fts5KeywordIndex:
         if (driven := self._driven(conn, query, title_weight)) is not None:  # every match scored, exactly
             return [(int(r.id), float(r.score)) for r in conn.execute(driven.order_by(*order).limit(limit))]
         bounded = self._bounded(conn, query, scored, limit)
-        if bounded is scored and (scope := self._scope(conn, query, RANK_WINDOW, scoring=True)[0]):
+        window = RANK_WINDOW if self._articles(conn) <= NARROW_ARCHIVE else CANDIDATE_WINDOW
+        if bounded is scored and (scope := self._scope(conn, query, window, scoring=True)[0]):
             scored = self._scored(query, title_weight)  # joined: the scope may name the filters' articles
             assert scored is not None
             bounded = scored.where(*scope)
