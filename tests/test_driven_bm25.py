@@ -18,7 +18,7 @@ from archive.store.keyword.fts5_phrases import phrases
 from archive.write import ingest
 from tests.conftest import hash_archive
 
-pytestmark = pytest.mark.sqlite_only
+pytestmark = pytest.mark.sqlite_only("FTS5's bm25() and its shadow tables; PostgreSQL ranks with its own statistics")
 
 WORDS = "oil prices rose crude output opec export exports exporter bank rates said market wheat grain talks".split()
 DAY = datetime(2024, 3, 5, 9, tzinfo=UTC)
