@@ -242,14 +242,7 @@ class DrivenBm25:
             ).where(matches(f"fts_p{n}", m), drives)
             for n, m in enumerate(distinct)
         ]
-        out: dict[tuple[str, int], float] = {}
-        for row in conn.execute(union_all(*parts)):
-            m = distinct[int(row[0])]
-            f = _weighted(row[2:], words[m], weights)
-            if f is None:
-                return None
-            out[(m, int(row[1]))] = f
-        return out
+        return _folded(conn.execute(union_all(*parts)), distinct, words, weights)
 
     def _frequencies(
         self, conn: Connection, found: list[Phrase], distinct: list[str], ids: list[int], weights: Sequence[float]
@@ -267,14 +260,7 @@ class DrivenBm25:
         ]
         params.update({f"m{n}": m for n, m in enumerate(distinct)})
         stmt = text(" UNION ALL ".join(parts)).bindparams(bindparam("ids", expanding=True))
-        out: dict[tuple[str, int], float] = {}
-        for row in conn.execute(stmt, params):
-            m = distinct[int(row[0])]
-            f = _weighted(row[2:], words[m], weights)
-            if f is None:
-                return None
-            out[(m, int(row[1]))] = f
-        return out
+        return _folded(conn.execute(stmt, params), distinct, words, weights)
 
     def counts(self, conn: Connection, matches: list[str], rows: int) -> dict[str, int]:
         """Articles holding each phrase (of `rows` in the index), as far as the idf can tell them apart: read
@@ -333,3 +319,18 @@ def scored_rows(scores: dict[int, float]) -> Select:
     return select(
         CARDS.c.id.label("id"), CARDS.c.published_at.label("published"), driven.c.value.label("score")
     ).select_from(driven.join(CARDS, CARDS.c.id == cast(driven.c.key, Integer)))
+
+
+def _folded(
+    rows: Any, distinct: list[str], words: dict[str, int], weights: Sequence[float]
+) -> dict[tuple[str, int], float] | None:
+    """Rows of (phrase number, article id, marks per column...) -> (phrase, article) -> weighted instances; None
+    when a mark holds overlapping instances (`_weighted`)."""
+    out: dict[tuple[str, int], float] = {}
+    for row in rows:
+        m = distinct[int(row[0])]
+        f = _weighted(row[2:], words[m], weights)
+        if f is None:
+            return None
+        out[(m, int(row[1]))] = f
+    return out
