@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, String, cast, func, or_, select
 
 from archive.store.cards import CARDS
 from archive.store.filters import Counts, LabelCounts
@@ -208,18 +208,25 @@ def _these(column: Any, above: int, changed: Sequence[int]) -> Any:
 
 
 def _cards(conn: Connection, where: Any) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    rows = conn.execute(select(CARDS.c.id, CARDS.c.source, CARDS.c.published_at).where(where)).all()
+    """(ids, sources, publication times in microseconds): the times read as text (ISO, naive UTC, as both backends
+    write it) and parsed by NumPy, NULL -> NaT, which is UNDATED (1M articles: ~1 s less than a datetime per row)."""
+    stamp = cast(CARDS.c.published_at, String)
+    rows = conn.execute(select(CARDS.c.id, CARDS.c.source, stamp).where(where)).all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    published = np.fromiter((micros(r[2]) for r in rows), dtype=np.int64, count=len(rows))
+    published = np.array([r[2] for r in rows], dtype="datetime64[us]").astype(np.int64).reshape(-1)
     return ids, [r[1] for r in rows], published
 
 
-def _label_rows(conn: Connection, fields: frozenset[str], where: Any) -> list[tuple[int, str, str]]:
+def _label_rows(conn: Connection, fields: frozenset[str], where: Any) -> list[tuple[str, str, np.ndarray]]:
+    """(field, value, ids of the articles holding it) of `fields`' labels: one row per label value, its article ids
+    joined into one string in SQL (`aggregate_strings`: group_concat, string_agg), not one row per article."""
     if not fields:
         return []
     labels = LabelRow.__table__.c
-    stmt = select(labels.article_id, labels.field, labels.value).where(labels.field.in_(sorted(fields)), where)
-    return [(int(a), f, v) for a, f, v in conn.execute(stmt)]
+    joined = func.aggregate_strings(cast(labels.article_id, String), ",")
+    stmt = select(labels.field, labels.value, joined).where(labels.field.in_(sorted(fields)), where)
+    grouped = stmt.group_by(labels.field, labels.value)
+    return [(f, v, np.array(ids.split(","), dtype=np.int64)) for f, v, ids in conn.execute(grouped)]
 
 
 def _pairs(conn: Connection, table: Any, column: str, where: Any) -> np.ndarray:
@@ -318,15 +325,15 @@ def _patch(conn: Connection, snap: Snapshot, mark: Mark, above: int, changed: Se
         label_article, label_code = label_article[keep], label_code[keep]
     label_codes = {lab: n for n, lab in enumerate(labels)}
     fresh = _label_rows(conn, snap.fields, _these(LabelRow.__table__.c.article_id, above, changed))
-    for _, f, v in fresh:
+    for f, v, _ in fresh:
         if (f, v) not in label_codes:
             label_codes[(f, v)] = len(labels)
             labels.append((f, v))
-    label_article = np.concatenate([label_article, np.fromiter((a for a, _, _ in fresh), np.int32, len(fresh))])
+    label_article = np.concatenate([label_article, *(a.astype(np.int32) for _, _, a in fresh)])
     label_code = np.concatenate(
-        [label_code, np.fromiter((label_codes[(f, v)] for _, f, v in fresh), np.int32, len(fresh))]
+        [label_code, *(np.full(len(a), label_codes[(f, v)], dtype=np.int32) for f, v, a in fresh)]
     )
-    if len(label_article) and (np.diff(label_article) < 0).any():  # read again after an update: sorted by article
+    if len(label_article) and (np.diff(label_article) < 0).any():  # read grouped by label (or again after an update)
         order = np.argsort(label_article, kind="stable")
         label_article, label_code = label_article[order], label_code[order]
     return Snapshot(
