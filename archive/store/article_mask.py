@@ -19,10 +19,10 @@ import numpy as np
 from sqlalchemy import Connection, Integer, String, literal, select, union_all
 
 from archive.query import Query
+from archive.store import reads
 from archive.store.docvalues import UNDATED, Snapshot, micros
 from archive.store.filters import article_filters, date_window, stored_form
 from archive.store.keyword.base import KeywordIndex
-from archive.store.models import ArticleRow
 
 NAMES_PER_STATEMENT = 200  # source names compared per statement (a UNION ALL; SQLite allows 500 terms)
 
@@ -80,11 +80,7 @@ def _labelled(snap: Snapshot, field: str, value: str) -> np.ndarray:
 
 def _from_sql(conn: Connection, keyword: KeywordIndex, snap: Snapshot, query: Query) -> np.ndarray:
     """The mask from the ids SQL gives (articles newer than the snapshot left out: their chunks are newer too)."""
-    conditions = article_filters(query)
-    restriction = keyword.restriction(query)
-    if restriction is not None:
-        conditions.append(restriction)
-    ids = np.fromiter(conn.scalars(select(ArticleRow.id).where(*conditions)), dtype=np.int64)
+    ids = reads.allowed_article_ids(conn, keyword, query)
     mask = np.zeros(len(snap.present), dtype=bool)
     mask[ids[ids < len(mask)]] = True
     return mask & snap.present

@@ -147,13 +147,24 @@ def all_chunk_ids(conn: Connection) -> np.ndarray:
     return np.sort(np.fromiter(conn.scalars(select(ChunkRow.id)), dtype=np.int64))
 
 
-def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query, above: int = 0) -> np.ndarray:
-    """Chunk ids of the articles passing the query's filters, required phrases and exclusions (only ids
-    above `above`: the chunks stored since a filter's ids were last read)."""
+def allowed_articles(keyword: KeywordIndex, query: Query) -> list[ColumnElement[bool]]:
+    """Conditions on `articles` for the query's filters, required phrases and exclusions."""
     conditions: list[ColumnElement[bool]] = article_filters(query)
     restriction = keyword.restriction(query)
     if restriction is not None:
         conditions.append(restriction)
+    return conditions
+
+
+def allowed_article_ids(conn: Connection, keyword: KeywordIndex, query: Query) -> np.ndarray:
+    """Ids of the articles passing the query's filters, required phrases and exclusions (one column, no join)."""
+    return np.fromiter(conn.scalars(select(ArticleRow.id).where(*allowed_articles(keyword, query))), dtype=np.int64)
+
+
+def allowed_chunk_ids(conn: Connection, keyword: KeywordIndex, query: Query, above: int = 0) -> np.ndarray:
+    """Chunk ids of the articles passing the query's filters, required phrases and exclusions (only ids
+    above `above`: the chunks stored since a filter's ids were last read)."""
+    conditions = allowed_articles(keyword, query)
     if above:
         conditions.append(ChunkRow.id > above)
     stmt = select(ChunkRow.id).join(ArticleRow, ArticleRow.id == ChunkRow.article_id).where(*conditions)
