@@ -56,6 +56,7 @@ from archive.store.filters import article_filters
 from archive.store.keyword.fts5_phrases import Phrase, any_of_phrases, phrases
 from archive.store.keyword.fts5_schema import FTS, matches
 from archive.store.keyword.fts5_syntax import COLUMNS, TABLE
+from archive.store.keyword.fts5_words import id_bound
 from archive.store.models import SignatureRow
 
 K1 = 1.2  # fts5_aux.c's constants
@@ -66,7 +67,6 @@ DF_SECONDS = 60.0  # how long a phrase's article count is remembered
 DF_MEMORY = 1024  # phrases whose article count is remembered
 SCORES_SECONDS = 10.0  # how long a driven query's scores are remembered (while the index is unchanged)
 SCORES_MEMORY = 64  # driven queries whose scores are remembered
-RANGE_SPAN = 20_000  # ids within this span are read from the range's postings, not looked up one by one
 OPEN = "\x01"  # highlight()'s marks: control characters no article is expected to hold (checked)
 CLOSE = "\x02"
 
@@ -87,14 +87,6 @@ def _varints(blob: bytes) -> list[int]:
                 break
         values.append(value)
     return values
-
-
-def _bound(ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
-    """A rowid condition for these ids: their range's postings read in one pass when dense, else each looked up."""
-    low, high = ids[0], ids[-1]
-    if high - low <= RANGE_SPAN:
-        return "rowid BETWEEN :low AND :high AND +rowid IN :ids", {"low": low, "high": high, "ids": list(ids)}
-    return "rowid IN :ids", {"ids": list(ids)}
 
 
 def _marks(multi: bool) -> list[str]:
@@ -253,7 +245,7 @@ class DrivenBm25:
         if not ids:
             return {}
         words = {p.match: p.words for p in found}
-        bound, params = _bound(ids)
+        bound, params = id_bound(ids)
         parts = [
             f"SELECT {n}, rowid, {', '.join(_marks(words[m] > 1))} FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}"
             for n, m in enumerate(distinct)

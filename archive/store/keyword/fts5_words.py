@@ -16,6 +16,16 @@ RANGE_SPAN = 20_000  # ids within this span are answered from the range's postin
 RANGE_PER_ID = 40  # above, the range is read when it spans at most this many ids per id asked (a seek ~ 40 postings)
 
 
+def id_bound(ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """A rowid condition for these ids (ascending, bound as `:ids`, expanding): their range's postings read in one
+    pass when they are dense (`RANGE_SPAN`, `RANGE_PER_ID`), else each id looked up by FTS5."""
+    low, high = ids[0], ids[-1]
+    span = high - low
+    if span <= RANGE_SPAN or (len(ids) > FEW_IDS and span < RANGE_PER_ID * len(ids)):
+        return "rowid BETWEEN :low AND :high AND +rowid IN :ids", {"low": low, "high": high, "ids": list(ids)}
+    return "rowid IN :ids", {"ids": list(ids)}
+
+
 def words_in(conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
     """Which of `words` (label -> positive tree) each of `article_ids` matches: one statement for all of them
     (a UNION ALL of one FTS5 match per word, each restricted to the ids).
@@ -31,18 +41,13 @@ def words_in(conn: Connection, words: dict[str, Node], article_ids: Sequence[int
     if not matches or not wanted:
         return found
     labels = list(matches)
-    low, high = wanted[0], wanted[-1]
-    span = high - low
-    dense = span <= RANGE_SPAN or (len(wanted) > FEW_IDS and span < RANGE_PER_ID * len(wanted))
-    bound = "rowid BETWEEN :low AND :high AND +rowid IN :ids" if dense else "rowid IN :ids"
+    bound, bounds = id_bound(wanted)
     parts = [
         f"SELECT {n} AS word, rowid FROM {TABLE} WHERE {TABLE} MATCH :m{n} AND {bound}" for n in range(len(labels))
     ]
     params: dict[str, Any] = {f"m{n}": matches[label] for n, label in enumerate(labels)}
     union = " UNION ALL ".join(parts)
     stmt = text(f"SELECT rowid, group_concat(word) FROM ({union}) GROUP BY rowid")  # one row per article
-    for rowid, numbers in conn.execute(
-        stmt.bindparams(bindparam("ids", expanding=True)), {**params, "ids": wanted, "low": low, "high": high}
-    ):
+    for rowid, numbers in conn.execute(stmt.bindparams(bindparam("ids", expanding=True)), {**params, **bounds}):
         found[int(rowid)] = {labels[int(n)] for n in str(numbers).split(",")}
     return found
