@@ -67,6 +67,26 @@ def test_openvino_vectors_match_torch_and_onnx_within_the_stated_tolerance(openv
     assert (regrouped * vectors).sum(axis=1).min() >= COSINE_MIN
 
 
+def test_batches_in_flight_give_the_one_at_a_time_vectors(openvino, texts):
+    """`iter_encode` queues IN_FLIGHT model batches: the same batches as `length_batches`, each row once, each batch's
+    vectors those of that batch alone; a generator dropped half-way leaves the encoder usable."""
+    from archive.encoders.base import length_batches
+    from archive.encoders.openvino_encoder import IN_FLIGHT
+
+    assert IN_FLIGHT >= 2
+    yielded = list(openvino.iter_encode(texts, 7))
+    expected = length_batches(texts, min(7, openvino.model_batch))
+    assert [rows.tolist() for rows, _ in yielded] == [rows.tolist() for rows in expected]
+    assert sorted(i for rows, _ in yielded for i in rows) == list(range(len(texts)))
+    for rows, vectors in yielded:
+        assert np.array_equal(vectors, openvino._encode_batch([texts[i] for i in rows]))
+    dropped = openvino.iter_encode(texts, 7)
+    next(dropped)
+    dropped.close()  # two batches were queued behind the one taken
+    again = openvino.encode(texts, batch_size=7)
+    assert np.array_equal(again[yielded[0][0]], yielded[0][1])
+
+
 def test_one_query_is_answered_by_onnxruntime_and_agrees_with_the_batch_vectors(openvino, onnx, texts):
     fresh = load_encoder("openvino", cache_dir=openvino.model_file.parent.parent)
     assert fresh.query_runtime == "onnxruntime" and fresh.model_file == onnx.model_file
