@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
 
 import blingfire
+import numpy as np
 
 from archive.documents import Chunk
 
@@ -19,6 +21,30 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")
+
+
+def _sentence_offsets(paragraph: str) -> list[tuple[int, int]]:
+    """blingfire's sentence spans of `paragraph` in characters: `blingfire.text_to_sentences_and_offsets`'s offsets.
+
+    The library's wrapper maps its UTF-8 byte offsets back to characters in a Python loop over every byte (~0.2 ms
+    per 1,000 characters, most of the ingest's sentence splitting); here one NumPy count of the lead bytes does it,
+    and ASCII text needs no mapping. Equal to the wrapper's output (tests/test_chunking.py)."""
+    data = paragraph.encode("utf-8")
+    size = len(data) * 2
+    words, starts, ends = create_string_buffer(size), (c_int32 * size)(), (c_int32 * size)()
+    found = blingfire.blingfire.TextToSentencesWithOffsets(
+        c_char_p(data), c_int(len(data)), byref(words), byref(starts), byref(ends), c_int(size)
+    )
+    if found == -1 or found > size:
+        return []
+    count = words.value.count(b"\n") + 1
+    first = np.frombuffer(starts, dtype=np.int32, count=count)
+    last = np.frombuffer(ends, dtype=np.int32, count=count)  # a sentence's last byte
+    if len(data) == len(paragraph):  # ASCII: a byte is a character
+        return list(zip(first.tolist(), (last + 1).tolist(), strict=True))
+    lead = (np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80  # the first byte of each character
+    chars_through = np.cumsum(lead)  # characters that start at or before each byte
+    return list(zip((chars_through[first] - 1).tolist(), chars_through[last].tolist(), strict=True))
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -29,7 +55,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end = match.start() if match else len(text)
         paragraph = text[start:end]
         if paragraph.strip():
-            _, offsets = blingfire.text_to_sentences_and_offsets(paragraph)
+            offsets = _sentence_offsets(paragraph)
             spans.extend((start + a, start + b) for a, b in offsets if paragraph[a:b].strip())
         if match:
             start = match.end()

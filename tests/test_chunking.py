@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import blingfire
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.chunking import chunk_text, sentence_spans
+from archive.chunking import _sentence_offsets, chunk_text, sentence_spans
 
 
 def words(texts: Sequence[str]) -> list[int]:
@@ -24,6 +25,39 @@ def test_sentences_respect_abbreviations_and_paragraphs():
         "Then he left.",
         "A new paragraph without a stop\nstill ends here",
     ]
+
+
+SENTENCE_TEXTS = [
+    "U.S. officials met Mr. Smith at 3 p.m. on Jan. 5. Then he left.",
+    "Café owners in Zürich said “no” to the 3.5% levy. Die Straße ist naß. Ça va?",
+    "東京の株価は下落した。 円は上昇した. Then English again! Ελληνικά κείμενα. Русский текст здесь.",
+    "Emoji 😀 in a sentence. Another one 🚀🌍 ends here. é́ combining marks. Last",
+    "One sentence only",
+    "a",
+]
+
+
+def test_sentence_offsets_are_the_blingfire_wrappers():
+    """`_sentence_offsets` maps blingfire's byte offsets itself (the wrapper's per-byte loop was most of the
+    ingest's sentence splitting): the same spans as `blingfire.text_to_sentences_and_offsets`, in any script."""
+    for text in SENTENCE_TEXTS:
+        assert _sentence_offsets(text) == blingfire.text_to_sentences_and_offsets(text)[1], text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs", "Mn")), min_size=1, max_size=40
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_sentence_offsets_match_the_wrapper_on_any_text(parts):
+    text = ". ".join(parts)
+    if text.strip():
+        assert _sentence_offsets(text) == blingfire.text_to_sentences_and_offsets(text)[1]
 
 
 def test_chunks_pack_sentences_with_overlap_and_exact_offsets():
