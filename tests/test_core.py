@@ -62,7 +62,12 @@ def test_encoder_makes_unit_vectors_and_counts_tokens(encoder):
     pieces = Tokenizer.from_file(str(Path(encoder.info.path) / "tokenizer.json"))
     pieces.no_truncation()
     pieces.no_padding()
-    texts = ["Iran disconnected 27 IAEA cameras.", "Café owners in Zürich said \u201cno\u201d.", "東京の株価", "x " * 300]
+    texts = [
+        "Iran disconnected 27 IAEA cameras.",
+        "Café owners in Zürich said \u201cno\u201d.",
+        "東京の株価",
+        "x " * 300,
+    ]
     assert encoder.count_tokens(texts) == [len(pieces.encode(t).ids) - 2 for t in texts]
     assert encoder.info.sha256 == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
     # the query cache returns the same vector object for a repeated query
