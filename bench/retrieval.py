@@ -6,6 +6,12 @@ Reads corpus.jsonl, queries.jsonl and qrels/<split>.tsv; builds an archive with 
 project's ingest path (`read_paths` + `ingest`) unless --index-dir already holds one;
 runs every judged query through `Searcher.search` in each mode; prints nDCG@10,
 Recall@100, MRR@10 and the per-query latency p50/p95 per mode.
+
+What a result retrieves is what the searcher sees in that row: the article, then the other versions of its story
+(the archive shows one result per story with its near copies listed under it, docs/search.md "One result per
+story"), and any corpus document whose text the archive stored once under another id (same content hash: the
+second copy is not stored). `--representatives-only` scores the results' own articles alone (the reading before
+2026-12-02).
 """
 
 from __future__ import annotations
@@ -165,10 +171,35 @@ def open_or_build(
     return archive
 
 
+def copies_of_stored(archive, corpus: Path) -> dict[str, list[str]]:
+    """stored uid -> the corpus ids whose text the archive holds under it instead (a content-hash duplicate is
+    stored once, under the first id read)."""
+    from archive.readers import read_paths
+    from archive.store import reads
+    from archive.write.prepare import content_hash
+
+    by_hash: dict[str, list[str]] = {}
+    for article in read_paths([corpus]):
+        if getattr(article, "uid", None) and getattr(article, "body", "").strip():
+            by_hash.setdefault(content_hash(article), []).append(article.uid)
+    with archive.engine.connect() as conn:
+        holders = reads.holders_of_hashes(conn, [h for h, ids in by_hash.items() if len(ids) > 1])
+    return {uid: [i for i in by_hash[h] if i != uid] for h, uid in holders.items()}
+
+
+def retrieved(result, copies: Mapping[str, Sequence[str]] | None) -> list[str]:
+    """The doc ids one result row shows: its article, its story's other versions (oldest first), and the corpus ids
+    stored as either (`copies`). With `copies` None: the article alone."""
+    if copies is None:
+        return [result.uid]
+    ids = [result.uid, *(v.uid for v in result.versions)]
+    return [x for uid in ids for x in (uid, *copies.get(uid, ()))]
+
+
 def run_mode(
-    searcher, queries: Mapping[str, str], mode: str, depth: int = 100
+    searcher, queries: Mapping[str, str], mode: str, depth: int = 100, copies: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[dict[str, list[str]], list[float]]:
-    """Search every query in one mode; returns ({query id: ranked uids}, latencies in ms)."""
+    """Search every query in one mode; returns ({query id: ranked doc ids (`retrieved`)}, latencies in ms)."""
     from archive.search import SearchRequest
 
     runs: dict[str, list[str]] = {}
@@ -177,14 +208,19 @@ def run_mode(
         started = time.perf_counter()
         response = searcher.search(SearchRequest(q=as_plain_words(text), mode=mode, limit=depth))
         latencies.append((time.perf_counter() - started) * 1000)
-        runs[qid] = [r.uid for r in response.results]
+        runs[qid] = [x for r in response.results for x in retrieved(r, copies)]
     return runs, latencies
 
 
 def benchmark(
-    archive, queries: Mapping[str, str], qrels: Qrels, modes: Sequence[str], settings=None
+    archive,
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    modes: Sequence[str],
+    settings=None,
+    copies: Mapping[str, Sequence[str]] | None = None,
 ) -> list[ModeResult]:
-    """Run and score every mode."""
+    """Run and score every mode (`copies`: see `retrieved`)."""
     from archive.search import Searcher
 
     searcher = Searcher(archive, settings)
@@ -194,7 +230,7 @@ def benchmark(
         cache = getattr(archive.encoder, "_query_cache", None)
         if cache is not None:
             cache.clear()  # each mode pays for its query embeddings: honest latencies
-        runs, latencies = run_mode(searcher, queries, mode)
+        runs, latencies = run_mode(searcher, queries, mode, copies=copies)
         ndcg, recall, mrr = evaluate(runs, {q: qrels[q] for q in queries})
         results.append(
             ModeResult(mode, ndcg, recall, mrr, percentile(latencies, 50), percentile(latencies, 95), len(queries))
@@ -244,6 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="override a setting, e.g. --set rrf_k=30 (repeatable)",
     )
+    parser.add_argument(
+        "--representatives-only",
+        action="store_true",
+        help="score each result's own article only, not its story's versions nor the texts stored under it",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
 
@@ -272,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         index_dir = args.index_dir or Path(tmp) / "index"
         archive = open_or_build(corpus, index_dir, overrides, log)
         try:
-            results = benchmark(archive, queries, qrels, modes)
+            copies = None if args.representatives_only else copies_of_stored(archive, corpus)
+            results = benchmark(archive, queries, qrels, modes, copies=copies)
         finally:
             archive.close()
     if args.json:
@@ -282,13 +324,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "data": str(args.folder),
                     "split": qrels_file.stem,
                     "settings": overrides,
+                    "versions_credited": not args.representatives_only,
                     "results": [r.__dict__ for r in results],
                 },
                 indent=2,
             )
         )
     else:
-        print(f"{args.folder.name} ({qrels_file.stem}: {len(queries)} queries), settings {overrides or 'default'}")
+        scored = "each result's article only" if args.representatives_only else "results with their story's versions"
+        print(
+            f"{args.folder.name} ({qrels_file.stem}: {len(queries)} queries), settings {overrides or 'default'}, "
+            f"scored: {scored}"
+        )
         print(format_table(results))
     return 0
 

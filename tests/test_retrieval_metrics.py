@@ -110,3 +110,52 @@ def test_benchmark_end_to_end_on_a_tiny_beir_folder(
     assert set(by_mode) == {"keyword", "semantic", "hybrid"} and out["split"] == "test"
     assert by_mode["semantic"]["ndcg10"] == pytest.approx(1.0) and by_mode["hybrid"]["ndcg10"] == pytest.approx(1.0)
     assert by_mode["keyword"]["mrr10"] == pytest.approx(0.5)  # q1 shares no word with any document
+
+
+def test_a_result_retrieves_its_story_versions_and_the_texts_stored_under_it() -> None:
+    from types import SimpleNamespace
+
+    from bench.retrieval import retrieved
+
+    row = SimpleNamespace(uid="a", versions=[SimpleNamespace(uid="b"), SimpleNamespace(uid="c")])
+    assert retrieved(row, {}) == ["a", "b", "c"]  # the story's row, its versions in the order shown
+    assert retrieved(row, {"b": ["b2"], "a": ["a2", "a3"]}) == ["a", "a2", "a3", "b", "b2", "c"]
+    assert retrieved(row, None) == ["a"]  # --representatives-only
+
+
+@pytest.mark.integration
+def test_versions_and_unstored_copies_are_credited_at_their_rows_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoder
+) -> None:
+    """A story's near copy is folded under the version the search ranks first, and a second copy of a text is not
+    stored: the searcher still sees both in that row, so the benchmark credits them there (and not with
+    --representatives-only)."""
+    import json
+
+    from bench.retrieval import main
+
+    rail = "The council approved a new light rail line for the city after a long debate about its cost and route."
+    docs = {
+        "d1": ("Oil prices rise", "Crude oil prices rose after producers agreed to cut output."),
+        "d2": ("Council backs tram", rail),
+        "d3": ("Tram line approved", rail + " Work on the line will start next spring, the mayor said."),
+        "d4": ("Oil output cut lifts prices", "Crude oil prices rose after producers agreed to cut output."),
+    }
+    (tmp_path / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": t, "text": b}) + "\n" for k, (t, b) in docs.items())
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        '{"_id": "q1", "text": "light rail line council debate cost route"}\n{"_id": "q2", "text": "crude oil output"}\n'
+    )
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "qrels" / "test.tsv").write_text("q1\td3\t1\nq2\td4\t1\n")  # the folded version; the unstored copy
+    index = str(tmp_path / "index")
+    scores = {}
+    for extra in ([], ["--representatives-only"]):
+        assert main([str(tmp_path), "--index-dir", index, "--modes", "keyword", "--json", *extra]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["versions_credited"] is not bool(extra)
+        scores[bool(extra)] = out["results"][0]
+    # q1: d2 (the shorter, best-ranked text) stands for the story, d3 follows it in its row; q2: d1 holds d4's text
+    assert scores[False]["recall100"] == pytest.approx(1.0) and scores[False]["ndcg10"] > 0.6
+    assert scores[True]["recall100"] == 0.0  # neither relevant id is a result's own article

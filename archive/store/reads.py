@@ -49,11 +49,17 @@ def batches(ids: Iterable[int], size: int = IN_BATCH) -> Iterator[list[int]]:
 
 def known_hashes(conn: Connection, hashes: Iterable[str]) -> set[str]:
     """The content hashes among `hashes` that a stored article has (ingest skips those articles)."""
+    return set(holders_of_hashes(conn, hashes))
+
+
+def holders_of_hashes(conn: Connection, hashes: Iterable[str]) -> dict[str, str]:
+    """content hash -> the uid of the stored article with that text, for those of `hashes` that one has."""
     wanted = list(set(hashes))
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for start in range(0, len(wanted), IN_BATCH):
         part = wanted[start : start + IN_BATCH]
-        found.update(conn.scalars(select(ArticleRow.content_hash).where(ArticleRow.content_hash.in_(part))))
+        rows = conn.execute(select(ArticleRow.content_hash, ArticleRow.uid).where(ArticleRow.content_hash.in_(part)))
+        found.update((digest, uid) for digest, uid in rows)
     return found
 
 
