@@ -180,7 +180,7 @@ def copies_of_stored(archive, corpus: Path) -> dict[str, list[str]]:
 
     by_hash: dict[str, list[str]] = {}
     for article in read_paths([corpus]):
-        if getattr(article, "uid", None) and getattr(article, "body", "").strip():
+        if getattr(article, "uid", None) and (getattr(article, "body", None) or "").strip():
             by_hash.setdefault(content_hash(article), []).append(article.uid)
     with archive.engine.connect() as conn:
         holders = reads.holders_of_hashes(conn, [h for h, ids in by_hash.items() if len(ids) > 1])
