@@ -174,7 +174,7 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
     from archive.config import Settings
     from archive.readers import read_paths
     from archive.write import ingest
-    from bench.retrieval import benchmark
+    from bench.retrieval import benchmark, copies_of_stored
 
     records, texts, qrels = scifact_subset(require(SCIFACT, "SciFact"), queries, distractors)
     detail: dict = {"queries": len(texts), "documents": len(records), "encoders": {}}
@@ -197,7 +197,7 @@ def ndcg(results: Results, torch_enc, int8_enc, queries: int = 300, distractors:
                 chunks[enc.backend] += report.chunks
         for enc in (torch_enc, int8_enc):
             archive = archives[enc.backend]
-            modes = benchmark(archive, texts, qrels, ("semantic", "hybrid"))
+            modes = benchmark(archive, texts, qrels, ("semantic", "hybrid"), copies=copies_of_stored(archive, *halves))
             detail["encoders"][enc.backend] = {
                 "ingest_chunks_per_s": chunks[enc.backend] / seconds[enc.backend],
                 "chunks": chunks[enc.backend],

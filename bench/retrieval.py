@@ -171,7 +171,7 @@ def open_or_build(
     return archive
 
 
-def copies_of_stored(archive, corpus: Path) -> dict[str, list[str]]:
+def copies_of_stored(archive, *corpora: Path) -> dict[str, list[str]]:
     """stored uid -> the corpus ids whose text the archive holds under it instead (a content-hash duplicate is
     stored once, under the first id read)."""
     from archive.readers import read_paths
@@ -179,7 +179,7 @@ def copies_of_stored(archive, corpus: Path) -> dict[str, list[str]]:
     from archive.write.prepare import content_hash
 
     by_hash: dict[str, list[str]] = {}
-    for article in read_paths([corpus]):
+    for article in read_paths(list(corpora)):
         if getattr(article, "uid", None) and (getattr(article, "body", None) or "").strip():
             by_hash.setdefault(content_hash(article), []).append(article.uid)
     with archive.engine.connect() as conn:
@@ -218,9 +218,10 @@ def benchmark(
     qrels: Qrels,
     modes: Sequence[str],
     settings=None,
-    copies: Mapping[str, Sequence[str]] | None = None,
+    *,
+    copies: Mapping[str, Sequence[str]] | None,
 ) -> list[ModeResult]:
-    """Run and score every mode (`copies`: see `retrieved`)."""
+    """Run and score every mode (`copies`: `copies_of_stored`, or None for each row's own article: `retrieved`)."""
     from archive.search import Searcher
 
     searcher = Searcher(archive, settings)

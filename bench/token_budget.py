@@ -87,7 +87,7 @@ def build_and_score(encoder, records: list[dict], queries: dict, qrels: dict, po
     from archive.config import Settings
     from archive.readers import read_paths
     from archive.write import ingest
-    from bench.retrieval import MODES, benchmark
+    from bench.retrieval import MODES, benchmark, copies_of_stored
 
     corpus = tmp / f"{name}.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -101,7 +101,7 @@ def build_and_score(encoder, records: list[dict], queries: dict, qrels: dict, po
     try:
         report = ingest(archive, read_paths([corpus]))
         log(f"  {name} {point}: {report.added} articles, {report.chunks} chunks in {report.seconds:.0f}s")
-        modes = benchmark(archive, queries, qrels, MODES)
+        modes = benchmark(archive, queries, qrels, MODES, copies=copies_of_stored(archive, corpus))
     finally:
         archive.close()
     return {"chunks": report.chunks, "ingest_seconds": report.seconds, **{m.mode: round(m.ndcg10, 4) for m in modes}}
