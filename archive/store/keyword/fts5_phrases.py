@@ -7,6 +7,7 @@ AND, OR and NOT. Each quoted string is one phrase of xPhraseCount (a phrase writ
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,19 +82,19 @@ def _parse(expression: str) -> Any:
             tree = ("not", tree, primary())
         return tree
 
-    def conjunction() -> Any:
-        trees = [negation()]
-        while peek() == "AND":
+    def chained(operator: str, operand: Callable[[], Any]) -> Any:
+        """operand (OPERATOR operand)*: the operand alone, or (operator in lower case, [operands])."""
+        trees = [operand()]
+        while peek() == operator:
             take()
-            trees.append(negation())
-        return trees[0] if len(trees) == 1 else ("and", trees)
+            trees.append(operand())
+        return trees[0] if len(trees) == 1 else (operator.lower(), trees)
+
+    def conjunction() -> Any:
+        return chained("AND", negation)
 
     def disjunction() -> Any:
-        trees = [conjunction()]
-        while peek() == "OR":
-            take()
-            trees.append(conjunction())
-        return trees[0] if len(trees) == 1 else ("or", trees)
+        return chained("OR", conjunction)
 
     tree = disjunction()
     if at != len(tokens):
