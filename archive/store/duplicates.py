@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
 
+from archive.store.idlists import among
 from archive.store.models import ArticleRow, BucketRow, NearCopyRow, SignatureRow
 from archive.store.reads import batches
 
@@ -82,11 +83,13 @@ def save_signatures(conn: Connection, rows: Sequence[tuple[int, bytes, int, Sequ
 def bucket_mates(conn: Connection, buckets: Iterable[int]) -> dict[int, set[int]]:
     """bucket -> the articles in it, for these buckets (the LSH look-up)."""
     out: dict[int, set[int]] = {}
-    for part in batches(list(dict.fromkeys(buckets))):
-        for bucket, article_id in conn.execute(
-            select(BucketRow.bucket, BucketRow.article_id).where(BucketRow.bucket.in_(part))
-        ):
-            out.setdefault(int(bucket), set()).add(int(article_id))
+    keys = list(dict.fromkeys(buckets))
+    if not keys:
+        return out
+    for bucket, article_id in conn.execute(
+        select(BucketRow.bucket, BucketRow.article_id).where(among(conn, BucketRow.bucket, keys))
+    ):
+        out.setdefault(int(bucket), set()).add(int(article_id))
     return out
 
 
@@ -122,15 +125,15 @@ def save_pairs(conn: Connection, pairs: Sequence[tuple[int, int, float]]) -> Non
 
 def pairs_touching(conn: Connection, article_ids: Iterable[int]) -> set[tuple[int, int]]:
     """Every recorded pair (smaller id, larger id) with one of these articles in it."""
-    out: set[tuple[int, int]] = set()
-    for part in batches(list(article_ids)):
-        for lo, hi in conn.execute(
-            select(NearCopyRow.low_id, NearCopyRow.high_id).where(
-                or_(NearCopyRow.low_id.in_(part), NearCopyRow.high_id.in_(part))
-            )
-        ):
-            out.add((int(lo), int(hi)))
-    return out
+    ids = list(article_ids)
+    if not ids:
+        return set()
+    rows = conn.execute(
+        select(NearCopyRow.low_id, NearCopyRow.high_id).where(
+            or_(among(conn, NearCopyRow.low_id, ids), among(conn, NearCopyRow.high_id, ids))
+        )
+    )
+    return {(int(lo), int(hi)) for lo, hi in rows}
 
 
 def neighbours(conn: Connection, article_ids: Iterable[int]) -> set[int]:

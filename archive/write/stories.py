@@ -49,8 +49,13 @@ def link(conn: Connection, settings: Settings, article_ids: Sequence[int]) -> No
         keys = dup.buckets(sig)
         rows.append((aid, sig.to_bytes(), sig.shingles, keys))
         mine[aid] = dup.Version(sig, published, title)
-    store.save_signatures(conn, rows)
+    # the stored articles in these buckets (read before this step's rows go in: only theirs would come back
+    # in bulk), then this step's own
     mates = store.bucket_mates(conn, [b for _, _, _, keys in rows for b in keys])
+    for aid, _, _, keys in rows:
+        for b in keys:
+            mates.setdefault(b, set()).add(aid)
+    store.save_signatures(conn, rows)
     candidates = {aid: set().union(*(mates.get(b, set()) for b in keys)) - {aid} for aid, _, _, keys in rows}
     known = {
         aid: dup.Version(dup.Signature.from_bytes(raw, n), published, title)
