@@ -146,3 +146,19 @@ def test_the_gil_changes_hands_faster_during_an_ingest_only(archive):
             pass
         assert sys.getswitchinterval() == min(before, pipeline.SWITCH_INTERVAL)
     assert sys.getswitchinterval() == before
+
+
+def test_steps_double_until_the_model_is_measured_then_follow_its_speed():
+    from archive.write.pace import MIN_STEP, RAMP_STEPS, Pace
+
+    pace = Pace(batch_size=64, seconds=2.0)
+    sizes = []
+    for _ in range(RAMP_STEPS + 2):  # the producer cuts steps ahead of the first measurement
+        sizes.append(pace.chunks)
+        pace.handed()
+    assert sizes == [MIN_STEP << min(i, RAMP_STEPS) for i in range(RAMP_STEPS + 2)]
+    pace.measured(100, 1.0)  # 100 chunks/s: a step is two seconds of it from now on
+    assert pace.chunks == 200
+    pace.measured(10, 1.0)  # slower: the running rate falls, never below the floor
+    assert MIN_STEP <= pace.chunks < 200
+    assert Pace(batch_size=8, seconds=2.0).chunks == 8  # a batch smaller than the floor is the floor

@@ -35,11 +35,10 @@ from archive.write import stories, threads
 from archive.write.alerts import record_alerts
 from archive.write.embed import IngestProgress, IngestTimings, ProgressCallback, Saver, check_backend
 from archive.write.maintain import compact, writing
+from archive.write.pace import Pace
 from archive.write.prepare import embedding_text, prepare
 
 ARTICLES_PER_TRANSACTION = 128
-MIN_STEP = 32  # chunks: the smallest step and model batch (a slow or loaded machine): one full OpenVINO batch
-POOL_BATCHES = 16  # at most batch_size * this chunks are sorted by length together (64 * 16 = 1024)
 POLL_SECONDS = 0.05  # while a step is being encoded, how often the main thread looks whether it can commit it
 # While an ingest runs, a thread waiting for the GIL gets it after at most this long (Python's default: 5 ms).
 # The encoder thread takes the GIL back after every model call and NumPy step while the producer and the
@@ -76,44 +75,6 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "failures": [{"origin": f.origin, "reason": f.reason} for f in self.failed],
         }
-
-
-class Pace:
-    """How many chunks one step holds: `seconds` (ARCHIVE_SAVE_SECONDS) of the embedder's measured speed.
-
-    A step is one transaction (its articles, chunks and vectors), one embedding pool sorted by
-    length, and one FAISS add; the model runs in batches of the step's texts (longest first, at
-    most ARCHIVE_BATCH_SIZE each), and the saver looks after each step. A fast encoder gets big
-    steps, a slow one small ones: 50 chunks at 25 chunks/s and the default 2 s, never below 32
-    (smaller model batches cost more speed than the freshness they buy: ingest/raw 0.78 with steps of 8
-    at ~3 chunks/s on a loaded machine). The same setting paces the
-    saves, so one knob trades freshness for throughput: bigger steps sort more texts together
-    (less padding: up to ~15% faster with the real model).
-    """
-
-    def __init__(self, batch_size: int, seconds: float) -> None:
-        self.seconds = seconds
-        self.floor = max(min(batch_size, MIN_STEP), 1)
-        self.ceiling = max(batch_size, 1) * POOL_BATCHES
-        self.rate: float | None = None  # chunks/s of the embedder in this run
-
-    @property
-    def chunks(self) -> int:
-        """The step: chunks per transaction (at most) and per embedding pool."""
-        if self.rate is None:
-            return self.floor
-        return int(min(self.ceiling, max(self.floor, self.rate * self.seconds)))
-
-    @property
-    def batch(self) -> int:
-        """Model batch: the whole step, at most ARCHIVE_BATCH_SIZE (the step is encoded on its own thread)."""
-        return self.chunks
-
-    def measured(self, chunks: int, seconds: float) -> None:
-        """Fold the speed of one pool into the running rate."""
-        if chunks and seconds > 0:
-            rate = chunks / seconds
-            self.rate = rate if self.rate is None else 0.7 * self.rate + 0.3 * rate
 
 
 def ingest(
@@ -237,6 +198,7 @@ def _produce(
             if articles >= batch_articles or chunks >= pace.chunks:
                 if not hand_over(("batch", prepared)):
                     return
+                pace.handed()
                 prepared, articles, chunks = [], 0, 0
         if articles and not hand_over(("batch", prepared)):
             return
