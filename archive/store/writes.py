@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from archive.dates import utc_naive
 from archive.documents import PreparedArticle, extra_labels
+from archive.store.idlists import among
 from archive.store.models import ArticleRow, ChunkRow, LabelRow
 from archive.store.reads import batches, find_article
 from archive.store.vector_rows import rounded, to_blob
@@ -87,16 +88,32 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Emb
     if embed is not None:
         out.vectors = rounded(embed(texts)) if texts else np.zeros((0, 0), dtype=np.float32)
     session.flush()  # assigns article ids
-    new: list[tuple[ChunkRow, str]] = []
-    for row, p in touched.values():
-        for c in p.chunks:
-            chunk = ChunkRow(article_id=row.id, seq=c.seq, text=c.text, char_start=c.char_start, char_end=c.char_end)
-            if out.vectors is not None:
-                chunk.vector = to_blob(out.vectors[len(new)])
-            session.add(chunk)
-            new.append((chunk, p.embed_prefix))
-    session.flush()  # assigns chunk ids
-    out.new_chunks = [(int(c.id), prefix, c.text) for c, prefix in new]
+    # the chunks by one executemany (Core: no ORM object per chunk), then their ids by (article, seq)
+    rows = [
+        {"article_id": row.id, "seq": c.seq, "text": c.text, "char_start": c.char_start, "char_end": c.char_end}
+        for row, p in touched.values()
+        for c in p.chunks
+    ]
+    for n, r in enumerate(rows):
+        r["vector"] = to_blob(out.vectors[n]) if out.vectors is not None else None
+    conn = session.connection()
+    if rows:
+        conn.execute(insert(ChunkRow), rows)
+    owners = [int(row.id) for row, _ in touched.values()]
+    ids = (
+        {
+            (a, seq): int(i)
+            for i, a, seq in conn.execute(
+                select(ChunkRow.id, ChunkRow.article_id, ChunkRow.seq).where(among(conn, ChunkRow.article_id, owners))
+            )
+        }
+        if rows
+        else {}
+    )
+    prefixes = [p.embed_prefix for _, p in touched.values() for _ in p.chunks]
+    out.new_chunks = [
+        (ids[(r["article_id"], r["seq"])], prefix, r["text"]) for prefix, r in zip(prefixes, rows, strict=True)
+    ]
     out.article_ids = [int(row.id) for row, _ in touched.values()]
     return out
 
