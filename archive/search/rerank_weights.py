@@ -1,7 +1,8 @@
 """Coefficients of the learned re-ranking (archive/search/rerank.py), one table per query length.
 
 Written by `python -m bench.fit_fusion` (pairwise logistic regression on news headlines, news keyword
-queries and SciFact claims together); do not edit by hand. Held-out nDCG@10 when it was written:
+queries and SciFact claims together, over the features and their products `rerank.INTERACTIONS`); do not
+edit by hand. Held-out nDCG@10 when it was written:
 | set | fusion | re-ranked (held-out folds) |
 |---|---|---|
 | news headlines | 0.8233 | 0.8271 |
@@ -24,6 +25,34 @@ SHORT = {
     "phrases": 1.5475527880078517,
     "best_cosine": -1.3476102155067553,
     "lead_cosine": 3.756836246380512,
+    "keyword_z*keyword_z": 0.0,
+    "keyword_z*semantic_z": 0.0,
+    "keyword_z*cosine": 0.0,
+    "keyword_z*coverage": 0.0,
+    "keyword_z*phrases": 0.0,
+    "keyword_z*best_cosine": 0.0,
+    "keyword_z*lead_cosine": 0.0,
+    "semantic_z*semantic_z": 0.0,
+    "semantic_z*cosine": 0.0,
+    "semantic_z*coverage": 0.0,
+    "semantic_z*phrases": 0.0,
+    "semantic_z*best_cosine": 0.0,
+    "semantic_z*lead_cosine": 0.0,
+    "cosine*cosine": 0.0,
+    "cosine*coverage": 0.0,
+    "cosine*phrases": 0.0,
+    "cosine*best_cosine": 0.0,
+    "cosine*lead_cosine": 0.0,
+    "coverage*coverage": 0.0,
+    "coverage*phrases": 0.0,
+    "coverage*best_cosine": 0.0,
+    "coverage*lead_cosine": 0.0,
+    "phrases*phrases": 0.0,
+    "phrases*best_cosine": 0.0,
+    "phrases*lead_cosine": 0.0,
+    "best_cosine*best_cosine": 0.0,
+    "best_cosine*lead_cosine": 0.0,
+    "lead_cosine*lead_cosine": 0.0,
 }
 LONG = {
     "keyword_z": 0.4492757259749465,
@@ -40,4 +69,32 @@ LONG = {
     "phrases": 1.7311663305182305,
     "best_cosine": 11.443802733439782,
     "lead_cosine": 4.948134962958951,
+    "keyword_z*keyword_z": 0.0,
+    "keyword_z*semantic_z": 0.0,
+    "keyword_z*cosine": 0.0,
+    "keyword_z*coverage": 0.0,
+    "keyword_z*phrases": 0.0,
+    "keyword_z*best_cosine": 0.0,
+    "keyword_z*lead_cosine": 0.0,
+    "semantic_z*semantic_z": 0.0,
+    "semantic_z*cosine": 0.0,
+    "semantic_z*coverage": 0.0,
+    "semantic_z*phrases": 0.0,
+    "semantic_z*best_cosine": 0.0,
+    "semantic_z*lead_cosine": 0.0,
+    "cosine*cosine": 0.0,
+    "cosine*coverage": 0.0,
+    "cosine*phrases": 0.0,
+    "cosine*best_cosine": 0.0,
+    "cosine*lead_cosine": 0.0,
+    "coverage*coverage": 0.0,
+    "coverage*phrases": 0.0,
+    "coverage*best_cosine": 0.0,
+    "coverage*lead_cosine": 0.0,
+    "phrases*phrases": 0.0,
+    "phrases*best_cosine": 0.0,
+    "phrases*lead_cosine": 0.0,
+    "best_cosine*best_cosine": 0.0,
+    "best_cosine*lead_cosine": 0.0,
+    "lead_cosine*lead_cosine": 0.0,
 }
