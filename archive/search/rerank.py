@@ -4,10 +4,12 @@ The z-score fusion adds the two sides' standardised scores with fixed weights. A
 of the fused best `rerank_window` candidates say which one the searcher means: how many of the query's words
 the article holds (a journalist's three remembered words), how many of the query's adjacent word pairs it holds
 as phrases (a headline's wording), each side's rank and raw score, the best and the first chunk's cosine (read
-for every article of the window from the loaded index). A linear model over them (one set of coefficients
-for short queries, one for longer ones) orders that window again; the rest keeps the fusion's order. The
-coefficients are data: `bench/fit_fusion.py` fits them (pairwise logistic regression on news headlines, news
-keyword queries and SciFact claims together) and writes `rerank_weights.py`. Measurements: docs/search.md ("Third round", "Fourth round").
+for every article of the window from the loaded index). A linear model over them and over the products of seven
+of them two by two (`INTERACTIONS`: a word fact may count by how close the meaning is; `expanded` computes them;
+`TERMS` names every column), one set of coefficients for short queries and one for longer ones, orders that window
+again; the rest keeps the fusion's order. The coefficients are data: `bench/fit_fusion.py` fits them (pairwise
+logistic regression on news headlines, weighed 3, news keyword queries and SciFact claims together) and writes
+`rerank_weights.py`. Measurements: docs/search.md ("Third round" to "Sixth round").
 """
 
 from __future__ import annotations
