@@ -5,10 +5,11 @@
 For every judged query of the news dev set's `train` (headlines) and `train-keywords` splits and of
 SciFact's `train` split, the hybrid side lists are built by the project's own code (`keyword_articles`,
 `semantic_articles`, `fusion_weights`, `score_mix`, as `Searcher._candidates` does) and the fused best
-`rerank_window` candidates become rows of `rerank.FEATURES`. One linear model per query length (short:
-`short_query_words` words or fewer) is fitted by pairwise logistic regression: every (relevant, other)
-pair of a query is one example of "the first goes above the second"; each set weighs the same, each of its
-queries the same. Five folds by query id report nDCG@10 of the fusion and of the re-ranking on held-out
+`rerank_window` candidates become rows of `rerank.FEATURES` (cached so; the products `rerank.INTERACTIONS` are
+computed from them here). One linear model per query length (short: `short_query_words` words or fewer) over
+`rerank.TERMS` is fitted by pairwise logistic regression: every (relevant, other) pair of a query is one
+example of "the first goes above the second"; the headline set weighs `HEADLINE_WEIGHT` and the other two 1,
+each query of a set the same. Five folds by query id report nDCG@10 of the fusion and of the re-ranking on held-out
 queries of each set; then the model is fitted on everything and written (unless --dry-run).
 Archives are opened read-only in spirit but migrated on open: pass copies.
 """
@@ -30,7 +31,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = PROJECT_ROOT / "archive" / "search" / "rerank_weights.py"
 DEFAULT_CACHE = PROJECT_ROOT / "build" / "fit_fusion"
 FOLDS = 5
-L2 = 1.0  # ridge on the standardised coefficients (per example weight sums to the number of queries)
+# Ridge on the standardised coefficients (the pair weights sum to 1; the penalty is L2 over the number of pairs).
+# The 14 features alone were fitted with 1. With their 28 products (`rerank.INTERACTIONS`), which are correlated
+# with them and with each other, 1 costs held-out headlines 0.003 at equal set weights, and 10 was the best of
+# 10 and 30 at the chosen headline weight (docs/search.md, "Sixth round").
+L2 = 10.0
+# The headline set's weight against 1 for each of the other two (each set's queries share its weight equally; the
+# weight does not change the ridge's scale). At 1 the products' gain goes to keyword queries and SciFact, and
+# held-out headlines stay where the 14 features alone had them (0.8271, or 0.8267 with a ridge of 30); headlines
+# are the archive's known-item search, and at 3 they gain too while the other two sets stay above the 14 features.
+HEADLINE_WEIGHT = 3.0
 
 
 def query_rows(archive, settings, text: str):
@@ -90,19 +100,32 @@ def article_uids(archive, article_ids: Sequence[int]) -> dict[int, str]:
         return {a: row.uid for a, row in reads.result_rows(conn, article_ids).items()}
 
 
-def pairs(sets: Sequence[Sequence[dict]], short: bool, folds: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise differences (relevant - other) of the chosen queries, with their weights."""
+def pairs(
+    sets: Sequence[Sequence[dict]],
+    short: bool,
+    folds: set[int] | None,
+    keep: Sequence[int] | None = None,
+    set_weights: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairwise differences (relevant - other) of the chosen queries over the `keep` columns of `TERMS` (all
+    when None), with their weights (each set's queries share its weight from `set_weights`, 1 when None)."""
+    from archive.search.rerank import TERMS, expanded
+
+    columns = list(keep) if keep is not None else list(range(len(TERMS)))
     diffs, weights = [], []
-    for rows in sets:
+    for n, rows in enumerate(sets):
         chosen = [r for r in rows if fold(r) in (folds or range(FOLDS)) and r["short"] == short]
         if not chosen:
             continue
-        per_query = 1.0 / len([r for r in rows if fold(r) in (folds or range(FOLDS))])
+        per_query = (set_weights[n] if set_weights is not None else 1.0) / len(
+            [r for r in rows if fold(r) in (folds or range(FOLDS))]
+        )
         for r in chosen:
             y = np.array([r["qrels"].get(uid, 0) > 0 for uid in r["ids"][: len(r["X"])]])
             if not y.any() or y.all():
                 continue
-            d = (r["X"][y][:, None, :] - r["X"][~y][None, :, :]).reshape(-1, r["X"].shape[1])
+            X = expanded(r["X"])[:, columns]  # the cache holds the 14 features; the products are computed here
+            d = (X[y][:, None, :] - X[~y][None, :, :]).reshape(-1, X.shape[1])
             diffs.append(d)
             weights.append(np.full(len(d), per_query / len(d)))
     if not diffs:
@@ -137,7 +160,8 @@ def fold(row: dict) -> int:
 
 
 def ndcg(rows: Sequence[dict], models: dict[bool, np.ndarray] | None, folds: set[int] | None = None) -> float:
-    """Mean nDCG@10 of the chosen queries: the fused order (models None) or the re-ranked window."""
+    """Mean nDCG@10 of the chosen queries: the fused order (models None) or the re-ranked window (`models`: one
+    coefficient vector over `rerank.TERMS` per query length)."""
     from archive.search.rerank import order
 
     total = count = 0
@@ -153,20 +177,45 @@ def ndcg(rows: Sequence[dict], models: dict[bool, np.ndarray] | None, folds: set
     return total / max(count, 1)
 
 
-def fit(sets: Sequence[Sequence[dict]], folds: set[int] | None = None) -> dict[bool, np.ndarray]:
-    return {short: fit_pairwise(*pairs(sets, short, folds)) for short in (True, False)}
+def fit(
+    sets: Sequence[Sequence[dict]],
+    folds: set[int] | None = None,
+    keep: Sequence[int] | None = None,
+    set_weights: Sequence[float] | None = None,
+    l2: float = L2,
+) -> dict[bool, np.ndarray]:
+    """One coefficient vector over `rerank.TERMS` per query length, fitted on the `keep` columns (the rest 0)."""
+    from archive.search.rerank import TERMS
+
+    columns = list(keep) if keep is not None else list(range(len(TERMS)))
+    models = {}
+    for short in (True, False):
+        full = np.zeros(len(TERMS))
+        full[columns] = fit_pairwise(*pairs(sets, short, folds, columns, set_weights), l2)
+        models[short] = full
+    return models
+
+
+def kept(dropped: Sequence[str]) -> list[int]:
+    """Positions in `rerank.TERMS` the model keeps when `dropped` features are left out: a dropped feature's
+    products go with it."""
+    from archive.search.rerank import TERMS, touching
+
+    gone = set(touching(dropped))
+    return [i for i in range(len(TERMS)) if i not in gone]
 
 
 def write_weights(models: dict[bool, np.ndarray], report: str, path: Path = WEIGHTS) -> None:
-    from archive.search.rerank import FEATURES
+    from archive.search.rerank import TERMS
 
     def table(coef: np.ndarray) -> str:
-        return "\n".join(f'    "{name}": {float(c)!r},' for name, c in zip(FEATURES, coef, strict=True))
+        return "\n".join(f'    "{name}": {float(c)!r},' for name, c in zip(TERMS, coef, strict=True))
 
     path.write_text(
         '"""Coefficients of the learned re-ranking (archive/search/rerank.py), one table per query length.\n\n'
         "Written by `python -m bench.fit_fusion` (pairwise logistic regression on news headlines, news keyword\n"
-        "queries and SciFact claims together); do not edit by hand. Held-out nDCG@10 when it was written:\n"
+        "queries and SciFact claims together, over the features and their products `rerank.INTERACTIONS`); do not\n"
+        "edit by hand. Held-out nDCG@10 when it was written:\n"
         + "".join(f"{line}\n" for line in report.splitlines())
         + '"""\n\n'
         f"SHORT = {{\n{table(models[True])}\n}}\nLONG = {{\n{table(models[False])}\n}}\n"
@@ -184,7 +233,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="report, write nothing")
     parser.add_argument(
-        "--without", default="", help="features left out of the model (coefficients 0), comma-separated"
+        "--without",
+        default="",
+        help="features left out of the model (coefficients 0, their products too), comma-separated",
+    )
+    parser.add_argument(
+        "--headline-weight",
+        type=float,
+        default=HEADLINE_WEIGHT,
+        help="the headline set's weight against each other set's 1 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--l2", type=float, default=L2, help="ridge on the standardised coefficients (default: %(default)s)"
     )
     args = parser.parse_args(argv)
     from archive.search.rerank import FEATURES
@@ -192,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dropped = [f for f in args.without.split(",") if f]
     if set(dropped) - set(FEATURES):
         parser.error(f"unknown features: {', '.join(sorted(set(dropped) - set(FEATURES)))}")
-    keep = [i for i, f in enumerate(FEATURES) if f not in dropped]
+    keep = kept(dropped)
     for folder in (args.news, args.scifact):
         if not (folder / "queries.jsonl").exists():
             print(f"skipped: {folder} is not a BEIR folder (no queries.jsonl)", file=sys.stderr)
@@ -202,12 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "news keywords": collect(args.news, "train-keywords", args.news_index_dir, args.cache),
         "SciFact": collect(args.scifact, "train", args.scifact_index_dir, args.cache),
     }
-    if dropped:  # the model sees only the kept columns
-        sets = {name: [{**r, "X": r["X"][:, keep]} for r in rows] for name, rows in sets.items()}
     lists = list(sets.values())
+    weights = [args.headline_weight if name == "news headlines" else 1.0 for name in sets]
     held = dict.fromkeys(sets, 0.0)
     for k in range(FOLDS):
-        models = fit(lists, {j for j in range(FOLDS) if j != k})
+        models = fit(lists, {j for j in range(FOLDS) if j != k}, keep, weights, args.l2)
         for name, rows in sets.items():
             share = sum(fold(r) == k for r in rows) / len(rows)
             held[name] += share * ndcg(rows, models, {k})
@@ -217,12 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = "\n".join(lines)
     print(report)
     if not args.dry_run:
-        models = fit(lists)
-        for short, coef in models.items():  # a left-out feature's coefficient is 0
-            full = np.zeros(len(FEATURES))
-            full[keep] = coef
-            models[short] = full
-        write_weights(models, report)
+        write_weights(fit(lists, None, keep, weights, args.l2), report)  # a left-out term's coefficient is 0
         print(f"wrote {WEIGHTS}")
     return 0
 

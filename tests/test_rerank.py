@@ -12,7 +12,19 @@ from archive.documents import Article
 from archive.fusion import score_mix
 from archive.query import parse_query
 from archive.search import Searcher, SearchRequest, rerank_weights
-from archive.search.rerank import FEATURES, coefficients, coverage, features, held, order, query_pairs, vector_facts
+from archive.search.rerank import (
+    FEATURES,
+    INTERACTIONS,
+    TERMS,
+    coefficients,
+    coverage,
+    expanded,
+    features,
+    held,
+    order,
+    query_pairs,
+    vector_facts,
+)
 from archive.write import ingest
 
 KEYWORD = [(1, 9.0), (2, 6.0), (3, 3.0)]
@@ -49,18 +61,61 @@ def test_features_follow_the_two_windows():
     assert [column(rows, "coverage")[by_id[a]] for a in (1, 2, 3, 4)] == [1.0, 0.5, 0.0, 0.0]
 
 
+def rows_of(**columns: list[float]) -> np.ndarray:
+    """Rows of `FEATURES`, the named columns given, the rest 0."""
+    n = len(next(iter(columns.values())))
+    rows = np.zeros((n, len(FEATURES)))
+    for name, values in columns.items():
+        rows[:, FEATURES.index(name)] = values
+    return rows
+
+
+def coef_of(**terms: float) -> np.ndarray:
+    """Coefficients over `TERMS`, the named ones given (a product "a*b" as a__b), the rest 0."""
+    coef = np.zeros(len(TERMS))
+    for name, value in terms.items():
+        coef[TERMS.index(name.replace("__", "*"))] = value
+    return coef
+
+
 def test_order_is_the_linear_score_with_ties_in_fused_order():
-    rows = np.array([[0.0, 1.0], [2.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
-    assert order(rows, np.array([1.0, 0.0])) == [1, 3, 0, 2]
-    assert order(rows, np.array([0.0, 1.0])) == [0, 2, 1, 3]
-    assert order(rows, np.array([1.0, 1.0])) == [1, 0, 2, 3]
+    rows = rows_of(coverage=[0.0, 2.0, 0.0, 1.0], phrases=[1.0, 0.0, 1.0, 0.0])
+    assert order(rows, coef_of(coverage=1.0)) == [1, 3, 0, 2]
+    assert order(rows, coef_of(phrases=1.0)) == [0, 2, 1, 3]
+    assert order(rows, coef_of(coverage=1.0, phrases=1.0)) == [1, 0, 2, 3]
 
 
-def test_the_shipped_tables_name_every_feature():
+def test_the_expansion_appends_the_declared_products_in_order():
+    assert len(INTERACTIONS) == 28 and len(set(INTERACTIONS)) == 28  # 7 features: 21 pairs and 7 squares
+    assert INTERACTIONS[:2] == (("keyword_z", "keyword_z"), ("keyword_z", "semantic_z"))
+    assert INTERACTIONS[-1] == ("lead_cosine", "lead_cosine")
+    assert TERMS[: len(FEATURES)] == FEATURES
+    assert TERMS[len(FEATURES) :] == tuple(f"{a}*{b}" for a, b in INTERACTIONS)
+    rows = np.random.default_rng(1).normal(size=(5, len(FEATURES)))
+    wide = expanded(rows)
+    assert wide.shape == (5, len(TERMS))
+    assert np.array_equal(wide[:, : len(FEATURES)], rows)
+    for k, (a, b) in enumerate(INTERACTIONS):
+        assert wide[:, len(FEATURES) + k] == pytest.approx(rows[:, FEATURES.index(a)] * rows[:, FEATURES.index(b)])
+    one = expanded(rows_of(coverage=[0.5], cosine=[0.8]))[0]
+    assert one[TERMS.index("cosine*coverage")] == pytest.approx(0.4)
+    assert one[TERMS.index("coverage*coverage")] == pytest.approx(0.25)
+    assert one[TERMS.index("cosine*cosine")] == pytest.approx(0.64)
+
+
+def test_order_weighs_a_product_of_two_facts():
+    """Coverage that counts only where the meaning is close: the product orders what neither fact does alone."""
+    rows = rows_of(coverage=[1.0, 0.5, 1.0], best_cosine=[0.2, 0.9, 0.6])
+    assert order(rows, coef_of(coverage__best_cosine=1.0)) == [2, 1, 0]  # 0.2, 0.45, 0.6
+    assert order(rows, coef_of(coverage=1.0)) == [0, 2, 1]
+    assert order(rows, coef_of(best_cosine=1.0)) == [1, 2, 0]
+
+
+def test_the_shipped_tables_name_every_term():
     for table in (rerank_weights.SHORT, rerank_weights.LONG):
-        assert set(table) == set(FEATURES)
+        assert list(table) == list(TERMS)
         assert all(math.isfinite(v) for v in table.values())
-    assert coefficients(True).shape == coefficients(False).shape == (len(FEATURES),)
+    assert coefficients(True).shape == coefficients(False).shape == (len(TERMS),)
 
 
 ARTICLES = [
@@ -147,7 +202,7 @@ def test_the_searcher_orders_its_window_by_the_model_and_keeps_the_rest(archive,
     ingest(archive, ARTICLES)
     q = "tin zinc harbour"
     plain = uids(Searcher(archive, replace(archive.settings, rerank_window=0)), q)
-    only = dict.fromkeys(FEATURES, 0.0)
+    only = dict.fromkeys(TERMS, 0.0)
     monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1.0})
     monkeypatch.setattr(rerank_weights, "LONG", {**only, "fused": 1.0})
     assert uids(Searcher(archive), q) == plain
@@ -163,8 +218,8 @@ def test_the_searcher_orders_its_window_by_the_model_and_keeps_the_rest(archive,
 
 
 def test_the_chunk_cosines_are_read_only_when_the_model_weighs_them(archive, monkeypatch):
-    """A table whose vector facts are 0 (the shipped one, fitted without them) costs no statement for them; a table
-    that weighs them has them read, and a searched window changes order by them."""
+    """A table whose vector facts are 0, alone and in every product, costs no statement for them; a table that
+    weighs one of them, or only a product holding one, has them read."""
     from archive.search import rerank as module
 
     ingest(archive, ARTICLES)
@@ -176,20 +231,23 @@ def test_the_chunk_cosines_are_read_only_when_the_model_weighs_them(archive, mon
         return real(archive_, query, ids)
 
     monkeypatch.setattr(module, "vector_facts", spy)
-    only = dict.fromkeys(FEATURES, 0.0)
-    monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1.0})
+    only = dict.fromkeys(TERMS, 0.0)
+    monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1.0, "keyword_z*coverage": 1.0, "cosine": 1.0})
     Searcher(archive).search(SearchRequest(q="tin zinc harbour", mode="hybrid"))
-    assert calls == []
+    assert calls == []  # no term holds best_cosine or lead_cosine
     monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1e-6, "lead_cosine": 1.0})
     Searcher(archive).search(SearchRequest(q="tin zinc harbour", mode="hybrid"))
     assert len(calls) == 1 and len(calls[0]) >= 2
+    monkeypatch.setattr(rerank_weights, "SHORT", {**only, "fused": 1e-6, "coverage*best_cosine": -0.5})
+    Searcher(archive).search(SearchRequest(q="tin zinc harbour", mode="hybrid"))
+    assert len(calls) == 2 and len(calls[1]) >= 2
 
 
 def test_plain_rrf_is_never_reranked(archive, monkeypatch):
     ingest(archive, ARTICLES)
     rrf = replace(archive.settings, fusion="rrf")
     before = uids(Searcher(archive, rrf), "tin zinc harbour")
-    monkeypatch.setattr(rerank_weights, "SHORT", {**dict.fromkeys(FEATURES, 0.0), "coverage": -1.0})
+    monkeypatch.setattr(rerank_weights, "SHORT", {**dict.fromkeys(TERMS, 0.0), "coverage": -1.0})
     assert uids(Searcher(archive, rrf), "tin zinc harbour") == before
 
 
@@ -203,10 +261,10 @@ def test_matched_words_of_reranked_results_are_the_look_up(archive):
 
 
 def test_short_and_long_queries_use_their_own_table(monkeypatch):
-    monkeypatch.setattr(rerank_weights, "SHORT", {**dict.fromkeys(FEATURES, 0.0), "coverage": 2.0})
-    monkeypatch.setattr(rerank_weights, "LONG", {**dict.fromkeys(FEATURES, 0.0), "coverage": 3.0})
-    assert coefficients(True)[FEATURES.index("coverage")] == 2.0
-    assert coefficients(False)[FEATURES.index("coverage")] == 3.0
+    monkeypatch.setattr(rerank_weights, "SHORT", {**dict.fromkeys(TERMS, 0.0), "coverage": 2.0})
+    monkeypatch.setattr(rerank_weights, "LONG", {**dict.fromkeys(TERMS, 0.0), "coverage*phrases": 3.0})
+    assert coefficients(True).tolist() == coef_of(coverage=2.0).tolist()
+    assert coefficients(False).tolist() == coef_of(coverage__phrases=3.0).tolist()
     assert parse_query("tin zinc harbour").terms  # the queries above are short (<= short_query_words)
 
 
@@ -229,8 +287,56 @@ def test_the_written_weights_are_the_tables_the_reranking_reads(tmp_path):
     from bench.fit_fusion import write_weights
 
     path = tmp_path / "weights.py"
-    short, long_ = np.arange(len(FEATURES), dtype=float), -np.arange(len(FEATURES), dtype=float)
+    short, long_ = np.arange(len(TERMS), dtype=float), -np.arange(len(TERMS), dtype=float)
     write_weights({True: short, False: long_}, "| set | fusion | re-ranked |", path)
     written = runpy.run_path(str(path))
-    assert [written["SHORT"][name] for name in FEATURES] == short.tolist()
-    assert [written["LONG"][name] for name in FEATURES] == long_.tolist()
+    assert list(written["SHORT"]) == list(TERMS)  # the products too, named "a*b"
+    assert [written["SHORT"][name] for name in TERMS] == short.tolist()
+    assert [written["LONG"][name] for name in TERMS] == long_.tolist()
+    assert written["SHORT"]["lead_cosine*lead_cosine"] == len(TERMS) - 1
+
+
+def synthetic_split(rng: np.random.Generator, n: int, prefix: str) -> list[dict]:
+    """Cached rows as `bench.fit_fusion.collect` keeps them (14 raw features); the relevant article of each
+    query is the one where coverage and best_cosine are high together."""
+    rows = []
+    for q in range(n):
+        X = rng.uniform(0.0, 1.0, size=(12, len(FEATURES)))
+        best = int(np.argmax(X[:, FEATURES.index("coverage")] * X[:, FEATURES.index("best_cosine")]))
+        ids = [f"{prefix}{q}-{i}" for i in range(12)]
+        rows.append({"qid": f"{prefix}{q}", "X": X, "ids": ids, "qrels": {ids[best]: 1}, "short": q % 2 == 0})
+    return rows
+
+
+def test_the_fitter_drops_a_left_out_features_products_and_fits_the_rest(tmp_path, monkeypatch):
+    """`--without` over cached rows of the 14 features: every term holding the dropped feature is 0 in the
+    written tables, the products are fitted from the raw rows, and nothing but the cache is read."""
+    import pickle
+
+    import bench.fit_fusion as fit_fusion
+    from archive.search.rerank import touching
+
+    rng = np.random.default_rng(0)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for folder, split in (("news", "train"), ("news", "train-keywords"), ("scifact", "train")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / "queries.jsonl").write_text("")
+        (cache / f"{folder}-{split}.pkl").write_bytes(pickle.dumps(synthetic_split(rng, 60, f"{split}-")))
+    written: list[dict[bool, np.ndarray]] = []
+    monkeypatch.setattr(fit_fusion, "write_weights", lambda models, report: written.append(models))
+    args = [str(tmp_path / "news"), str(tmp_path / "scifact"), "--cache", str(cache)]
+    args += ["--news-index-dir", str(tmp_path / "absent"), "--scifact-index-dir", str(tmp_path / "absent")]
+
+    assert fit_fusion.main([*args, "--without", "lead_cosine,phrases"]) == 0
+    dropped = touching(["lead_cosine", "phrases"])
+    assert {TERMS[i] for i in dropped} >= {"lead_cosine", "phrases", "coverage*lead_cosine", "phrases*phrases"}
+    assert "coverage*best_cosine" in TERMS and TERMS.index("coverage*best_cosine") not in dropped
+    for coef in written[0].values():
+        assert coef.shape == (len(TERMS),)
+        assert not coef[dropped].any()
+        assert np.count_nonzero(coef) == len(TERMS) - len(dropped)
+        assert coef[TERMS.index("coverage*best_cosine")] > 0  # the product that decides the synthetic relevance
+
+    assert fit_fusion.main(args) == 0  # nothing left out: every term fitted
+    assert all(np.count_nonzero(coef) == len(TERMS) for coef in written[1].values())

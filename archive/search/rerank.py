@@ -4,16 +4,18 @@ The z-score fusion adds the two sides' standardised scores with fixed weights. A
 of the fused best `rerank_window` candidates say which one the searcher means: how many of the query's words
 the article holds (a journalist's three remembered words), how many of the query's adjacent word pairs it holds
 as phrases (a headline's wording), each side's rank and raw score, the best and the first chunk's cosine (read
-for every article of the window from the loaded index). A linear model over them (one set of coefficients
-for short queries, one for longer ones) orders that window again; the rest keeps the fusion's order. The
-coefficients are data: `bench/fit_fusion.py` fits them (pairwise logistic regression on news headlines, news
-keyword queries and SciFact claims together) and writes `rerank_weights.py`. Measurements: docs/search.md ("Third round", "Fourth round").
+for every article of the window from the loaded index). A linear model over them and over the products of seven
+of them two by two (`INTERACTIONS`: a word fact may count by how close the meaning is; `expanded` computes them;
+`TERMS` names every column), one set of coefficients for short queries and one for longer ones, orders that window
+again; the rest keeps the fusion's order. The coefficients are data: `bench/fit_fusion.py` fits them (pairwise
+logistic regression on news headlines, weighed 3, news keyword queries and SciFact claims together) and writes
+`rerank_weights.py`. Measurements: docs/search.md ("Third round" to "Sixth round").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from itertools import pairwise
 
@@ -45,6 +47,13 @@ FEATURES = (
     "lead_cosine",  # its first chunk's cosine (the same)
 )
 VECTOR_FEATURES = ("best_cosine", "lead_cosine")  # the facts `vector_facts` reads
+# Products of two facts (squares too), each its own coefficient, named "a*b" in the tables: how much a word fact
+# counts may depend on how close the meaning is, and back (docs/search.md, "Sixth round").
+INTERACTED = ("keyword_z", "semantic_z", "cosine", "coverage", "phrases", "best_cosine", "lead_cosine")
+INTERACTIONS = tuple((a, b) for i, a in enumerate(INTERACTED) for b in INTERACTED[i:])
+TERMS = FEATURES + tuple(f"{a}*{b}" for a, b in INTERACTIONS)  # the model's columns: the tables' keys, in order
+_LEFT = [FEATURES.index(a) for a, _ in INTERACTIONS]
+_RIGHT = [FEATURES.index(b) for _, b in INTERACTIONS]
 MAX_PAIRS = 16  # `query_pairs`: the first this many pairs of a long query
 MAX_PAIR_GAP = 1  # `query_pairs`: at most this many stopwords between the two words of a pair
 
@@ -95,15 +104,27 @@ def features(
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
 
 
+def expanded(rows: np.ndarray) -> np.ndarray:
+    """Rows of `FEATURES` (as `features` gives them) with the `INTERACTIONS` products after them: rows of `TERMS`."""
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    return np.hstack([rows, rows[:, _LEFT] * rows[:, _RIGHT]])
+
+
+def touching(names: Collection[str]) -> list[int]:
+    """Positions in `TERMS` of the terms that involve any of `names`: the features and their products."""
+    return [i for i, term in enumerate(TERMS) if set(term.split("*")) & set(names)]
+
+
 def coefficients(short: bool) -> np.ndarray:
-    """The fitted coefficients for a short or a longer query, in `FEATURES` order."""
+    """The fitted coefficients for a short or a longer query, in `TERMS` order."""
     table = rerank_weights.SHORT if short else rerank_weights.LONG
-    return np.array([table[name] for name in FEATURES], dtype=np.float64)
+    return np.array([table[name] for name in TERMS], dtype=np.float64)
 
 
 def order(rows: np.ndarray, coef: np.ndarray) -> list[int]:
-    """Positions of `rows` best first by the linear score; ties keep the fused order."""
-    scores = rows @ coef
+    """Positions of `rows` (of `FEATURES`) best first by the linear score over `TERMS` (`coef`, as `coefficients`
+    gives them); ties keep the fused order."""
+    scores = expanded(rows) @ coef
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
 
 
@@ -171,8 +192,9 @@ def rerank(
     ids = [a for a, _ in window]
     words = keyword_word_count(query)
     coef = coefficients(0 < words <= settings.short_query_words)
-    # the chunk cosines are read only when the fitted model weighs them (a statement and a look-up of vectors)
-    weighed = bool(coef[[FEATURES.index(f) for f in VECTOR_FEATURES]].any())
+    # the chunk cosines are read only when the fitted model weighs them, alone or in a product (a statement and a
+    # look-up of vectors)
+    weighed = bool(coef[touching(VECTOR_FEATURES)].any())
     reading = pool.submit(vector_facts, archive, query, ids) if pool is not None and weighed else None
     shares, phrases, matched = held(archive, query, ids)
     vectors = None
