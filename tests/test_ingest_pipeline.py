@@ -123,16 +123,27 @@ def test_reading_a_file_again_embeds_nothing(archive, monkeypatch):
     consistent(archive)
 
 
-def test_the_gil_changes_hands_faster_during_an_ingest_only(archive):
+def test_the_gil_changes_hands_faster_and_blas_runs_single_threaded_during_an_ingest_only(archive):
     """While an ingest runs, a thread waiting for the GIL (the encoder's, after each model call) gets it within
-    SWITCH_INTERVAL; the process's own setting is back afterwards, also when the ingest fails."""
+    SWITCH_INTERVAL and NumPy's BLAS runs on BLAS_THREADS; the process's own settings are back afterwards, also
+    when the ingest fails."""
+    from threadpoolctl import threadpool_info
+
     pipeline = sys.modules["archive.write.ingest"]  # the module (the package exports its function by that name)
-    before = sys.getswitchinterval()
-    during: list[float] = []
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    before, blas_before = sys.getswitchinterval(), blas_threads()
+    during: list[tuple[float, set[int]]] = []
     items = [story(f"g{i}", f"Report {i} on the dock strike. Talks resume on day {i}.") for i in range(4)]
-    report = ingest(archive, items, batch_articles=2, on_progress=lambda _: during.append(sys.getswitchinterval()))
+    report = ingest(
+        archive, items, batch_articles=2, on_progress=lambda _: during.append((sys.getswitchinterval(), blas_threads()))
+    )
     assert report.added == 4 and during
-    assert set(during) == {min(before, pipeline.SWITCH_INTERVAL)} and sys.getswitchinterval() == before
+    assert {interval for interval, _ in during} == {min(before, pipeline.SWITCH_INTERVAL)}
+    assert all(threads == {pipeline.BLAS_THREADS} for _, threads in during)
+    assert sys.getswitchinterval() == before and blas_threads() == blas_before
 
     def failing():
         yield story("g9", "One more report. It is the last.")
@@ -140,12 +151,13 @@ def test_the_gil_changes_hands_faster_during_an_ingest_only(archive):
 
     with pytest.raises(OSError, match="disk went away"):
         ingest(archive, failing())
-    assert sys.getswitchinterval() == before
-    with pipeline.quick_gil_handoff():  # two ingests of one process (a server): the last one out restores it
-        with pipeline.quick_gil_handoff():
+    assert sys.getswitchinterval() == before and blas_threads() == blas_before
+    with pipeline.while_ingesting():  # two ingests of one process (a server): the last one out restores them
+        with pipeline.while_ingesting():
             pass
         assert sys.getswitchinterval() == min(before, pipeline.SWITCH_INTERVAL)
-    assert sys.getswitchinterval() == before
+        assert blas_threads() == {pipeline.BLAS_THREADS}
+    assert sys.getswitchinterval() == before and blas_threads() == blas_before
 
 
 def test_steps_double_until_the_model_is_measured_then_follow_its_speed():

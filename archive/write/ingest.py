@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from archive.archive import Archive
 from archive.documents import Article, PreparedArticle, ReadFailure
@@ -45,10 +46,14 @@ POLL_SECONDS = 0.05  # while a step is being encoded, how often the main thread 
 # committer run Python: 0.89x -> 1.06x the raw encode in a paired run, 0.85-0.87 -> 0.88-0.905 in bench.ingest
 # (docs/performance.md, "Ingest at the model's speed").
 SWITCH_INTERVAL = 0.0005
+# While an ingest runs, NumPy's BLAS (the threads' and alerts' matrix products) runs on the calling thread: its
+# worker threads spin for a while after every call (0.3-0.7 s of CPU per 1,000 SciFact abstracts), on the
+# cores the model needs (docs/performance.md, "The write path's own CPU").
+BLAS_THREADS = 1
 
-_switch_lock = threading.Lock()
-_switch_users = 0  # ingests running in this process (the interval is process-wide)
-_switch_saved = 0.0  # the interval before the first of them
+_tuning_lock = threading.Lock()
+_tuning_users = 0  # ingests running in this process (both settings are process-wide)
+_tuning_saved: tuple[float, threadpool_limits] | None = None  # as they were before the first of them
 
 
 @dataclass
@@ -91,7 +96,7 @@ def ingest(
     encoder thread embeds a step, and this thread commits the step before it to SQL with its
     vectors and adds them to FAISS. The runtimes release the GIL while they compute, so the
     Python work hides behind the model, and the GIL changes hands within SWITCH_INTERVAL meanwhile
-    (`quick_gil_handoff`): the encoder thread, back from the model, does not wait on the others'
+    (`while_ingesting`, which also keeps NumPy's BLAS on one thread): the encoder thread, back from the model, does not wait on the others'
     Python. The producer stays one step ahead (a queue of one), so a
     kill loses at most the two steps being embedded and committed, neither of them committed.
     """
@@ -100,7 +105,7 @@ def ingest(
         articles_expected = len(items)
     progress = IngestProgress(articles_expected=articles_expected)
     started = time.perf_counter()
-    with quick_gil_handoff():
+    with while_ingesting():
         _ingest(archive, items, report, progress, on_progress, batch_articles)
     if 0 < archive.settings.compact_after <= report.added:  # a bulk load leaves the keyword index in pieces
         report.timings.compact = compact(archive)[1]
@@ -109,21 +114,25 @@ def ingest(
 
 
 @contextlib.contextmanager
-def quick_gil_handoff() -> Iterator[None]:
-    """Python's switch interval at most SWITCH_INTERVAL while any ingest of this process runs, then as it was."""
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL))
-        _switch_users += 1
+def while_ingesting() -> Iterator[None]:
+    """While any ingest of this process runs: Python's switch interval at most SWITCH_INTERVAL and NumPy's BLAS on
+    BLAS_THREADS; then both as they were (the last ingest out restores them)."""
+    global _tuning_users, _tuning_saved
+    with _tuning_lock:
+        if _tuning_users == 0:
+            interval = sys.getswitchinterval()
+            _tuning_saved = (interval, threadpool_limits(limits=BLAS_THREADS, user_api="blas"))
+            sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+        _tuning_users += 1
     try:
         yield
     finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
+        with _tuning_lock:
+            _tuning_users -= 1
+            if _tuning_users == 0 and _tuning_saved is not None:
+                sys.setswitchinterval(_tuning_saved[0])
+                _tuning_saved[1].restore_original_limits()
+                _tuning_saved = None
 
 
 def _ingest(
