@@ -48,7 +48,7 @@ def query_rows(archive, settings, text: str):
     from archive.fusion import score_mix
     from archive.search import SearchRequest
     from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
-    from archive.search.rerank import features, held, vector_facts
+    from archive.search.rerank import features, held, vector_facts, window_shares
     from archive.search.terms import keyword_word_count
 
     query = SearchRequest(q=as_plain_words(text), mode="hybrid").validated().query(settings.labels)
@@ -61,18 +61,23 @@ def query_rows(archive, settings, text: str):
     )
     window = fused[: settings.rerank_window]
     ids = [a for a, _ in window]
-    shares, phrases, _ = held(archive, query, ids)
+    shares, phrases, matched = held(archive, query, ids)
     vectors = vector_facts(archive, query, ids)
     words = keyword_word_count(query)
-    rows = features(keyword, semantic, window, shares, phrases, vectors)
+    rows = features(keyword, semantic, window, shares, phrases, vectors, window_shares(matched))
     return rows, [a for a, _ in fused], 0 < words <= settings.short_query_words
 
 
 def collect(folder: Path, split: str, index_dir: Path, cache: Path, log=print) -> list[dict]:
     """Every judged query of one split as {qid, X, ids (fused order, uids), qrels, short}; cached in `cache`."""
+    from archive.search.rerank import FEATURES
+
     path = cache / f"{folder.name}-{split}.pkl"
     if path.exists():
-        return pickle.loads(path.read_bytes())
+        rows = pickle.loads(path.read_bytes())
+        if all(r["X"].shape[1] == len(FEATURES) for r in rows):
+            return rows
+        log(f"  {path}: rows of another feature set, collected again")
     from archive.archive import open_archive
     from archive.config import Settings
 

@@ -24,6 +24,7 @@ from archive.search.rerank import (
     order,
     query_pairs,
     vector_facts,
+    window_shares,
 )
 from archive.write import ingest
 
@@ -59,6 +60,25 @@ def test_features_follow_the_two_windows():
     assert column(rows, "fused") == pytest.approx([s for _, s in fused])
     assert column(rows, "fused_log_rank") == pytest.approx([math.log(i) for i in range(1, 5)])
     assert [column(rows, "coverage")[by_id[a]] for a in (1, 2, 3, 4)] == [1.0, 0.5, 0.0, 0.0]
+    assert column(rows, "rare_words") == [0.0] * 4  # not given: 0
+    rare = features(KEYWORD, SEMANTIC, fused, {}, rare={3: 0.25})
+    assert [column(rare, "rare_words")[by_id[a]] for a in (1, 2, 3, 4)] == [0.0, 0.0, 0.25, 0.0]
+
+
+def test_a_word_few_of_the_window_hold_weighs_more_than_the_name_they_all_share():
+    """Three stories of one company: the name is in all three, each event word in one; a word no article of the
+    window holds does not count."""
+    matched = {1: ("acme", "talks"), 2: ("acme",), 3: ("acme", "sells"), 4: ()}
+    shares = window_shares(matched)
+    name, event = math.log(5 / 3.5), math.log(5 / 1.5)  # held by 3 and by 1 of the 4 articles
+    total = name + 2 * event
+    assert shares[1] == pytest.approx((name + event) / total) == pytest.approx(shares[3])
+    assert shares[2] == pytest.approx(name / total)
+    assert shares[4] == 0.0
+    assert shares[1] > 2 * shares[2]  # the event word is what sets the story apart, the name is not
+    assert window_shares({1: ("acme", "acme")}) == pytest.approx({1: 1.0})  # a repeat counts once
+    assert window_shares({1: (), 2: ()}) == {}
+    assert window_shares({}) == {}
 
 
 def rows_of(**columns: list[float]) -> np.ndarray:
@@ -86,9 +106,9 @@ def test_order_is_the_linear_score_with_ties_in_fused_order():
 
 
 def test_the_expansion_appends_the_declared_products_in_order():
-    assert len(INTERACTIONS) == 28 and len(set(INTERACTIONS)) == 28  # 7 features: 21 pairs and 7 squares
+    assert len(INTERACTIONS) == 36 and len(set(INTERACTIONS)) == 36  # 8 features: 28 pairs and 8 squares
     assert INTERACTIONS[:2] == (("keyword_z", "keyword_z"), ("keyword_z", "semantic_z"))
-    assert INTERACTIONS[-1] == ("lead_cosine", "lead_cosine")
+    assert INTERACTIONS[-1] == ("rare_words", "rare_words")
     assert TERMS[: len(FEATURES)] == FEATURES
     assert TERMS[len(FEATURES) :] == tuple(f"{a}*{b}" for a, b in INTERACTIONS)
     rows = np.random.default_rng(1).normal(size=(5, len(FEATURES)))
@@ -293,11 +313,11 @@ def test_the_written_weights_are_the_tables_the_reranking_reads(tmp_path):
     assert list(written["SHORT"]) == list(TERMS)  # the products too, named "a*b"
     assert [written["SHORT"][name] for name in TERMS] == short.tolist()
     assert [written["LONG"][name] for name in TERMS] == long_.tolist()
-    assert written["SHORT"]["lead_cosine*lead_cosine"] == len(TERMS) - 1
+    assert written["SHORT"]["rare_words*rare_words"] == len(TERMS) - 1
 
 
 def synthetic_split(rng: np.random.Generator, n: int, prefix: str) -> list[dict]:
-    """Cached rows as `bench.fit_fusion.collect` keeps them (14 raw features); the relevant article of each
+    """Cached rows as `bench.fit_fusion.collect` keeps them (the raw `FEATURES`); the relevant article of each
     query is the one where coverage and best_cosine are high together."""
     rows = []
     for q in range(n):
@@ -309,7 +329,7 @@ def synthetic_split(rng: np.random.Generator, n: int, prefix: str) -> list[dict]
 
 
 def test_the_fitter_drops_a_left_out_features_products_and_fits_the_rest(tmp_path, monkeypatch):
-    """`--without` over cached rows of the 14 features: every term holding the dropped feature is 0 in the
+    """`--without` over cached rows of the features: every term holding the dropped feature is 0 in the
     written tables, the products are fitted from the raw rows, and nothing but the cache is read."""
     import pickle
 
@@ -340,3 +360,22 @@ def test_the_fitter_drops_a_left_out_features_products_and_fits_the_rest(tmp_pat
 
     assert fit_fusion.main(args) == 0  # nothing left out: every term fitted
     assert all(np.count_nonzero(coef) == len(TERMS) for coef in written[1].values())
+
+
+def test_the_fitter_collects_again_rows_of_another_feature_set(tmp_path):
+    """A cache written before a feature was added is not fitted on: it is collected again (here from an archive
+    that is not there, so the collection fails instead of the stale rows being used)."""
+    import pickle
+
+    from archive.errors import NoArchive
+    from bench.fit_fusion import collect
+
+    stale = [{**row, "X": row["X"][:, :-1]} for row in synthetic_split(np.random.default_rng(0), 3, "q")]
+    (tmp_path / "news-train.pkl").write_bytes(pickle.dumps(stale))
+    said: list[str] = []
+    with pytest.raises(NoArchive):
+        collect(tmp_path / "news", "train", tmp_path / "absent", tmp_path, log=said.append)
+    assert said and "another feature set" in said[0]
+    fresh = synthetic_split(np.random.default_rng(0), 3, "q")
+    (tmp_path / "news-train.pkl").write_bytes(pickle.dumps(fresh))
+    assert [r["qid"] for r in collect(tmp_path / "news", "train", tmp_path / "absent", tmp_path)] == ["q0", "q1", "q2"]

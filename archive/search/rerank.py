@@ -3,18 +3,20 @@
 The z-score fusion adds the two sides' standardised scores with fixed weights. A few more facts about each
 of the fused best `rerank_window` candidates say which one the searcher means: how many of the query's words
 the article holds (a journalist's three remembered words), how many of the query's adjacent word pairs it holds
-as phrases (a headline's wording), each side's rank and raw score, the best and the first chunk's cosine (read
+as phrases (a headline's wording), how much of the query's rarest-in-the-window words it holds (the story's own
+event, where the company's name is held by every candidate), each side's rank and raw score, the best and the first chunk's cosine (read
 for every article of the window from the loaded index). A linear model over them and over the products of seven
 of them two by two (`INTERACTIONS`: a word fact may count by how close the meaning is; `expanded` computes them;
 `TERMS` names every column), one set of coefficients for short queries and one for longer ones, orders that window
 again; the rest keeps the fusion's order. The coefficients are data: `bench/fit_fusion.py` fits them (pairwise
 logistic regression on news headlines, weighed 3, news keyword queries and SciFact claims together) and writes
-`rerank_weights.py`. Measurements: docs/search.md ("Third round" to "Sixth round").
+`rerank_weights.py`. Measurements: docs/search.md ("Third round" to "Eighth round").
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from itertools import pairwise
@@ -45,11 +47,12 @@ FEATURES = (
     "phrases",  # share of the query's adjacent word pairs it holds as phrases (`query_pairs`; none: 0)
     "best_cosine",  # its best chunk's cosine, read for every article of the window (none: the window's lowest)
     "lead_cosine",  # its first chunk's cosine (the same)
+    "rare_words",  # share of the query words' weight within the window it holds (`window_shares`; none: 0)
 )
 VECTOR_FEATURES = ("best_cosine", "lead_cosine")  # the facts `vector_facts` reads
 # Products of two facts (squares too), each its own coefficient, named "a*b" in the tables: how much a word fact
 # counts may depend on how close the meaning is, and back (docs/search.md, "Sixth round").
-INTERACTED = ("keyword_z", "semantic_z", "cosine", "coverage", "phrases", "best_cosine", "lead_cosine")
+INTERACTED = ("keyword_z", "semantic_z", "cosine", "coverage", "phrases", "best_cosine", "lead_cosine", "rare_words")
 INTERACTIONS = tuple((a, b) for i, a in enumerate(INTERACTED) for b in INTERACTED[i:])
 TERMS = FEATURES + tuple(f"{a}*{b}" for a, b in INTERACTIONS)  # the model's columns: the tables' keys, in order
 _LEFT = [FEATURES.index(a) for a, _ in INTERACTIONS]
@@ -65,11 +68,12 @@ def features(
     coverage: Mapping[int, float],
     phrases: Mapping[int, float] | None = None,
     vectors: Mapping[int, tuple[float, float]] | None = None,
+    rare: Mapping[int, float] | None = None,
 ) -> np.ndarray:
     """One row of `FEATURES` per article of `fused` (in its order), from the two sides' windows.
 
     `keyword`: (article, BM25) best first; `semantic`: (article, score, best chunk, its cosine) best first;
-    `coverage`: article -> share of the query's words it holds (absent: 0).
+    `coverage`: article -> share of the query's words it holds (absent: 0); `rare`: `window_shares` (absent: 0).
     """
     kw = dict(keyword)
     sem = {a: s for a, s, _, _ in semantic}
@@ -99,6 +103,7 @@ def features(
                 coverage.get(a, 0.0),
                 (phrases or {}).get(a, 0.0),
                 *(vectors or {}).get(a, (v_low, v_low)),
+                (rare or {}).get(a, 0.0),
             )
         )
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
@@ -166,6 +171,20 @@ def held(
     return shares, in_phrase, matched
 
 
+def window_shares(matched: Mapping[int, Sequence[str]]) -> dict[int, float]:
+    """Share of the query words' weight within the window each article holds (`matched`: the window's articles and
+    the query words each holds, as `held` gives them). A word held by d of the window's n articles weighs
+    log((n + 1) / (d + 0.5)): the name every candidate shares weighs little, the words of one story's event much; a
+    word no article of the window holds does not count. No read: the window's own words."""
+    n = len(matched)
+    held_by = Counter(w for words in matched.values() for w in set(words))
+    weight = {w: math.log((n + 1) / (d + 0.5)) for w, d in held_by.items()}
+    total = sum(weight.values())
+    if total <= 0:
+        return {}
+    return {a: sum(weight[w] for w in set(words)) / total for a, words in matched.items()}
+
+
 def vector_facts(archive: Archive, query: Query, article_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
     """`best_cosine` and `lead_cosine` of each article (`justify.chunk_cosines`)."""
     return chunk_cosines(archive, query, article_ids)
@@ -200,6 +219,6 @@ def rerank(
     vectors = None
     if weighed:
         vectors = reading.result() if reading is not None else vector_facts(archive, query, ids)
-    places = order(features(keyword, semantic, window, shares, phrases, vectors), coef)
+    places = order(features(keyword, semantic, window, shares, phrases, vectors, window_shares(matched)), coef)
     scores = [s for _, s in window]
     return [(window[i][0], scores[n]) for n, i in enumerate(places)] + fused[len(window) :], matched
