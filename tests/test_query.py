@@ -50,6 +50,24 @@ def test_bare_words_are_terms() -> None:
     assert not q.is_empty and not q.has_filters
 
 
+@pytest.mark.parametrize(
+    ("typed", "embedded"),
+    [
+        ("EXOVIR <XOVR> TO GET EUROPEAN PATENT", "EXOVIR TO GET EUROPEAN PATENT"),
+        ("CCR VIDEO<CCCR.O> GETS OFFER", "CCR VIDEO GETS OFFER"),  # glued to a word: the word stays
+        ("IBM <IBM>, NYNEX <NYN> TO PARTICIPATE", "IBM NYNEX TO PARTICIPATE"),  # nothing left but a comma: gone
+        ('"acme <ACM> talks" -x', "acme talks"),
+        ("<XOVR>", "<XOVR>"),  # codes alone: embedded as typed
+        ("p < 0.05 and x>3", "p 0.05 and x>3"),  # not a code
+    ],
+)
+def test_codes_in_angle_brackets_are_matched_but_not_embedded(typed: str, embedded: str) -> None:
+    q = parse_query(typed)
+    assert q.text_for_embedding == embedded
+    if "<XOVR>" in typed:
+        assert "<XOVR>" in q.terms  # the keyword side still matches the code as a word
+
+
 def test_duplicate_terms_are_collapsed_case_insensitively() -> None:
     assert parse_query("iran Iran IRAN cameras").terms == ("iran", "cameras")
 

@@ -27,7 +27,7 @@ from archive.limits import MAX_LABEL_CHARS, check_date_range
 from archive.query.lexer import Token, tokenize
 from archive.query.model import Query, parse_date
 from archive.query.nodes import Leaf, Node, Not, Phrase, Prefix, Term, all_of, any_of, in_field, split
-from archive.query.words import MAX_DEPTH, MAX_EMBED_WORDS, MAX_TERMS
+from archive.query.words import MAX_DEPTH, MAX_TERMS, embedded_words
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,6 @@ def parse_query(text: str, labels: Mapping[str, str] | None = None) -> Query:
         author=f["author"][:200] if "author" in f else None,
         after=after,
         before=before,
-        text_for_embedding=" ".join(parser.embed[:MAX_EMBED_WORDS]),
+        text_for_embedding=" ".join(embedded_words(parser.embed)),
         labels=tuple((labels[name], f[name].lower()[:MAX_LABEL_CHARS]) for name in labels if name in f),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Sequence
 
 MAX_TERMS = 64  # per list (optional words, required and excluded clauses): keeps a 10 KB query cheap
 MAX_PHRASE_WORDS = 16
@@ -11,6 +13,19 @@ MAX_EMBED_WORDS = 256  # the encoder truncates long inputs anyway
 MAX_ATOMS = 128  # words, phrases and prefixes read from one query; the rest is ignored
 MAX_DEPTH = 8  # nested parentheses beyond this are ignored
 MIN_PREFIX = 3  # `export*` is a prefix search; `ex*` is the plain word `ex` (a short prefix matches too much)
+
+
+# A listed company's code in angle brackets (`<XOVR>`, `VIDEO<CCCR.O>`: the wires' convention) names a listing, not a
+# meaning: the keyword side matches it as a word, the text the encoder embeds leaves it out (docs/search.md, "Eighth
+# round": the codes' word pieces pulled a pasted headline's vector off its story).
+CODE = re.compile(r"<[A-Za-z0-9][A-Za-z0-9.&-]{0,11}>")
+
+
+def embedded_words(typed: Sequence[str]) -> list[str]:
+    """The words typed as the encoder embeds them: codes in angle brackets (`CODE`) left out, unless nothing else
+    is left (a query of codes alone is embedded as typed)."""
+    kept = [w for w in (CODE.sub("", t) for t in typed) if any(_is_token_char(ch) for ch in w)]
+    return (kept or list(typed))[:MAX_EMBED_WORDS]
 
 
 def _is_token_char(ch: str) -> bool:
