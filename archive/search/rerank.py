@@ -3,14 +3,14 @@
 The z-score fusion adds the two sides' standardised scores with fixed weights. A few more facts about each
 of the fused best `rerank_window` candidates say which one the searcher means: how many of the query's words
 the article holds (a journalist's three remembered words), how many of the query's adjacent word pairs it holds
-as phrases (a headline's wording), how much of the query's rarest-in-the-window words it holds (the story's own
-event, where the company's name is held by every candidate), each side's rank and raw score, the best and the first chunk's cosine (read
-for every article of the window from the loaded index). A linear model over them and over the products of seven
-of them two by two (`INTERACTIONS`: a word fact may count by how close the meaning is; `expanded` computes them;
-`TERMS` names every column), one set of coefficients for short queries and one for longer ones, orders that window
-again; the rest keeps the fusion's order. The coefficients are data: `bench/fit_fusion.py` fits them (pairwise
-logistic regression on news headlines, weighed 3, news keyword queries and SciFact claims together) and writes
-`rerank_weights.py`. Measurements: docs/search.md ("Third round" to "Eighth round").
+as phrases (a headline's wording), how much of the words few of the window's articles hold it holds (the story's
+own event, where every candidate holds the company's name), each side's rank and raw score, the best and the first
+chunk's cosine (read for every article of the window from the loaded index). A linear model over them and over the
+products of eight of them two by two (`INTERACTIONS`: a word fact may count by how close the meaning is; `expanded`
+computes them; `TERMS` names every column), one set of coefficients for short queries and one for longer ones,
+orders that window again; the rest keeps the fusion's order. The coefficients are data: `bench/fit_fusion.py` fits
+them (pairwise logistic regression on news headlines, weighed 3, news keyword queries and SciFact claims together)
+and writes `rerank_weights.py`. Measurements: docs/search.md ("Third round" to "Eighth round").
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ FEATURES = (
 )
 VECTOR_FEATURES = ("best_cosine", "lead_cosine")  # the facts `vector_facts` reads
 # Products of two facts (squares too), each its own coefficient, named "a*b" in the tables: how much a word fact
-# counts may depend on how close the meaning is, and back (docs/search.md, "Sixth round").
+# counts may depend on how close the meaning is, and back (docs/search.md, "Sixth round" and "Eighth round").
 INTERACTED = ("keyword_z", "semantic_z", "cosine", "coverage", "phrases", "best_cosine", "lead_cosine", "rare_words")
 INTERACTIONS = tuple((a, b) for i, a in enumerate(INTERACTED) for b in INTERACTED[i:])
 TERMS = FEATURES + tuple(f"{a}*{b}" for a, b in INTERACTIONS)  # the model's columns: the tables' keys, in order
