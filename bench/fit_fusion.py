@@ -48,7 +48,7 @@ def query_rows(archive, settings, text: str):
     from archive.fusion import score_mix
     from archive.search import SearchRequest
     from archive.search.candidates import fusion_weights, keyword_articles, semantic_articles
-    from archive.search.rerank import features, held, vector_facts, window_shares
+    from archive.search.rerank import held, vector_facts, window_rows
     from archive.search.terms import keyword_word_count
 
     query = SearchRequest(q=as_plain_words(text), mode="hybrid").validated().query(settings.labels)
@@ -61,10 +61,8 @@ def query_rows(archive, settings, text: str):
     )
     window = fused[: settings.rerank_window]
     ids = [a for a, _ in window]
-    shares, phrases, matched = held(archive, query, ids)
-    vectors = vector_facts(archive, query, ids)
+    rows = window_rows(keyword, semantic, window, held(archive, query, ids), vector_facts(archive, query, ids))
     words = keyword_word_count(query)
-    rows = features(keyword, semantic, window, shares, phrases, vectors, window_shares(matched))
     return rows, [a for a, _ in fused], 0 < words <= settings.short_query_words
 
 

@@ -185,6 +185,19 @@ def window_shares(matched: Mapping[int, Sequence[str]]) -> dict[int, float]:
     return {a: sum(weight[w] for w in set(words)) / total for a, words in matched.items()}
 
 
+def window_rows(
+    keyword: Sequence[tuple[int, float]],
+    semantic: Sequence[tuple[int, float, int, float]],
+    window: Sequence[tuple[int, float]],
+    found: tuple[dict[int, float], dict[int, float], dict[int, tuple[str, ...]]],
+    vectors: Mapping[int, tuple[float, float]] | None,
+) -> np.ndarray:
+    """The window's rows of `FEATURES` from the two sides' windows, what `held` found and `vector_facts` read: the
+    one assembly the re-ranking and its fitter (`bench.fit_fusion`) share."""
+    shares, phrases, matched = found
+    return features(keyword, semantic, window, shares, phrases, vectors, window_shares(matched))
+
+
 def vector_facts(archive: Archive, query: Query, article_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
     """`best_cosine` and `lead_cosine` of each article (`justify.chunk_cosines`)."""
     return chunk_cosines(archive, query, article_ids)
@@ -215,10 +228,10 @@ def rerank(
     # look-up of vectors)
     weighed = bool(coef[touching(VECTOR_FEATURES)].any())
     reading = pool.submit(vector_facts, archive, query, ids) if pool is not None and weighed else None
-    shares, phrases, matched = held(archive, query, ids)
+    found = held(archive, query, ids)
     vectors = None
     if weighed:
         vectors = reading.result() if reading is not None else vector_facts(archive, query, ids)
-    places = order(features(keyword, semantic, window, shares, phrases, vectors, window_shares(matched)), coef)
+    places = order(window_rows(keyword, semantic, window, found, vectors), coef)
     scores = [s for _, s in window]
-    return [(window[i][0], scores[n]) for n, i in enumerate(places)] + fused[len(window) :], matched
+    return [(window[i][0], scores[n]) for n, i in enumerate(places)] + fused[len(window) :], found[2]
