@@ -130,12 +130,15 @@ def rss_bytes(pid: int | None = None) -> int:
 
 
 def dir_bytes(path: Path) -> dict[str, int]:
-    """Bytes on disk of an index directory: database (with WAL), vectors, everything."""
+    """Bytes on disk of an index directory: database (with WAL), vectors (every kept version), everything; and how many
+    vector files (versions) that is."""
     files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]  # index/vectors.faiss links a version
     db = sum(p.stat().st_size for p in files if p.name.startswith("archive.db"))
     faiss_bytes = sum(p.stat().st_size for p in files if p.name == "vectors.faiss")
     encoders = sum(p.stat().st_size for p in files if "encoders" in p.parts)
-    return {"database": db, "vectors": faiss_bytes, "total": sum(p.stat().st_size for p in files) - encoders}
+    total = sum(p.stat().st_size for p in files) - encoders
+    versions = sum(p.name == "vectors.faiss" for p in files)  # the published versions kept (store.manifest)
+    return {"database": db, "vectors": faiss_bytes, "total": total, "vector_files": versions}
 
 
 def bench_settings(index_dir: Path):
