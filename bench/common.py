@@ -134,11 +134,15 @@ def dir_bytes(path: Path) -> dict[str, int]:
     vector files (versions) that is."""
     files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]  # index/vectors.faiss links a version
     db = sum(p.stat().st_size for p in files if p.name.startswith("archive.db"))
-    faiss_bytes = sum(p.stat().st_size for p in files if p.name == "vectors.faiss")
+    vectors = [p for p in files if p.name == "vectors.faiss"]  # one per published version kept (store.manifest)
     encoders = sum(p.stat().st_size for p in files if "encoders" in p.parts)
     total = sum(p.stat().st_size for p in files) - encoders
-    versions = sum(p.name == "vectors.faiss" for p in files)  # the published versions kept (store.manifest)
-    return {"database": db, "vectors": faiss_bytes, "total": total, "vector_files": versions}
+    return {
+        "database": db,
+        "vectors": sum(p.stat().st_size for p in vectors),
+        "total": total,
+        "vector_files": len(vectors),
+    }
 
 
 def bench_settings(index_dir: Path):

@@ -250,8 +250,7 @@ def measure(results: Results, label: str, index_dir: Path, queries: dict[str, li
     results.add("server", f"cold start to first answer, s [{label}]", detail["cold_start_s"], "", "", size)
     results.add("server", f"RSS MB [{label}]", detail["server_rss"] / 2**20, "", "", f"index {stats.index_type}")
     if stats.chunks:
-        files = sizes.pop("vector_files")
-        per_k = {k: v / stats.chunks * 1000 for k, v in sizes.items()}
+        per_k = {k: sizes[k] / stats.chunks * 1000 for k in ("database", "vectors", "total")}
         detail["bytes_per_1000_chunks"] = per_k
         results.add(
             "disk",
@@ -259,8 +258,8 @@ def measure(results: Results, label: str, index_dir: Path, queries: dict[str, li
             per_k["total"] / 2**20,
             "",
             "",
-            f"SQL+FTS {per_k['database'] / 2**20:.2f}, FAISS {per_k['vectors'] / 2**20:.2f} in {files} published "
-            f"version(s) (384 x 4 B = {384 * 4 * 1000 / 2**20:.2f} raw each)",
+            f"SQL+FTS {per_k['database'] / 2**20:.2f}, FAISS {per_k['vectors'] / 2**20:.2f} in "
+            f"{sizes['vector_files']} published version(s) (384 x 4 B = {384 * 4 * 1000 / 2**20:.2f} raw each)",
         )
     results.details.setdefault("latency", {})[label] = detail
     return detail
