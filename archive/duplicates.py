@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,18 +87,29 @@ def shingles(title: str, body: str) -> set[str]:
 
 def lede_shingles(body: str) -> set[str]:
     """The 5-grams of the body's first LEDE_WORDS words."""
-    return _grams(_WORD.findall(body.lower())[:LEDE_WORDS])
+    return _grams([m.group() for m in itertools.islice(_WORD.finditer(body.lower()), LEDE_WORDS)])
 
 
 @functools.cache
 def _empty_minhash(num_perm: int) -> MinHash:
-    """An empty MinHash: its permutations are drawn once per process (a third of an article's signing time)."""
-    return MinHash(num_perm=num_perm, seed=SEED)
+    """An empty MinHash: its permutations are drawn once per process (a third of an article's signing time).
+
+    Its hash function is the identity: `_minhash` hands it the shingles' 32-bit SHA-1 values (datasketch's default
+    `sha1_hash32`), made in one pass, so the values are the default's and so are the signatures."""
+    return MinHash(num_perm=num_perm, seed=SEED, hashfunc=int)
+
+
+def _sha1_32(grams: set[str]) -> list[int]:
+    """datasketch's `sha1_hash32` of each shingle (the first 4 bytes of its UTF-8 SHA-1, little-endian), for a whole
+    set at once: one buffer read back as uint32 instead of a struct unpack per shingle (half the hashing time)."""
+    sha1 = hashlib.sha1
+    joined = b"".join([sha1(g.encode("utf-8")).digest()[:4] for g in grams])
+    return np.frombuffer(joined, dtype="<u4").tolist()
 
 
 def _minhash(grams: set[str], num_perm: int) -> np.ndarray:
     m = _empty_minhash(num_perm).copy()
-    m.update_batch([g.encode("utf-8") for g in grams])
+    m.update_batch(_sha1_32(grams))
     return np.asarray(m.hashvalues, dtype=np.uint32)
 
 

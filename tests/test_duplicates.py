@@ -335,3 +335,28 @@ def test_the_duplicates_benchmark_reads_the_article_vectors_of_a_built_archive(a
     assert pairs[0].cosine is not None and -1.0 <= pairs[0].cosine < 0.99
     assert pairs[1].cosine == pytest.approx(1.0)
     assert pairs[2].cosine is None
+
+
+def test_signatures_are_datasketchs_default_sha1_minhash():
+    """`_minhash` hashes the shingles in one pass for speed; the values must stay those of datasketch's default
+    MinHash (sha1_hash32), or signatures stored by earlier builds would stop matching new ones."""
+    from datasketch import MinHash
+
+    def reference(grams: set[str], num_perm: int):
+        m = MinHash(num_perm=num_perm, seed=dup.SEED)
+        m.update_batch([g.encode("utf-8") for g in grams])
+        return m.hashvalues.astype("uint32")
+
+    for title, body in [
+        ("Bonds", BONDS),
+        ("", HARVEST),
+        ("Caf\u00e9 \u00e9t\u00e9", "na\u00efve \u6f22\u5b57 \u2603 1,000.5"),
+        ("", ""),
+    ]:
+        sig = dup.signature(title, body)
+        grams = dup.shingles(title, body)
+        assert (sig.values == reference(grams, dup.NUM_PERM)).all()
+        assert (sig.lede == reference(dup.lede_shingles(body), dup.LEDE_PERM)).all()
+        assert sig.shingles == len(grams)
+    words = dup._WORD.findall(BONDS.lower())
+    assert dup.lede_shingles(BONDS) == dup._grams(words[: dup.LEDE_WORDS])

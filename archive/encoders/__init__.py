@@ -1,6 +1,7 @@
 """Sentence encoders: texts -> L2-normalised float32 vectors, by name ('onnx', 'torch', 'openvino', 'onnx-int8', 'hash').
 
     base.py           Encoder (what every backend shares), ModelInfo, length_order, length_batches, token_counter
+                      (WordCounts: token counts summed over words, each distinct word tokenised once)
     model.py          the bundled model, its sha256 pin (hashed once per process), resolve_model
     factory.py        the encoder names and families, resolve_encoder, load_encoder, shared_encoder
     torch_encoder.py  TorchEncoder (sentence-transformers)
