@@ -85,6 +85,9 @@ def test_each_distinct_word_is_tokenised_once_and_a_full_cache_starts_afresh(tok
     assert tokenize.calls[-1] == 5
     counts.clear()
     assert counts(["oil"]) == [1] and tokenize.calls[-1] == 1
+    blob = "QmFzZTY0" * 20  # longer than LONG_WORD: counted, not kept
+    assert counts([f"oil {blob}", blob]) == tokenize([f"oil {blob}", blob])
+    assert blob not in counts._counts and "oil" in counts._counts
 
 
 def test_threads_counting_at_once_get_the_tokenizers_counts(tokenize):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections import ChainMap, OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,9 @@ WORD_CACHE_SIZE = 200_000
 # Characters `str.split` breaks words on that the tokenizer does not (it deletes them as control characters): a text
 # holding one is tokenised whole.
 _SPLIT_ONLY = re.compile("[\x0b\x0c\x1c-\x1f\x85]")
+# Longer words (URLs, codes, encoded blobs) are counted in each call, never kept: the cache's size stays a count of
+# short strings.
+LONG_WORD = 64
 
 
 class WordCounts:
@@ -75,9 +78,10 @@ class WordCounts:
     tokenised once per process.
 
     A WordPiece tokenizer (BERT pre-tokenisation) never makes a token across whitespace, so a text's count is the
-    sum of its words' (`archive.chunking` relies on the same); news repeats its words, so after the first few hundred
-    articles nearly every word is known and counting is a dict look-up per word instead of a tokenizer call per
-    sentence (~5x less CPU on the ingest's producer thread, which shares the cores with the model)."""
+    sum of its words' (`archive.chunking` relies on the same). News repeats its words, so most of a long ingest's
+    counting is a dict look-up per word instead of a tokenizer call per sentence: ~6x less CPU from a warm cache on
+    the ingest's producer thread, which shares the cores with the model (a cold one costs about what the tokenizer
+    does; docs/performance.md)."""
 
     def __init__(self, tokenize: Callable[[list[str]], list[int]], size: int = WORD_CACHE_SIZE) -> None:
         self._tokenize = tokenize
@@ -95,12 +99,15 @@ class WordCounts:
         if len(counts) + len(missing) > self._size:
             counts = self._counts = {}
             missing = {w for ws in words if ws for w in ws}
+        long: dict[str, int] = {}
         if missing:
             ordered = list(missing)
-            counts.update(zip(ordered, self._tokenize(ordered), strict=True))
+            for word, n in zip(ordered, self._tokenize(ordered), strict=True):
+                (counts if len(word) <= LONG_WORD else long)[word] = n
+        known: Mapping[str, int] = ChainMap(long, counts) if long else counts
         whole = [t for t, ws in zip(texts, words, strict=True) if ws is None]
         direct = iter(self._tokenize(whole) if whole else ())
-        return [next(direct) if ws is None else sum(counts[w] for w in ws) for ws in words]
+        return [next(direct) if ws is None else sum(known[w] for w in ws) for ws in words]
 
 
 def token_counter(model_path: Path) -> TokenCounter:
