@@ -132,15 +132,13 @@ def rss_bytes(pid: int | None = None) -> int:
 def dir_bytes(path: Path) -> dict[str, int]:
     """Bytes on disk of an index directory: database (with WAL), vectors (every kept version), everything; and how many
     vector files (versions) that is."""
-    files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]  # index/vectors.faiss links a version
-    db = sum(p.stat().st_size for p in files if p.name.startswith("archive.db"))
-    vectors = [p for p in files if p.name == "vectors.faiss"]  # one per published version kept (store.manifest)
-    encoders = sum(p.stat().st_size for p in files if "encoders" in p.parts)
-    total = sum(p.stat().st_size for p in files) - encoders
+    # index/vectors.faiss links a version: only real files count, each stat'ed once
+    sizes = {p: p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()}
+    vectors = [p for p in sizes if p.name == "vectors.faiss"]  # one per published version kept (store.manifest)
     return {
-        "database": db,
-        "vectors": sum(p.stat().st_size for p in vectors),
-        "total": total,
+        "database": sum(n for p, n in sizes.items() if p.name.startswith("archive.db")),
+        "vectors": sum(sizes[p] for p in vectors),
+        "total": sum(n for p, n in sizes.items() if "encoders" not in p.parts),
         "vector_files": len(vectors),
     }
 
