@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select, text
@@ -60,14 +61,15 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Emb
     by_uid = {
         row.uid: row for row in session.scalars(select(ArticleRow).where(ArticleRow.uid.in_({p.uid for p in prepared})))
     }
-    touched: dict[str, tuple[ArticleRow, PreparedArticle]] = {}  # uid -> (row, its latest text in this batch)
+    touched: dict[str, PreparedArticle] = {}  # uid -> its latest text in this batch, in order of first mention
+    updated: dict[str, ArticleRow] = {}  # uid -> its stored row, for the uids already stored
     for p in prepared:
         if p.content_hash in by_hash:
             out.duplicates.append((p.article.origin or p.uid, by_hash[p.content_hash]))
             continue
         row = by_uid.get(p.uid)
         if p.uid in touched:  # named earlier in this batch: its chunks are not written yet, only replaced
-            by_hash.pop(touched[p.uid][1].content_hash, None)
+            by_hash.pop(touched[p.uid].content_hash, None)
             out.updated += 1
         elif row is not None:  # same id, new text: an update
             out.stale_chunk_ids += [
@@ -75,31 +77,38 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Emb
             ]
             session.execute(delete(ChunkRow).where(ChunkRow.article_id == row.id))
             by_hash.pop(row.content_hash, None)
+            updated[p.uid] = row
             out.updated += 1
         else:
-            row = ArticleRow(uid=p.uid, ingested_at=now)
-            session.add(row)
-            by_uid[p.uid] = row
             out.added += 1
-        _fill(row, p)
         by_hash[p.content_hash] = p.uid
-        touched[p.uid] = (row, p)
-    texts = [(p.embed_prefix, c.text) for _, p in touched.values() for c in p.chunks]
+        touched[p.uid] = p
+    texts = [(p.embed_prefix, c.text) for p in touched.values() for c in p.chunks]
     if embed is not None:
         out.vectors = rounded(embed(texts)) if texts else np.zeros((0, 0), dtype=np.float32)
-    session.flush()  # assigns article ids
+    for uid, row in updated.items():
+        _fill(row, touched[uid])
+    session.flush()
+    conn = session.connection()
+    article_ids = {uid: int(row.id) for uid, row in updated.items()}
+    article_ids.update(_insert_articles(conn, [p for uid, p in touched.items() if uid not in updated], now))
     # the chunks by one executemany (Core: no ORM object per chunk), then their ids by (article, seq)
     rows = [
-        {"article_id": row.id, "seq": c.seq, "text": c.text, "char_start": c.char_start, "char_end": c.char_end}
-        for row, p in touched.values()
+        {
+            "article_id": article_ids[uid],
+            "seq": c.seq,
+            "text": c.text,
+            "char_start": c.char_start,
+            "char_end": c.char_end,
+        }
+        for uid, p in touched.items()
         for c in p.chunks
     ]
     for n, r in enumerate(rows):
         r["vector"] = to_blob(out.vectors[n]) if out.vectors is not None else None
-    conn = session.connection()
     if rows:
         conn.execute(insert(ChunkRow), rows)
-    owners = [int(row.id) for row, _ in touched.values()]
+    owners = [article_ids[uid] for uid in touched]
     ids = (
         {
             (a, seq): int(i)
@@ -110,11 +119,11 @@ def save_batch(session: Session, prepared: Sequence[PreparedArticle], embed: Emb
         if rows
         else {}
     )
-    prefixes = [p.embed_prefix for _, p in touched.values() for _ in p.chunks]
+    prefixes = [p.embed_prefix for p in touched.values() for _ in p.chunks]
     out.new_chunks = [
         (ids[(r["article_id"], r["seq"])], prefix, r["text"]) for prefix, r in zip(prefixes, rows, strict=True)
     ]
-    out.article_ids = [int(row.id) for row, _ in touched.values()]
+    out.article_ids = owners
     return out
 
 
@@ -124,17 +133,46 @@ def _fit(value: str | None, column: str) -> str | None:
     return value[:length] if value is not None and length else value
 
 
-def _fill(row: ArticleRow, p: PreparedArticle) -> None:
+def _columns(p: PreparedArticle) -> dict[str, Any]:
+    """An article's stored fields (all but its id, uid and ingest time) from its prepared record."""
     a = p.article
-    row.title = a.title or ""
-    row.body = a.body
-    row.source = _fit(a.source, "source")
-    row.author = _fit(a.author, "author")
-    row.url = a.url
-    row.published_at = utc_naive(a.published_at)
-    row.language = _fit(a.language, "language")
-    row.content_hash = p.content_hash
-    row.extra = a.extra or {}
+    return {
+        "title": a.title or "",
+        "body": a.body,
+        "source": _fit(a.source, "source"),
+        "author": _fit(a.author, "author"),
+        "url": a.url,
+        "published_at": utc_naive(a.published_at),
+        "language": _fit(a.language, "language"),
+        "content_hash": p.content_hash,
+        "extra": a.extra or {},
+    }
+
+
+def _insert_articles(conn: Connection, new: Sequence[PreparedArticle], now: datetime) -> dict[str, int]:
+    """Insert new articles and their labels (Core, no ORM object per row); uid -> the id each got.
+
+    With RETURNING the rows go as multi-row statements (SQLAlchemy's "insertmanyvalues"), so
+    PostgreSQL's statement triggers (the keyword statistics) run once per statement, not per row.
+    """
+    if not new:
+        return {}
+    values = [{"uid": p.uid, "ingested_at": now, **_columns(p)} for p in new]
+    ids = {uid: int(i) for i, uid in conn.execute(insert(ArticleRow).returning(ArticleRow.id, ArticleRow.uid), values)}
+    labels = [
+        {"article_id": ids[v["uid"]], "field": f, "value": label}
+        for v in values
+        for f, label in sorted(extra_labels(v["extra"]))
+    ]
+    if labels:
+        conn.execute(insert(LabelRow), labels)
+    return ids
+
+
+def _fill(row: ArticleRow, p: PreparedArticle) -> None:
+    """A stored article's fields and labels replaced by its new text's (an update, through the ORM)."""
+    for column, value in _columns(p).items():
+        setattr(row, column, value)
     wanted = extra_labels(row.extra)
     kept = [label for label in row.labels if (label.field, label.value) in wanted]
     have = {(label.field, label.value) for label in kept}
