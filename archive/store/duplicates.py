@@ -59,9 +59,19 @@ def count_unsigned(conn: Connection) -> int:
 
 
 def forget(conn: Connection, article_ids: Sequence[int]) -> list[int]:
-    """Drop these articles' signatures, buckets and pairs (before they are re-signed); their former partners."""
-    partners = [p for p in neighbours(conn, article_ids) if p not in set(article_ids)]
-    for part in batches(article_ids):
+    """Drop these articles' signatures, buckets and pairs (before they are re-signed); their former partners.
+
+    Only the articles that have a signature are looked for (an article's buckets and pairs are written with
+    its signature): a new article costs one key look-up, not a scan of the buckets by article."""
+    signed = [
+        int(a)
+        for part in batches(article_ids)
+        for (a,) in conn.execute(select(SignatureRow.article_id).where(SignatureRow.article_id.in_(part)))
+    ]
+    if not signed:
+        return []
+    partners = [p for p in neighbours(conn, signed) if p not in set(article_ids)]
+    for part in batches(signed):
         conn.execute(delete(NearCopyRow).where(or_(NearCopyRow.low_id.in_(part), NearCopyRow.high_id.in_(part))))
         conn.execute(delete(BucketRow).where(BucketRow.article_id.in_(part)))
         conn.execute(delete(SignatureRow).where(SignatureRow.article_id.in_(part)))
