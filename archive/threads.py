@@ -15,6 +15,7 @@ ingest in time order would have given.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 WORD_DAYS = 30.0  # a word's rarity is counted over the titles of this many days either side
 KEY_SHARE = 1 / 3  # a thread's key words: those of at least this share of its titles
 MIN_COUNT = 10  # in a small window (a young archive, a quiet week) a word in ten titles is still salient
+TITLE_CACHE = 1 << 17  # titles whose words are kept (a window of the write path holds tens of thousands)
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,11 @@ class Item:
     words_only: bool = False  # counted for the words' rarity only: never decided (no vector yet, or out of reach)
 
 
+@functools.lru_cache(maxsize=TITLE_CACHE)
 def title_words(title: str) -> frozenset[str]:
-    """The title's words of three or more letters, lower-cased (Reuters titles are in capitals)."""
+    """The title's words of three or more letters, lower-cased (Reuters titles are in capitals).
+
+    Kept per title: the write path reads the same window's titles again at every step."""
     return frozenset(WORD.findall((title or "").lower()))
 
 
@@ -128,22 +133,38 @@ def _best(
 class _ThreadWords:
     """Each thread's title words and how many of its titles hold each: its key words are those of at least a
     third of its titles (what the story is about: GenCorp, Ecuador, Volcker), not one member's words, so a chain
-    of unrelated reports cannot grow one shared word at a time."""
+    of unrelated reports cannot grow one shared word at a time.
+
+    Counted when a thread is first asked for (most threads of a window never are) and kept up to date after;
+    its key words are kept until the thread grows."""
 
     def __init__(self) -> None:
+        self.members: dict[int, list[frozenset[str]]] = {}  # the titles' words of threads not yet counted
         self.words: dict[int, Counter[str]] = {}
         self.sizes: Counter[int] = Counter()
+        self.keys: dict[int, set[str]] = {}
 
     def add(self, thread: int, words: frozenset[str]) -> None:
         known = self.words.get(thread)
         if known is None:
-            known = self.words[thread] = Counter()
-        known.update(words)
+            self.members.setdefault(thread, []).append(words)
+        else:
+            known.update(words)
         self.sizes[thread] += 1
+        self.keys.pop(thread, None)
 
     def of(self, thread: int) -> set[str]:
+        keys = self.keys.get(thread)
+        if keys is not None:
+            return keys
+        known = self.words.get(thread)
+        if known is None:
+            known = self.words[thread] = Counter()
+            for words in self.members.pop(thread, ()):
+                known.update(words)
         size = self.sizes[thread]
-        return {w for w, n in self.words.get(thread, Counter()).items() if n >= KEY_SHARE * size}
+        keys = self.keys[thread] = {w for w, n in known.items() if n >= KEY_SHARE * size}
+        return keys
 
 
 class _Cosines:
