@@ -248,6 +248,52 @@ def test_an_archive_made_before_0003_upgrades_without_losing_data(archive):
     assert Searcher(archive).search(SearchRequest(q="bonds", mode="keyword")).total == 1
 
 
+def test_buckets_of_an_archive_before_0014_move_to_a_table_without_rowid(archive):
+    from archive.store.db import current_revision, head_revision, migrate
+
+    if archive.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: the table's storage")
+    ingest(archive, copies())
+    before = stories(archive)
+
+    def buckets() -> tuple[str, list]:
+        with archive.engine.connect() as conn:
+            sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'duplicate_buckets'")).scalar_one()
+            return sql, conn.execute(text("SELECT bucket, article_id FROM duplicate_buckets ORDER BY 1, 2")).all()
+
+    sql, rows = buckets()
+    assert "WITHOUT ROWID" in sql and len(rows) > 48  # a new archive's table
+    with archive.engine.begin() as conn:  # the table as 0003 made it
+        conn.execute(text("CREATE TABLE old_buckets AS SELECT bucket, article_id FROM duplicate_buckets"))
+        conn.execute(text("DROP TABLE duplicate_buckets"))
+        conn.execute(
+            text(
+                "CREATE TABLE duplicate_buckets (bucket BIGINT NOT NULL, article_id INTEGER NOT NULL, "
+                "PRIMARY KEY (bucket, article_id), FOREIGN KEY(article_id) REFERENCES articles (id) ON DELETE CASCADE)"
+            )
+        )
+        conn.execute(text("INSERT INTO duplicate_buckets SELECT * FROM old_buckets"))
+        conn.execute(text("DROP TABLE old_buckets"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0013'"))
+    assert "WITHOUT ROWID" not in buckets()[0]
+    assert migrate(archive.engine) and current_revision(archive.engine) == head_revision()
+    after_sql, after_rows = buckets()
+    assert "WITHOUT ROWID" in after_sql and after_rows == rows
+    ingest(archive, [art("bonds-4", "Bonds rally again", "Treasury bonds rallied for a second day on Friday.")])
+    assert {k: v for k, v in stories(archive).items() if k != "bonds-4"} == before
+    delete_article(archive, "harvest")  # the cascade to its buckets
+    with archive.engine.connect() as conn:
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM duplicate_buckets d LEFT JOIN articles a ON a.id = "
+                    "d.article_id WHERE a.id IS NULL"
+                )
+            ).scalar_one()
+            == 0
+        )
+
+
 def brute_force_fold(searcher, request, groups, topics=None):
     """(total, facets, uids) of folding every match of `request` with collapse=false, in its order; with
     `topics` (uid -> its topics), the topic facet of the folded list too."""

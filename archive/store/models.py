@@ -91,6 +91,8 @@ class BucketRow(Base):
     """One LSH bucket of an article's signature: articles sharing a bucket are candidate copies."""
 
     __tablename__ = "duplicate_buckets"
+    # SQLite: stored by its key alone (migration 0014), not as a rowid table beside an index of the same key.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
