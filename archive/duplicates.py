@@ -127,19 +127,24 @@ def signature(title: str, body: str) -> Signature:
     )
 
 
+_PERSONS = [number.to_bytes(2, "little") * 8 for number in range(BANDS + LEDE_BANDS)]  # each band's own hash
+
+
 def buckets(sig: Signature) -> list[int]:
-    """The signature's LSH bucket keys, one per band (signed 63-bit integers, band number included)."""
+    """The signature's LSH bucket keys, one per band (signed 63-bit integers, band number included).
+
+    A band's key is the 8-byte BLAKE2b of its values' little-endian bytes, personalised by the band's number."""
     if sig.shingles == 0:
         return []
-    out = []
-    for number, values in enumerate(
-        [sig.values[b * ROWS : (b + 1) * ROWS] for b in range(BANDS)]
-        + [sig.lede[b * LEDE_ROWS : (b + 1) * LEDE_ROWS] for b in range(LEDE_BANDS)]
-    ):
-        part = values.astype("<u4").tobytes()
-        digest = hashlib.blake2b(part, digest_size=8, person=number.to_bytes(2, "little") * 8).digest()
-        out.append(int.from_bytes(digest, "little") >> 1)  # fits a signed BIGINT
-    return out
+    text, lede = sig.values.astype("<u4").tobytes(), sig.lede.astype("<u4").tobytes()
+    step, lede_step = ROWS * 4, LEDE_ROWS * 4
+    parts = [text[b * step : (b + 1) * step] for b in range(BANDS)]
+    parts += [lede[b * lede_step : (b + 1) * lede_step] for b in range(LEDE_BANDS)]
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [
+        from_bytes(blake2b(part, digest_size=8, person=person).digest(), "little") >> 1  # fits a signed BIGINT
+        for part, person in zip(parts, _PERSONS, strict=True)
+    ]
 
 
 def jaccard(a: Signature, b: Signature) -> float:

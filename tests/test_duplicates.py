@@ -406,3 +406,26 @@ def test_signatures_are_datasketchs_default_sha1_minhash():
         assert sig.shingles == len(grams)
     words = dup._WORD.findall(BONDS.lower())
     assert dup.lede_shingles(BONDS) == dup._grams(words[: dup.LEDE_WORDS])
+
+
+def test_bucket_keys_are_each_bands_own_blake2b():
+    """The keys stored by earlier builds: band `number`'s values as little-endian uint32 bytes, BLAKE2b of 8 bytes
+    personalised by the number, shifted to fit a signed BIGINT; bands of the text first, then of the lede."""
+    import hashlib
+
+    def reference(sig: dup.Signature) -> list[int]:
+        bands = [sig.values[b * dup.ROWS : (b + 1) * dup.ROWS] for b in range(dup.BANDS)]
+        bands += [sig.lede[b * dup.LEDE_ROWS : (b + 1) * dup.LEDE_ROWS] for b in range(dup.LEDE_BANDS)]
+        person = [n.to_bytes(2, "little") * 8 for n in range(len(bands))]
+        digests = [
+            hashlib.blake2b(v.astype("<u4").tobytes(), digest_size=8, person=p).digest()
+            for v, p in zip(bands, person, strict=True)
+        ]
+        return [int.from_bytes(d, "little") >> 1 for d in digests]
+
+    for title, body in [("Bonds", BONDS), ("", HARVEST), ("Short", "one two")]:
+        sig = dup.signature(title, body)
+        keys = dup.buckets(sig)
+        assert keys == reference(sig) and len(keys) == dup.BANDS + dup.LEDE_BANDS
+        assert all(0 <= k < 2**63 for k in keys)
+    assert dup.buckets(dup.signature("", "")) == []
