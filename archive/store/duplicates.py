@@ -85,7 +85,11 @@ def save_signatures(conn: Connection, rows: Sequence[tuple[int, bytes, int, Sequ
     conn.execute(
         insert(SignatureRow), [{"article_id": a, "minhash": m, "shingles": n, "story_id": None} for a, m, n, _ in rows]
     )
-    buckets = [{"bucket": b, "article_id": a} for a, _, _, bs in rows for b in dict.fromkeys(bs)]
+    pairs = [(b, a) for a, _, _, bs in rows for b in dict.fromkeys(bs)]
+    if conn.dialect.name == "sqlite":  # 48 rows an article: the driver's executemany of tuples, not a dict per row
+        conn.exec_driver_sql("INSERT INTO duplicate_buckets (bucket, article_id) VALUES (?, ?)", pairs)
+        return
+    buckets = [{"bucket": b, "article_id": a} for b, a in pairs]
     for start in range(0, len(buckets), 5000):
         conn.execute(insert(BucketRow), buckets[start : start + 5000])
 
