@@ -131,6 +131,25 @@ def test_ingest_threads_a_developing_story_and_keeps_it_current(loose):
     assert "quake-1" not in after and after["quake-2"] == aid["quake-1"]
 
 
+@pytest.mark.parametrize("seconds", [0.0, 3600.0])
+def test_ingest_threads_its_steps_together_every_record_seconds_and_at_its_end(loose, monkeypatch, seconds: float):
+    """Every step threaded at once (0 s) or all of them when the ingest ends (an hour): the same threads."""
+    import importlib
+
+    recording = importlib.import_module("archive.write.threads")
+    calls: list[int] = []
+    record = recording.record
+    monkeypatch.setattr(recording, "RECORD_SECONDS", seconds)
+    monkeypatch.setattr(
+        recording, "record", lambda archive, chunk_ids: calls.append(len(chunk_ids)) or record(archive, chunk_ids)
+    )
+    ingest(loose, quake_story(), batch_articles=1)
+    found, aid = thread_of(loose), ids(loose)
+    assert found["quake-1"] == found["quake-2"] == found["quake-3"] == aid["quake-1"]
+    assert found["harvest"] == aid["harvest"] and found["quake-late"] == aid["quake-late"]
+    assert len(calls) == (5 if seconds == 0 else 1) and sum(calls) >= 5  # one chunk or more an article
+
+
 def test_backfill_rebuilds_what_ingest_made_without_the_model(loose):
     archive = loose
     ingest(archive, quake_story())

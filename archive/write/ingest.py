@@ -158,11 +158,14 @@ def _ingest(
         )
         producer.start()
         saver = Saver(archive, report.timings, progress, on_progress)
+        recorder = threads.Recorder(archive)
         try:
-            _consume(archive, executor, batches, report, progress, on_progress, saver, pace)
+            _consume(archive, executor, batches, report, progress, on_progress, saver, pace, recorder)
         finally:
             stop.set()
             producer.join()
+        recorder.flush()
+        report.timings.threads += recorder.seconds
         if saver.dirty:
             saver.now()
 
@@ -289,6 +292,7 @@ def _consume(
     on_progress: ProgressCallback | None,
     saver: Saver,
     pace: Pace,
+    recorder: threads.Recorder,
 ) -> None:
     """Main thread: each step encoded on the encoder thread while the step before it commits (then FAISS, publish).
 
@@ -308,7 +312,7 @@ def _consume(
                     except queue.Empty:
                         timings.wait += time.perf_counter() - tick
                         if pending is not None and pending[1].done():
-                            _commit(archive, pending, report, progress, on_progress, saver, pace)
+                            _commit(archive, pending, report, progress, on_progress, saver, pace, recorder)
                             pending = None
                         saver.maybe()
                         continue
@@ -317,7 +321,7 @@ def _consume(
                 if message[0] == "batch":
                     step = (message[1], encoder.submit(_encode_step, archive, executor, message[1], pace))
                 if pending is not None:  # its vectors are being made or made; the next step's are queued
-                    _commit(archive, pending, report, progress, on_progress, saver, pace)
+                    _commit(archive, pending, report, progress, on_progress, saver, pace, recorder)
                 if message[0] == "error":
                     raise message[1]
                 if step is None:
@@ -336,6 +340,7 @@ def _commit(
     on_progress: ProgressCallback | None,
     saver: Saver,
     pace: Pace,
+    recorder: threads.Recorder,
 ) -> None:
     """Commit one step (waiting for its vectors), add its vectors to FAISS, record alerts and threads, maybe publish."""
     timings = saver.timings
@@ -360,9 +365,7 @@ def _commit(
         tick = time.perf_counter()
         record_alerts(archive, new_ids, outcome.vectors)  # the saved searches these new articles match
         timings.alerts += time.perf_counter() - tick
-        tick = time.perf_counter()
-        threads.record(archive, new_ids)  # the story threads these new articles join
-        timings.threads += time.perf_counter() - tick
+        recorder.add(new_ids)  # the story threads these new articles join (now or with a later step's)
     progress.chunks_embedded += len(outcome.new_chunks)
     if on_progress:
         on_progress(progress)

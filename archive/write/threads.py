@@ -1,8 +1,8 @@
 """Story threads kept current: thread newly embedded articles, and the backfill (`archive threads`).
 
-The write path calls `record` once per embedded step (after its vectors are in the index, beside the
-alerts): the step's articles whose every passage has a vector are threaded (`archive.threads.assign`)
-against the articles of their time window, in one transaction. An updated article is embedded again
+The write path calls `record` (through `Recorder`) for the steps embedded in the last RECORD_SECONDS and
+when it ends (after their vectors are in the index): those articles whose every passage has a vector are
+threaded (`archive.threads.assign`) against the articles of their time window, in one transaction. An updated article is embedded again
 and so threaded afresh; a deleted one leaves its thread (the row cascades) and the thread keeps its
 id. A failure is logged, never raised: the articles are what must be kept.
 """
@@ -24,6 +24,8 @@ from archive.config import Settings
 from archive.store import threads as store
 
 log = logging.getLogger(__name__)
+
+RECORD_SECONDS = 15.0  # the write path threads its new articles this often (and when it ends): a thread lags that much
 
 
 @dataclass
@@ -121,6 +123,34 @@ def record(archive: Archive, chunk_ids: np.ndarray) -> None:
             thread_articles(archive, conn, mine + [f for f in around if f[0] not in known], fresh, reach)
     except Exception:
         log.exception("threading the new articles failed; the articles are stored, their thread is not")
+
+
+class Recorder:
+    """The write path's threading: the articles of its steps threaded together, at most every RECORD_SECONDS.
+
+    Each `record` call reads and weighs its whole time window (the titles of 30 days either side, the vectors of
+    `thread_days`), which costs about as much for one step's articles as for a minute's; threading every step
+    made that cost per step. `flush` threads what is left (the write path calls it when it ends)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.pending: list[np.ndarray] = []
+        self.last = time.monotonic()
+        self.seconds = 0.0  # spent threading
+
+    def add(self, chunk_ids: np.ndarray) -> None:
+        """Newly embedded chunks (in the index): their articles are threaded now or with a later step's."""
+        self.pending.append(chunk_ids)
+        if time.monotonic() - self.last >= RECORD_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Thread the articles added since the last time."""
+        if self.pending:
+            tick = time.perf_counter()
+            record(self.archive, np.concatenate(self.pending))
+            self.seconds += time.perf_counter() - tick
+        self.pending, self.last = [], time.monotonic()
 
 
 def backfill(
