@@ -2,9 +2,9 @@
 
 The write path calls `record` (through `Recorder`) for the steps embedded in the last RECORD_SECONDS and
 when it ends (after their vectors are in the index): those articles whose every passage has a vector are
-threaded (`archive.threads.assign`) against the articles of their time window, in one transaction. An updated article is embedded again
-and so threaded afresh; a deleted one leaves its thread (the row cascades) and the thread keeps its
-id. A failure is logged, never raised: the articles are what must be kept.
+threaded (`archive.threads.assign`) against the articles of their time window, in one transaction. An
+updated article is embedded again and so threaded afresh; a deleted one leaves its thread (the row
+cascades) and the thread keeps its id. A failure is logged, never raised: the articles are what must be kept.
 """
 
 from __future__ import annotations
