@@ -429,3 +429,12 @@ def test_bucket_keys_are_each_bands_own_blake2b():
         assert keys == reference(sig) and len(keys) == dup.BANDS + dup.LEDE_BANDS
         assert all(0 <= k < 2**63 for k in keys)
     assert dup.buckets(dup.signature("", "")) == []
+
+
+def test_articles_without_a_word_are_stored_without_buckets(archive):
+    """No 5-word shingle, no LSH bucket: a step of only such articles writes no bucket row (and fails nothing)."""
+    report = ingest(archive, [art("marks", "", "\u2603 \u2603 ... !!! \u2014"), art("signs", "", "+ - * / = %")])
+    assert report.added == 2 and not report.failed
+    with archive.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM duplicate_buckets")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM article_signatures")).scalar_one() == 2

@@ -86,6 +86,8 @@ def save_signatures(conn: Connection, rows: Sequence[tuple[int, bytes, int, Sequ
         insert(SignatureRow), [{"article_id": a, "minhash": m, "shingles": n, "story_id": None} for a, m, n, _ in rows]
     )
     pairs = [(b, a) for a, _, _, bs in rows for b in dict.fromkeys(bs)]
+    if not pairs:  # articles without a word have no buckets (and an empty executemany is no statement)
+        return
     if conn.dialect.name == "sqlite":  # 48 rows an article: the driver's executemany of tuples, not a dict per row
         conn.exec_driver_sql("INSERT INTO duplicate_buckets (bucket, article_id) VALUES (?, ?)", pairs)
         return
