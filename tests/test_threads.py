@@ -150,6 +150,21 @@ def test_ingest_threads_its_steps_together_every_record_seconds_and_at_its_end(l
     assert len(calls) == (5 if seconds == 0 else 1) and sum(calls) >= 5  # one chunk or more an article
 
 
+def test_an_ingest_that_fails_threads_the_steps_it_committed(loose, monkeypatch):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("archive.write.threads"), "RECORD_SECONDS", 3600.0)
+
+    def source():
+        yield from quake_story()[:3]
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        ingest(loose, source(), batch_articles=1)
+    found, aid = thread_of(loose), ids(loose)
+    assert found["quake-1"] == found["quake-2"] == aid["quake-1"] and found["harvest"] == aid["harvest"]
+
+
 def test_backfill_rebuilds_what_ingest_made_without_the_model(loose):
     archive = loose
     ingest(archive, quake_story())

@@ -161,6 +161,9 @@ def _ingest(
         recorder = threads.Recorder(archive)
         try:
             _consume(archive, executor, batches, report, progress, on_progress, saver, pace, recorder)
+        except Exception:
+            recorder.flush()  # the steps committed before the failure keep their threads (`record` never raises)
+            raise
         finally:
             stop.set()
             producer.join()

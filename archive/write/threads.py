@@ -130,7 +130,7 @@ class Recorder:
 
     Each `record` call reads and weighs its whole time window (the titles of 30 days either side, the vectors of
     `thread_days`), which costs about as much for one step's articles as for a minute's; threading every step
-    made that cost per step. `flush` threads what is left (the write path calls it when it ends)."""
+    made that cost per step. `flush` threads what is left (the write path calls it when it ends or fails)."""
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
