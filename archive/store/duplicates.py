@@ -70,7 +70,8 @@ def forget(conn: Connection, article_ids: Sequence[int]) -> list[int]:
     ]
     if not signed:
         return []
-    partners = [p for p in neighbours(conn, signed) if p not in set(article_ids)]
+    mine = set(article_ids)
+    partners = [p for p in neighbours(conn, signed) if p not in mine]
     for part in batches(signed):
         conn.execute(delete(NearCopyRow).where(or_(NearCopyRow.low_id.in_(part), NearCopyRow.high_id.in_(part))))
         conn.execute(delete(BucketRow).where(BucketRow.article_id.in_(part)))
@@ -89,7 +90,7 @@ def save_signatures(conn: Connection, rows: Sequence[tuple[int, bytes, int, Sequ
     if not pairs:  # articles without a word have no buckets (and an empty executemany is no statement)
         return
     if conn.dialect.name == "sqlite":  # 48 rows an article: the driver's executemany of tuples, not a dict per row
-        conn.exec_driver_sql("INSERT INTO duplicate_buckets (bucket, article_id) VALUES (?, ?)", pairs)
+        conn.exec_driver_sql(f"INSERT INTO {BucketRow.__tablename__} (bucket, article_id) VALUES (?, ?)", pairs)
         return
     buckets = [{"bucket": b, "article_id": a} for b, a in pairs]
     for start in range(0, len(buckets), 5000):
