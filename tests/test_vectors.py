@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from archive.errors import ArchiveError, IndexMismatch
-from archive.store.vectors import FLAT, HNSW, Manifest, VectorIndex, read_manifest
+from archive.store.vectors import FLAT, HNSW, Manifest, VectorIndex, files, read_manifest
 
 DIM = 16
 
@@ -129,3 +130,38 @@ def test_a_manifest_that_disagrees_with_its_index_is_named_as_such(archive, sett
     message = str(caught.value)
     assert f"holds 384-dimensional vectors but {path} records 768-dimensional ones" in message
     assert "model makes 768" not in message and "archive reindex" in message
+
+
+def test_searches_go_on_while_a_save_writes_its_files_and_changes_wait(index, tmp_path, monkeypatch):
+    """A save only reads the index: searches and vector reads answer while it writes and syncs its files (slow on
+    a slow disk), and an add waits for it (the saved file and manifest describe one state)."""
+    inside, release = threading.Event(), threading.Event()
+    save = files.save
+
+    def held_save(*args, **kwargs):
+        inside.set()
+        assert release.wait(30), "the test never released the save"
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(files, "save", held_save)
+    saver = threading.Thread(target=index.save, args=(tmp_path, manifest()))
+    saver.start()
+    try:
+        assert inside.wait(10)
+        answers: list = []
+        reader = threading.Thread(
+            target=lambda: answers.extend([index.search(unit_rows(200)[3], 1), index.held([1003])[0].tolist()])
+        )
+        reader.start()
+        reader.join(10)
+        assert answers == [[(1003, pytest.approx(1.0, abs=1e-5))], [1003]], "a search waited for the save"
+        added = threading.Event()
+        adder = threading.Thread(target=lambda: (index.add([5000], unit_rows(1, seed=9)), added.set()))
+        adder.start()
+        assert not added.wait(0.3), "an add changed the index while it was being saved"
+    finally:
+        release.set()
+        saver.join(30)
+    adder.join(30)
+    assert added.is_set() and index.count == 201
+    assert VectorIndex.load(tmp_path, DIM).count == 200  # the version saved is the one before the add

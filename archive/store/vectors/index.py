@@ -54,8 +54,11 @@ class VectorIndex:
         self._id_array: np.ndarray | None = None  # every stored id, in row order (cached)
         self._positions: tuple[np.ndarray, np.ndarray] | None = None  # (sorted ids, their rows)
         # FAISS allows concurrent searches but not a search during an add (the storage may move):
-        # the web process can ingest (POST /api/articles) while its other threads search.
+        # the web process can ingest (POST /api/articles) while its other threads search. Reads hold
+        # `_lock`; a change holds `_changes` and then `_lock` for the change itself; a save only reads
+        # the index, so it holds `_changes` alone and searches go on while it writes and syncs files.
         self._lock = threading.RLock()
+        self._changes = threading.RLock()
         self.mapped = False  # memory-mapped read-only from a published version (readers): never written to
 
     # -- facts ------------------------------------------------------------------------------
@@ -108,18 +111,19 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(ids), self.dim):
             raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {vectors.shape}")
-        if self.tombstones and np.isin(ids, self._tombs()).any():
-            self.compact()  # an id coming back: drop its dead node first, or it would shadow the new one
-        with self._lock:
-            self.index.add_with_ids(vectors, ids)
-            self._changed()
+        with self._changes:
+            if self.tombstones and np.isin(ids, self._tombs()).any():
+                self.compact()  # an id coming back: drop its dead node first, or it would shadow the new one
+            with self._lock:
+                self.index.add_with_ids(vectors, ids)
+                self._changed()
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
         """Remove the vectors of these chunk ids; returns how many were removed."""
         ids = _ids(ids)
         if len(ids):
             self._writable()
-        with self._lock:
+        with self._changes, self._lock:
             if len(ids) == 0 or self.count == 0:
                 return 0
             if not self.kind.tombstones:
@@ -149,13 +153,14 @@ class VectorIndex:
         training). The vectors are read back (an exact kind) or from `exact` (a compressed one) in
         batches, so a 10M-vector rebuild never holds them all.
         """
-        with self._lock:
-            ids = np.sort(self.ids())
-        fresh = self._built(index_type, ids, self._read)
-        with self._lock:
-            self.index, self.kind = fresh, kind_named(index_type)
-            self.tombstones = set()
-            self._changed()
+        with self._changes:
+            with self._lock:
+                ids = np.sort(self.ids())
+            fresh = self._built(index_type, ids, self._read)
+            with self._lock:
+                self.index, self.kind = fresh, kind_named(index_type)
+                self.tombstones = set()
+                self._changed()
 
     @classmethod
     def build(cls, dim: int, index_type: str, ids: np.ndarray, exact: ExactVectors) -> VectorIndex:
@@ -348,8 +353,11 @@ class VectorIndex:
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, index_dir: Path, manifest: Manifest) -> None:
-        """Publish the index and its manifest as a new version (`store.manifest.publish`: one rename flips it)."""
-        with self._lock:
+        """Publish the index and its manifest as a new version (`store.manifest.publish`: one rename flips it).
+
+        Holds off changes, not searches: writing and syncing the files takes a while on a slow disk, and FAISS
+        lets searches run beside a write_index (both only read the index)."""
+        with self._changes:
             manifest.count = self.count
             manifest.index_type = self.index_type
             manifest.tombstones = sorted(self.tombstones)
