@@ -15,6 +15,7 @@ from archive.cli_common import _archive, _fail_cleanly
 from archive.cli_desk import batch_group, saved_group
 from archive.cli_maintain import compact, duplicates, migrate, threads
 from archive.config import Settings
+from archive.documents import DATE_RAW
 from archive.errors import ArchiveError
 from archive.limits import (
     CLAMP_CEILING,
@@ -123,6 +124,13 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], source: str | None, as_j
         click.echo(f"  skipped {failure.origin}: {failure.reason}")
     if len(report.failed) > len(shown):
         click.echo(f"  ... and {len(report.failed) - len(shown)} more (use --json for all)")
+    if report.undated:
+        origin, raw = report.undated[0]
+        click.echo(
+            f"  {len(report.undated)} stored without a date: published_at not a date the archive reads "
+            f"(kept as extra.{DATE_RAW}), e.g. {origin}: {raw[:80]!r}"
+            + (" (use --json for all)" if len(report.undated) > 1 else "")
+        )
 
 
 @main.command()

@@ -22,6 +22,9 @@ _REUTERS = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{1,2}):(\d{2}):(\d{2}
 _EPOCH = re.compile(r"-?\d{9,}(?:\.\d+)?")
 _RFC2822 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2} [A-Za-z]{3} \d{2,4} \d{1,2}:\d{2}")
 _YEAR = re.compile(r"\d{4}")
+# Year first is year, month, day everywhere dates are written so (ISO 8601 and its slashed and dotted kin);
+# dateparser would read 2026-13-01 as 13 January rather than say it is no date.
+_YEAR_FIRST = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _DATEPARSER_SETTINGS = {
     "TIMEZONE": "UTC",
     "RETURN_AS_TIMEZONE_AWARE": True,
@@ -102,6 +105,18 @@ def _year_only(text: str) -> datetime | None:
     return datetime(int(text), 1, 1, tzinfo=_UTC) if _YEAR.fullmatch(text) and text != "0000" else None
 
 
+def _impossible_year_first(text: str) -> bool:
+    """True for a year-first date whose month or day cannot be (2026-13-01, 2026/02/30): no date, not a guess."""
+    match = _YEAR_FIRST.match(text)
+    if match is None:
+        return False
+    try:
+        date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return True
+    return False
+
+
 @lru_cache(maxsize=4096)  # feeds often repeat one odd date shape; each miss costs milliseconds
 def _dateparser_date(text: str) -> datetime | None:
     import dateparser  # slow to import; only needed for the shapes the fast paths miss
@@ -133,6 +148,8 @@ def parse_date(value: str | float | datetime | date | None) -> datetime | None:
         parsed = fast_path(text)
         if parsed is not None:
             return parsed
+    if _impossible_year_first(text):
+        return None
     return _dateparser_date(text)
 
 

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The key of `Article.extra` that keeps a published_at the archive could not read as a date (the article is
+# stored without a date; the text is kept so that it can be fixed), reported by the ingest as "undated".
+DATE_RAW = "date_raw"
+
 
 @dataclass
 class Article:

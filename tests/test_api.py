@@ -374,6 +374,23 @@ def test_post_list_and_wrapped_forms_report_each_record(write_client):
     assert plain_list.status_code == 201 and plain_list.get_json()["added"] == 1
 
 
+def test_a_date_not_understood_is_a_warning_on_its_item(write_client):
+    records = [
+        article("w-1", "Cranes stood idle at the port.", date="2026-13-01"),
+        article("w-2", "Barges sailed again on the river.", date="2026-03-01"),
+    ]
+    r = write_client.post("/api/articles", json=records, headers=AUTH)
+    assert r.status_code == 201
+    body = r.get_json()
+    first, second = body["items"]
+    assert first["result"] == "stored" and "'2026-13-01' is not a date" in first["warnings"][0]
+    assert "warnings" not in second
+    assert body["undated"] == [{"origin": "articles[0]", "published_at": "2026-13-01"}]
+    stored = write_client.get("/api/articles/w-1").get_json()["article"]
+    assert stored["published_at"] is None and stored["extra"] == {"date_raw": "2026-13-01"}
+    assert write_client.get("/api/articles/w-2").get_json()["article"]["published_at"].startswith("2026-03-01")
+
+
 def test_post_same_id_new_text_is_an_update(write_client):
     write_client.post("/api/articles", json=article("u-1", "First version of the story."), headers=AUTH)
     r = write_client.post("/api/articles", json=article("u-1", "Second, corrected version of the story."), headers=AUTH)

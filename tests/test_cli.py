@@ -59,6 +59,21 @@ def test_bad_input_is_reported_and_the_rest_ingested(run, tmp_path: Path):
     assert "text" in reasons["notext.csv"].lower()
 
 
+def test_a_date_not_understood_is_reported_and_the_article_kept(run, tmp_path: Path):
+    path = tmp_path / "dated.jsonl"
+    records = [
+        {"id": "d-1", "title": "Swapped date", "text": "Port cranes stood idle.", "published_at": "2026-13-01"},
+        {"id": "d-2", "title": "Good date", "text": "Grain barges sailed again.", "published_at": "2026-03-01"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = run("ingest", str(path))
+    assert result.exit_code == 0, result.output
+    assert "added 2," in result.stdout
+    assert "1 stored without a date" in result.stdout and "'2026-13-01'" in result.stdout
+    again = json.loads(run("ingest", str(path), "--json").stdout)  # duplicates now; the input is still reported
+    assert again["undated"] == [{"origin": f"{path}:1", "published_at": "2026-13-01"}]
+
+
 def test_ingest_prints_a_summary_and_is_idempotent(run):
     first = run("ingest", str(SEEDS), str(CORPUS))
     assert first.exit_code == 0

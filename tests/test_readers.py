@@ -527,6 +527,8 @@ def test_title_from_body_uses_the_first_sentence() -> None:
         ("Thu, 09 Jun 2022 10:00:00 +0430", datetime(2022, 6, 9, 5, 30, tzinfo=UTC)),
         ("9 juin 2022", datetime(2022, 6, 9, tzinfo=UTC)),
         ("2022", datetime(2022, 1, 1, tzinfo=UTC)),
+        ("2022/06/09 10:00", datetime(2022, 6, 9, 10, tzinfo=UTC)),
+        ("13/01/2026", datetime(2026, 1, 13, tzinfo=UTC)),  # day first: only 13 January can be meant
         (1654768800, datetime(2022, 6, 9, 10, tzinfo=UTC)),
         (1654768800.5, datetime(2022, 6, 9, 10, 0, 0, 500000, tzinfo=UTC)),
         ("1654768800000", datetime(2022, 6, 9, 10, tzinfo=UTC)),
@@ -543,7 +545,22 @@ def test_parse_date_shapes(value: object, expected: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [None, "", "   ", "not a date", "yesterday", "31-MAR-1987 605:12:19.12", True, [2022]]
+    "value",
+    [
+        None,
+        "",
+        "   ",
+        "not a date",
+        "yesterday",
+        "31-MAR-1987 605:12:19.12",
+        True,
+        [2022],
+        # year first is year-month-day: an impossible month or day is no date, never the two swapped
+        "2026-13-01",
+        "2026-13-01T09:30:00Z",
+        "2026/13/01",
+        "2026-02-30",
+    ],
 )
 def test_parse_date_unparseable_is_none(value: object) -> None:
     assert parse_date(value) is None  # type: ignore[arg-type]

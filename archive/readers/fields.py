@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from archive.dates import parse_date
-from archive.documents import Article, ReadFailure
+from archive.documents import DATE_RAW, Article, ReadFailure
 from archive.readers.clean import clean_text, clean_title, replace_surrogates, title_from_body
 
 ReadResult = Article | ReadFailure
@@ -86,7 +86,7 @@ def _assemble(
     raw_date = fields.get("published_at")
     published_at = parse_date(raw_date)
     if published_at is None and raw_date is not None:
-        extra["date_raw"] = str(raw_date)  # kept so the date can be fixed later; the article still counts
+        extra[DATE_RAW] = str(raw_date)  # kept so the date can be fixed later; the article still counts
     return Article(
         title=title,
         body=body,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.routing import PathConverter
 
-from archive.documents import Article, ReadFailure
+from archive.documents import DATE_RAW, Article, ReadFailure
 from archive.errors import ArchiveError, BadQuery
 from archive.limits import MAX_POST_ARTICLES
 from archive.reading import load_article, load_thread
@@ -216,6 +216,7 @@ def _item_results(items: list[Article | ReadFailure], report: IngestReport) -> l
 
     failed = {f.origin: f.reason for f in report.failed}
     duplicate = dict(report.duplicate_of)
+    undated = dict(report.undated)
     out = []
     for item in items:
         if isinstance(item, ReadFailure) or item.origin in failed:
@@ -225,4 +226,9 @@ def _item_results(items: list[Article | ReadFailure], report: IngestReport) -> l
             out.append({"origin": item.origin, "result": "duplicate", "duplicate_of": duplicate[item.origin]})
         else:
             out.append({"origin": item.origin, "result": "stored", "uid": derive_uid(item, content_hash(item))})
+        if item.origin in undated:
+            out[-1]["warnings"] = [
+                f"published_at {undated[item.origin][:80]!r} is not a date the archive reads: stored without a date "
+                f"(the text is kept as extra.{DATE_RAW}); send an ISO 8601 date such as 2026-03-01"
+            ]
     return out

@@ -68,7 +68,23 @@ SCHEMAS: dict[str, Any] = {
                         "uid": STR,
                         "duplicate_of": STR,
                         "reason": STR,
+                        "warnings": {
+                            "type": "array",
+                            "items": STR,
+                            "description": "What was stored differently from what was sent (a published_at "
+                            "that is not a date: stored without a date).",
+                        },
                     },
+                },
+            },
+            "undated": {
+                "type": "array",
+                "description": "Records whose published_at is not a date the archive reads: stored without a date, "
+                "the text kept as extra.date_raw.",
+                "items": {
+                    "type": "object",
+                    "required": ["origin", "published_at"],
+                    "properties": {"origin": STR, "published_at": STR},
                 },
             },
             "error": STR,

@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from archive.archive import Archive
-from archive.documents import Article, PreparedArticle, ReadFailure
+from archive.documents import DATE_RAW, Article, PreparedArticle, ReadFailure
 from archive.executors import Executor, executor_for
 from archive.store import reads, writes
 from archive.write import stories, threads
@@ -65,6 +65,7 @@ class IngestReport:
     duplicates: int = 0
     failed: list[ReadFailure] = field(default_factory=list)
     duplicate_of: list[tuple[str, str]] = field(default_factory=list)  # (origin, existing uid)
+    undated: list[tuple[str, str]] = field(default_factory=list)  # (origin, its published_at not understood)
     chunks: int = 0
     seconds: float = 0.0
     timings: IngestTimings = field(default_factory=IngestTimings)
@@ -79,6 +80,7 @@ class IngestReport:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "failures": [{"origin": f.origin, "reason": f.reason} for f in self.failed],
+            "undated": [{"origin": origin, "published_at": raw} for origin, raw in self.undated],
         }
 
 
@@ -204,6 +206,8 @@ def _produce(
             progress.articles_seen += 1
             articles += 1
             result = item if isinstance(item, ReadFailure) else prepare(archive, item)
+            if isinstance(item, Article) and item.published_at is None and DATE_RAW in item.extra:
+                report.undated.append((item.origin, str(item.extra[DATE_RAW])))
             if isinstance(result, ReadFailure):
                 report.failed.append(result)
             else:
