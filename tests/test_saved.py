@@ -160,6 +160,8 @@ def test_writes_need_the_key_and_bad_input_is_a_400(client):
     for body, param in (
         ({"q": "x"}, "name"),
         ({"name": "x", "q": "x", "mode": "fuzzy"}, "mode"),
+        ({"name": "x", "q": "x", "mode": ""}, "mode"),  # as /api/search?mode= (it was saved as hybrid)
+        ({"name": "x", "q": "x", "after": "2026-13-01"}, "after"),
         ({"name": "x", "q": "after:yesterday"}, "q"),
         ({"name": "x", "q": 3}, "q"),
         ({"name": "x", "q": "x", "colour": "red"}, "body"),

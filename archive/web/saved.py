@@ -44,7 +44,8 @@ def _save(fields: Any) -> SavedSearch:
         raise BadQuery(
             f"unknown field {unknown[0][:40]!r}; valid fields: name, {', '.join(SEARCH_FIELDS)}", param="body"
         )
-    args = {k: fields[k] for k in SEARCH_FIELDS if fields.get(k) not in (None, "")}
+    # The fields as /api/search reads its parameters: an empty filter is no filter, an empty mode a 400.
+    args = {k: fields[k] for k in SEARCH_FIELDS if fields.get(k) is not None}
     return saved_searches.save_search(the_archive(), fields.get("name"), search_request(args))
 
 
