@@ -87,10 +87,7 @@ def _csv_queries(text: str) -> list[str]:
 
 def check_mode(mode: str | None) -> str:
     """The batch's search mode (default: keyword, whose total counts every matching article)."""
-    mode = (mode or limits.BATCH_DEFAULT_MODE).strip().lower()
-    if mode not in limits.MODES:
-        raise BadQuery(f"mode must be one of {', '.join(limits.MODES)}, got {mode[:40]!r}", param="mode")
-    return mode
+    return limits.one_of("mode", mode, limits.MODES, limits.BATCH_DEFAULT_MODE)
 
 
 def create(archive: Archive, name: str | None, mode: str | None, queries: list[str]) -> BatchJob:

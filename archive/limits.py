@@ -64,3 +64,18 @@ RANK_WINDOW = 50_000
 # cut): BM25 over 50,000 matches was ~100 ms of a 125 ms hybrid search for a common word at 1,000,000 articles.
 CANDIDATE_WINDOW = 10_000
 FILTER_DRIVES = 2_000  # filters selecting at most this many articles drive a keyword query (looked up per article)
+
+
+def one_of(name: str, raw: str | None, options: tuple[str, ...], default: str) -> str:
+    """A choice (a mode, a sort, a format): None is the default; case and surrounding space do not count; an empty
+    or unknown value is a BadQuery naming `name` (the API, the forms' JSON twins and the CLI read choices so)."""
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if not value:
+        raise BadQuery(
+            f"{name} is empty: leave it out for the default ({default}) or give one of {', '.join(options)}", param=name
+        )
+    if value not in options:
+        raise BadQuery(f"{name} must be one of {', '.join(options)}, got {value[:40]!r}", param=name)
+    return value

@@ -128,12 +128,18 @@ def test_api_refuses_bad_batches(corpus_archive):
         ({"queries": []}, "file"),
         ({"queries": "oil"}, "body"),
         ({"queries": ["oil"], "mode": "fuzzy"}, "mode"),
+        ({"queries": ["oil"], "mode": ""}, "mode"),  # as /api/search?mode= (it ran as keyword)
         ({"queries": [1]}, "queries"),
     ):
         r = client.post("/api/batches", json=body, headers=AUTH)
         assert r.status_code == 400 and r.get_json()["param"] == param, (body, r.get_json())
+    assert client.post("/api/batches", json={"queries": ["oil"], "mode": " Semantic "}, headers=AUTH).status_code == 202
+    # a file and typed queries together: one of them would have been dropped without a word
+    both = {"file": (io.BytesIO(b"oil\n"), "q.txt"), "queries": "cocoa"}
+    r = client.post("/api/batches", data=both, headers=AUTH, content_type="multipart/form-data")
+    assert r.status_code == 400 and r.get_json()["param"] == "queries"
     assert client.get("/api/batches/99999999999999").status_code == 404
-    assert client.post("/api/batches/1/resume", headers=AUTH).status_code == 404
+    assert client.post("/api/batches/99999/resume", headers=AUTH).status_code == 404
 
 
 def test_site_form_runs_a_batch_with_the_key(corpus_archive):

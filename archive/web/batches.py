@@ -64,6 +64,8 @@ def _queries_from_request() -> tuple[str | None, str | None, list[str]]:
         return body.get("name"), body.get("mode"), queries
     upload = request.files.get("file")
     if upload is not None and upload.filename:
+        if (request.form.get("queries") or "").strip():  # one of the two would be dropped without a word
+            raise BadQuery("give the queries as a file or typed in the box, not both", param="queries")
         queries = batch.parse_queries(upload.read(), filename=upload.filename or "", max_queries=limit)
     else:
         queries = batch.parse_queries(request.form.get("queries") or "", csv_file=False, max_queries=limit)

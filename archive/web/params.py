@@ -106,16 +106,7 @@ def day(args: Mapping[str, str], name: str) -> date | None:
 
 def choice(args: Mapping[str, str], name: str, options: tuple[str, ...], default: str) -> str:
     """One of `options`, else BadQuery naming the parameter."""
-    if name not in args:
-        return default
-    raw = (args.get(name) or "").strip().lower()
-    if not raw:
-        raise BadQuery(
-            f"{name} is empty: leave it out for the default ({default}) or give one of {', '.join(options)}", param=name
-        )
-    if raw not in options:
-        raise BadQuery(f"{name} must be one of {', '.join(options)}, got {raw[:40]!r}", param=name)
-    return raw
+    return limits.one_of(name, (args.get(name) or "") if name in args else None, options, default)
 
 
 def flag(args: Mapping[str, str], name: str, default: bool) -> bool:
