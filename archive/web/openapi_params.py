@@ -27,6 +27,7 @@ from archive.limits import (
     SORTS,
 )
 from archive.web.params import ACCEPTED, CITE_FORMATS, EXPORT_FORMATS
+from archive.web.schemas import DATE_OR_EMPTY
 
 EMPTY_IS_400 = " An empty value is a 400 naming the parameter: leave it out for the default."
 DATE_ORDER = (
@@ -34,7 +35,6 @@ DATE_ORDER = (
     "naming `after`. An empty value is no bound (as the search form sends a blank date)."
 )
 # A date, or empty: what the code accepts (an empty value is no bound).
-DATE_OR_EMPTY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
 
 
 def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:

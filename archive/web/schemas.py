@@ -21,6 +21,8 @@ def nullable(kind: str, **extra: Any) -> dict[str, Any]:
 
 INT = {"type": "integer"}
 STR = {"type": "string"}
+# A day, or nothing (empty or blank: no bound, as the search form sends a blank date).
+DATE_OR_EMPTY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "pattern": r"^\s*$"}]}
 # What every listed article shows first (documents.DISPLAY_FIELDS and the date), as search.results.ArticleRef.
 ARTICLE_REF = {
     "id": INT,

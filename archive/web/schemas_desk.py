@@ -6,7 +6,7 @@ from typing import Any
 
 from archive import limits
 from archive.store.batches import STATUSES
-from archive.web.schemas import nullable, ref
+from archive.web.schemas import DATE_OR_EMPTY, nullable, ref
 
 INT = {"type": "integer"}
 STR = {"type": "string"}
@@ -116,8 +116,8 @@ SCHEMAS: dict[str, Any] = {
             "mode": {"type": "string", "enum": list(limits.MODES), "default": limits.DEFAULT_MODE},
             "source": STR,
             "author": STR,
-            "after": {"type": "string", "format": "date"},
-            "before": {"type": "string", "format": "date"},
+            "after": {**DATE_OR_EMPTY, "description": "Published on or after this day; empty: no bound."},
+            "before": {**DATE_OR_EMPTY, "description": "Published before this day; empty: no bound."},
         },
     },
     "SavedSearchList": _ok(saved={"type": "array", "items": ref("SavedSearch")}),
