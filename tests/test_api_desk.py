@@ -238,7 +238,10 @@ def test_cite_in_every_format_carries_the_article(client):
     assert f"/articles/{seed['id']}\n" in default.get_data(as_text=True)  # no p: the article as a whole
 
 
-@pytest.mark.parametrize("query,param", [("format=apa", "format"), ("p=99", "p"), ("p=-1", "p"), ("p=x", "p")])
+@pytest.mark.parametrize(
+    "query,param",
+    [("format=apa", "format"), ("p=99", "p"), ("p=-1", "p"), ("p=x", "p"), ("p=", "p"), ("format=", "format")],
+)
 def test_cite_bad_parameters_are_400s(client, query, param):
     r = client.get(f"/api/articles/{SEED_UID}/cite?{query}")
     assert r.status_code == 400 and r.get_json()["param"] == param

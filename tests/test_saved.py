@@ -169,6 +169,9 @@ def test_writes_need_the_key_and_bad_input_is_a_400(client):
     ):
         r = client.post("/api/saved", json=body, headers=AUTH)
         assert r.status_code == 400 and r.get_json()["param"] == param, (body, r.get_json())
+    nulls = {"name": "n", "q": "x", "mode": None, "source": None, "author": None, "after": "", "before": None}
+    assert client.post("/api/saved", json=nulls, headers=AUTH).status_code == 201  # null or blank: left out
+    assert client.delete("/api/saved/n", headers=AUTH).status_code == 200
     assert client.post("/api/saved", json={"name": "x", "q": "x"}, headers=AUTH).status_code == 201
     assert client.post("/api/saved", json={"name": "x", "q": "y"}, headers=AUTH).status_code == 409
     assert client.get("/api/saved/99").status_code == 404

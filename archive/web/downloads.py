@@ -130,7 +130,7 @@ def reference(article: StoredArticle, passage: int | None = None) -> Reference:
 
 def cited_passage(article: StoredArticle) -> int | None:
     """The `p` parameter: a passage number of this article, else a 400 naming p."""
-    if request.args.get("p") in (None, ""):
+    if "p" not in request.args:
         return None
     seqs = [p.seq for p in article.passages]
     p = integer(request.args, "p", 0, 0, max(seqs, default=0))

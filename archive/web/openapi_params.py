@@ -90,7 +90,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "p": _query(
         "p",
         "Cite this passage (its number, `chunk_seq` of a search result): the archive permalink then ends in "
-        "`#passage-<p>`. Omitted: the article as a whole.",
+        "`#passage-<p>`. Omitted: the article as a whole." + EMPTY_IS_400,
         {"type": "integer", "minimum": 0},
     ),
 }

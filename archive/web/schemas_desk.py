@@ -112,12 +112,16 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": limits.SAVED_NAME_CHARS},
-            "q": {"type": "string", "maxLength": limits.MAX_QUERY_CHARS},
-            "mode": {"type": "string", "enum": list(limits.MODES), "default": limits.DEFAULT_MODE},
-            "source": STR,
-            "author": STR,
-            "after": {**DATE_OR_EMPTY, "description": "Published on or after this day; empty: no bound."},
-            "before": {**DATE_OR_EMPTY, "description": "Published before this day; empty: no bound."},
+            # null is as good as leaving a field out
+            "q": nullable("string", maxLength=limits.MAX_QUERY_CHARS),
+            "mode": {
+                "anyOf": [{"type": "string", "enum": list(limits.MODES)}, {"type": "null"}],
+                "default": limits.DEFAULT_MODE,
+            },
+            "source": nullable("string"),
+            "author": nullable("string"),
+            "after": {"anyOf": [*DATE_OR_EMPTY["anyOf"], {"type": "null"}], "description": "On or after this day."},
+            "before": {"anyOf": [*DATE_OR_EMPTY["anyOf"], {"type": "null"}], "description": "Before this day."},
         },
     },
     "SavedSearchList": _ok(saved={"type": "array", "items": ref("SavedSearch")}),
