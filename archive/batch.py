@@ -167,8 +167,11 @@ def _gone(worker: str, host: str) -> bool:
     return False
 
 
-def run(archive: Archive, searcher: Searcher, job_id: int, on_progress: ProgressCallback | None = None) -> BatchJob:
-    """Run a job's pending queries in order, committing results every STEP queries; returns the finished job."""
+def run(
+    archive: Archive, searcher: Searcher, job_id: int, on_progress: ProgressCallback | None = None
+) -> BatchJob | None:
+    """Run a job's pending queries in order, committing results every STEP queries; returns the finished job, or
+    None when it was deleted before or while it ran (its queue entry outlives it: DELETE of a queued job)."""
     with archive.engine.begin() as conn:
         batches.set_status(conn, job_id, "running", worker=worker_name())
     try:
@@ -181,20 +184,20 @@ def run(archive: Archive, searcher: Searcher, job_id: int, on_progress: Progress
             done = [_one(searcher, job.mode, q) for _, q in pending]
             with archive.engine.begin() as conn:
                 if batches.get_job(conn, job_id) is None:
-                    return job  # deleted while it ran
+                    return None
                 for (seq, _), (matches, hits, error) in zip(pending, done, strict=True):
                     batches.save_result(conn, job_id, seq, matches, hits, error)
             if on_progress:
                 on_progress(get(archive, job_id))
         with archive.engine.begin() as conn:
             batches.set_status(conn, job_id, "done")
+        return get(archive, job_id)
     except NotFound:
-        return job  # deleted while it ran
+        return None
     except Exception as exc:
         with archive.engine.begin() as conn:
             batches.set_status(conn, job_id, "failed", error=str(exc)[:500] or type(exc).__name__)
         raise
-    return get(archive, job_id)
 
 
 def _one(searcher: Searcher, mode: str, q: str) -> tuple[int | None, list[dict[str, Any]], str | None]:

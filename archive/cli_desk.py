@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from archive.cli_common import _archive, _fail_cleanly
+from archive.errors import NotFound
 from archive.limits import BATCH_DEFAULT_MODE, DEFAULT_MODE, MODES
 
 
@@ -131,12 +132,14 @@ def _run(archive: Any, job: Any) -> Any:
 
     searcher = Searcher(archive)
     try:
-        job = batch.run(archive, searcher, job.id, on_progress=progress)
+        finished = batch.run(archive, searcher, job.id, on_progress=progress)
     finally:
         bar.close()
         searcher.close()
-    click.echo(f"batch {job.id} {job.status}: {job.done} of {job.total} queries")
-    return job
+    if finished is None:
+        raise NotFound(f"batch {job.id} was deleted while it ran")
+    click.echo(f"batch {finished.id} {finished.status}: {finished.done} of {finished.total} queries")
+    return finished
 
 
 @batch_group.command("resume")

@@ -226,3 +226,27 @@ def test_fifty_reuters_names_on_a_thousand_reuters_stories(archive):
         expected = searcher.search(SearchRequest(q=row["query"].lstrip("'"), mode="keyword", limit=1))
         assert int(row["matches"]) == expected.total, row["query"]
     assert sum(int(r["matches"]) > 0 for r in rows) >= 40  # the names are Reuters' own: most occur
+
+
+def test_a_job_deleted_before_or_while_it_runs_ends_quietly(corpus_archive, caplog):
+    """DELETE of a queued job leaves its id in the runner's queue; the runner finds nothing to run (it raised
+    UnboundLocalError there, and NotFound when the delete came after the last step)."""
+    searcher = Searcher(corpus_archive)
+    gone = batch.create(corpus_archive, "gone", "keyword", ["oil"])
+    batch.delete(corpus_archive, str(gone.id))
+    assert batch.run(corpus_archive, searcher, gone.id) is None
+    assert batch.list_jobs(corpus_archive) == []  # the "running" mark did not bring it back
+
+    queries = [f"oil {i}" for i in range(batch.STEP + 3)]
+    job = batch.create(corpus_archive, "deleted midway", "keyword", queries)
+    deletes = iter([lambda: batch.delete(corpus_archive, str(job.id))])
+    ran = batch.run(corpus_archive, searcher, job.id, on_progress=lambda _: next(deletes, lambda: None)())
+    assert ran is None and batch.list_jobs(corpus_archive) == []
+
+    runner = batch.Runner(corpus_archive, searcher)
+    queued = batch.create(corpus_archive, "queued", "keyword", ["oil"])
+    batch.delete(corpus_archive, str(queued.id))
+    runner.submit(queued.id)
+    runner.wait()
+    assert "failed" not in caplog.text
+    searcher.close()
