@@ -34,7 +34,6 @@ DATE_ORDER = (
     " `after` must be earlier than `before` (after is inclusive, before exclusive): after >= before is a 400 "
     "naming `after`. An empty value is no bound (as the search form sends a blank date)."
 )
-# A date, or empty: what the code accepts (an empty value is no bound).
 
 
 def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
