@@ -6,13 +6,12 @@ from typing import Any
 
 from archive import limits
 from archive.web.openapi_params import query_parameters
-from archive.web.schemas import ref
+from archive.web.schemas import STR, ref
 from archive.web.schemas_desk import SCHEMAS
 
 __all__ = ["SCHEMAS", "paths"]
 
 JSON = "application/json"
-STR = {"type": "string"}
 
 
 def _key(what: str) -> dict[str, Any]:

@@ -6,13 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from archive.limits import THREAD_MAX
+from archive.web.schemas import INT, ref
 from archive.web.schemas import SCHEMAS as BASE_SCHEMAS
-from archive.web.schemas import ref
 
 __all__ = ["SCHEMAS", "paths"]
 
-INT = {"type": "integer"}
-STR = {"type": "string"}
 
 SCHEMAS: dict[str, Any] = {
     "ThreadRef": {

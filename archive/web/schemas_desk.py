@@ -6,10 +6,9 @@ from typing import Any
 
 from archive import limits
 from archive.store.batches import STATUSES
-from archive.web.schemas import DATE_OR_EMPTY, nullable, ref
+from archive.web.schemas import DATE_OR_EMPTY, INT, STR, nullable, ref
 
-INT = {"type": "integer"}
-STR = {"type": "string"}
+DAY_OR_NONE = {"anyOf": [*DATE_OR_EMPTY["anyOf"], {"type": "null"}]}  # a saved search's bound: a day, blank or null
 DATE_OR_NULL = nullable("string", format="date")
 
 
@@ -120,8 +119,8 @@ SCHEMAS: dict[str, Any] = {
             },
             "source": nullable("string"),
             "author": nullable("string"),
-            "after": {"anyOf": [*DATE_OR_EMPTY["anyOf"], {"type": "null"}], "description": "On or after this day."},
-            "before": {"anyOf": [*DATE_OR_EMPTY["anyOf"], {"type": "null"}], "description": "Before this day."},
+            "after": {**DAY_OR_NONE, "description": "On or after this day."},
+            "before": {**DAY_OR_NONE, "description": "Before this day."},
         },
     },
     "SavedSearchList": _ok(saved={"type": "array", "items": ref("SavedSearch")}),
