@@ -208,9 +208,16 @@ def test_empty_state_when_nothing_is_close_in_meaning(page, live_server):
     empty = page.locator(".empty-state")
     assert "close enough in meaning" in empty.inner_text()
     assert page.locator(".result").count() == 0
-    empty.get_by_role("link", name=re.compile("exact words only")).click()
+    # keyword mode holds neither word either: no way out that leads to another empty page
+    assert empty.locator(".suggestions").count() == 0 and "You could" not in empty.inner_text()
+    # one word of three is held (keyword mode matches any word); the way out says how many it finds
+    page.goto(live_server + "/search?q=bitcoin+blockchain+cameras")
+    assert page.locator(".result").count() == 0
+    way = page.locator(".empty-state").get_by_role("link", name=re.compile("exact words only"))
+    assert way.inner_text() == "Look for the exact words only (keyword mode): 1 result"
+    way.click()
     page.wait_for_url(re.compile(r"mode=keyword"))
-    assert page.locator("#mode-keyword").is_checked() and page.locator(".result").count() == 0
+    assert page.locator("#mode-keyword").is_checked() and result_titles(page) == [SEED_TITLE]
     page.goto(live_server + "/search?q=" + QUERY.replace(" ", "+"))
     why = page.locator(".result .why").first.inner_text()
     assert "contains Iran, camera, disconnection" in why and "close in meaning" in why

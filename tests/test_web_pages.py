@@ -172,6 +172,32 @@ def test_empty_state_is_honest_and_helpful(client):
     assert not page.find("ol", class_="results")
 
 
+def suggestions(html: str) -> list[tuple[str, str]]:
+    """(text, href) of the empty page's ways out."""
+    found = re.search(r'<ul class="suggestions">(.*?)</ul>', html, re.S)
+    return (
+        [(text, href.replace("&amp;", "&")) for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', found[1])]
+        if found
+        else []
+    )
+
+
+def test_each_way_out_of_an_empty_page_says_what_it_finds_and_none_leads_nowhere(client):
+    """Each suggestion is counted by running it; one that finds nothing is left out."""
+    everywhere = client.get("/api/search?q=Iran&mode=keyword").get_json()["total"]
+    html, _ = get_page(client, "/search?q=Iran&mode=keyword&source=Example+Times")  # no Example Times story names Iran
+    assert everywhere > 0 and "No articles match" in html
+    ways = suggestions(html)
+    label = f"Remove the source filter (Example Times): {everywhere:,} {'result' if everywhere == 1 else 'results'}"
+    assert label in [text for text, _ in ways]
+    href = dict(ways)[label]
+    assert "source=" not in href and "q=Iran" in href and "mode=keyword" in href
+    assert client.get(href.replace("/search", "/api/search")).get_json()["total"] == everywhere
+    # a word no story holds: keyword mode finds nothing anywhere, so neither way out that keeps the word is offered
+    html, _ = get_page(client, "/search?q=zzqxv&mode=keyword&source=Global+Wire")
+    assert not any(text.startswith("Remove the source filter") for text, _ in suggestions(html))
+
+
 def test_page_past_the_end(client):
     _, page = get_page(client, "/search?q=Iran&offset=500")
     assert "past the last result" in page.all_text

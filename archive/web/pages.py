@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -86,27 +87,48 @@ def _results_context(response: SearchResponse) -> dict[str, Any]:
 
 
 def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, url) ways out of an empty result page."""
-    out: list[tuple[str, str]] = []
+    """(label, url) ways out of an empty result page, each with how many results it finds; none that finds nothing.
+
+    A way out that leads to another empty page is a dead end (`bitcoin blockchain` finds nothing by meaning and
+    holds no word of the 1987 archive either), so each is counted by running it (an empty page only; one search
+    per way out, at most five) and left out when its count is 0.
+    """
     if response.total and response.offset >= response.total:
-        out.append(("Go to the first page of results", search_url(offset=None)))
-        return out
+        return [("Go to the first page of results", search_url(offset=None))]
     names = {"source": "source", "author": "author", "after": "start date", "before": "end date"}
+    ways: list[tuple[str, dict[str, Any]]] = []
     for key, value in filters.items():
         if (request.args.get(key) or "").strip():
-            out.append((f"Remove the {names.get(key, key)} filter ({value})", search_url(**{key: None})))
+            ways.append((f"Remove the {names.get(key, key)} filter ({value})", {key: None}))
     if len(filters) > 1 and any((request.args.get(k) or "").strip() for k in filters):
-        cleared = dict.fromkeys(("source", "author", "after", "before", *web_settings().labels))
-        out.append(("Remove all filters", search_url(**cleared)))
-    if response.mode == "keyword":
-        out.append(("Search by meaning as well (hybrid mode)", search_url(mode=None)))
-    else:
-        out.append(("Look for the exact words only (keyword mode)", search_url(mode="keyword")))
-    if response.mode == "semantic" or '"' in response.query:
-        out.append(
-            ("Try hybrid mode without quotes or exclusions", search_url(mode=None, q=response.query.replace('"', "")))
+        ways.append(
+            ("Remove all filters", dict.fromkeys(("source", "author", "after", "before", *web_settings().labels)))
         )
+    if response.mode == "keyword":
+        ways.append(("Search by meaning as well (hybrid mode)", {"mode": None}))
+    else:
+        ways.append(("Look for the exact words only (keyword mode)", {"mode": "keyword"}))
+    if response.mode == "semantic" or '"' in response.query:
+        ways.append(
+            ("Try hybrid mode without quotes or exclusions", {"mode": None, "q": response.query.replace('"', "")})
+        )
+    out = []
+    for label, changes in ways:
+        found = _count(changes)
+        if found:
+            out.append((f"{label}: {found:,} {'result' if found == 1 else 'results'}", search_url(**changes)))
     return out
+
+
+def _count(changes: dict[str, Any]) -> int:
+    """How many results the current search finds with some parameters changed (as `search_url` changes them)."""
+    params = {k: request.args.get(k) for k in (*KEPT_PARAMS, *web_settings().labels)}
+    params.update(changes)
+    try:
+        req = search_request({k: str(v) for k, v in params.items() if v not in (None, "")}, web_settings().labels)
+        return searcher().search(replace(req, limit=1, offset=0)).total
+    except BadQuery:
+        return 0
 
 
 @pages.get("/articles/<path:key>")
