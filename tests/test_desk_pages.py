@@ -23,6 +23,11 @@ WRAPPED = (
 )
 
 
+def page_text(html: str) -> str:
+    """The page's text, tags out and whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
 class Paragraphs(HTMLParser):
     """The text of every <p> inside the story body, and every link."""
 
@@ -107,6 +112,23 @@ def test_search_page_offers_the_export_of_every_result_and_a_citation(desk):
     assert len(rows) == 1 + 13  # the header, then every match (not the 5 of this page)
     cites = [h for h in links if h.endswith("#cite")]
     assert len(cites) == 5 and all("p=" in h for h in cites)
+    assert "Export all 13 results:" in page_text(html)
+
+
+def test_an_export_past_its_cap_is_labelled_as_the_first_rows(desk, archive):
+    """The link says what the file holds: the first ARCHIVE_EXPORT_MAX rows, not "all" of a larger result."""
+    from archive.web import create_app
+
+    app = create_app(settings=archive.settings.with_(export_max=10), archive=archive)
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    html = client.get("/search?q=cocoa&mode=keyword").get_data(as_text=True)
+    said = page_text(html)
+    assert "Export the first 10 of 13 results" in said and "Export all" not in said
+    exports = [h for h in (a.get("href") or "" for a in Paragraphs(html).links) if h.startswith("/api/search/export")]
+    response = client.get(exports[0])
+    assert len(response.get_data(as_text=True).strip().splitlines()) == 1 + 10
+    assert response.headers["X-Export-Truncated"] == "true" and response.headers["X-Total-Count"] == "13"
 
 
 def test_article_page_cites_the_matched_passage(desk):

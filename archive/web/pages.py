@@ -82,6 +82,7 @@ def _results_context(response: SearchResponse) -> dict[str, Any]:
         "page_window": list(window),
         "active_filters": filters,
         "export_links": export_links(request.args) if response.total else [],
+        "export_cap": web_settings().export_max,  # an export holds at most this many rows (the label says so)
         "suggestions": _suggestions(response, filters) if not response.results else [],
     }
 
