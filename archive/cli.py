@@ -190,6 +190,8 @@ def search(
     about = "at least " if response.total_relation == "gte" else ""
     unit = "stories" if collapse else "articles"
     click.echo(f"{about}{response.total} {unit} match ({mode})" if response.total else f"nothing found ({mode})")
+    if response.did_you_mean:
+        click.echo(f"did you mean: {response.did_you_mean}")
     for n, r in enumerate(response.results, start=offset + 1):
         when = (r.published_at or "")[:10]
         click.echo(f"{n:3}. {r.title}  [{r.source or '-'} {when}] uid={r.uid} score={r.score:.4f}")

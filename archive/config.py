@@ -204,6 +204,20 @@ class Settings:
         "(calibrated for all-MiniLM-L6-v2 on SciFact and Reuters, docs/search.md); -1 turns the floor off.",
         low=-1,
     )
+    spelling_min_docs: int = _setting(
+        3,
+        "ARCHIVE_SPELLING_MIN_DOCS",
+        "Spelling suggestions ('did you mean'): a word offered in place of a typed one is held by at least this many "
+        "articles (0 turns the suggestions off) ...",
+        low=0,
+    )
+    spelling_ratio: float = _setting(
+        20,
+        "ARCHIVE_SPELLING_RATIO",
+        "... and by at least this many times as many articles as the typed word (a rare spelling the archive holds "
+        "is only questioned when a close one is far more common).",
+        low=1,
+    )
     close_meaning: float = _setting(
         0.45,
         "ARCHIVE_CLOSE_MEANING",

@@ -21,7 +21,7 @@ KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SEARCH_KEYS = set(
     "ok query mode total total_relation limit offset sort collapse results facets date_bucket filters took_ms next "
-    "prev".split()
+    "prev did_you_mean".split()
 )
 ARCHIVE_DEFAULTS = ArchiveSettings()
 RESULT_KEYS = set(

@@ -88,6 +88,7 @@ class SearchResponse:
     date_bucket: str | None = None  # the bucket of facets["date"]: day, week, month or year (None: no dated match)
     filters: dict[str, Any] = field(default_factory=dict)
     collapse: bool = True  # one result per story: `total` and the facets count stories
+    did_you_mean: str | None = None  # the query respelled when a word of it is rare and a close one common (`spelling`)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

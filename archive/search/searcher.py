@@ -25,6 +25,7 @@ from archive.search.related import related
 from archive.search.request import SearchRequest
 from archive.search.rerank import rerank
 from archive.search.results import Candidate, RelatedArticle, SearchResponse, SearchResult, facets
+from archive.search.spelling import Speller
 from archive.search.terms import ranking_terms
 from archive.snippets import highlight_terms
 from archive.store import reads
@@ -44,6 +45,7 @@ class Searcher:
         if self.settings.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.settings.fusion!r}")
         self._pool: ThreadPoolExecutor | None = None
+        self.speller = Speller(archive, self.settings)
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -67,6 +69,7 @@ class Searcher:
         """Run a search request and return one page of grouped, highlighted results."""
         req = request.validated()
         query = req.query(self.settings.labels)
+        spelled = self.pool.submit(self.speller.suggest, query, req.q)  # "did you mean", beside the whole search
         values = self._values()
         total, relation, facet_counts, labels, page, scope, stories = self._stories(
             query, req, req.offset, req.limit, req.offset + req.limit, values
@@ -105,6 +108,7 @@ class Searcher:
             results=results,
             facets=facet_lists,
             date_bucket=date_bucket,
+            did_you_mean=spelled.result(),
             filters={
                 "source": query.source,
                 "author": query.author,

@@ -284,6 +284,12 @@ def related_rows(conn: Connection, article_ids: Sequence[int]) -> dict[int, Row[
     return {int(r.id): r for r in conn.execute(stmt)}
 
 
+def texts(conn: Connection, article_ids: Sequence[int]) -> list[str]:
+    """Title and body of each of these articles (a few: spelling suggestions read what a word looks like)."""
+    stmt = select(ArticleRow.title, ArticleRow.body).where(ArticleRow.id.in_(list(article_ids)))
+    return [f"{r.title or ''}\n{r.body or ''}" for r in conn.execute(stmt)]
+
+
 def passage_chunks(conn: Connection, article_ids: Sequence[int], chunk_ids: Sequence[int]) -> list[Row[Any]]:
     """Chunks (id, article_id, seq, text, char_start) of these articles plus these chunks, by article and seq."""
     columns = (ChunkRow.id, ChunkRow.article_id, ChunkRow.seq, ChunkRow.text, ChunkRow.char_start)

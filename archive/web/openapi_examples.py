@@ -38,6 +38,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
         "offset": 0,
         "sort": "relevance",
         "collapse": True,
+        "did_you_mean": None,
         "results": [
             {
                 **SEED,

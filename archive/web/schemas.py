@@ -188,6 +188,7 @@ SCHEMAS: dict[str, Any] = {
             "next",
             "prev",
             "collapse",
+            "did_you_mean",
         ],
         "properties": {
             "ok": {"const": True},
@@ -205,6 +206,13 @@ SCHEMAS: dict[str, Any] = {
                 "window of candidates; more justified articles may lie beyond it; keyword mode counts a match set "
                 f"of more than {KEYWORD_WINDOW:,} articles over its newest {KEYWORD_WINDOW:,}).",
             },
+            "did_you_mean": nullable(
+                "string",
+                description="The query as typed with its doubtful words respelled (`earthqake Equador` -> `earthquake "
+                "Ecuador`): a word the archive holds in fewer than ARCHIVE_SPELLING_MIN_DOCS articles, replaced by a "
+                "close word (one or two edits) it holds far more often (ARCHIVE_SPELLING_RATIO times). null when no "
+                "word is doubtful. Run it as a new search to follow it (docs/search.md, Spelling suggestions).",
+            ),
             "collapse": {
                 "type": "boolean",
                 "description": "One result per story: near copies are in each result's `versions`, and `total` "

@@ -28,6 +28,19 @@ class KeywordIndex(Protocol):
     def rank(self, conn: Connection, query: Query, limit: int, title_weight: float) -> list[tuple[int, float]]:
         """The best `limit` (article id, score), best first; ties by article id."""
 
+    def word_counts(self, conn: Connection, words: Sequence[str], least: int) -> dict[str, int]:
+        """How many articles hold each word (letters only), as a query of it matches them, counted up to `least` at
+        least (a backend may count further): one statement for all the words."""
+
+    def term_counts(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+        """How many articles hold each of these index terms (stems, as the index stores them); 0 when none."""
+
+    def vocabulary(self, conn: Connection, min_docs: int) -> dict[str, int]:
+        """Every index term (stem) held by at least `min_docs` articles, with its article count."""
+
+    def stems(self, conn: Connection, words: Sequence[str]) -> dict[str, str]:
+        """The index term each word is stored as (the index's own stemmer and folding)."""
+
     def page(
         self, conn: Connection, query: Query, *, sort: str, limit: int, offset: int, title_weight: float
     ) -> list[tuple[int, float, int]]:

@@ -8,7 +8,7 @@ from archive.store.keyword.fts5_syntax import TABLE
 
 FTS = table(TABLE, column("rowid", Integer))  # the table as statements name it: its rowid is the article id
 
-_TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
+TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 
 
 def matches(name: str, expression: str) -> ColumnElement[bool]:
@@ -21,7 +21,7 @@ def create_schema(conn: Connection) -> None:
     conn.execute(
         text(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
-            f"title, body, content='articles', content_rowid='id', {_TOKENIZE})"
+            f"title, body, content='articles', content_rowid='id', {TOKENIZE})"
         )
     )
     t = TABLE
