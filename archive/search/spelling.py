@@ -2,19 +2,20 @@
 far more often (`earthqake Equador` -> `earthquake Ecuador`, `Volker` -> `Volcker`).
 
 Per search, the query's positive words (letters only, at least `MIN_LETTERS`, not stopwords, prefixes or `<CODE>`s)
-are stemmed by the keyword index itself (`KeywordIndex.stems`: FTS5's porter tokenizer through a temp table, or
-PostgreSQL's `to_tsvector`) and the index is asked how many articles hold each stem (`term_counts`); both are one
-statement for all the words. Only a word held by fewer than `Settings.spelling_min_docs` articles is questioned:
-the closest stem of the index's vocabulary (every stem held by at least that many articles, letters only; read once
-per `Speller` and again, when a questioned stem is not in it, at most every `VOCABULARY_SECONDS`) within
-`max_edits` (Damerau-Levenshtein over the stems, rapidfuzz) and held by at least `Settings.spelling_ratio` times as
-many articles replaces it; the fewest edits win, then the most articles. A rare spelling the archive does hold
-(`Equador` twice in Reuters) is questioned only when a close one is far more common (`Ecuador`, 91), and only one
-edit away (a rare name is often one or two edits from a common word).
+are counted by the keyword index as it matches them (`KeywordIndex.word_counts`: one statement, started beside the
+search). Only a word held by fewer than `Settings.spelling_min_docs` articles is questioned: it is stemmed by the
+index itself (`KeywordIndex.stems`: FTS5's porter tokenizer through a temp table, or PostgreSQL's `to_tsvector`) and
+the closest stem of the index's vocabulary (every stem held by at least that many articles, letters only; read when
+a word is first questioned, and again, when a questioned stem is not in it, at most every `VOCABULARY_SECONDS`)
+within `max_edits` (Damerau-Levenshtein over the stems, rapidfuzz) and held by at least `Settings.spelling_ratio`
+times as many articles replaces it; the fewest edits win, then the most articles. A rare spelling the archive does
+hold (`Equador` twice in Reuters) is questioned only when a close one is far more common (`Ecuador`, 91), and only
+one edit away (a rare name is often one or two edits from a common word).
 
 The word offered is what the archive writes: the typed word with its stem swapped (`earthqake` -> `earthquak` +
-`e`) when that stems to the chosen stem and the articles holding it write it so, else their commonest word of that
-stem within `max_edits` of the typed word; else the next closest stem (`TRIED_STEMS`). It takes the typed word's
+`e`) when that stems to the chosen stem and the articles holding it write it so, else the word of that stem in
+those articles closest to the typed word (within `max_edits`; the commoner on a tie); else the next closest stem
+(`TRIED_STEMS`). It takes the typed word's
 case; the suggestion is the query as typed with those words replaced, operators, quotes and filters kept.
 """
 
@@ -108,8 +109,8 @@ def rewritten(typed: str, fixes: Mapping[str, str]) -> str:
 
 
 class Speller:
-    """The archive's spelling suggestions; keeps the words' index terms and the index's vocabulary (see the module's
-    docstring). Once the vocabulary is read, a search whose words' stems are all in it asks the index nothing."""
+    """The archive's spelling suggestions (see the module's docstring); remembers the questioned words' index terms
+    and respellings, and the index's vocabulary."""
 
     def __init__(self, archive: Archive, settings: Settings) -> None:
         self.archive = archive
