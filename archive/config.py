@@ -207,15 +207,13 @@ class Settings:
     spelling_min_docs: int = _setting(
         3,
         "ARCHIVE_SPELLING_MIN_DOCS",
-        "Spelling suggestions ('did you mean'): a word offered in place of a typed one is held by at least this many "
-        "articles (0 turns the suggestions off) ...",
+        "Did you mean: a word offered for a typed one is held by at least this many articles (0: no suggestions) ...",
         low=0,
     )
     spelling_ratio: float = _setting(
         20,
         "ARCHIVE_SPELLING_RATIO",
-        "... and by at least this many times as many articles as the typed word (a rare spelling the archive holds "
-        "is only questioned when a close one is far more common).",
+        "... and by at least this many times as many articles as the typed word (which it may hold too, rarely).",
         low=1,
     )
     close_meaning: float = _setting(

@@ -85,16 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         plain_ms.append(ms)
         words = [w for w in text.split() if len(w) >= 5 and w.isalpha()]
         with archive.engine.connect() as conn:
-            stems = archive.keyword.stems(conn, words)
-            held = archive.keyword.term_counts(conn, list(stems.values()))
-        words = [w for w in words if held[stems[w]] >= settings.spelling_min_docs]
+            held = archive.keyword.word_counts(conn, words, settings.spelling_min_docs)
+        words = [w for w in words if held[w] >= settings.spelling_min_docs]
         if not words:
             continue
         word = rng.choice(words)
         wrong = typo(word, rng)
         with archive.engine.connect() as conn:
-            if archive.keyword.stems(conn, [wrong]).get(wrong) == stems[word]:
-                continue  # the typo is another spelling of the same index term
+            stems = archive.keyword.stems(conn, [word, wrong])
+        if stems.get(wrong) == stems.get(word):
+            continue  # the typo is another spelling of the same index term
         said, ms = search(text.replace(word, wrong, 1))
         typo_ms.append(ms)
         outcomes["repaired" if said == text else "wrong" if said else "missed"] += 1

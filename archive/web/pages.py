@@ -29,13 +29,19 @@ RELATED_ON_PAGE = 8
 PAGE_WINDOW = 2  # page links shown either side of the current page
 
 
-def search_url(**changes: Any) -> str:
-    """/search with the current parameters, some changed (None or "" removes one); offset resets unless given."""
+def changed_params(changes: dict[str, Any]) -> dict[str, str]:
+    """The current search's parameters, some changed (None or "" removes one); offset resets unless given."""
     params = {k: request.args.get(k) for k in (*KEPT_PARAMS, *web_settings().labels)}
     params.update(changes)
+    return {k: str(v) for k, v in params.items() if v not in (None, "")}
+
+
+def search_url(**changes: Any) -> str:
+    """/search with the current parameters, some changed (`changed_params`)."""
+    params = changed_params(changes)
     defaults = {"mode": DEFAULT_MODE, "sort": DEFAULT_SORT, "limit": str(DEFAULT_LIMIT), "offset": "0"}
     defaults["collapse"] = str(DEFAULT_COLLAPSE).lower()
-    clean = {k: str(v) for k, v in params.items() if v not in (None, "") and str(v) != defaults.get(k)}
+    clean = {k: v for k, v in params.items() if v != defaults.get(k)}
     return url_for("pages.search_page", **clean)
 
 
@@ -123,10 +129,8 @@ def _suggestions(response: SearchResponse, filters: dict[str, Any]) -> list[tupl
 
 def _count(changes: dict[str, Any]) -> int:
     """How many results the current search finds with some parameters changed (as `search_url` changes them)."""
-    params = {k: request.args.get(k) for k in (*KEPT_PARAMS, *web_settings().labels)}
-    params.update(changes)
     try:
-        req = search_request({k: str(v) for k, v in params.items() if v not in (None, "")}, web_settings().labels)
+        req = search_request(changed_params(changes), web_settings().labels)
         return searcher().search(replace(req, limit=1, offset=0)).total
     except BadQuery:
         return 0

@@ -37,7 +37,7 @@ from archive.store.filters import (
 from archive.store.keyword.fts5_schema import FTS, create_schema, matches, merge_segments
 from archive.store.keyword.fts5_score import DrivenBm25, scored_rows
 from archive.store.keyword.fts5_syntax import FTS5, TABLE, expression_to_fts5, to_fts5
-from archive.store.keyword.fts5_words import stems, term_counts, vocabulary, word_counts, words_in
+from archive.store.keyword.fts5_words import Fts5Words, words_in
 from archive.store.models import ArticleRow, SignatureRow
 
 BODY_WEIGHT = 1.0  # BM25 column weights are (title, body); the title's comes from Settings.title_weight
@@ -49,7 +49,7 @@ NARROW_ARCHIVE = 100_000  # ... in an archive of more articles than this (below,
 # the first pass cost the Reuters known-item TEST headlines 0.6 points of keyword and hybrid nDCG@10)
 
 
-class Fts5KeywordIndex:
+class Fts5KeywordIndex(Fts5Words):
     """The KeywordIndex contract on SQLite FTS5."""
 
     def __init__(self) -> None:
@@ -394,18 +394,6 @@ class Fts5KeywordIndex:
     def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
         """Which of `words` (label -> positive tree) each of `article_ids` matches (`fts5_words.words_in`)."""
         return words_in(conn, words, article_ids)
-
-    def word_counts(self, conn: Connection, words: Sequence[str], least: int) -> dict[str, int]:
-        return word_counts(conn, words, least)
-
-    def term_counts(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
-        return term_counts(conn, terms)
-
-    def vocabulary(self, conn: Connection, min_docs: int) -> dict[str, int]:
-        return vocabulary(conn, min_docs)
-
-    def stems(self, conn: Connection, words: Sequence[str]) -> dict[str, str]:
-        return stems(conn, words)
 
     def restriction(self, query: Query) -> ColumnElement[bool] | None:
         """Articles satisfying the query's Boolean constraint (required clauses, no exclusion)."""

@@ -140,3 +140,12 @@ def stems(conn: Connection, words: Sequence[str]) -> dict[str, str]:
             found.setdefault(int(row), term)
         conn.exec_driver_sql(f"DELETE FROM temp.{STEMMER}")
     return {w: found[n] for n, w in enumerate(words) if n in found}
+
+
+class Fts5Words:
+    """The index's word look-ups (`KeywordIndex.word_counts`, `term_counts`, `vocabulary`, `stems`)."""
+
+    word_counts = staticmethod(word_counts)
+    term_counts = staticmethod(term_counts)
+    vocabulary = staticmethod(vocabulary)
+    stems = staticmethod(stems)

@@ -80,9 +80,9 @@ from archive.store.filters import (
     story_copies,
     story_ids,
 )
-from archive.store.keyword import postgres_words
 from archive.store.keyword.postgres_plan import K1, B, _Plan, _plan
 from archive.store.keyword.postgres_schema import CONFIG, clean_pending, create_schema
+from archive.store.keyword.postgres_words import PostgresWords
 from archive.store.keyword.tsquery import TSQUERY_DIALECT, _lexeme, to_tsquery_text
 from archive.store.models import ArticleRow, SignatureRow
 
@@ -101,7 +101,7 @@ def _matches(expression: str, name: str) -> ColumnElement[bool]:
     return and_(SEARCH_VECTOR.op("@@", return_type=Boolean)(tsquery), func.querytree(tsquery) != literal("T", Text))
 
 
-class PostgresKeywordIndex:
+class PostgresKeywordIndex(PostgresWords):
     """The KeywordIndex contract on PostgreSQL full-text search."""
 
     def create(self, conn: Connection) -> None:
@@ -335,18 +335,6 @@ class PostgresKeywordIndex:
     def containing(self, conn: Connection, expression: Node, article_ids: Sequence[int]) -> set[int]:
         """Which of `article_ids` match `expression` (`words_in` with one word)."""
         return set(self.words_in(conn, {"": expression}, article_ids))
-
-    def word_counts(self, conn: Connection, words: Sequence[str], least: int) -> dict[str, int]:
-        return postgres_words.word_counts(conn, words, least)
-
-    def stems(self, conn: Connection, words: Sequence[str]) -> dict[str, str]:
-        return postgres_words.stems(conn, words)
-
-    def term_counts(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
-        return postgres_words.term_counts(conn, terms)
-
-    def vocabulary(self, conn: Connection, min_docs: int) -> dict[str, int]:
-        return postgres_words.vocabulary(conn, min_docs)
 
     def words_in(self, conn: Connection, words: dict[str, Node], article_ids: Sequence[int]) -> dict[int, set[str]]:
         """Which of `words` each of `article_ids` matches: every tsquery tested on just those rows, in one pass

@@ -57,3 +57,12 @@ def term_counts(conn: Connection, terms: Sequence[str]) -> dict[str, int]:
     )
     found = {lexeme: int(df) for lexeme, df in rows}
     return {term: found.get(term, 0) for term in terms}
+
+
+class PostgresWords:
+    """The index's word look-ups (`KeywordIndex.word_counts`, `term_counts`, `vocabulary`, `stems`)."""
+
+    word_counts = staticmethod(word_counts)
+    term_counts = staticmethod(term_counts)
+    vocabulary = staticmethod(vocabulary)
+    stems = staticmethod(stems)
